@@ -1,0 +1,58 @@
+/* The model-independent interface between the firmware's command loop and our inference runtime.
+ * The planner (harness/plan) emits model_data.c, which defines `tm_model` and the arena; everything
+ * quantization-related was computed offline on the host, the C side only applies it. */
+#ifndef TM_RUNTIME_H
+#define TM_RUNTIME_H
+#include <stdint.h>
+#include <stddef.h>
+
+typedef enum { TM_OK = 0, TM_ERR_OP = 1, TM_ERR_PARAM = 2 } tm_status_t;
+
+typedef enum { TM_INT8 = 0, TM_INT16 = 1, TM_FLOAT32 = 2, TM_INT32 = 3 } tm_dtype_t;
+
+typedef enum { TM_OP_FULLY_CONNECTED_S8 = 0 } tm_opcode_t;
+
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint16_t batches, in_features, out_features;
+    int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
+    int16_t  out_zero_point;
+    int8_t   act_min, act_max;
+    uint8_t  per_channel;        /* 1: one multiplier/shift per output channel */
+    const int8_t  *weights;      /* [out_features][in_features] */
+    const int32_t *bias;         /* [out_features] or NULL */
+    const int32_t *multiplier;   /* [1 or out_features] */
+    const int8_t  *shift;        /* [1 or out_features], TFLM convention: >0 is a left shift */
+} tm_fc_params_t;
+
+typedef struct {
+    uint8_t opcode;              /* tm_opcode_t */
+    const void *params;
+} tm_op_t;
+
+typedef struct {
+    uint32_t offset;             /* in the arena */
+    uint32_t bytes;
+    uint8_t  dtype;              /* tm_dtype_t */
+    float    scale;
+    int32_t  zero_point;
+} tm_io_t;
+
+typedef struct {
+    const char *name;            /* model id, reported by `profile%` */
+    uint32_t arena_bytes;
+    uint32_t n_ops;
+    const tm_op_t *ops;
+    tm_io_t input, output;
+} tm_model_t;
+
+extern const tm_model_t tm_model;
+extern uint8_t tm_arena[];
+
+tm_status_t tm_invoke(const tm_model_t *m, uint8_t *arena);
+
+static inline uint8_t *tm_input(const tm_model_t *m, uint8_t *arena) { return arena + m->input.offset; }
+static inline uint8_t *tm_output(const tm_model_t *m, uint8_t *arena) { return arena + m->output.offset; }
+
+#endif

@@ -1,0 +1,239 @@
+"""Read a Renode platform description (.repl) into a Board.
+
+The .repl files under renode/platforms are the only place board facts live: the emulator, the linker
+script, the firmware's board header and the fit check all come from the Board built here. Facts Renode
+has no syntax for sit in `//! key: value` comment lines, which Renode itself ignores.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "renode" / "platforms"
+
+_ENTRY = re.compile(r"^(?P<name>\w+):\s*(?P<cls>[\w.]+)?\s*(?:@\s*(?P<bus>\w+)\s*(?P<addr>.*))?$")
+_RANGE = re.compile(r"<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*\+\s*(0x[0-9a-fA-F]+|\d+)\s*>")
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    base: int
+    size: int
+    readonly: bool
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+    def contains(self, addr: int) -> bool:
+        return self.base <= addr < self.end
+
+    @property
+    def perms(self) -> str:
+        return "rx" if self.readonly else "rwx"
+
+
+@dataclass(frozen=True)
+class Peripheral:
+    name: str
+    cls: str
+    base: int | None
+    size: int | None
+    props: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Console:
+    uart: str
+    baud: int
+    tx: str
+    rx: str
+    af: int
+    rcc_enable: tuple[str, int]
+    gpio_enable: tuple[str, int]
+
+
+@dataclass
+class Board:
+    name: str            # file stem, e.g. nucleo_f446re
+    title: str           # e.g. NUCLEO-F446RE
+    path: Path
+    cpu_type: str        # Renode cpuType: cortex-m4f / cortex-m7
+    clock_hz: int
+    regions: list[Region]
+    peripherals: dict[str, Peripheral]
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def core(self) -> str:
+        return "m7" if self.cpu_type.startswith("cortex-m7") else "m4"
+
+    @property
+    def flash(self) -> Region:
+        return self.region("flash")
+
+    def region(self, name: str) -> Region:
+        for r in self.regions:
+            if r.name == name:
+                return r
+        raise HarnessError(f"board {self.name} has no memory region {name!r}")
+
+    @property
+    def ram_regions(self) -> list[Region]:
+        """Data RAM at the SRAM base and up (DTCM and SRAM banks), in address order; ITCM is code RAM."""
+        return sorted((r for r in self.regions if not r.readonly and r.name != "itcm"), key=lambda r: r.base)
+
+    @property
+    def sram_size(self) -> int:
+        return sum(r.size for r in self.ram_regions)
+
+    @property
+    def ram_span(self) -> tuple[int, int]:
+        """The contiguous run of data RAM starting at the first bank: (base, size)."""
+        banks = self.ram_regions
+        end = banks[0].end
+        for r in banks[1:]:
+            if r.base != end:
+                break
+            end = r.end
+        return banks[0].base, end - banks[0].base
+
+    @property
+    def console(self) -> Console:
+        c = self.facts.get("console")
+        if not c:
+            raise HarnessError(f"{self.path}: no `//! console:` line")
+        def bit(spec: str) -> tuple[str, int]:
+            reg, _, b = spec.partition(".")
+            return reg, int(b)
+        return Console(uart=c["_"], baud=int(c["baud"]), tx=c["tx"], rx=c["rx"], af=int(c["af"]),
+                       rcc_enable=bit(c["rccenable"]), gpio_enable=bit(c["gpioenable"]))
+
+    def fact(self, group: str, key: str, default: str | None = None) -> str:
+        value = self.facts.get(group, {}).get(key, default)
+        if value is None:
+            raise HarnessError(f"{self.path}: missing `//! {group}: {key}=...`")
+        return value
+
+    def peripheral(self, name: str) -> Peripheral:
+        try:
+            return self.peripherals[name]
+        except KeyError:
+            raise HarnessError(f"board {self.name} has no peripheral {name!r}") from None
+
+    def peripheral_of_class(self, cls: str) -> Peripheral:
+        for p in self.peripherals.values():
+            if p.cls == cls:
+                return p
+        raise HarnessError(f"board {self.name} has no {cls} peripheral")
+
+
+def _int(text: str) -> int:
+    return int(text.strip().strip('"'), 0)
+
+
+def _parse_facts(value: str) -> dict[str, str]:
+    """`usart2 baud=115200 tx=PA2` -> {'_': 'usart2', 'baud': '115200', 'tx': 'PA2'}."""
+    out: dict[str, str] = {}
+    for tok in value.split():
+        k, eq, v = tok.partition("=")
+        if eq:
+            out[k] = v
+        else:
+            out["_"] = (out.get("_", "") + " " + tok).strip()
+    return out
+
+
+def parse_repl(path: Path) -> Board:
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no platform description at {path}")
+    facts: dict[str, dict[str, str]] = {}
+    entries: dict[str, dict] = {}
+    current: dict | None = None
+    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
+        if raw.startswith("//!"):
+            key, _, value = raw[3:].partition(":")
+            facts[key.strip()] = _parse_facts(value)
+            continue
+        line = raw.split("//", 1)[0].rstrip()
+        if not line.strip():
+            continue
+        if not line[0].isspace():
+            m = _ENTRY.match(line)
+            if not m:
+                raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
+            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {}})
+            if m["cls"]:
+                current["cls"] = m["cls"]
+            addr = (m["addr"] or "").strip()
+            if rng := _RANGE.match(addr):
+                current["base"], current["size"] = _int(rng[1]), _int(rng[2])
+            elif addr:
+                current["base"] = _int(addr)
+            continue
+        if current is None:
+            raise HarnessError(f"{path}:{lineno}: property outside an entry")
+        indent = len(line) - len(line.lstrip())
+        key, sep, value = line.strip().partition(":")
+        if indent == 4 and sep and not key.startswith("->"):
+            current["props"][key.strip()] = value.strip()
+
+    readonly = set(facts.get("readonly", {}).get("_", "").split())
+    regions, peripherals = [], {}
+    for name, e in entries.items():
+        if e["cls"] == "Memory.MappedMemory":
+            if "size" not in e["props"] or e["base"] is None:
+                raise HarnessError(f"{path}: memory {name} needs an address and a size")
+            regions.append(Region(name, e["base"], _int(e["props"]["size"]), name in readonly))
+        elif e["cls"]:
+            size = e["size"]
+            if size is None and "size" in e["props"]:
+                size = _int(e["props"]["size"])
+            peripherals[name] = Peripheral(name, e["cls"], e["base"], size, e["props"])
+    regions.sort(key=lambda r: r.base)
+    for a, b in zip(regions, regions[1:]):
+        if b.base < a.end:
+            raise HarnessError(f"{path}: memory {a.name} and {b.name} overlap")
+
+    cpu = next((p for p in peripherals.values() if p.cls.startswith("CPU.")), None)
+    if cpu is None or "cpuType" not in cpu.props:
+        raise HarnessError(f"{path}: no CPU with a cpuType")
+    nvic = next((p for p in peripherals.values() if p.cls == "IRQControllers.NVIC"), None)
+    if nvic is None or "systickFrequency" not in nvic.props:
+        raise HarnessError(f"{path}: no NVIC with a systickFrequency (the core clock)")
+    board = Board(
+        name=path.stem,
+        title=facts.get("board", {}).get("_", path.stem),
+        path=path,
+        cpu_type=cpu.props["cpuType"].strip('"'),
+        clock_hz=_int(nvic.props["systickFrequency"]),
+        regions=regions,
+        peripherals=peripherals,
+        facts=facts,
+    )
+    if board.clock_hz != int(board.fact("clock", "sysclk")):
+        raise HarnessError(f"{path}: systickFrequency and `//! clock: sysclk` disagree")
+    board.flash  # every board needs flash
+    if not board.ram_regions:
+        raise HarnessError(f"{path}: no RAM region")
+    return board
+
+
+def available_boards(platforms_dir: Path = PLATFORMS_DIR) -> list[str]:
+    return sorted(p.stem for p in Path(platforms_dir).glob("*.repl"))
+
+
+def load_board(name_or_path: str | Path) -> Board:
+    """A board by name (a file in renode/platforms) or by the path of any .repl file."""
+    p = Path(name_or_path)
+    if p.suffix == ".repl":
+        return parse_repl(p)
+    candidate = PLATFORMS_DIR / f"{name_or_path}.repl"
+    if not candidate.is_file():
+        raise HarnessError(f"unknown board {name_or_path!r}; known: {', '.join(available_boards())}")
+    return parse_repl(candidate)

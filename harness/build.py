@@ -1,0 +1,173 @@
+"""Firmware image for a board: board header and linker script generated from the .repl, then
+arm-none-eabi-gcc over our C sources. Builds are cached by the hash of everything that goes in."""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.board import Board
+from harness.errors import HarnessError
+
+ROOT = Path(__file__).resolve().parent.parent
+FIRMWARE = ROOT / "firmware"
+CACHE = Path(os.environ.get("HARNESS_CACHE", ROOT / "build"))
+
+# Compiler flags per Renode cpuType and FPU width: a fact of the toolchain, not of the board.
+_CPU_FLAGS = {
+    ("cortex-m4f", "single"): ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"],
+    ("cortex-m7", "single"): ["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16"],
+    ("cortex-m7", "double"): ["-mcpu=cortex-m7", "-mfpu=fpv5-d16"],
+}
+CFLAGS = ["-mthumb", "-mfloat-abi=hard", "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror",
+          "-ffunction-sections", "-fdata-sections", "-ffreestanding", "-fno-common"]
+LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
+
+
+def cpu_flags(board: Board) -> list[str]:
+    key = (board.cpu_type, board.fact("fpu", "_", "single"))
+    try:
+        return _CPU_FLAGS[key]
+    except KeyError:
+        raise HarnessError(f"{board.path}: no compiler flags for cpuType {key[0]} with a {key[1]} FPU") from None
+
+
+def _port_pin(pin: str) -> tuple[str, int]:
+    """'PA2' -> ('A', 2)."""
+    return pin[1], int(pin[2:])
+
+
+def board_header(board: Board) -> str:
+    c = board.console
+    uart = board.peripheral(c.uart)
+    tx_port, tx_pin = _port_pin(c.tx)
+    rx_port, rx_pin = _port_pin(c.rx)
+    if tx_port != rx_port:
+        raise HarnessError(f"{board.path}: console TX and RX on different GPIO ports")
+    gpio = board.peripheral(f"gpioPort{tx_port}")
+    clk = board.facts["clock"]
+    apb1_hz = board.clock_hz // int(clk["apb1div"])
+    ram_base, ram_size = board.ram_span
+    uart_kind = {"UART.STM32_UART": "STM32_UART", "UART.STM32F7_USART": "STM32F7_USART"}.get(uart.cls)
+    if uart_kind is None:
+        raise HarnessError(f"{board.path}: no firmware driver for console class {uart.cls}")
+    d = {
+        "BOARD_NAME": f'"{board.name}"',
+        "BOARD_TITLE": f'"{board.title}"',
+        f"BOARD_CORE_{board.core.upper()}": "1",
+        "BOARD_SYSCLK_HZ": f"{board.clock_hz}u",
+        "BOARD_HSI_HZ": f"{int(clk['hsi'])}u",
+        "BOARD_PLLM": clk["pllm"], "BOARD_PLLN": clk["plln"], "BOARD_PLLP": clk["pllp"], "BOARD_PLLQ": clk["pllq"],
+        "BOARD_APB1_DIV": clk["apb1div"], "BOARD_APB2_DIV": clk["apb2div"],
+        "BOARD_FLASH_WAIT_STATES": board.fact("flash", "waitStates"),
+        "BOARD_RCC_BASE": f"0x{board.peripheral_of_class('Miscellaneous.STM32F4_RCC').base:08X}u",
+        "BOARD_PWR_BASE": f"0x{board.peripheral('pwr').base:08X}u",
+        "BOARD_FLASH_IF_BASE": f"0x{board.peripheral('flash_interface').base:08X}u",
+        "BOARD_SCS_BASE": f"0x{board.peripheral_of_class('IRQControllers.NVIC').base:08X}u",
+        "BOARD_DWT_BASE": f"0x{board.peripheral_of_class('Miscellaneous.DWT').base:08X}u",
+        f"BOARD_CONSOLE_{uart_kind}": "1",
+        "BOARD_CONSOLE_BASE": f"0x{uart.base:08X}u",
+        "BOARD_CONSOLE_BAUD": f"{c.baud}u",
+        "BOARD_CONSOLE_CLOCK_HZ": f"{apb1_hz}u",
+        "BOARD_CONSOLE_RCC_ENR": f"RCC_{c.rcc_enable[0]}",
+        "BOARD_CONSOLE_RCC_BIT": str(c.rcc_enable[1]),
+        "BOARD_CONSOLE_GPIO_BASE": f"0x{gpio.base:08X}u",
+        "BOARD_CONSOLE_GPIO_RCC_ENR": f"RCC_{c.gpio_enable[0]}",
+        "BOARD_CONSOLE_GPIO_RCC_BIT": str(c.gpio_enable[1]),
+        "BOARD_CONSOLE_TX_PIN": str(tx_pin), "BOARD_CONSOLE_RX_PIN": str(rx_pin), "BOARD_CONSOLE_AF": str(c.af),
+        "BOARD_FLASH_BASE": f"0x{board.flash.base:08X}u", "BOARD_FLASH_SIZE": f"0x{board.flash.size:X}u",
+        "BOARD_RAM_BASE": f"0x{ram_base:08X}u", "BOARD_RAM_SIZE": f"0x{ram_size:X}u",
+    }
+    if "cache" in board.facts:
+        cache = board.facts["cache"]
+        d.update({"BOARD_HAS_CACHE": "1", "BOARD_DCACHE_BYTES": cache["dcache"],
+                  "BOARD_DCACHE_WAYS": cache["ways"], "BOARD_CACHE_LINE": cache["line"]})
+    lines = [f"/* Generated from {board.path.name} by harness/build.py: do not edit. */",
+             "#ifndef BOARD_H", "#define BOARD_H"]
+    lines += [f"#define {k} {v}" for k, v in d.items()]
+    lines += ["#endif", ""]
+    return "\n".join(lines)
+
+
+def linker_script(board: Board) -> str:
+    """FLASH holds code and constants; RAM is the contiguous data RAM from the first bank. The stack
+    grows down from the top of RAM to the end of .bss, painted at reset so its high-water can be read."""
+    ram_base, ram_size = board.ram_span
+    return f"""/* Generated from {board.path.name} by harness/build.py: do not edit. */
+ENTRY(Reset_Handler)
+MEMORY
+{{
+  FLASH (rx)  : ORIGIN = 0x{board.flash.base:08X}, LENGTH = 0x{board.flash.size:X}
+  RAM   (rwx) : ORIGIN = 0x{ram_base:08X}, LENGTH = 0x{ram_size:X}
+}}
+_estack = ORIGIN(RAM) + LENGTH(RAM);
+SECTIONS
+{{
+  .isr_vector : {{ KEEP(*(.isr_vector)) }} > FLASH
+  .text : {{ *(.text*) *(.glue_7) *(.glue_7t) KEEP(*(.init)) KEEP(*(.fini)) }} > FLASH
+  .rodata : {{ . = ALIGN(4); *(.rodata*) . = ALIGN(4); }} > FLASH
+  .ARM.exidx : {{ *(.ARM.exidx*) }} > FLASH
+  _sidata = LOADADDR(.data);
+  .data : {{ . = ALIGN(4); _sdata = .; *(.data*) . = ALIGN(4); _edata = .; }} > RAM AT > FLASH
+  .bss (NOLOAD) : {{ . = ALIGN(4); _sbss = .; *(.bss*) *(COMMON) . = ALIGN(8); _ebss = .; }} > RAM
+  _sstack = _ebss;
+  ASSERT(_estack - _sstack >= 1024, "less than 1 KB left for the stack")
+  /DISCARD/ : {{ *(.ARM.attributes) }}
+}}
+"""
+
+
+@dataclass(frozen=True)
+class Firmware:
+    elf: Path
+    board: Board
+    key: str
+
+
+def _toolchain() -> str:
+    gcc = shutil.which("arm-none-eabi-gcc")
+    if not gcc:
+        raise HarnessError("arm-none-eabi-gcc not found: run `make setup` (apt gcc-arm-none-eabi libnewlib-arm-none-eabi)")
+    return gcc
+
+
+def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "firmware",
+                   sources: list[Path] | None = None) -> Firmware:
+    """Compile our firmware for `board`, with generated C files `extra_sources` (file name -> text).
+    `sources` replaces the default source list (firmware/src, runtime, kernels) for test firmware."""
+    gcc = _toolchain()
+    if sources is None:
+        sources = sorted((FIRMWARE / "src").glob("*.c")) + sorted((FIRMWARE / "runtime").glob("*.c")) \
+            + sorted((FIRMWARE / "kernels").glob("*.c"))
+    headers = sorted(FIRMWARE.rglob("*.h"))
+    generated = {"board.h": board_header(board), "link.ld": linker_script(board), **extra_sources}
+    flags = CFLAGS + cpu_flags(board)
+    h = hashlib.sha256()
+    for part in [gcc, *flags, *LDFLAGS]:
+        h.update(part.encode())
+    for p in [*sources, *headers]:
+        h.update(str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p).encode())
+        h.update(p.read_bytes())
+    for k in sorted(generated):
+        h.update(k.encode())
+        h.update(generated[k].encode())
+    key = h.hexdigest()[:16]
+    out = CACHE / "fw" / f"{board.name}-{name}-{key}"
+    elf = out / f"{name}.elf"
+    if elf.is_file():
+        return Firmware(elf, board, key)
+    out.mkdir(parents=True, exist_ok=True)
+    for fname, text in generated.items():
+        (out / fname).write_text(text)
+    gen_c = [out / f for f in extra_sources if f.endswith(".c")]
+    cmd = [gcc, *flags, *LDFLAGS, f"-I{out}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}",
+           f"-I{FIRMWARE / 'kernels'}", "-T", str(out / "link.ld"), f"-Wl,-Map={out / (name + '.map')}",
+           "-o", str(elf) + ".tmp", *map(str, sources), *map(str, gen_c), "-lm"]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+    os.replace(str(elf) + ".tmp", elf)
+    return Firmware(elf, board, key)
