@@ -92,15 +92,17 @@ def board_header(board: Board) -> str:
     return "\n".join(lines)
 
 
-def linker_script(board: Board) -> str:
+def linker_script(board: Board, oversize: int = 1) -> str:
     """FLASH holds code and constants; RAM is the contiguous data RAM from the first bank. The stack
-    grows down from the top of RAM to the end of .bss, painted at reset so its high-water can be read."""
+    grows down from the top of RAM to the end of .bss, painted at reset so its high-water can be read.
+    `oversize` > 1 stretches both regions, only to measure an image that does not fit (never run)."""
     ram_base, ram_size = board.ram_span
+    flash_size, ram_size = board.flash.size * oversize, ram_size * oversize
     return f"""/* Generated from {board.path.name} by harness/build.py: do not edit. */
 ENTRY(Reset_Handler)
 MEMORY
 {{
-  FLASH (rx)  : ORIGIN = 0x{board.flash.base:08X}, LENGTH = 0x{board.flash.size:X}
+  FLASH (rx)  : ORIGIN = 0x{board.flash.base:08X}, LENGTH = 0x{flash_size:X}
   RAM   (rwx) : ORIGIN = 0x{ram_base:08X}, LENGTH = 0x{ram_size:X}
 }}
 _estack = ORIGIN(RAM) + LENGTH(RAM);
@@ -134,16 +136,21 @@ def _toolchain() -> str:
     return gcc
 
 
+class DoesNotFit(HarnessError):
+    pass
+
+
 def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "firmware",
-                   sources: list[Path] | None = None) -> Firmware:
+                   sources: list[Path] | None = None, oversize: int = 1) -> Firmware:
     """Compile our firmware for `board`, with generated C files `extra_sources` (file name -> text).
-    `sources` replaces the default source list (firmware/src, runtime, kernels) for test firmware."""
+    `sources` replaces the default source list (firmware/src, runtime, kernels) for test firmware.
+    Raises DoesNotFit when the image overflows the board's flash or RAM."""
     gcc = _toolchain()
     if sources is None:
         sources = sorted((FIRMWARE / "src").glob("*.c")) + sorted((FIRMWARE / "runtime").glob("*.c")) \
             + sorted((FIRMWARE / "kernels").glob("*.c"))
     headers = sorted(FIRMWARE.rglob("*.h"))
-    generated = {"board.h": board_header(board), "link.ld": linker_script(board), **extra_sources}
+    generated = {"board.h": board_header(board), "link.ld": linker_script(board, oversize), **extra_sources}
     flags = CFLAGS + cpu_flags(board)
     h = hashlib.sha256()
     for part in [gcc, *flags, *LDFLAGS]:
@@ -155,7 +162,7 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
         h.update(k.encode())
         h.update(generated[k].encode())
     key = h.hexdigest()[:16]
-    out = CACHE / "fw" / f"{board.name}-{name}-{key}"
+    out = CACHE / "fw" / f"{board.name}-{name}-{key}{'-oversize' if oversize > 1 else ''}"
     elf = out / f"{name}.elf"
     if elf.is_file():
         return Firmware(elf, board, key)
@@ -168,6 +175,8 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
            "-o", str(elf) + ".tmp", *map(str, sources), *map(str, gen_c), "-lm"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
+        if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
+            raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
         raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
     os.replace(str(elf) + ".tmp", elf)
     return Firmware(elf, board, key)

@@ -1,0 +1,32 @@
+# The two set-up-and-go targets: `make check` (the main job) and `make test`. Both install what is
+# missing and skip what is there: the Arm toolchain from Debian, a virtual environment with the package.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CHECK_ARGS ?= --board nucleo_f446re
+
+.PHONY: setup toolchain check test clean
+
+setup: toolchain $(STAMP)
+
+toolchain:
+	@command -v arm-none-eabi-gcc >/dev/null && test -f /usr/lib/arm-none-eabi/newlib/libc.a || { \
+	  echo "installing gcc-arm-none-eabi and libnewlib-arm-none-eabi"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi; }
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[models,test]'
+	touch $(STAMP)
+
+check: setup
+	$(BIN)/harness check $(CHECK_ARGS)
+
+test: setup
+	$(BIN)/python -m pytest -m 'not hardware' -ra $(PYTEST_ARGS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,54 @@
+"""Our runtime and kernels compiled for the host: the same C as the firmware, run through ctypes, so
+kernel bugs show up in milliseconds, apart from any board or emulator."""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import shutil
+import subprocess
+from pathlib import Path
+
+from harness.build import CACHE, FIRMWARE
+from harness.errors import HarnessError
+from harness.plan.emit import emit_model_c
+from harness.plan.lower import Lowered
+
+
+class HostModel:
+    def __init__(self, low: Lowered, model_id: str = "host"):
+        cc = shutil.which("cc") or shutil.which("gcc")
+        if not cc:
+            raise HarnessError("no host C compiler (cc) for the host build of the runtime")
+        src = emit_model_c(low, model_id)
+        c_files = sorted((FIRMWARE / "runtime").glob("*.c")) + sorted((FIRMWARE / "kernels").glob("*.c"))
+        h = hashlib.sha256(src.encode())
+        for p in c_files + sorted(FIRMWARE.rglob("*.h")):
+            h.update(p.read_bytes())
+        out = CACHE / "host" / h.hexdigest()[:16]
+        lib = out / "model.so"    # one path per model: dlopen would hand back an already-loaded library
+        if not lib.is_file():
+            out.mkdir(parents=True, exist_ok=True)
+            (out / "model_data.c").write_text(src)
+            proc = subprocess.run([cc, "-O1", "-shared", "-fPIC", "-ffp-contract=off",
+                                   f"-I{FIRMWARE / 'runtime'}", f"-I{FIRMWARE / 'kernels'}", "-o", str(lib) + ".tmp",
+                                   str(out / "model_data.c"), *map(str, c_files)], capture_output=True, text=True)
+            if proc.returncode:
+                raise HarnessError(f"host build of the runtime failed:\n{proc.stderr}")
+            Path(str(lib) + ".tmp").replace(lib)
+        self._lib = ctypes.CDLL(str(lib))
+        self._lib.tm_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+        self._model = ctypes.addressof(ctypes.c_char.in_dll(self._lib, "tm_model"))
+        self._arena = ctypes.addressof(ctypes.c_char.in_dll(self._lib, "tm_arena"))
+        self.low = low
+
+    def run(self, x) -> bytes:
+        low = self.low
+        t_in, t_out = low.graph.tensor(low.input), low.graph.tensor(low.output)
+        data = x.tobytes()
+        if len(data) != t_in.nbytes:
+            raise HarnessError(f"input has {len(data)} bytes, the model takes {t_in.nbytes}")
+        ctypes.memmove(self._arena + low.plan.offsets[low.input], data, len(data))
+        status = self._lib.tm_invoke(self._model, self._arena)
+        if status:
+            raise HarnessError(f"tm_invoke returned {status}")
+        return ctypes.string_at(self._arena + low.plan.offsets[low.output], t_out.nbytes)

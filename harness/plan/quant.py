@@ -1,0 +1,62 @@
+"""TFLM's quantization formulas, computed once on the host and stored in the model image.
+
+The firmware only applies the results (firmware/runtime/tm_quant.h), so each formula has exactly one
+definition, here. Rounding is TFLM's `TfLiteRound` (half away from zero) throughout.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from harness.plan.model import ModelError, Tensor
+
+_QRANGE = {np.dtype(np.int8): (-128, 127), np.dtype(np.int16): (-32768, 32767)}
+
+
+def tfl_round(x: float) -> int:
+    return int(math.copysign(math.floor(abs(x) + 0.5), x))
+
+
+def quantize_multiplier(real: float) -> tuple[int, int]:
+    """A real multiplier as (int32 q31 multiplier, shift) with real ≈ q * 2^(shift - 31)."""
+    if real == 0.0:
+        return 0, 0
+    frac, shift = math.frexp(real)
+    q = tfl_round(frac * (1 << 31))
+    if q == 1 << 31:
+        q //= 2
+        shift += 1
+    if shift < -31:
+        return 0, 0
+    return q, shift
+
+
+def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor) -> tuple[list[int], list[int]]:
+    """Per output channel (or one, per tensor): input_scale * filter_scale / output_scale, in double."""
+    mults, shifts = [], []
+    for ws in weights.scales:
+        m, s = quantize_multiplier(float(inp.scale) * float(ws) / float(out.scale))
+        mults.append(m)
+        shifts.append(s)
+    return mults, shifts
+
+
+def activation_range(activation: int, out: Tensor) -> tuple[int, int]:
+    """CalculateActivationRangeQuantized: the fused activation as a clamp in the output's integer domain."""
+    qmin, qmax = _QRANGE[np.dtype(out.dtype)]
+    scale, zp = np.float32(out.scale), out.zero_point
+
+    def quantize(f: float) -> int:
+        return zp + tfl_round(float(np.float32(f) / scale))
+
+    from tflite.ActivationFunctionType import ActivationFunctionType as A
+    if activation == A.NONE:
+        return qmin, qmax
+    if activation == A.RELU:
+        return max(qmin, quantize(0.0)), qmax
+    if activation == A.RELU6:
+        return max(qmin, quantize(0.0)), min(qmax, quantize(6.0))
+    if activation == A.RELU_N1_TO_1:
+        return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
+    raise ModelError(f"fused activation {activation} on tensor {out.name!r} is not supported")
