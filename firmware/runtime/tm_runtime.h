@@ -49,6 +49,7 @@ typedef struct {
 
 extern const tm_model_t tm_model;
 extern uint8_t tm_arena[];
+extern uint8_t tm_db_buffer[];   /* the host's `db` bytes, sized to the model's input by the image */
 
 tm_status_t tm_invoke(const tm_model_t *m, uint8_t *arena);
 

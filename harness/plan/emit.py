@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plan.lower import Lowered
+from harness.plan.lower import Arena, Const, Lowered
 
 _DTYPE = {np.dtype(np.int8): "TM_INT8", np.dtype(np.int16): "TM_INT16", np.dtype(np.float32): "TM_FLOAT32",
           np.dtype(np.int32): "TM_INT32"}
@@ -30,26 +30,26 @@ def emit_model_c(low: Lowered, model_id: str) -> str:
     table = []
     for i, call in enumerate(low.calls):
         fields = []
-        for key, spec in call.arrays.items():
-            if spec is None:
-                fields.append(f".{key} = 0")
-                continue
-            ctype, data, tensor = spec
-            name = shared.get(tensor) if tensor is not None else None
-            if name is None:
-                name = f"t{tensor}" if tensor is not None else f"op{i}_{key}"
-                out.append(_array(ctype, name, data))
-                if tensor is not None:
-                    shared[tensor] = name
-            fields.append(f".{key} = {name}")
-        p = call.params
-        scalars = {k: v for k, v in p.items() if k not in ("in", "out", "macs")}
-        fields = [f".in_offset = {low.plan.offsets[p['in']]}u", f".out_offset = {low.plan.offsets[p['out']]}u"] \
-            + [f".{k} = {v}" for k, v in scalars.items()] + fields
+        for key, value in call.fields.items():
+            if value is None:
+                text = "0"
+            elif isinstance(value, Arena):
+                text = f"{low.plan.offsets[value.tensor]}u"
+            elif isinstance(value, Const):
+                text = shared.get(value.tensor) if value.tensor is not None else None
+                if text is None:
+                    text = f"t{value.tensor}" if value.tensor is not None else f"op{i}_{key}"
+                    out.append(_array(value.ctype, text, value.data))
+                    if value.tensor is not None:
+                        shared[value.tensor] = text
+            else:
+                text = str(int(value))
+            fields.append(f".{key} = {text}")
         out.append(f"static const {call.struct} op{i} = {{\n    " + ",\n    ".join(fields) + "\n};\n")
         table.append(f"{{ TM_OP_{call.kernel}, &op{i} }}")
     out.append("static const tm_op_t ops[] = {\n    " + ",\n    ".join(table) + "\n};\n")
     out.append(f"uint8_t tm_arena[{max(low.plan.arena_bytes, 16)}] __attribute__((aligned(16)));\n")
+    out.append(f"uint8_t tm_db_buffer[{low.graph.tensor(low.input).nbytes}] __attribute__((aligned(4)));\n")
     out.append("const tm_model_t tm_model = {\n"
                f'    .name = "{model_id}",\n'
                f"    .arena_bytes = {low.plan.arena_bytes}u,\n"

@@ -1,7 +1,7 @@
 """Lower a graph to kernel calls: check every op is one we run, compute its parameters offline."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -12,13 +12,27 @@ from harness.plan.quant import activation_range, conv_multipliers
 SUPPORTED_OPS = ("FULLY_CONNECTED",)
 
 
+@dataclass(frozen=True)
+class Arena:
+    """A params field holding the arena offset of a tensor."""
+    tensor: int
+
+
+@dataclass(frozen=True)
+class Const:
+    """A params field pointing at constant data; `tensor` lets ops sharing a constant share one array."""
+    ctype: str
+    data: np.ndarray
+    tensor: int | None = None
+
+
 @dataclass
 class KernelCall:
     kernel: str                    # C opcode suffix, e.g. FULLY_CONNECTED_S8
     struct: str                    # C params struct type
     op: Op
-    params: dict                   # scalar fields of the C params struct
-    arrays: dict = field(default_factory=dict)   # pointer fields -> (C type, numpy array) or None
+    fields: dict                   # C struct field -> int | Arena | Const | None (a NULL pointer)
+    macs: int = 0
 
 
 @dataclass
@@ -31,7 +45,7 @@ class Lowered:
 
     @property
     def macs(self) -> int:
-        return sum(c.params.get("macs", 0) for c in self.calls)
+        return sum(c.macs for c in self.calls)
 
 
 def unsupported_ops(graph: Graph) -> list[str]:
@@ -63,16 +77,15 @@ def _fully_connected(g: Graph, op: Op) -> KernelCall:
     mults, shifts = conv_multipliers(inp, w, out)
     act_min, act_max = activation_range(opts.FusedActivationFunction() if opts else 0, out)
     return KernelCall("FULLY_CONNECTED_S8", "tm_fc_params_t", op, {
-        "in": op.inputs[0], "out": op.outputs[0], "batches": batches, "in_features": in_f,
-        "out_features": out_f, "in_zero_point": -inp.zero_point, "out_zero_point": out.zero_point,
+        "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]),
+        "batches": batches, "in_features": in_f, "out_features": out_f,
+        "in_zero_point": -inp.zero_point, "out_zero_point": out.zero_point,
         "act_min": act_min, "act_max": act_max, "per_channel": int(len(mults) > 1),
-        "macs": batches * in_f * out_f,
-    }, {
-        "weights": ("int8_t", w.data, op.inputs[1]),
-        "bias": ("int32_t", bias.data, op.inputs[2]) if bias is not None else None,
-        "multiplier": ("int32_t", np.array(mults, np.int32), None),
-        "shift": ("int8_t", np.array(shifts, np.int8), None),
-    })
+        "weights": Const("int8_t", w.data, op.inputs[1]),
+        "bias": Const("int32_t", bias.data, op.inputs[2]) if bias is not None else None,
+        "multiplier": Const("int32_t", np.array(mults, np.int32)),
+        "shift": Const("int8_t", np.array(shifts, np.int8)),
+    }, macs=batches * in_f * out_f)
 
 
 _LOWER = {"FULLY_CONNECTED": _fully_connected}
@@ -87,8 +100,9 @@ def lower(graph: Graph) -> Lowered:
                          "only one of each is supported")
     calls = [_LOWER[op.name](graph, op) for op in graph.ops]
     n = len(graph.ops)
+    # The input stays intact for the whole graph: the firmware loads it once and runs W + N inferences.
     first: dict[int, int] = {graph.inputs[0]: 0}
-    last: dict[int, int] = {graph.outputs[0]: n - 1}
+    last: dict[int, int] = {graph.inputs[0]: n - 1, graph.outputs[0]: n - 1}
     for step, op in enumerate(graph.ops):
         for t in op.outputs:
             first.setdefault(t, step)

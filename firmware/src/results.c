@@ -1,0 +1,72 @@
+/* Output tensor -> result lines. Dequantization is value = (q - zero_point) * scale in single
+ * precision, the same float arithmetic TFLite uses, so the host can reproduce the digits. */
+#include "results.h"
+#include <string.h>
+#include "reply.h"
+#include "tm_runtime.h"
+
+static uint32_t dtype_bytes(uint8_t dtype)
+{
+    switch (dtype) {
+    case TM_INT8: return 1;
+    case TM_INT16: return 2;
+    case TM_FLOAT32: return 4;
+    case TM_INT32: return 4;
+    default: return 0;
+    }
+}
+
+/* memcpy: a tensor's offset in the arena need not suit the element's alignment. */
+static float dequantize(const tm_io_t *io, const uint8_t *at)
+{
+    int32_t q;
+    switch (io->dtype) {
+    case TM_FLOAT32: {
+        float f;
+        memcpy(&f, at, sizeof f);
+        return f;
+    }
+    case TM_INT8: q = (int8_t)at[0]; break;
+    case TM_INT16: {
+        int16_t h;
+        memcpy(&h, at, sizeof h);
+        q = h;
+        break;
+    }
+    default: memcpy(&q, at, sizeof q); break;
+    }
+    /* Wrapping subtraction: only an int32 tensor can reach the edge, and it must not be UB there. */
+    return (float)(int32_t)((uint32_t)q - (uint32_t)io->zero_point) * io->scale;
+}
+
+void results_print(void)
+{
+    const tm_io_t *out = &tm_model.output;
+    const uint8_t *data = tm_output(&tm_model, tm_arena);
+    uint32_t size = dtype_bytes(out->dtype);
+    if (size == 0) {
+        reply("e-[Unsupported output dtype ");
+        reply_u64(out->dtype);
+        reply_line("]");
+        return;
+    }
+    reply("m-results-[");
+    for (uint32_t i = 0; i + size <= out->bytes; i += size) {
+        if (i != 0) {
+            reply(",");
+        }
+        reply_fixed3(dequantize(out, data + i));
+    }
+    reply_line("]");
+    reply("m-results-raw-[");
+    for (uint32_t i = 0; i < out->bytes; i++) {
+        reply_hex8(data[i]);
+    }
+    reply_line("]");
+}
+
+void cmd_results(char **args)
+{
+    (void)args;
+    results_print();
+}

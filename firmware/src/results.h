@@ -1,0 +1,10 @@
+/* The two result lines, from whatever the output tensor holds now:
+ *   m-results-[v0,v1,...]        dequantized values, printf("%.3f") style
+ *   m-results-raw-[0a1bff...]    the tensor's bytes in lowercase hex */
+#ifndef RESULTS_H
+#define RESULTS_H
+
+void results_print(void);
+void cmd_results(char **args);
+
+#endif

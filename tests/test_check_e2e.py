@@ -1,0 +1,69 @@
+"""End to end on the emulated F446RE: plan, build, boot, MLPerf Tiny protocol, bit-exact vs TFLM, fit."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from harness.board import load_board
+from harness.check import check_cell
+from harness.cli import app
+
+pytestmark = pytest.mark.emulated
+
+
+@pytest.fixture(scope="module")
+def f446_verdict(small_model):
+    mid, path = small_model
+    return check_cell(mid, path, load_board("nucleo_f446re"), inputs=20, seed=0)
+
+
+def test_bit_exact_with_tflm_on_emulated_f446(f446_verdict):
+    v = f446_verdict
+    assert v.status == "pass", v.reasons
+    assert (v.inputs, v.mismatches) == (20, 0)
+
+
+def test_fit_is_measured_per_region(f446_verdict):
+    fit = f446_verdict.fit
+    assert fit.fits
+    assert 0 < fit.flash.used < fit.flash.size
+    assert fit.stack and 0 < fit.stack < 8192               # painted stack was read back
+    assert fit.sram.used == fit.static_ram + fit.stack
+    assert {r.region for r in fit.regions} == {"flash", "sram1", "sram2"}
+    assert sum(r.used for r in fit.regions if r.region != "flash") == fit.sram.used
+
+
+def test_instruction_count_is_deterministic(f446_verdict, small_model):
+    mid, path = small_model
+    runs = [check_cell(mid, path, load_board("nucleo_f446re"), inputs=2, seed=5).instructions for _ in range(2)]
+    assert f446_verdict.instructions >= f446_verdict.macs      # at least one instruction per MAC
+    assert runs[0] == runs[1]
+
+
+def test_cli_json_pass(small_model):
+    mid, path = small_model
+    r = CliRunner().invoke(app, ["check", "--board", "nucleo_f446re", "--model", str(path), "--inputs", "3", "--json"])
+    assert r.exit_code == 0, r.output
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "pass" and cell["bit_exact"] is True and cell["board"] == "nucleo_f446re"
+    assert cell["fit"]["flash"]["used"] > 0 and cell["instructions"] > 0
+
+
+def test_cli_fails_when_the_model_does_not_fit(tmp_path, small_model):
+    """The same chip with 8 KB of flash: the verdict names the overflow and the exit code is 1."""
+    text = load_board("nucleo_f446re").path.read_text().replace(
+        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
+        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x2000")
+    tiny = tmp_path / "tiny_f446.repl"
+    tiny.write_text(text)
+    mid, path = small_model
+    r = CliRunner().invoke(app, ["check", "--board", str(tiny), "--model", str(path), "--inputs", "1", "--json"])
+    assert r.exit_code == 1
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "fail" and "does not fit" in cell["reasons"][0]
+    assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x2000
+
+
+def test_cli_rejects_unknown_model():
+    r = CliRunner().invoke(app, ["check", "--model", "no_such_model"])
+    assert r.exit_code == 1 and "unknown model" in r.output
