@@ -1,9 +1,10 @@
 /* FULLY_CONNECTED, int8 activations and weights, int32 bias: the reference kernel (TFLM semantics). */
-#include "tm_kernels.h"
+#include "fully_connected.h"
 #include "tm_quant.h"
 
-tm_status_t tm_fully_connected_s8(const tm_fc_params_t *p, uint8_t *arena)
+tm_status_t tm_fully_connected_s8(const void *params, uint8_t *arena)
 {
+    const tm_fc_params_t *p = params;
     const int8_t *in = (const int8_t *)(arena + p->in_offset);
     int8_t *out = (int8_t *)(arena + p->out_offset);
     for (uint32_t b = 0; b < p->batches; b++) {

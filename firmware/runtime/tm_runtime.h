@@ -10,24 +10,11 @@ typedef enum { TM_OK = 0, TM_ERR_OP = 1, TM_ERR_PARAM = 2 } tm_status_t;
 
 typedef enum { TM_INT8 = 0, TM_INT16 = 1, TM_FLOAT32 = 2, TM_INT32 = 3 } tm_dtype_t;
 
-typedef enum { TM_OP_FULLY_CONNECTED_S8 = 0 } tm_opcode_t;
+/* A kernel: reads its parameters from the model image and its tensors from the arena; never allocates. */
+typedef tm_status_t (*tm_kernel_fn)(const void *params, uint8_t *arena);
 
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches, in_features, out_features;
-    int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
-    int16_t  out_zero_point;
-    int8_t   act_min, act_max;
-    uint8_t  per_channel;        /* 1: one multiplier/shift per output channel */
-    const int8_t  *weights;      /* [out_features][in_features] */
-    const int32_t *bias;         /* [out_features] or NULL */
-    const int32_t *multiplier;   /* [1 or out_features] */
-    const int8_t  *shift;        /* [1 or out_features], TFLM convention: >0 is a left shift */
-} tm_fc_params_t;
-
-typedef struct {
-    uint8_t opcode;              /* tm_opcode_t */
+    tm_kernel_fn run;            /* named by the model image: only the kernels a model uses are linked */
     const void *params;
 } tm_op_t;
 
