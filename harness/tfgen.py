@@ -1,0 +1,58 @@
+"""Int8 (or int16x8) .tflite files built here with TensorFlow from a seeded Keras builder: the
+project's own zoo models and the per-op sweep cases. Cached by a key the caller gives."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Callable
+
+from harness.build import CACHE
+from harness.errors import HarnessError
+
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        import tensorflow as tf
+    except ImportError as e:
+        raise HarnessError(f"building models needs TensorFlow (pip install -e '.[models]'): {e}") from None
+    tf.get_logger().setLevel("ERROR")
+    return tf
+
+
+def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = False,
+            calibration: Callable | None = None, folder: str = "generated") -> Path:
+    """`build(tf)` returns a Keras model with one input; `key` names the case (same key, same file).
+    Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given."""
+    digest = hashlib.sha256(f"{key}|{seed}|{int16x8}".encode()).hexdigest()[:16]
+    out = CACHE / folder / f"{digest}.tflite"
+    if out.is_file():
+        return out
+    tf = _tf()
+    import numpy as np
+    tf.keras.utils.set_random_seed(seed)
+    model = build(tf)
+    shape = tuple(model.inputs[0].shape[1:])
+    rng = np.random.default_rng(seed)
+
+    def representative():
+        for _ in range(32):
+            x = calibration(rng, shape) if calibration else rng.normal(0.0, 1.0, size=(1, *shape))
+            yield [np.asarray(x, np.float32).reshape(1, *shape)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = representative
+    if int16x8:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int16
+    else:
+        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+    data = conv.convert()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, out)
+    return out
