@@ -62,3 +62,9 @@ def test_not_a_tflite_file(tmp_path):
     bad.write_bytes(b"\x00" * 64)
     with pytest.raises(ModelError, match="not a TFLite flatbuffer"):
         load_model(bad)
+
+
+def test_custom_signal_ops_are_named():
+    path = shared_model("tflite-micro/audio_preprocessor_int8.tflite")
+    with pytest.raises(ModelError, match="custom op.*SIGNAL"):
+        load_model(path)

@@ -113,7 +113,6 @@ def load_model(path: str | Path) -> Graph:
             oc = model.OperatorCodes(i)
             # Newer schemas keep codes > 127 in BuiltinCode, older ones in DeprecatedBuiltinCode.
             codes.append((max(oc.BuiltinCode(), oc.DeprecatedBuiltinCode()), oc.CustomCode()))
-        tensors = [_read_tensor(model, g.Tensors(i), i, path, len(buf)) for i in range(g.TensorsLength())]
         ops = []
         for i in range(g.OperatorsLength()):
             op = g.Operators(i)
@@ -122,6 +121,11 @@ def load_model(path: str | Path) -> Graph:
             ops.append(Op(i, name, list(op.InputsAsNumpy()) if op.InputsLength() else [],
                           list(op.OutputsAsNumpy()) if op.OutputsLength() else [],
                           None if code == BuiltinOperator.CUSTOM else _options(op, code)))
+        custom_ops = sorted({op.name for op in ops if op.name.startswith("CUSTOM:")})
+        if custom_ops:   # e.g. TFLM's signal library: named before anything else can fail
+            raise ModelError(f"{path}: needs custom op(s) {', '.join(n[7:] for n in custom_ops)}, "
+                             "which only TFLM's own op resolver provides; not supported")
+        tensors = [_read_tensor(model, g.Tensors(i), i, path, len(buf)) for i in range(g.TensorsLength())]
         inputs = [int(x) for x in g.InputsAsNumpy()]
         outputs = [int(x) for x in g.OutputsAsNumpy()]
         desc = (model.Description() or b"").decode(errors="replace")
