@@ -66,5 +66,5 @@ def test_not_a_tflite_file(tmp_path):
 
 def test_custom_signal_ops_are_named():
     path = shared_model("tflite-micro/audio_preprocessor_int8.tflite")
-    with pytest.raises(ModelError, match="custom op.*SIGNAL"):
+    with pytest.raises(ModelError, match="custom op.*SignalFilterBank"):
         load_model(path)
