@@ -26,3 +26,29 @@ class TflmReference:
         self._interp.set_input(x, 0)
         self._interp.invoke()
         return self._interp.get_output(0).tobytes()
+
+
+def tflm_arena(model_path: Path) -> dict[str, int]:
+    """TFLM's own arena figures (RecordingMicroAllocator): `total`, `head` (the planned, non-persistent
+    tensors) and `tail` (persistent: tensor metadata, node structs, kernel buffers). The wheel prints
+    them on the C stderr only, so the file descriptor is captured."""
+    import os
+    import re
+    import tempfile
+
+    from tflite_micro import runtime
+    interp = runtime.Interpreter.from_file(str(model_path))
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        try:
+            os.dup2(f.fileno(), 2)
+            interp.print_allocations()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text = f.read().decode(errors="replace")
+    figures = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
+    if len(figures) != 3:
+        raise RuntimeError(f"cannot read TFLM's arena figures from: {text[:300]!r}")
+    return {k: int(v) for k, v in figures.items()}
