@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness.backends import open_board
+from harness.backends import open_board  # noqa
 from harness.board import Board
 from harness.build import DoesNotFit, build_firmware
 from harness.errors import HarnessError

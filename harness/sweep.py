@@ -23,7 +23,8 @@ class CaseResult:
     first_diff: str = ""
 
 
-def compare_on_host(path: Path, inputs: int = 5, seed: int = 0, key: str = "") -> CaseResult:
+def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "") -> CaseResult:
+    path = Path(path)
     low = lower(load_model(path))
     host, ref = HostModel(low), TflmReference(path)
     bad, first = 0, ""

@@ -50,10 +50,10 @@ def test_cli_json_pass(small_model):
 
 
 def test_cli_fails_when_the_model_does_not_fit(tmp_path, small_model):
-    """The same chip with 8 KB of flash: the verdict names the overflow and the exit code is 1."""
+    """The same chip with 4 KB of flash: the verdict names the overflow and the exit code is 1."""
     text = load_board("nucleo_f446re").path.read_text().replace(
         "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
-        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x2000")
+        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x1000")
     tiny = tmp_path / "tiny_f446.repl"
     tiny.write_text(text)
     mid, path = small_model
@@ -61,7 +61,7 @@ def test_cli_fails_when_the_model_does_not_fit(tmp_path, small_model):
     assert r.exit_code == 1
     (cell,) = json.loads(r.stdout)
     assert cell["status"] == "fail" and "does not fit" in cell["reasons"][0]
-    assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x2000
+    assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x1000
 
 
 def test_cli_rejects_unknown_model():

@@ -44,10 +44,19 @@ def test_arena_plan_is_sound(generated_model):
     assert plan.lower_bound <= plan.arena_bytes <= 1.1 * plan.lower_bound + 16 * len(spans)
 
 
-def test_unsupported_op_is_named():
-    path = shared_model("ml-zoo/kws_micronet_s.tflite")
-    with pytest.raises(ModelError, match="unsupported op.*CONV_2D"):
-        lower(load_model(path))
+def test_unsupported_op_is_named(tmp_path):
+    """An op no lowering knows is refused by name before anything is built."""
+    from harness.plan.ops import LOWERINGS
+    graph = load_model(shared_model("mlcommons-tiny/ad01_int8.tflite"))
+    graph.ops[3].name = "GATHER_ND"
+    assert "GATHER_ND" not in LOWERINGS
+    with pytest.raises(ModelError, match="unsupported op.*GATHER_ND"):
+        lower(graph)
+
+
+def test_float_model_is_refused_naming_the_op():
+    with pytest.raises(ModelError, match=r"op 0 CONV_2D.*float32"):
+        lower(load_model(shared_model("mlcommons-tiny/vww_96_float.tflite")))
 
 
 def test_truncated_file_is_a_clear_error(tmp_path, generated_model):
