@@ -1,12 +1,16 @@
-"""One cell of the main job: (model, board) -> plan, firmware, run on the board, verdict."""
+"""The main job: (model, board) cells -> plan, firmware, run on the board, verdict; run over a matrix of
+cells in parallel processes."""
 from __future__ import annotations
 
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
-from harness.backends import open_board  # noqa
-from harness.board import Board
+from harness.backends import open_board
+from harness.board import Board, load_board
 from harness.build import DoesNotFit, build_firmware
 from harness.errors import HarnessError
 from harness.fit import Fit, static_fit
@@ -16,27 +20,38 @@ from harness.plan.model import ModelError, load_model
 from harness.protocol import DutClient
 from harness.reference import TflmReference, random_inputs
 
+# Statuses: pass; no-fit (does not fit, and the registry does not expect it to); unsupported (refused by name before
+# any build); fail (fit expected but missing, or outputs differ from TFLM); error (the run broke).
+FAILING = ("fail", "error")
+
 
 @dataclass
 class Verdict:
     model: str
     board: str
-    status: str = "pass"                 # pass | fail | unsupported | error
+    status: str = "pass"
     reasons: list[str] = field(default_factory=list)
+    expected_fit: bool | None = None
     fit: Fit | None = None
     inputs: int = 0
     mismatches: int | None = None
-    instructions: int | None = None      # per inference, from the board's DWT cycle counter
+    cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
     macs: int | None = None
     model_bytes: int | None = None
+    ops: list[str] = field(default_factory=list)
     elf: str | None = None
+    seconds: float = 0.0
 
-    def fail(self, reason: str, status: str = "fail") -> None:
-        if self.status == "pass":
+    def set_status(self, status: str, reason: str) -> None:
+        if self.status == "pass" or status in FAILING:
             self.status = status
         self.reasons.append(reason)
+
+    @property
+    def fits(self) -> bool | None:
+        return self.fit.fits if self.fit else None
 
     def as_dict(self) -> dict:
         d = {k: v for k, v in vars(self).items() if k != "fit"}
@@ -45,39 +60,65 @@ class Verdict:
         return d
 
 
+@dataclass(frozen=True)
+class Cell:
+    model: str
+    path: Path
+    board: str                   # name or .repl path
+    expected_fit: bool | None = None
+
+
+def _shortfall(fit: Fit) -> str:
+    worst = next((r for r in [fit.flash, fit.sram, *fit.regions] if not r.fits), fit.sram)
+    name = "flash" if worst is fit.flash else "SRAM" if worst is fit.sram else worst.region
+    return f"does not fit: {name} needs {worst.used:,} B of {worst.size:,} B".replace(",", " ")
+
+
+def _judge_fit(v: Verdict) -> None:
+    if v.fit.fits:
+        if v.expected_fit is False:
+            v.reasons.append("fits, where the paper did not run it")
+        return
+    if v.expected_fit is False:
+        v.set_status("no-fit", _shortfall(v.fit) + " (as the registry expects)")
+    else:
+        v.set_status("fail", _shortfall(v.fit))
+
+
 def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 20, seed: int = 0,
-               backend: str = "emulated", progress: Callable[[str], None] = lambda s: None) -> Verdict:
-    v = Verdict(model_id, board.name, inputs=inputs)
+               backend: str = "emulated", expected_fit: bool | None = None,
+               progress: Callable[[str], None] = lambda s: None) -> Verdict:
+    start = time.monotonic()
+    v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit)
     try:
-        graph = load_model(model_path)
-        v.model_bytes = graph.size_bytes
-        progress("planning")
-        low = lower(graph)
-    except ModelError as e:
-        v.fail(str(e), "unsupported")
-        return v
-    v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
-    sources = {"model_data.c": emit_model_c(low, model_id)}
-    progress("building firmware")
-    try:
-        fw = build_firmware(board, sources, name=model_id)
-    except DoesNotFit:
-        big = build_firmware(board, sources, name=model_id, oversize=16)
-        v.fit = static_fit(board, big.elf)
-        v.elf = str(big.elf)
-        v.fail(f"does not fit: flash {v.fit.flash.used} of {v.fit.flash.size} B, "
-               f"static RAM {v.fit.static_ram} of {v.fit.sram.size} B")
-        return v
-    v.elf = str(fw.elf)
-    try:
-        _run(v, fw.elf, graph, low, board, backend, inputs, seed, progress)
+        _check(v, model_path, board, inputs, seed, backend, progress)
     except HarnessError as e:
-        v.fail(str(e), "error")
+        v.set_status("error", str(e))
+    v.seconds = round(time.monotonic() - start, 2)
     return v
 
 
-def _run(v: Verdict, elf: Path, graph, low, board: Board, backend: str, inputs: int, seed: int, progress) -> None:
-    dut = open_board(backend, board, elf)
+def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str, progress) -> None:
+    try:
+        graph = load_model(model_path)
+        v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))
+        progress("planning")
+        low = lower(graph)
+    except ModelError as e:
+        v.set_status("unsupported", str(e))
+        return
+    v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
+    sources = {"model_data.c": emit_model_c(low, v.model)}
+    progress("building firmware")
+    try:
+        fw = build_firmware(board, sources, name=v.model)
+    except DoesNotFit:
+        big = build_firmware(board, sources, name=v.model, oversize=16)
+        v.fit, v.elf = static_fit(board, big.elf), str(big.elf)
+        _judge_fit(v)
+        return
+    v.elf = str(fw.elf)
+    dut = open_board(backend, board, fw.elf)
     client = DutClient(dut)
     client.wait_ready()
     reference = TflmReference(graph.path)
@@ -85,13 +126,37 @@ def _run(v: Verdict, elf: Path, graph, low, board: Board, backend: str, inputs: 
     for i, x in enumerate(random_inputs(graph.tensor(low.input), inputs, seed)):
         progress(f"input {i + 1}/{inputs}")
         client.load(x.tobytes())
-        got = client.infer(1, 0).raw
-        if got != reference.run(x):
+        if client.infer(1, 0).raw != reference.run(x):
             v.mismatches += 1
     stats = client.stats()
-    v.instructions = stats["cycles"]
-    v.fit = static_fit(board, elf, stack=stats["stack"])
+    v.cycles = stats["cycles"]
+    v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     if v.mismatches:
-        v.fail(f"{v.mismatches} of {inputs} outputs differ from TFLM")
-    if not v.fit.fits:
-        v.fail(f"does not fit: SRAM {v.fit.sram.used} of {v.fit.sram.size} B with the stack")
+        v.set_status("fail", f"{v.mismatches} of {inputs} outputs differ from TFLM")
+    _judge_fit(v)
+
+
+def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:
+    return check_cell(cell.model, cell.path, load_board(cell.board), inputs=inputs, seed=seed,
+                      backend=backend, expected_fit=cell.expected_fit)
+
+
+def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backend: str = "emulated",
+               jobs: int | None = None, on_done: Callable[[Verdict], None] = lambda v: None) -> list[Verdict]:
+    """Every cell in its own worker process (builds and emulation are CPU-bound); verdicts come back
+    in the order of `cells`."""
+    cells = list(cells)
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(cells) == 1:
+        out = []
+        for c in cells:
+            out.append(_run_cell(c, inputs, seed, backend))
+            on_done(out[-1])
+        return out
+    results: dict[int, Verdict] = {}
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(_run_cell, c, inputs, seed, backend): i for i, c in enumerate(cells)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = v = fut.result()
+            on_done(v)
+    return [results[i] for i in range(len(cells))]

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from harness import registry
-from harness.board import available_boards, load_board
-from harness.check import Verdict, check_cell
+from harness import registry, report
+from harness.board import PLATFORMS_DIR, available_boards, load_board
+from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -26,16 +30,16 @@ def _kb(n: int) -> str:
 
 def _table(verdicts: list[Verdict]) -> Table:
     t = Table(title="harness check", header_style="bold")
-    for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "instr/inference", "verdict"):
+    for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "cycles/inference", "verdict"):
         t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left")
     for v in verdicts:
         f = v.fit
         flash = f"{_kb(f.flash.used)} / {_kb(f.flash.size)} ({f.flash.percent:.1f}%)" if f else "-"
         sram = f"{_kb(f.sram.used)} / {_kb(f.sram.size)} ({f.sram.percent:.1f}%)" if f else "-"
         exact = f"{v.inputs - v.mismatches}/{v.inputs}" if v.mismatches is not None else "-"
-        style = {"pass": "green", "fail": "red", "error": "red", "unsupported": "yellow"}[v.status]
-        t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes} B" if v.arena_bytes is not None else "-",
-                  exact, f"{v.instructions:,}" if v.instructions is not None else "-",
+        style = {"pass": "green", "fail": "red", "error": "red", "unsupported": "yellow", "no-fit": "yellow"}[v.status]
+        t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes:,} B" if v.arena_bytes is not None else "-",
+                  exact, f"{v.cycles:,}" if v.cycles is not None else "-",
                   f"[{style}]{v.status.upper()}[/{style}]")
     return t
 
@@ -46,39 +50,67 @@ def _details(v: Verdict) -> None:
         out.print(f"  {v.model} on {v.board}: {regions}; stack high-water "
                   f"{v.fit.stack if v.fit.stack is not None else '-'} B", highlight=False)
     for r in v.reasons:
-        out.print(f"  {v.model} on {v.board}: {r}", highlight=False, markup=False)
+        out.print(f"  {v.model} on {v.board}: {r.splitlines()[0]}", highlight=False, markup=False)
+
+
+def _cells(board: list[str] | None, model: list[str] | None, task: list[str] | None) -> list[Cell]:
+    boards = [load_board(b) for b in (board or available_boards())]
+    zoo = registry.load_zoo()
+    if model:
+        models = [registry.resolve(m) for m in model]
+    else:
+        models = [(m.id, p) for m in zoo.values() if (p := registry.locate(m)) is not None]
+    if task:
+        models = [(mid, p) for mid, p in models if mid in zoo and zoo[mid].task in task]
+        if not models:
+            raise HarnessError(f"no registered model has task {', '.join(task)}")
+    return [Cell(mid, p, str(b.path) if b.path.parent != PLATFORMS_DIR else b.name,
+                 zoo[mid].expected_to_fit(b.name) if mid in zoo else None)
+            for mid, p in models for b in boards]
 
 
 @app.command()
 def check(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name or .repl path; repeatable. Default: every board in renode/platforms.")] = None,
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite path; repeatable. Default: every registered model found.")] = None,
+    task: Annotated[Optional[list[str]], typer.Option("--task", "-t", help="Only registered models of this task (kws, vww, ad, ic); repeatable.")] = None,
     inputs: Annotated[int, typer.Option(help="Seeded random inputs compared with TFLM.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed of the random inputs.")] = 0,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells run in parallel (default: one per core).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON, one object per model x board.")] = False,
+    report_dir: Annotated[Optional[Path], typer.Option(help="Write results.json, summary.md and junit.xml under this folder.")] = None,
 ) -> None:
-    """Check models on boards: fit per memory region, outputs bit-exact with TFLM, instructions per inference."""
+    """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
+    started, t0 = report.started_stamp(), time.monotonic()
     try:
-        boards = [load_board(b) for b in (board or available_boards())]
-        models = [registry.resolve(m) for m in model] if model else registry.available()
+        cells = _cells(board, model, task)
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
-        verdicts = []
-        for mid, path in models:
-            for b in boards:
-                with err.status(f"{mid} on {b.name}") as status:
-                    verdicts.append(check_cell(mid, path, b, inputs=inputs, seed=seed,
-                                               progress=lambda s: status.update(f"{mid} on {b.name}: {s}")))
+        with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            job = bar.add_task("checking", total=len(cells))
+
+            def done(v: Verdict) -> None:
+                bar.update(job, advance=1, description=f"{v.model} on {v.board}: {v.status}")
+            verdicts = run_matrix(cells, inputs=inputs, seed=seed, jobs=jobs or None, on_done=done)
     except HarnessError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         raise typer.Exit(1)
+    wall = time.monotonic() - t0
     if as_json:
         sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
     else:
         out.print(_table(verdicts))
         for v in verdicts:
             _details(v)
-    if any(v.status != "pass" for v in verdicts):
+    if report_dir is not None:
+        meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
+                "seed": seed}
+        path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir)
+        err.print(f"report: {path}", highlight=False)
+    counts = {s: sum(v.status == s for v in verdicts) for s in ("pass", "no-fit", "unsupported", "fail", "error")}
+    err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {wall:.1f} s wall time", highlight=False)
+    if counts["fail"] or counts["error"]:
         raise typer.Exit(1)
 
 

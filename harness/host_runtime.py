@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -30,15 +31,18 @@ class HostModel:
             out.mkdir(parents=True, exist_ok=True)
             (out / "model_data.c").write_text(src)
             proc = subprocess.run([cc, "-O1", "-shared", "-fPIC", "-ffp-contract=off",
-                                   f"-I{FIRMWARE / 'runtime'}", f"-I{FIRMWARE / 'kernels'}", "-o", str(lib) + ".tmp",
+                                   f"-I{FIRMWARE / 'runtime'}", f"-I{FIRMWARE / 'kernels'}", "-o", f"{lib}.{os.getpid()}.tmp",
                                    str(out / "model_data.c"), *map(str, c_files)], capture_output=True, text=True)
             if proc.returncode:
                 raise HarnessError(f"host build of the runtime failed:\n{proc.stderr}")
-            Path(str(lib) + ".tmp").replace(lib)
+            Path(f"{lib}.{os.getpid()}.tmp").replace(lib)   # per process: parallel runs build alike
         self._lib = ctypes.CDLL(str(lib))
         self._lib.tm_invoke.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
         self._model = ctypes.addressof(ctypes.c_char.in_dll(self._lib, "tm_model"))
         self._arena = ctypes.addressof(ctypes.c_char.in_dll(self._lib, "tm_arena"))
+        # A fresh boot: the arena starts zeroed (.bss on the board), so variable tensors (SVDF state) start
+        # from their initial value, even when dlopen hands back a library an earlier HostModel used.
+        ctypes.memset(self._arena, 0, max(low.plan.arena_bytes, 16))
         self.low = low
 
     def run(self, x) -> bytes:

@@ -21,8 +21,14 @@ class ZooModel:
     generate: str | None = None
     sha256: str | None = None
     input: str = ""
-    source: str = ""
-    published: dict = field(default_factory=dict)
+    labels: str | None = None
+    paper: dict = field(default_factory=dict)
+    expect_fit: list[str] | None = None
+
+    def expected_to_fit(self, board: str) -> bool | None:
+        """The registry's expectation: `expect_fit`, else the paper's `runs_on`, else none (None)."""
+        boards = self.expect_fit if self.expect_fit is not None else self.paper.get("runs_on")
+        return None if boards is None else board in boards
 
 
 def search_dirs() -> list[Path]:

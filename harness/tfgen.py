@@ -22,10 +22,11 @@ def _tf():
 
 
 def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = False,
-            calibration: Callable | None = None, folder: str = "generated") -> Path:
+            calibration: Callable | None = None, folder: str = "generated", float_io: bool = False) -> Path:
     """`build(tf)` returns a Keras model with one input; `key` names the case (same key, same file).
-    Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given."""
-    digest = hashlib.sha256(f"{key}|{seed}|{int16x8}".encode()).hexdigest()[:16]
+    Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given.
+    `float_io` keeps the model's input and output float32 (the converter adds QUANTIZE / DEQUANTIZE)."""
+    digest = hashlib.sha256(f"{key}|{seed}|{int16x8}{'|float_io' if float_io else ''}".encode()).hexdigest()[:16]
     out = CACHE / folder / f"{digest}.tflite"
     if out.is_file():
         return out
@@ -46,10 +47,12 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
     conv.representative_dataset = representative
     if int16x8:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int16
+        if not float_io:
+            conv.inference_input_type = conv.inference_output_type = tf.int16
     else:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = conv.inference_output_type = tf.int8
+        if not float_io:
+            conv.inference_input_type = conv.inference_output_type = tf.int8
     data = conv.convert()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")

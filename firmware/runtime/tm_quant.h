@@ -36,4 +36,109 @@ static inline int32_t tm_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);
 }
+
+/* ---- Fixed-point exp / reciprocal / logistic / tanh, as TFLM's int8 SOFTMAX, LOGISTIC and TANH compute
+ * them (gemmlowp's algorithms, written out for int32 raw values). A value "in Qm" is a raw int32 with m
+ * integer bits and 31 - m fractional bits. Products are rounding doubling high multiplies; sums wrap. */
+
+/* x * 2^exponent (exponent >= 1), saturating to the int32 range. */
+static inline int32_t tm_sat_shift_left(int32_t x, int exponent)
+{
+    int32_t threshold = (int32_t)((1u << (31 - exponent)) - 1u);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+/* exp(a) for a in Q0 within [-1/4, 0): a 4th-order Taylor expansion around -1/8, result in Q0. */
+static inline int32_t tm_fx_exp_quarter(int32_t a)
+{
+    const int32_t exp_minus_eighth = 1895147668;      /* exp(-1/8) in Q0 */
+    const int32_t one_third = 715827883;              /* 1/3 in Q0 */
+    int32_t x = a + (1 << 28);                        /* x = a + 1/8 */
+    int32_t x2 = tm_sat_rounding_doubling_high_mul(x, x);
+    int32_t x3 = tm_sat_rounding_doubling_high_mul(x2, x);
+    int32_t x4 = tm_sat_rounding_doubling_high_mul(x2, x2);
+    int32_t x4_over_4 = tm_rounding_divide_by_pot(x4, 2);
+    int32_t poly = tm_rounding_divide_by_pot(
+        tm_sat_rounding_doubling_high_mul(x4_over_4 + x3, one_third) + x2, 1);   /* x^4/24 + x^3/6 + x^2/2 */
+    return exp_minus_eighth + tm_sat_rounding_doubling_high_mul(exp_minus_eighth, x + poly);
+}
+
+/* exp(a) for a <= 0 in Q(integer_bits), 1 <= integer_bits <= 5; result in Q0 (exp(0) is INT32_MAX).
+ * a = r - k/4 with r in [-1/4, 0): exp(r) times exp(-1/4), exp(-1/2), exp(-1), ... for k's set bits. */
+static inline int32_t tm_fx_exp_on_negative_values(int32_t a, int integer_bits)
+{
+    static const int32_t exp_minus_pot[7] = {    /* exp(-2^e) in Q0 for e = -2 .. 4 */
+        1672461947, 1302514674, 790015084, 290630308, 39332535, 720401, 242,
+    };
+    const int frac_bits = 31 - integer_bits;
+    const int32_t quarter = (int32_t)1 << (frac_bits - 2);
+    int32_t r = (a & (quarter - 1)) - quarter;
+    int32_t result = tm_fx_exp_quarter(tm_sat_shift_left(r, integer_bits));
+    int32_t k = r - a;                                /* a non-negative multiple of 1/4 */
+    for (int e = -2; e <= 4 && e < integer_bits; e++) {
+        if (k & ((int32_t)1 << (frac_bits + e))) {
+            result = tm_sat_rounding_doubling_high_mul(result, exp_minus_pot[e + 2]);
+        }
+    }
+    return a == 0 ? INT32_MAX : result;
+}
+
+/* (a + b) / 2 rounded half away from zero, without overflow. */
+static inline int32_t tm_rounding_half_sum(int32_t a, int32_t b)
+{
+    int64_t sum = (int64_t)a + (int64_t)b;
+    return (int32_t)((sum + (sum >= 0 ? 1 : -1)) / 2);
+}
+
+/* 1 / d in Q2 for d in Q0 within [1/2, 1]: three Newton-Raphson steps from 48/17 - 32/17 d. */
+static inline int32_t tm_fx_reciprocal_half(int32_t d)
+{
+    int32_t x = 1515870810 + tm_sat_rounding_doubling_high_mul(d, -1010580540);   /* 48/17, -32/17 in Q2 */
+    for (int i = 0; i < 3; i++) {
+        int32_t one_minus_dx = (1 << 29) - tm_sat_rounding_doubling_high_mul(d, x);
+        x = x + tm_sat_shift_left(tm_sat_rounding_doubling_high_mul(x, one_minus_dx), 2);
+    }
+    return x;
+}
+
+/* 1 / (1 + a) for a in Q0 within [0, 1]; result in Q0. */
+static inline int32_t tm_fx_one_over_one_plus_x(int32_t a)
+{
+    return tm_sat_shift_left(tm_fx_reciprocal_half(tm_rounding_half_sum(a, INT32_MAX)), 1);
+}
+
+/* (1 - a) / (1 + a) for a in Q0 within [0, 1]; result in Q0. */
+static inline int32_t tm_fx_one_minus_x_over_one_plus_x(int32_t a)
+{
+    return tm_sat_shift_left(tm_fx_reciprocal_half(tm_rounding_half_sum(a, INT32_MAX)) - (1 << 29), 2);
+}
+
+/* logistic(a) for a in Q(integer_bits), 1 <= integer_bits <= 5; result in Q0. */
+static inline int32_t tm_fx_logistic(int32_t a, int integer_bits)
+{
+    if (a == 0) {
+        return 1 << 30;
+    }
+    int32_t abs_a = a > 0 ? a : -a;
+    int32_t pos = tm_fx_one_over_one_plus_x(tm_fx_exp_on_negative_values(-abs_a, integer_bits));
+    return a > 0 ? pos : INT32_MAX - pos;
+}
+
+/* tanh(a) for a in Q(integer_bits), 1 <= integer_bits <= 4; result in Q0. */
+static inline int32_t tm_fx_tanh(int32_t a, int integer_bits)
+{
+    if (a == 0) {
+        return 0;
+    }
+    int32_t neg_abs = a < 0 ? a : -a;
+    /* exp(-2|a|): the same raw value read with one more integer bit is 2 * (-|a|). */
+    int32_t t = tm_fx_one_minus_x_over_one_plus_x(tm_fx_exp_on_negative_values(neg_abs, integer_bits + 1));
+    return a < 0 ? -t : t;
+}
 #endif

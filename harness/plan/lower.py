@@ -4,18 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.errors import HarnessError
 from harness.plan.kernel import KernelCall
-from harness.plan.memory import GreedyPlanner, Plan
+from harness.plan.memory import Alias, GreedyPlanner, Plan
 from harness.plan.model import Graph, ModelError
 from harness.plan.ops import LOWERINGS
 
-SCRATCH = -1   # planner key base for kernel scratch buffers: -1 - call index
+SCRATCH = -1   # planner key base for kernel scratch buffers: -1 - call index (index into Lowered.calls)
 
 
 @dataclass
 class Lowered:
     graph: Graph
-    calls: list[KernelCall]
+    calls: list[KernelCall]        # ops that need no kernel (aliases, folded constants) have no call
     plan: Plan
     input: int
     output: int
@@ -37,20 +38,79 @@ def lower(graph: Graph) -> Lowered:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ModelError(f"{graph.path.name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                          "only one of each is supported")
-    calls = [LOWERINGS[op.name](graph, op) for op in graph.ops]
+    # A lowering gives a KernelCall; an Alias when the op's output is its input's bytes (no kernel runs,
+    # e.g. RESHAPE); or None when it folded the op into a constant (e.g. RESHAPE of a constant).
+    calls: list[KernelCall] = []
+    aliases: list[Alias] = []
+    for op in graph.ops:
+        result = LOWERINGS[op.name](graph, op)
+        if isinstance(result, Alias):
+            aliases.append(result)
+        elif result is not None:
+            calls.append(result)
+    if graph.tensor(graph.outputs[0]).is_constant:
+        raise ModelError(f"{graph.path.name}: the graph's output {graph.tensor(graph.outputs[0]).name!r} "
+                         "is a constant; nothing to run")
     n = len(graph.ops)
-    # The input stays intact for the whole graph: the firmware loads it once and runs W + N inferences.
+    # Later tensors may reuse the input's bytes: the firmware copies the input in before every inference.
+    # The output's group, alias or not, lives to the end so the output is still there to read.
     first: dict[int, int] = {graph.inputs[0]: 0}
-    last: dict[int, int] = {graph.inputs[0]: n - 1, graph.outputs[0]: n - 1}
+    last: dict[int, int] = {graph.outputs[0]: n - 1}
     for step, op in enumerate(graph.ops):
         for t in op.inputs + op.outputs:
             if t >= 0 and not graph.tensor(t).is_constant:
                 first.setdefault(t, step)
                 last[t] = max(last.get(t, step), step)
+    # Variable tensors (SVDF state) carry their value from one inference to the next: live for the whole
+    # graph, so the planner never shares their bytes, plus one trailing byte for the kernel's "initialised"
+    # flag (the arena starts zeroed; TFLM's initial value need not be zero: firmware/kernels/svdf.h).
+    variables = {t for t in first if graph.tensor(t).is_variable}
+    for t in variables:
+        first[t], last[t] = 0, n - 1
     planner = GreedyPlanner()
     for t, f in first.items():
-        planner.add_buffer(t, graph.tensor(t).nbytes, f, last[t])
-    for step, call in enumerate(calls):
+        planner.add_buffer(t, graph.tensor(t).nbytes + (1 if t in variables else 0), f, last[t])
+    for a in aliases:
+        planner.add_alias(a.target, a.source)
+    for i, call in enumerate(calls):
         if call.scratch:
-            planner.add_buffer(SCRATCH - step, call.scratch, step, step)
-    return Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0])
+            planner.add_buffer(SCRATCH - i, call.scratch, call.op.index, call.op.index)
+    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0])
+    verify_plan(low)
+    return low
+
+
+def verify_plan(low: Lowered) -> None:
+    """Re-derive every tensor's lifetime from the graph and check the plan against it: no two tensors
+    (alias groups) live at the same step share a byte; the output lives to the end; variables live
+    throughout. Independent of the planner's own bookkeeping, and run on every lowering."""
+    g, plan = low.graph, low.plan
+    root = lambda t: plan.aliases.get(t, t)   # noqa: E731
+    n = len(g.ops)
+    spans: dict[int, tuple[int, int]] = {}
+    size: dict[int, int] = {}
+    for step, op in enumerate(g.ops):
+        for t in op.inputs + op.outputs:
+            if t >= 0 and not g.tensor(t).is_constant:
+                r = root(t)
+                a, b = spans.get(r, (step, step))
+                spans[r] = (min(a, step), max(b, step))
+                size[r] = max(size.get(r, 0), g.tensor(t).nbytes)
+    spans[root(low.output)] = (spans.get(root(low.output), (0, 0))[0], n - 1)
+    for t in list(spans):
+        if g.tensor(t).is_variable:
+            spans[t] = (0, n - 1)
+    for i, call in enumerate(low.calls):
+        if call.scratch:
+            spans[SCRATCH - i] = (call.op.index, call.op.index)
+            size[SCRATCH - i] = call.scratch
+    items = sorted(spans.items(), key=lambda kv: plan.offsets[kv[0]])
+    for i, (t, (a, b)) in enumerate(items):
+        end_t = plan.offsets[t] + size[t]
+        if end_t > plan.arena_bytes:
+            raise HarnessError(f"internal: arena plan puts tensor {t} past the arena's end")
+        for u, (c, d) in items[i + 1:]:
+            if plan.offsets[u] >= end_t:
+                break
+            if a <= d and c <= b:
+                raise HarnessError(f"internal: arena plan overlaps tensors {t} and {u}, live together")

@@ -34,6 +34,7 @@ class Tensor:
     zero_points: np.ndarray       # int64
     quantized_dim: int
     data: np.ndarray | None       # constant tensors only
+    is_variable: bool = False     # keeps its value across invocations (e.g. SVDF state)
 
     @property
     def nbytes(self) -> int:
@@ -85,7 +86,9 @@ def _options(op, code: int):
     name = OP_NAMES.get(code, "")
     cls_name = "".join(part.capitalize() for part in name.split("_")) + "Options"
     cls_name = {"Conv2dOptions": "Conv2DOptions", "DepthwiseConv2dOptions": "DepthwiseConv2DOptions",
-                "AveragePool2dOptions": "Pool2DOptions", "MaxPool2dOptions": "Pool2DOptions"}.get(cls_name, cls_name)
+                "AveragePool2dOptions": "Pool2DOptions", "MaxPool2dOptions": "Pool2DOptions",
+                "MeanOptions": "ReducerOptions", "Padv2Options": "PadV2Options",
+                "SvdfOptions": "SVDFOptions"}.get(cls_name, cls_name)
     cls = getattr(tflite, cls_name, None)
     if cls is None:
         return None
@@ -167,4 +170,4 @@ def _read_tensor(model, t, index: int, path: Path, file_size: int) -> Tensor:
             raise ModelError(f"{path}: tensor {index} {name!r}: buffer has {len(raw)} bytes, shape {list(shape)} "
                              f"of {dtype} needs {expected}")
         data = np.frombuffer(raw, dtype=dtype).reshape(shape)
-    return Tensor(index, name, shape, dtype, scales, zps, qdim, data)
+    return Tensor(index, name, shape, dtype, scales, zps, qdim, data, bool(t.IsVariable()))

@@ -60,3 +60,12 @@ def activation_range(activation: int, out: Tensor) -> tuple[int, int]:
     if activation == A.RELU_N1_TO_1:
         return max(qmin, quantize(-1.0)), min(qmax, quantize(1.0))
     raise ModelError(f"fused activation {activation} on tensor {out.name!r} is not supported")
+
+
+def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits: int = 31) -> int:
+    """TFLM's CalculateInputRadius: floor((2^integer_bits - 1) * 2^(total - integer_bits) / 2^left_shift),
+    the largest input magnitude whose rescaling by a left_shift multiplier cannot overflow (SOFTMAX's
+    -diff_min, LOGISTIC/TANH's saturation threshold). Exact: every factor is a power of two or small."""
+    if left_shift < 0:
+        raise ModelError(f"input radius: negative left shift {left_shift}")
+    return (((1 << integer_bits) - 1) << (total_signed_bits - integer_bits)) >> left_shift

@@ -1,7 +1,30 @@
 """One lowering per TFLite builtin op: check the op against what our kernel supports, compute its
-parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises ModelError."""
+parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises ModelError;
+RESHAPE-like ops return a memory.Alias (no kernel) or None (folded into a constant)."""
 from harness.plan.ops import fully_connected
+from harness.plan.ops import logistic, quantize, softmax, svdf
+from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
+from harness.plan.ops import conv2d, depthwise_conv2d
 
 LOWERINGS = {
     "FULLY_CONNECTED": fully_connected.lower,
+    "SOFTMAX": softmax.lower,
+    "LOGISTIC": logistic.lower,
+    "TANH": logistic.lower,
+    "QUANTIZE": quantize.lower_quantize,
+    "DEQUANTIZE": quantize.lower_dequantize,
+    "SVDF": svdf.lower,
+    "AVERAGE_POOL_2D": pooling.lower,
+    "MAX_POOL_2D": pooling.lower,
+    "ADD": elementwise.lower_add,
+    "MUL": elementwise.lower_mul,
+    "PAD": pad.lower,
+    "PADV2": pad.lower,
+    "RESHAPE": reshape.lower,
+    "SQUEEZE": reshape.lower,
+    "EXPAND_DIMS": reshape.lower,
+    "MEAN": mean.lower,
+    "CONCATENATION": concatenation.lower,
+    "CONV_2D": conv2d.lower,
+    "DEPTHWISE_CONV_2D": depthwise_conv2d.lower,
 }

@@ -1,0 +1,29 @@
+#ifndef TM_DEPTHWISE_CONV2D_H
+#define TM_DEPTHWISE_CONV2D_H
+#include "tm_runtime.h"
+
+/* DEPTHWISE_CONV_2D, NHWC: output channel c * depth_multiplier + m filters input channel c.
+ * Padding is given as the rows/columns before the image (TFLM's ComputePaddingWithOffset); taps
+ * falling outside the image are skipped. */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint16_t batches;
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;    /* out_c = in_c * depth_multiplier */
+    uint16_t kernel_h, kernel_w;
+    uint16_t depth_multiplier;
+    uint16_t stride_h, stride_w;
+    uint16_t dilation_h, dilation_w;
+    uint16_t pad_h, pad_w;
+    int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
+    int16_t  out_zero_point;
+    int8_t   act_min, act_max;
+    const int8_t  *weights;      /* [kernel_h][kernel_w][out_c] */
+    const int32_t *bias;         /* [out_c] or NULL */
+    const int32_t *multiplier;   /* [out_c] */
+    const int8_t  *shift;        /* [out_c], TFLM convention: >0 is a left shift */
+} tm_depthwise_conv2d_params_t;
+
+tm_status_t tm_depthwise_conv2d_s8(const void *params, uint8_t *arena);
+#endif

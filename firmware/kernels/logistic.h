@@ -1,0 +1,19 @@
+#ifndef TM_LOGISTIC_H
+#define TM_LOGISTIC_H
+#include "tm_runtime.h"
+
+/* LOGISTIC and TANH, int8 (TFLM's fixed-point kernels). x - zero point is rescaled to Q4.27 with
+ * input_multiplier / input_left_shift; |x - zero point| >= input_radius saturates. */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint32_t count;
+    int32_t  in_zero_point;
+    int32_t  input_radius;
+    int32_t  input_multiplier;
+    int32_t  input_left_shift;   /* TFLM convention: > 0 is a left shift */
+} tm_logistic_params_t;
+
+tm_status_t tm_logistic_s8(const void *params, uint8_t *arena);   /* out = logistic * 256 - 128 */
+tm_status_t tm_tanh_s8(const void *params, uint8_t *arena);       /* out = tanh * 128 */
+#endif

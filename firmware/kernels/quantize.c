@@ -1,0 +1,96 @@
+/* QUANTIZE and DEQUANTIZE: TFLM's reference kernels' semantics, including the single-precision float
+ * arithmetic of the float conversions. Tensors need not be aligned to their element size: elements are
+ * moved with memcpy. */
+#include <string.h>
+#include "quantize.h"
+#include "tm_quant.h"
+
+static int32_t load(const uint8_t *base, uint32_t i, uint8_t type)
+{
+    switch (type) {
+    case TM_INT8:
+        return ((const int8_t *)base)[i];
+    case TM_INT16: {
+        int16_t v;
+        memcpy(&v, base + 2 * i, sizeof v);
+        return v;
+    }
+    default: {
+        int32_t v;
+        memcpy(&v, base + 4 * i, sizeof v);
+        return v;
+    }
+    }
+}
+
+/* Clamps to the type's range and stores. */
+static void store(uint8_t *base, uint32_t i, uint8_t type, int32_t v)
+{
+    if (type == TM_INT8) {
+        ((int8_t *)base)[i] = (int8_t)tm_clamp(v, INT8_MIN, INT8_MAX);
+    } else if (type == TM_INT16) {
+        int16_t s = (int16_t)tm_clamp(v, INT16_MIN, INT16_MAX);
+        memcpy(base + 2 * i, &s, sizeof s);
+    } else {
+        memcpy(base + 4 * i, &v, sizeof v);
+    }
+}
+
+/* TFLM: static_cast<int32_t>(TfLiteRound(x / scale)) + zero_point, all in float. The round is half away
+ * from zero; a quotient outside the int32 range (or NaN) converts to INT32_MIN, as the reference
+ * interpreter's x86 conversion gives, and the zero point is then added with wraparound. */
+static int32_t quantize_one(float x, float scale, int32_t zero_point)
+{
+    float q = x / scale;
+    int32_t r;
+    if (q >= -2147483648.0f && q < 2147483648.0f) {
+        r = (int32_t)q;                                   /* truncates toward zero */
+        float frac = q - (float)r;                        /* exact: |q| < 2^31 needs no rounding here */
+        if (frac >= 0.5f) {
+            r += 1;
+        } else if (frac <= -0.5f) {
+            r -= 1;
+        }
+    } else {
+        r = INT32_MIN;
+    }
+    return (int32_t)((uint32_t)r + (uint32_t)zero_point);
+}
+
+tm_status_t tm_quantize_f32(const void *params, uint8_t *arena)
+{
+    const tm_quantize_params_t *p = params;
+    const uint8_t *in = arena + p->in_offset;
+    uint8_t *out = arena + p->out_offset;
+    for (uint32_t i = 0; i < p->count; i++) {
+        float x;
+        memcpy(&x, in + 4 * i, sizeof x);
+        store(out, i, p->out_type, quantize_one(x, p->scale, p->out_zero_point));
+    }
+    return TM_OK;
+}
+
+tm_status_t tm_requantize_int(const void *params, uint8_t *arena)
+{
+    const tm_quantize_params_t *p = params;
+    const uint8_t *in = arena + p->in_offset;
+    uint8_t *out = arena + p->out_offset;
+    for (uint32_t i = 0; i < p->count; i++) {
+        int32_t x = (int32_t)((uint32_t)load(in, i, p->in_type) - (uint32_t)p->in_zero_point);
+        int32_t y = tm_requantize(x, p->multiplier, p->shift);
+        store(out, i, p->out_type, (int32_t)((uint32_t)y + (uint32_t)p->out_zero_point));
+    }
+    return TM_OK;
+}
+
+tm_status_t tm_dequantize_f32(const void *params, uint8_t *arena)
+{
+    const tm_quantize_params_t *p = params;
+    const uint8_t *in = arena + p->in_offset;
+    uint8_t *out = arena + p->out_offset;
+    for (uint32_t i = 0; i < p->count; i++) {
+        float y = p->scale * (float)(load(in, i, p->in_type) - p->in_zero_point);
+        memcpy(out + 4 * i, &y, sizeof y);
+    }
+    return TM_OK;
+}

@@ -1,0 +1,134 @@
+"""CONV_2D: int8 activations and weights (per-channel along the output channel, or per-tensor), optional
+int32 bias, NHWC (any batch), SAME/VALID padding, strides, dilation, groups, any fused activation.
+
+TFLM's semantics: the top/left padding is ComputePaddingWithOffset's `total // 2` (an odd total puts the
+extra row/column at the bottom/right, which needs nothing here: taps outside the image are skipped, i.e.
+they contribute as if the input there were its zero point). One multiplier/shift per output channel,
+from input_scale * filter_scale[c] / output_scale in double (a per-tensor filter scale is broadcast)."""
+import numpy as np
+from tflite.Padding import Padding
+
+from harness.plan.kernel import Arena, Const, KernelCall
+from harness.plan.model import Graph, ModelError, Op, Tensor
+from harness.plan.quant import activation_range, conv_multipliers
+
+_U16 = 0xFFFF
+
+
+def out_size(padding: int, size: int, kernel: int, stride: int, dilation: int) -> int:
+    """TFLM's ComputeOutSize."""
+    effective = (kernel - 1) * dilation + 1
+    if padding == Padding.SAME:
+        return (size + stride - 1) // stride
+    return (size + stride - effective) // stride
+
+
+def pad_before(stride: int, dilation: int, size: int, kernel: int, out: int) -> int:
+    """TFLM's ComputePaddingWithOffset: the padding before the first row/column (the odd extra goes after)."""
+    effective = (kernel - 1) * dilation + 1
+    total = max((out - 1) * stride + effective - size, 0)
+    return total // 2
+
+
+def window(where: str, opts, inp: Tensor, out: Tensor, kh: int, kw: int) -> dict:
+    """Strides, dilations and padding of a conv-like op, checked against the tensors' spatial sizes."""
+    padding = opts.Padding()
+    if padding not in (Padding.SAME, Padding.VALID):
+        raise ModelError(f"{where}: padding type {padding} is not supported (only SAME and VALID)")
+    sh, sw = opts.StrideH(), opts.StrideW()
+    dh, dw = opts.DilationHFactor(), opts.DilationWFactor()
+    if min(sh, sw, dh, dw) < 1:
+        raise ModelError(f"{where}: strides ({sh}, {sw}) and dilations ({dh}, {dw}) must be >= 1")
+    _, in_h, in_w, _ = inp.shape
+    _, out_h, out_w, _ = out.shape
+    exp_h, exp_w = out_size(padding, in_h, kh, sh, dh), out_size(padding, in_w, kw, sw, dw)
+    if (exp_h, exp_w) != (out_h, out_w):
+        raise ModelError(f"{where}: output is {out_h}x{out_w} but {'SAME' if padding == Padding.SAME else 'VALID'} "
+                         f"padding of a {in_h}x{in_w} input gives {exp_h}x{exp_w}")
+    fields = {"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
+              "pad_h": pad_before(sh, dh, in_h, kh, out_h), "pad_w": pad_before(sw, dw, in_w, kw, out_w)}
+    if max(fields.values()) > _U16:
+        raise ModelError(f"{where}: window parameters {fields} do not fit 16 bits")
+    return fields
+
+
+def check_int8(where: str, inp: Tensor, w: Tensor, bias: Tensor | None, out: Tensor, n_channels: int,
+               qdim: int) -> None:
+    """The dtype and quantization checks shared by CONV_2D and DEPTHWISE_CONV_2D."""
+    if not (inp.dtype == np.int8 and w.dtype == np.int8 and out.dtype == np.int8):
+        raise ModelError(f"{where}: only int8 input/weights/output are supported, got "
+                         f"{inp.dtype}/{w.dtype}/{out.dtype}")
+    if len(inp.shape) != 4 or len(out.shape) != 4 or len(w.shape) != 4:
+        raise ModelError(f"{where}: input, weights and output must be 4-D (NHWC), got shapes "
+                         f"{list(inp.shape)}, {list(w.shape)}, {list(out.shape)}")
+    if not w.is_constant:
+        raise ModelError(f"{where}: weights must be a constant tensor")
+    for t in (inp, w, out):
+        if t.scales.size == 0:
+            raise ModelError(f"{where}: tensor {t.name!r} is not quantized")
+    if inp.scales.size != 1 or out.scales.size != 1:
+        raise ModelError(f"{where}: input and output must be quantized per tensor")
+    if np.any(w.zero_points != 0):
+        raise ModelError(f"{where}: int8 weights must be symmetric (zero point 0)")
+    if w.scales.size not in (1, n_channels) or (w.scales.size > 1 and w.quantized_dim != qdim):
+        raise ModelError(f"{where}: weights must be quantized per tensor or per channel along dimension {qdim} "
+                         f"({n_channels} channels), got {w.scales.size} scales along dimension {w.quantized_dim}")
+    if inp.shape[0] != out.shape[0]:
+        raise ModelError(f"{where}: input batch {inp.shape[0]} differs from output batch {out.shape[0]}")
+    if out.shape[3] != n_channels:
+        raise ModelError(f"{where}: output has {out.shape[3]} channels, the weights {n_channels}")
+    if bias is not None:
+        if bias.dtype != np.int32 or not bias.is_constant:
+            raise ModelError(f"{where}: bias must be a constant int32 tensor")
+        if bias.data.size != n_channels:
+            raise ModelError(f"{where}: bias has {bias.data.size} values for {n_channels} output channels")
+    if max(*inp.shape, *out.shape, *w.shape) > _U16:
+        raise ModelError(f"{where}: a dimension exceeds 65535")
+
+
+def requant_fields(where: str, inp: Tensor, w: Tensor, out: Tensor, n_channels: int, activation: int) -> dict:
+    """Zero points, activation clamp and one multiplier/shift per output channel (a per-tensor scale is
+    broadcast, as TFLM's PopulateConvolutionQuantizationParams does)."""
+    mults, shifts = conv_multipliers(inp, w, out)
+    if len(mults) == 1:
+        mults, shifts = mults * n_channels, shifts * n_channels
+    try:
+        act_min, act_max = activation_range(activation, out)
+    except ModelError as e:
+        raise ModelError(f"{where}: {e}") from None
+    return {"in_zero_point": -inp.zero_point, "out_zero_point": out.zero_point,
+            "act_min": act_min, "act_max": act_max,
+            "multiplier": Const("int32_t", np.array(mults, np.int32)),
+            "shift": Const("int8_t", np.array(shifts, np.int8))}
+
+
+def lower(g: Graph, op: Op) -> KernelCall:
+    out = g.tensor(op.outputs[0])
+    where = f"op {op.index} CONV_2D (output {out.name!r})"
+    if len(op.inputs) < 2 or len(op.outputs) != 1:
+        raise ModelError(f"{where}: expected input, weights[, bias] and one output")
+    inp, w = g.tensor(op.inputs[0]), g.tensor(op.inputs[1])
+    bias = g.tensor(op.inputs[2]) if len(op.inputs) > 2 and op.inputs[2] >= 0 else None
+    if op.options is None:
+        raise ModelError(f"{where}: missing Conv2DOptions")
+    n_out = w.shape[0] if len(w.shape) == 4 else 0
+    check_int8(where, inp, w, bias, out, n_out, 0)
+    _, in_h, in_w, in_c = inp.shape
+    _, out_h, out_w, out_c = out.shape
+    _, kh, kw, filter_c = w.shape
+    if filter_c == 0 or in_c % filter_c:
+        raise ModelError(f"{where}: input has {in_c} channels, not a multiple of the filter's {filter_c}")
+    groups = in_c // filter_c
+    if out_c % groups:
+        raise ModelError(f"{where}: {out_c} output channels do not split into {groups} groups")
+    fields = {
+        "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), "batches": inp.shape[0],
+        "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
+        "kernel_h": kh, "kernel_w": kw, "filter_c": filter_c, "groups": groups,
+        **window(where, op.options, inp, out, kh, kw),
+        **requant_fields(where, inp, w, out, out_c, op.options.FusedActivationFunction()),
+        "weights": Const("int8_t", w.data, op.inputs[1]),
+        "bias": Const("int32_t", bias.data, op.inputs[2]) if bias is not None else None,
+    }
+    return KernelCall("tm_conv2d_s8", "conv2d.h", "tm_conv2d_params_t", op, fields,
+                      macs=inp.shape[0] * out_h * out_w * out_c * kh * kw * filter_c)

@@ -1,0 +1,92 @@
+"""MEAN, int8, over one or two axes of an up to 5-D input (keep_dims true or false), e.g. global average
+pooling (axes 1 and 2 of NHWC).
+
+TFLM's semantics (reduce_common.cc -> reference_ops::QuantizedMeanOrSum, used for every int8 MEAN
+whatever the scales): sum the raw int8 values of each output's N reduced elements, subtract
+input_zero_point * N, multiply by a multiplier folding input_scale / output_scale and 1 / N together,
+add the output zero point and saturate to int8 (MEAN has no fused activation). The 1 / N is folded into
+the QuantizeMultiplier result offline (mean_multiplier below); the kernel applies one MultiplyByQuantized-
+Multiplier. TFLM's kernel takes at most 5 input dimensions (its index scratch has 5 entries). Any set of
+reduced axes is accepted as long as, with size-1 dimensions dropped and adjacent dimensions merged, it
+forms at most 2 reduced and 3 kept groups (true of every reduction of a 4-D tensor)."""
+import numpy as np
+
+from harness.plan.kernel import Arena, KernelCall
+from harness.plan.model import Graph, ModelError, Op
+from harness.plan.quant import quantize_multiplier
+
+MAX_DIMS = 5
+OUTER, INNER = 3, 2          # kernel loop nests: kept (output) groups, reduced groups
+
+
+def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
+    """QuantizeMultiplier(input_scale / output_scale), then TFLM's 1/N folding: with
+    s = min(floor(log2 N), 32, 31 + shift), multiplier = (multiplier << s) / N (integer division) and
+    shift -= s."""
+    mult, shift = quantize_multiplier(float(in_scale) / float(out_scale))
+    s = min(n.bit_length() - 1, 32, 31 + shift)
+    return int((mult << s) // n), shift - s
+
+
+def lower(g: Graph, op: Op) -> KernelCall:
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise ModelError(f"op {op.index} {op.name}: needs an input, an axis tensor and one output")
+    inp, axis, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
+    where = f"op {op.index} {op.name} (output {out.name!r})"
+    if inp.dtype != np.int8 or out.dtype != np.int8:
+        raise ModelError(f"{where}: only int8 is supported, got {inp.dtype} -> {out.dtype}")
+    if inp.is_constant:
+        raise ModelError(f"{where}: the mean of a constant (not folded by the converter) is not supported")
+    if not axis.is_constant or axis.dtype != np.int32:
+        raise ModelError(f"{where}: the axes must be a constant int32 tensor")
+    for t in (inp, out):
+        if t.scales.size != 1 or not t.scale > 0:
+            raise ModelError(f"{where}: tensor {t.name!r} must be quantized per tensor with a positive scale")
+    rank = len(inp.shape)
+    if rank < 1 or rank > MAX_DIMS:
+        raise ModelError(f"{where}: {rank}-D input; 1-D to {MAX_DIMS}-D are supported")
+    axes: list[int] = []
+    for a in axis.data.reshape(-1).tolist():
+        r = a + rank if a < 0 else a
+        if not 0 <= r < rank:
+            raise ModelError(f"{where}: axis {a} is out of range for a {rank}-D input")
+        if r not in axes:
+            axes.append(r)
+    kept = [d for d in range(rank) if d not in axes]
+    n = int(np.prod([inp.shape[d] for d in axes], dtype=np.int64)) if axes else 1
+    n_out = int(np.prod([inp.shape[d] for d in kept], dtype=np.int64)) if kept else 1
+    if n_out != int(np.prod(out.shape, dtype=np.int64)) or n < 1:
+        raise ModelError(f"{where}: output {list(out.shape)} does not match the mean of {list(inp.shape)} "
+                         f"over axes {axes}")
+    # Collapse runs of adjacent kept (or reduced) dimensions into groups of (size, element stride).
+    strides = [int(np.prod(inp.shape[d + 1:], dtype=np.int64)) for d in range(rank)]
+    outer: list[list[int]] = []
+    inner: list[list[int]] = []
+    prev = None
+    for d in range(rank):
+        if inp.shape[d] == 1:
+            continue
+        group = inner if d in axes else outer
+        if prev is group:
+            group[-1][0] *= inp.shape[d]
+            group[-1][1] = strides[d]
+        else:
+            group.append([inp.shape[d], strides[d]])
+        prev = group
+    if len(outer) > OUTER or len(inner) > INNER:
+        raise ModelError(f"{where}: reduction pattern of {list(inp.shape)} over {axes} is not supported")
+    outer = [[1, 0]] * (OUTER - len(outer)) + outer
+    inner = [[1, 0]] * (INNER - len(inner)) + inner
+    mult, shift = mean_multiplier(inp.scale, out.scale, n)
+    fields: dict = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0])}
+    for i, (size, stride) in enumerate(outer):
+        fields[f"outer_dims[{i}]"] = size
+    for i, (size, stride) in enumerate(outer):
+        fields[f"outer_stride[{i}]"] = stride
+    for i, (size, stride) in enumerate(inner):
+        fields[f"inner_dims[{i}]"] = size
+    for i, (size, stride) in enumerate(inner):
+        fields[f"inner_stride[{i}]"] = stride
+    fields.update({"sum_offset": -inp.zero_point * n, "out_zero_point": out.zero_point,
+                   "multiplier": mult, "shift": shift})
+    return KernelCall("tm_mean_s8", "mean.h", "tm_mean_params_t", op, fields, macs=int(np.prod(inp.shape)))

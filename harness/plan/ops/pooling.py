@@ -1,0 +1,67 @@
+"""AVERAGE_POOL_2D and MAX_POOL_2D, int8, NHWC: filter size, strides, SAME/VALID padding, fused activation.
+
+TFLM's semantics: the input and output share one quantization (TFLM refuses scales more than 1e-6 apart or
+different zero points), so pooling works on the raw int8 values. The window is clipped to the image (taps in
+the padding are skipped, not counted); the top/left padding is ComputePaddingWithOffset's `total // 2`.
+Average pooling sums the raw values and divides by the number of taps, rounding half away from zero
+((acc +- count/2) / count with C's truncating division); max pooling starts from -128. Both then clamp to
+the fused activation's range."""
+import numpy as np
+from tflite.Padding import Padding
+
+from harness.plan.kernel import Arena, KernelCall
+from harness.plan.model import Graph, ModelError, Op
+from harness.plan.quant import activation_range
+
+_KERNELS = {"AVERAGE_POOL_2D": "tm_average_pool_2d_s8", "MAX_POOL_2D": "tm_max_pool_2d_s8"}
+
+
+def out_size(padding: int, size: int, kernel: int, stride: int) -> int:
+    """TFLM's ComputeOutSize (dilation 1)."""
+    if padding == Padding.SAME:
+        return (size + stride - 1) // stride
+    return (size + stride - kernel) // stride
+
+
+def pad_before(stride: int, size: int, kernel: int, out: int) -> int:
+    """TFLM's ComputePaddingWithOffset (dilation 1): the padding before the first row/column."""
+    return max((out - 1) * stride + kernel - size, 0) // 2
+
+
+def lower(g: Graph, op: Op) -> KernelCall:
+    inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
+    where = f"op {op.index} {op.name} (output {out.name!r})"
+    if inp.dtype != np.int8 or out.dtype != np.int8:
+        raise ModelError(f"{where}: only int8 is supported, got {inp.dtype} -> {out.dtype}")
+    if len(inp.shape) != 4 or len(out.shape) != 4:
+        raise ModelError(f"{where}: input and output must be 4-D NHWC, got {list(inp.shape)} -> {list(out.shape)}")
+    if inp.scales.size == 0 or out.scales.size == 0:
+        raise ModelError(f"{where}: input and output must be quantized")
+    if abs(float(inp.scale) - float(out.scale)) > 1e-6 or inp.zero_point != out.zero_point:
+        raise ModelError(f"{where}: input (scale {inp.scale}, zero point {inp.zero_point}) and output (scale "
+                         f"{out.scale}, zero point {out.zero_point}) must share quantization, as TFLM requires")
+    opts = op.options
+    if opts is None:
+        raise ModelError(f"{where}: missing Pool2DOptions")
+    padding = opts.Padding()
+    if padding not in (Padding.SAME, Padding.VALID):
+        raise ModelError(f"{where}: padding type {padding} is not supported (only SAME and VALID)")
+    fh, fw, sh, sw = opts.FilterHeight(), opts.FilterWidth(), opts.StrideH(), opts.StrideW()
+    if min(fh, fw, sh, sw) < 1:
+        raise ModelError(f"{where}: filter {fh}x{fw} and strides ({sh}, {sw}) must be >= 1")
+    n, in_h, in_w, c = inp.shape
+    on, out_h, out_w, oc = out.shape
+    exp_h, exp_w = out_size(padding, in_h, fh, sh), out_size(padding, in_w, fw, sw)
+    if (on, oc) != (n, c) or (exp_h, exp_w) != (out_h, out_w) or min(out_h, out_w) < 1:
+        raise ModelError(f"{where}: output {list(out.shape)} does not match a {fh}x{fw}/({sh}, {sw}) "
+                         f"{'SAME' if padding == Padding.SAME else 'VALID'} pool of {list(inp.shape)}")
+    fields = {"batches": n, "in_h": in_h, "in_w": in_w, "channels": c, "out_h": out_h, "out_w": out_w,
+              "filter_h": fh, "filter_w": fw, "stride_h": sh, "stride_w": sw,
+              "pad_h": pad_before(sh, in_h, fh, out_h), "pad_w": pad_before(sw, in_w, fw, out_w)}
+    if max(fields.values()) > 0xFFFF:
+        raise ModelError(f"{where}: shape or window parameters {fields} do not fit 16 bits")
+    act_min, act_max = activation_range(opts.FusedActivationFunction(), out)
+    return KernelCall(_KERNELS[op.name], "pooling.h", "tm_pool_params_t", op, {
+        "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), **fields,
+        "act_min": act_min, "act_max": act_max,
+    }, macs=n * out_h * out_w * c * fh * fw)

@@ -1,0 +1,101 @@
+"""Reports of a run: reports/<timestamp>/ with results.json, summary.md and junit.xml, written into a
+temporary folder and renamed into place, so a crashed run leaves no half report."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from harness.check import FAILING, Verdict
+from harness.registry import ZooModel
+
+KB = 1024
+
+
+def _pct(used: int, size: int) -> str:
+    return f"{100 * used / size:.0f}%"
+
+
+def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict) -> str:
+    boards = sorted({v.board for v in verdicts})
+    models = list(dict.fromkeys(v.model for v in verdicts))
+    cell = {(v.model, v.board): v for v in verdicts}
+    lines = [f"# harness check — {meta['started']}", "",
+             f"{len(verdicts)} cells, {meta['wall_seconds']:.0f} s wall time on {meta['cpus']} cores; "
+             f"inputs per cell: {meta['inputs']} (seed {meta['seed']}).", "",
+             "Each board column: flash % / SRAM % of the chip, verdict, cycles per inference.", "",
+             "| model | " + " | ".join(boards) + " |", "|---|" + "---|" * len(boards)]
+    for m in models:
+        row = [m]
+        for b in boards:
+            v = cell.get((m, b))
+            if v is None:
+                row.append("")
+                continue
+            fit = f"{_pct(v.fit.flash.used, v.fit.flash.size)} / {_pct(v.fit.sram.used, v.fit.sram.size)} " if v.fit else ""
+            cyc = f" {v.cycles:,}" if v.cycles is not None else ""
+            row.append(f"{fit}**{v.status}**{cyc}")
+        lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "## Against the MicroNets paper (Table 4) and TFLM", "",
+              "| model | paper row | paper flash KB | our .tflite KB | paper SRAM B | TFLM arena B | our arena B | "
+              "our SRAM B (F446RE) | paper runs on | we fit on |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        z = zoo.get(m)
+        if not z or not z.paper:
+            continue
+        vs = [cell[(m, b)] for b in boards if (m, b) in cell]
+        fits_on = [b for b in boards if (m, b) in cell and cell[(m, b)].fits]
+        any_v = vs[0]
+        sram_f446 = cell.get((m, "nucleo_f446re"))
+        lines.append(
+            f"| {m} | {z.paper['row']} | {z.paper['flash_kb']} | "
+            f"{(any_v.model_bytes or 0) / KB:.0f} | {z.paper['sram_bytes']} | {meta.get('tflm_arena', {}).get(m, '-')} | "
+            f"{any_v.arena_bytes if any_v.arena_bytes is not None else '-'} | "
+            f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
+            f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
+    notes = [f"- {v.model} on {v.board}: {r}" for v in verdicts for r in v.reasons]
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def junit_xml(verdicts: list[Verdict]) -> str:
+    suite = ET.Element("testsuite", name="harness check", tests=str(len(verdicts)),
+                       failures=str(sum(v.status in FAILING for v in verdicts)),
+                       skipped=str(sum(v.status in ("unsupported", "no-fit") for v in verdicts)))
+    for v in verdicts:
+        case = ET.SubElement(suite, "testcase", classname=f"check.{v.board}", name=v.model, time=str(v.seconds))
+        props = ET.SubElement(case, "properties")
+        figures = {"flash_bytes": v.fit.flash.used if v.fit else None, "sram_bytes": v.fit.sram.used if v.fit else None,
+                   "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches}
+        for k, val in figures.items():
+            if val is not None:
+                ET.SubElement(props, "property", name=k, value=str(val))
+        if v.status in FAILING:
+            ET.SubElement(case, "failure", message="; ".join(v.reasons)[:500]).text = "\n".join(v.reasons)
+        elif v.status != "pass":
+            ET.SubElement(case, "skipped", message="; ".join(v.reasons)[:500])
+    return ET.tostring(suite, encoding="unicode")
+
+
+def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, root: Path) -> Path:
+    final = root / meta["started"].replace(":", "").replace("-", "")
+    tmp = root / f".tmp-{os.getpid()}-{final.name}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        (tmp / "results.json").write_text(json.dumps({"meta": meta, "cells": [v.as_dict() for v in verdicts]},
+                                                     indent=2))
+        (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
+        (tmp / "junit.xml").write_text(junit_xml(verdicts))
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def started_stamp() -> str:
+    return time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime())
