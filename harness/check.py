@@ -14,6 +14,7 @@ from harness.board import Board, load_board
 from harness.build import DoesNotFit, build_firmware
 from harness.errors import HarnessError
 from harness.fit import Fit, static_fit
+from harness.inputs import real_inputs
 from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
@@ -35,6 +36,8 @@ class Verdict:
     fit: Fit | None = None
     inputs: int = 0
     mismatches: int | None = None
+    real_inputs: list[str] = field(default_factory=list)   # names of the real inputs also compared
+    real_mismatches: int | None = None
     cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
@@ -66,6 +69,7 @@ class Cell:
     path: Path
     board: str                   # name or .repl path
     expected_fit: bool | None = None
+    task: str | None = None
 
 
 def _shortfall(fit: Fit) -> str:
@@ -86,19 +90,20 @@ def _judge_fit(v: Verdict) -> None:
 
 
 def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 20, seed: int = 0,
-               backend: str = "emulated", expected_fit: bool | None = None,
+               backend: str = "emulated", expected_fit: bool | None = None, task: str | None = None,
                progress: Callable[[str], None] = lambda s: None) -> Verdict:
     start = time.monotonic()
     v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit)
     try:
-        _check(v, model_path, board, inputs, seed, backend, progress)
+        _check(v, model_path, board, inputs, seed, backend, task, progress)
     except HarnessError as e:
         v.set_status("error", str(e))
     v.seconds = round(time.monotonic() - start, 2)
     return v
 
 
-def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str, progress) -> None:
+def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str,
+           task: str | None, progress) -> None:
     try:
         graph = load_model(model_path)
         v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))
@@ -122,23 +127,32 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
     client = DutClient(dut)
     client.wait_ready()
     reference = TflmReference(graph.path)
-    v.mismatches = 0
-    for i, x in enumerate(random_inputs(graph.tensor(low.input), inputs, seed)):
-        progress(f"input {i + 1}/{inputs}")
+
+    def same(x) -> bool:
         client.load(x.tobytes())
-        if client.infer(1, 0).raw != reference.run(x):
-            v.mismatches += 1
+        return client.infer(1, 0).raw == reference.run(x)
+
+    t_in = graph.tensor(low.input)
+    v.mismatches = 0
+    for i, x in enumerate(random_inputs(t_in, inputs, seed)):
+        progress(f"input {i + 1}/{inputs}")
+        v.mismatches += not same(x)
+    real = real_inputs(task, t_in)
+    v.real_inputs = [name for name, _ in real]
+    v.real_mismatches = sum(not same(x) for _, x in real) if real else None
     stats = client.stats()
     v.cycles = stats["cycles"]
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     if v.mismatches:
         v.set_status("fail", f"{v.mismatches} of {inputs} outputs differ from TFLM")
+    if v.real_mismatches:
+        v.set_status("fail", f"{v.real_mismatches} of {len(real)} real inputs give outputs that differ from TFLM")
     _judge_fit(v)
 
 
 def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:
     return check_cell(cell.model, cell.path, load_board(cell.board), inputs=inputs, seed=seed,
-                      backend=backend, expected_fit=cell.expected_fit)
+                      backend=backend, expected_fit=cell.expected_fit, task=cell.task)
 
 
 def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backend: str = "emulated",

@@ -20,7 +20,7 @@ from harness.errors import HarnessError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do not squeeze the table
 err = Console(stderr=True)
 
 
@@ -37,6 +37,8 @@ def _table(verdicts: list[Verdict]) -> Table:
         flash = f"{_kb(f.flash.used)} / {_kb(f.flash.size)} ({f.flash.percent:.1f}%)" if f else "-"
         sram = f"{_kb(f.sram.used)} / {_kb(f.sram.size)} ({f.sram.percent:.1f}%)" if f else "-"
         exact = f"{v.inputs - v.mismatches}/{v.inputs}" if v.mismatches is not None else "-"
+        if v.real_mismatches is not None:
+            exact += f" + {len(v.real_inputs) - v.real_mismatches}/{len(v.real_inputs)} real"
         style = {"pass": "green", "fail": "red", "error": "red", "unsupported": "yellow", "no-fit": "yellow"}[v.status]
         t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes:,} B" if v.arena_bytes is not None else "-",
                   exact, f"{v.cycles:,}" if v.cycles is not None else "-",
@@ -65,7 +67,7 @@ def _cells(board: list[str] | None, model: list[str] | None, task: list[str] | N
         if not models:
             raise HarnessError(f"no registered model has task {', '.join(task)}")
     return [Cell(mid, p, str(b.path) if b.path.parent != PLATFORMS_DIR else b.name,
-                 zoo[mid].expected_to_fit(b.name) if mid in zoo else None)
+                 zoo[mid].expected_to_fit(b.name) if mid in zoo else None, zoo[mid].task if mid in zoo else None)
             for mid, p in models for b in boards]
 
 

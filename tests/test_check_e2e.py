@@ -67,3 +67,12 @@ def test_cli_fails_when_the_model_does_not_fit(tmp_path, small_model):
 def test_cli_rejects_unknown_model():
     r = CliRunner().invoke(app, ["check", "--model", "no_such_model"])
     assert r.exit_code == 1 and "unknown model" in r.output
+
+
+def test_real_images_are_compared_too():
+    """person_detect on the F746ZG: the person / no-person images reach the board and match TFLM."""
+    from conftest import shared_model
+    v = check_cell("person_detect", shared_model("tflite-micro/person_detect.tflite"), load_board("nucleo_f746zg"),
+                   inputs=2, task="vww")
+    assert v.status == "pass", v.reasons
+    assert v.real_inputs == ["person", "no_person"] and v.real_mismatches == 0
