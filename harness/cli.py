@@ -17,6 +17,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
+from harness.reference import tflm_arena
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
@@ -71,6 +72,18 @@ def _cells(board: list[str] | None, model: list[str] | None, task: list[str] | N
             for mid, p in models for b in boards]
 
 
+def _tflm_arenas(verdicts: list[Verdict], cells: list[Cell]) -> dict[str, int]:
+    """TFLM's arena (RecordingMicroAllocator total) for every model we could run, for the report."""
+    paths = {c.model: c.path for c in cells}
+    out = {}
+    for mid in dict.fromkeys(v.model for v in verdicts if v.arena_bytes is not None):
+        try:
+            out[mid] = tflm_arena(paths[mid])["total"]
+        except Exception as e:   # the reference cannot load every model; the report says '-'
+            err.print(f"TFLM arena of {mid}: {e}", markup=False, highlight=False)
+    return out
+
+
 @app.command()
 def check(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name or .repl path; repeatable. Default: every board in renode/platforms.")] = None,
@@ -107,7 +120,7 @@ def check(
             _details(v)
     if report_dir is not None:
         meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
-                "seed": seed}
+                "seed": seed, "tflm_arena": _tflm_arenas(verdicts, cells)}
         path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir)
         err.print(f"report: {path}", highlight=False)
     counts = {s: sum(v.status == s for v in verdicts) for s in ("pass", "no-fit", "unsupported", "fail", "error")}

@@ -82,3 +82,38 @@ def static_fit(board: Board, elf_path: Path, stack: int | None = None) -> Fit:
         sram=RegionUse("sram", static_ram + (stack or 0), board.sram_size),
         regions=regions, static_ram=static_ram, stack=stack,
     )
+
+
+# What each byte of the image is, by the names the model image gives its symbols (harness/plan/emit.py):
+# t<N> constant tensors (weights, biases), op<N>_<field> offline quantization tables, op<N> kernel
+# parameters and the op table, tm_arena / tm_db_buffer; code is everything executable.
+def breakdown(elf_path: Path, stack: int | None = None) -> dict[str, int]:
+    """Bytes per part, like the MicroNets paper's Figure 2: runtime code, weights, quantization tables,
+    kernel parameters, other constants and data, arena, input buffer, stack."""
+    import re
+    parts = dict.fromkeys(("code", "weights", "quant tables", "op params", "other const", "arena",
+                           "input buffer", "other RAM", "stack"), 0)
+    with open(elf_path, "rb") as f:
+        elf = ELFFile(f)
+        sections = [s for s in elf.iter_sections() if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]]
+        code = sum(s["sh_size"] for s in sections if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR)
+        const = sum(s["sh_size"] for s in sections
+                    if not s["sh_flags"] & (SH_FLAGS.SHF_EXECINSTR | SH_FLAGS.SHF_WRITE))
+        ram = sum(s["sh_size"] for s in sections if s["sh_flags"] & SH_FLAGS.SHF_WRITE)
+        symtab = elf.get_section_by_name(".symtab")
+        for sym in symtab.iter_symbols() if symtab else []:
+            name, size = sym.name, sym["st_size"]
+            if sym["st_info"]["type"] != "STT_OBJECT" or not size:
+                continue
+            key = ("weights" if re.fullmatch(r"t\d+", name) else
+                   "quant tables" if re.fullmatch(r"op\d+_\w+", name) else
+                   "op params" if re.fullmatch(r"op\d+|ops|tm_model", name) else
+                   "arena" if name == "tm_arena" else
+                   "input buffer" if name == "tm_db_buffer" else None)
+            if key:
+                parts[key] += size
+    parts["code"] = code
+    parts["other const"] = const - parts["weights"] - parts["quant tables"] - parts["op params"]
+    parts["other RAM"] = ram - parts["arena"] - parts["input buffer"]
+    parts["stack"] = stack or 0
+    return parts

@@ -10,6 +10,7 @@ from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from harness.check import FAILING, Verdict
+from harness.plots import write_plots
 from harness.registry import ZooModel
 
 KB = 1024
@@ -56,7 +57,15 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             f"{any_v.arena_bytes if any_v.arena_bytes is not None else '-'} | "
             f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
             f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
-    notes = [f"- {v.model} on {v.board}: {r}" for v in verdicts for r in v.reasons]
+    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)"]
+    notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
+    for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
+        z = zoo.get(v.model)
+        if z and z.paper and v.fits and v.board not in z.paper["runs_on"]:
+            notes.append(f"- {v.model} fits {v.board}, where the paper did not run it: our SRAM "
+                         f"{v.fit.sram.used:,} B (arena {v.arena_bytes:,} B) of the board's {v.fit.sram.size:,} B, "
+                         f"against the paper's TFLM arena of {z.paper['sram_bytes']:,} B; flash {v.fit.flash.used:,} "
+                         f"of {v.fit.flash.size:,} B")
     if notes:
         lines += ["", "## Notes", "", *notes]
     return "\n".join(lines) + "\n"
@@ -90,6 +99,7 @@ def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, 
                                                      indent=2))
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
         (tmp / "junit.xml").write_text(junit_xml(verdicts))
+        write_plots(verdicts, tmp)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
