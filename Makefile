@@ -4,7 +4,7 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CHECK_ARGS ?= --board nucleo_f446re
+CHECK_ARGS ?= --report-dir reports
 
 .PHONY: setup toolchain check test clean
 

@@ -13,6 +13,7 @@ from harness.errors import HarnessError
 
 def _tf():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")     # deterministic float math while converting
     try:
         import tensorflow as tf
     except ImportError as e:

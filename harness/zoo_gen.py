@@ -17,7 +17,36 @@ def _ad_fc_s(tf):
     return tf.keras.Model(inp, tf.keras.layers.Dense(128)(x))
 
 
-ARCHITECTURES = {"ad_fc_s": _ad_fc_s}
+def _kws_dscnn_xs(tf):
+    """DS-CNN of the KWS family (Hello Edge / MicroNets): conv, then depthwise-separable blocks, average
+    pooling, a 12-way classifier, on the 49x10 MFCC layout."""
+    L = tf.keras.layers
+    inp = tf.keras.Input(shape=(49, 10, 1), batch_size=1)
+    x = L.Conv2D(32, (10, 4), strides=(2, 2), padding="same", activation="relu")(inp)
+    for _ in range(2):
+        x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+        x = L.Conv2D(32, 1, activation="relu")(x)
+    x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
+    x = L.Flatten()(x)
+    return tf.keras.Model(inp, L.Softmax()(L.Dense(12)(x)))
+
+
+def _vww_mobilenet_xs(tf):
+    """MobileNet-style visual wake words model: strided depthwise-separable blocks on a 48x48 grayscale
+    image, a residual add, average pooling, a 2-way classifier."""
+    L = tf.keras.layers
+    inp = tf.keras.Input(shape=(48, 48, 1), batch_size=1)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inp)
+    for ch, stride in ((16, 2), (16, 1), (32, 2)):
+        y = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6")(x)
+        y = L.Conv2D(ch, 1)(y)
+        x = L.Add()([x, y]) if stride == 1 and x.shape[-1] == ch else L.ReLU(6.0)(y)
+    x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
+    x = L.Flatten()(x)
+    return tf.keras.Model(inp, L.Softmax()(L.Dense(2)(x)))
+
+
+ARCHITECTURES = {"ad_fc_s": _ad_fc_s, "kws_dscnn_xs": _kws_dscnn_xs, "vww_mobilenet_xs": _vww_mobilenet_xs}
 
 
 def generate(name: str) -> Path:
