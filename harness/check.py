@@ -19,7 +19,7 @@ from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
 from harness.protocol import DutClient
-from harness.reference import TflmReference, random_inputs
+from harness.reference import TflmReference, outputs_agree, random_inputs
 
 # Statuses: pass; no-fit (does not fit, and the registry does not expect it to); unsupported (refused by name before
 # any build); fail (fit expected but missing, or outputs differ from TFLM); error (the run broke).
@@ -39,6 +39,7 @@ class Verdict:
     real_inputs: list[str] = field(default_factory=list)   # names of the real inputs also compared
     real_mismatches: int | None = None
     cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
+    instructions: int | None = None      # per inference, executed instructions (emulated boards only)
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
     macs: int | None = None
@@ -130,7 +131,7 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
 
     def same(x) -> bool:
         client.load(x.tobytes())
-        return client.infer(1, 0).raw == reference.run(x)
+        return outputs_agree(client.infer(1, 0).raw, reference.run(x), graph.tensor(low.output))[0]
 
     t_in = graph.tensor(low.input)
     v.mismatches = 0
@@ -142,6 +143,8 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
     v.real_mismatches = sum(not same(x) for _, x in real) if real else None
     stats = client.stats()
     v.cycles = stats["cycles"]
+    counts = getattr(dut, "counts_between_reads", lambda c: None)(v.cycles)
+    v.instructions = counts[0] if counts else None
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     v.memory = breakdown(fw.elf, stats["stack"])
     if v.mismatches:

@@ -31,7 +31,8 @@ def _kb(n: int) -> str:
 
 def _table(verdicts: list[Verdict]) -> Table:
     t = Table(title="harness check", header_style="bold")
-    for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "cycles/inference", "verdict"):
+    for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "instructions/inf", "cycles/inf",
+                "verdict"):
         t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left")
     for v in verdicts:
         f = v.fit
@@ -42,7 +43,8 @@ def _table(verdicts: list[Verdict]) -> Table:
             exact += f" + {len(v.real_inputs) - v.real_mismatches}/{len(v.real_inputs)} real"
         style = {"pass": "green", "fail": "red", "error": "red", "unsupported": "yellow", "no-fit": "yellow"}[v.status]
         t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes:,} B" if v.arena_bytes is not None else "-",
-                  exact, f"{v.cycles:,}" if v.cycles is not None else "-",
+                  exact, f"{v.instructions:,}" if v.instructions is not None else "-",
+                  f"{v.cycles:,}" if v.cycles is not None else "-",
                   f"[{style}]{v.status.upper()}[/{style}]")
     return t
 
@@ -130,6 +132,39 @@ def check(
 
 
 @app.command()
+def runtime(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite path; repeatable. Default: every registered model found.")] = None,
+    inputs: Annotated[int, typer.Option(help="Seeded random inputs per model, host build vs TFLM.")] = 5,
+    markdown: Annotated[Optional[Path], typer.Option(help="Also write the table as Markdown to this file.")] = None,
+) -> None:
+    """The runtime's coverage: per model, ops, bit-exact status on the host build, arenas, image size."""
+    from harness import runtime_table
+    try:
+        models = [registry.resolve(m) for m in model] if model else registry.available()
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    rows = []
+    with err.status("planning") as status:
+        for mid, path in models:
+            status.update(f"{mid}: planning and comparing with TFLM on the host")
+            rows.append(runtime_table.row(mid, path, inputs))
+    t = Table(header_style="bold")
+    for col in ("model", "status", "our arena", "lower bound", "TFLM arena (head)", "image constants", ".tflite"):
+        t.add_column(col, justify="left" if col in ("model", "status") else "right")
+    for r in rows:
+        dash = lambda v: "-" if v is None else f"{v:,}"   # noqa: E731
+        t.add_row(r.model, r.status, dash(r.arena), dash(r.lower_bound),
+                  "-" if r.tflm_arena is None else f"{r.tflm_arena:,} ({r.tflm_head:,})",
+                  dash(r.image_bytes), f"{r.tflite_bytes:,}")
+    out.print(t)
+    if markdown:
+        markdown.write_text(runtime_table.markdown(rows))
+    if any(r.status.startswith("DIFFERS") for r in rows):
+        raise typer.Exit(1)
+
+
+@app.command()
 def boards() -> None:
     """List the boards (renode/platforms/*.repl) with their memory maps."""
     t = Table(header_style="bold")
@@ -156,6 +191,40 @@ def models() -> None:
             where = str(found) if found else f"not found: {m.file}"
         t.add_row(m.id, m.task, where)
     out.print(t)
+
+
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("engine")
+def bench_engine(
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")] = "nucleo_f446re",
+    instructions: Annotated[int, typer.Option(help="Instructions per timed run (at least 10^8).")] = 200_000_000,
+    repeats: Annotated[int, typer.Option(help="Timed runs per mode.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Emulated MIPS with and without cycle accounting, side by side (harness/bench.py)."""
+    from harness.bench import engine_bench
+    try:
+        with err.status("engine bench") as status:
+            b = engine_bench(board, instructions, repeats, progress=status.update)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    d = b.as_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(d, indent=2) + "\n")
+        return
+    t = Table(title=f"harness bench engine: {d['board']}, {d['instructions']:,} instructions per run, "
+                    f"best of {repeats}", header_style="bold")
+    for col in ("cycle accounting", "MIPS", "CPU seconds", "modelled cycles", "cycles/instruction"):
+        t.add_column(col, justify="right")
+    t.add_row("off", f"{d['mips_off']:.1f}", f"{d['seconds_off']:.3f}", "-", "-")
+    t.add_row("on", f"{d['mips_on']:.1f}", f"{d['seconds_on']:.3f}", f"{d['cycles']:,}", f"{d['cpi']:.3f}")
+    out.print(t)
+    out.print(f"accounting on / off: {d['ratio']:.1%} (best runs), {d['paired_ratio']:.1%} "
+              f"(median of back-to-back pairs); target >= 80%", highlight=False)
 
 
 def main() -> None:

@@ -1,17 +1,23 @@
 """The built-in emulated board: a Cortex-M4/M7 in Unicorn with the board's exact memory map and models of
 the peripherals its .repl names, built only from the Board object (harness/board.py).
 
-Timing follows Renode: every instruction costs the same, so the executed-instruction count is the clock.
-It is counted natively (native/blockcount.c, a block hook registered through ctypes) and is exact: when
-emulation stops inside a block, the part of the block that did not run is taken back.
+Two clocks are kept, both natively (native/blockcount.c, a block hook registered through ctypes):
+- `instructions`, the executed-instruction count (what Renode reports), exact: when emulation stops
+  inside a block, the part of the block that did not run is taken back;
+- `cycles`, modelled cycles from a per-core cost table (cycles.py, cycles_m4.py, cycles_m7.py): each
+  translated block is priced once with capstone, the hook adds the price at every entry, settles
+  conditional branches at the next entry and adds flash wait states while the firmware has the flash
+  accelerator / instruction cache off. DWT CYCCNT and SysTick count these cycles. docs/cycle-model.md
+  describes the model; `profile=True` adds exact per-function totals.
 
-Two mechanisms keep the count exact where the firmware can see it:
+Two mechanisms keep the counts exact where the firmware can see them:
 - Stops asked for by a peripheral (a console line is complete, the firmware waits for input) take effect
   at the next block boundary, where the PC and the count are exact, and never re-execute anything.
 - Peripheral pages holding counters (DWT CYCCNT, SysTick) are left unmapped. An access there stops the
   CPU at the exact instruction (Unicorn restores the PC for memory faults); the engine then performs that
-  one load or store itself against the model, with the exact count, and resumes after it. Everything else
-  is an ordinary `mmio_map` callback.
+  one load or store itself against the model, with the exact counts (the cycles of the instructions of
+  the current block before it included), and resumes after it. Everything else is an ordinary
+  `mmio_map` callback.
 
 Anything outside the regions and the modelled peripherals stays unmapped, so the CPU faults on it.
 """
@@ -31,6 +37,7 @@ from unicorn import arm_const as A
 import unicorn.unicorn_py3.unicorn as _ucmod
 
 from harness.backends import BoardFault, BoardHang, BoardIdle
+from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, elf_code_ranges, is_branch
 from harness.board import Board, Peripheral
 from harness.build import CACHE
 from harness.errors import HarnessError
@@ -56,7 +63,30 @@ class _Header(ctypes.Structure):
     _fields_ = [("count", ctypes.c_uint64), ("limit", ctypes.c_uint64), ("cur_addr", ctypes.c_uint64),
                 ("cur_size", ctypes.c_uint32), ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
                 ("trap_hit", ctypes.c_uint32), ("blocks", ctypes.c_uint64), ("unknown", ctypes.c_uint64),
-                ("ntraps", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("traps", ctypes.c_uint64 * 8)]
+                ("ntraps", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("traps", ctypes.c_uint64 * 8),
+                ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("pad4", ctypes.c_uint64),
+                ("cost_calls", ctypes.c_uint64), ("cycles_on", ctypes.c_uint32), ("cur_seq", ctypes.c_uint32),
+                ("pend_taken", ctypes.c_uint32), ("pend_flags", ctypes.c_uint32),
+                ("flash_penalty", ctypes.c_uint32), ("mispredict", ctypes.c_uint32),
+                ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
+                ("pad3", ctypes.c_uint32)]
+
+
+class _Cost(ctypes.Structure):
+    """Mirror of bc_cost in native/blockcount.c."""
+    _fields_ = [("cost_seq", ctypes.c_uint32), ("cost_branch", ctypes.c_uint32), ("lines_seq", ctypes.c_uint32),
+                ("lines_branch", ctypes.c_uint32), ("taken", ctypes.c_uint32), ("flags", ctypes.c_uint32),
+                ("func", ctypes.c_uint32)]
+
+
+class _ProfileSlot(ctypes.Structure):
+    """Mirror of bc_prof in native/blockcount.c."""
+    _fields_ = [("instructions", ctypes.c_uint64), ("ticks", ctypes.c_uint64)]
+
+
+_PRICER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint32, ctypes.POINTER(_Cost))
+NOSEQ = (1 << 64) - 1        # prev_end when the next block cannot be entered sequentially
+PRED_SIZE = 1 << 12          # the native branch predictor's table (PRED_BITS)
 
 
 _LIB: ctypes.CDLL | None = None
@@ -89,10 +119,16 @@ def native_library() -> ctypes.CDLL:
     lib.bc_remaining.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
     lib.bc_reset.argtypes = [ctypes.c_void_p]
     lib.bc_free.argtypes = [ctypes.c_void_p]
+    lib.bc_set_pricer.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.bc_forget_prices.argtypes = [ctypes.c_void_p]
+    lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
+    lib.bc_settings.argtypes = [ctypes.c_void_p]
     lib.bc_header_size.restype = ctypes.c_uint32
+    lib.bc_cost_size.restype = ctypes.c_uint32
     lib.bc_max_traps.restype = ctypes.c_uint32
-    if lib.bc_header_size() != ctypes.sizeof(_Header) or lib.bc_max_traps() != len(_Header().traps):
-        raise HarnessError(f"{so}: header layout does not match emulated._Header")
+    if lib.bc_header_size() != ctypes.sizeof(_Header) or lib.bc_max_traps() != len(_Header().traps) \
+            or lib.bc_cost_size() != ctypes.sizeof(_Cost):
+        raise HarnessError(f"{so}: header layout does not match emulated._Header / _Cost")
     _LIB = lib
     return lib
 
@@ -262,13 +298,25 @@ class Stm32Pwr(RegisterFile):
 
 
 class Stm32FlashController(RegisterFile):
-    """MTD.STM32F4_FlashController: ACR (0x00) reads back as written; `latency` keeps the wait states."""
+    """MTD.STM32F4_FlashController: ACR (0x00) reads back as written; `latency` keeps the wait states,
+    `accelerated` says whether the ART instruction cache is on (F4 ICEN / F7 ARTEN, both bit 9). A write
+    to ACR changes the flash fetch penalty of the cycle model."""
     ACR, CR, OPTCR = 0x00, 0x10, 0x14
+    ART_ON = 1 << 9
     resets = {CR: 0x8000_0000, OPTCR: 0x0FFF_AAED}
 
     @property
     def latency(self) -> int:
         return self.stored(self.ACR) & 0xF
+
+    @property
+    def accelerated(self) -> bool:
+        return bool(self.stored(self.ACR) & self.ART_ON)
+
+    def write32(self, off, value, mask):
+        super().write32(off, value, mask)
+        if off == self.ACR:
+            self.engine.fetch_config_changed()
 
 
 class Stm32Gpio(RegisterFile):
@@ -302,10 +350,11 @@ class Stm32Gpio(RegisterFile):
 
 
 class Dwt(RegisterFile):
-    """Miscellaneous.DWT: CTRL (0x00) bit 0 CYCCNTENA, CYCCNT (0x04) = instructions completed since it
-    was enabled or written (cycles == instructions, as in Renode with frequency = MIPS), exact to the
-    instruction; LAR (0xFB0) write-only, LSR (0xFB4) shows the M7's software lock. Other registers store.
-    The DEMCR.TRCENA gate and the M7 lock are shown, not enforced (Renode does not enforce them either)."""
+    """Miscellaneous.DWT: CTRL (0x00) bit 0 CYCCNTENA, CYCCNT (0x04) = modelled cycles completed since it
+    was enabled or written (engine.now_cycles(); instructions when cost accounting is off, as in Renode
+    with frequency = MIPS), exact to the instruction; LAR (0xFB0) write-only, LSR (0xFB4) shows the M7's
+    software lock. Other registers store. The DEMCR.TRCENA gate and the M7 lock are shown, not enforced
+    (Renode does not enforce them either). Every CYCCNT read is logged in engine.cyccnt_reads."""
     size = 0x1000
     exact_pages = (0x000,)
     CTRL, CYCCNT, LAR, LSR = 0x000, 0x004, 0xFB0, 0xFB4
@@ -315,7 +364,7 @@ class Dwt(RegisterFile):
 
     def __init__(self, engine, periph):
         super().__init__(engine, periph)
-        self._value = 0          # CYCCNT at instruction count _t0
+        self._value = 0          # CYCCNT at cycle count _t0
         self._t0: int | None = None  # None: not counting
         self._locked = engine.board.core == "m7"
 
@@ -326,7 +375,9 @@ class Dwt(RegisterFile):
 
     def read32(self, off):
         if off == self.CYCCNT:
-            return self.cyccnt(self.engine.now())
+            value = self.cyccnt(self.engine.now_cycles())
+            self.engine.cyccnt_read(value)
+            return value
         if off == self.LAR:
             return 0
         if off == self.LSR:
@@ -334,7 +385,7 @@ class Dwt(RegisterFile):
         return super().read32(off)
 
     def write32(self, off, value, mask):
-        after = self.engine.now() + 1          # the store completes with this instruction
+        after = self.engine.now_cycles(after=True)     # the store completes with this instruction
         if off == self.CYCCNT:
             self._value = (self.cyccnt(after) & ~mask) | (value & mask)
             if self._t0 is not None:
@@ -359,11 +410,12 @@ class Dwt(RegisterFile):
 
 class SystemControlSpace(RegisterFile):
     """IRQControllers.NVIC, modelled as the whole System Control Space (0xE000E000 + 0x1000):
-    SysTick (0x10..0x1C) counts instructions exactly (CLKSOURCE 0 = core clock / 8, as on STM32); NVIC
+    SysTick (0x10..0x1C) counts modelled cycles exactly (CLKSOURCE 0 = core clock / 8, as on STM32); NVIC
     enable/pending set/clear pairs; SCB CPUID (per core), VTOR, AIRCR (SYSRESETREQ stops the run), CCR,
     CPACR, the cache identification registers from the board's `cache:` facts (zero without them), cache
-    maintenance writes ignored; everything else stores. No exception is ever taken (Unicorn has no
-    exception entry): TICKINT and pending interrupts are recorded only."""
+    maintenance writes ignored; a write to CCR (I-cache enable) changes the flash fetch penalty of the
+    cycle model; everything else stores. No exception is ever taken (Unicorn has no exception entry):
+    TICKINT and pending interrupts are recorded only."""
     size = 0x1000
     exact_pages = (0x000,)
     SYST_CSR, SYST_RVR, SYST_CVR, SYST_CALIB = 0x010, 0x014, 0x018, 0x01C
@@ -372,6 +424,7 @@ class SystemControlSpace(RegisterFile):
     CLIDR, CTR, CCSIDR, CSSELR, CPACR = 0xD78, 0xD7C, 0xD80, 0xD84, 0xD88
     DEMCR, STIR, FPCCR = 0xDFC, 0xF00, 0xF34
     CACHE_MAINTENANCE = range(0xF50, 0xF7C, 4)
+    CCR_IC = 1 << 17                                        # CCR.IC: instruction cache enable (M7)
     CPUIDS = {"m4": 0x410F_C241, "m7": 0x411F_C270}       # r0p1 / r1p0; a board fact `cpu: cpuid=` wins
     CCR_RESET = {"m4": 0x0000_0200, "m7": 0x0004_0200}
     M7_ICACHE_WAYS = 2                                      # Cortex-M7: 2-way I-cache, D-cache ways from facts
@@ -415,9 +468,9 @@ class SystemControlSpace(RegisterFile):
         line_field = (line // 4).bit_length() - 1 - 2        # log2(words per line) - 2
         return (0xF << 28) | ((sets - 1) << 13) | ((ways - 1) << 3) | line_field
 
-    # -- SysTick: a down-counter on the instruction count
+    # -- SysTick: a down-counter on the cycle count
     def _systick_at(self, now: int) -> tuple[int, int]:
-        """(current value, wraps so far) at instruction count `now`."""
+        """(current value, wraps so far) at cycle count `now`."""
         csr = self.stored(self.SYST_CSR)
         if not csr & 1:
             return self._st_value, self._st_wraps
@@ -439,12 +492,12 @@ class SystemControlSpace(RegisterFile):
 
     def read32(self, off):
         if off == self.SYST_CSR:
-            value, wraps = self._systick_at(self.engine.now())
+            value, wraps = self._systick_at(self.engine.now_cycles())
             flag = wraps > self._st_flag_base
             self._st_flag_base = wraps
             return (self.stored(off) & 0x7) | (flag << 16)
         if off == self.SYST_CVR:
-            return self._systick_at(self.engine.now())[0]
+            return self._systick_at(self.engine.now_cycles())[0]
         for base, (group, _) in self.SET_CLEAR.items():
             if base <= off < base + 0x40:
                 bits = self._enabled_bits if group == 0x100 else self._pending_bits
@@ -466,7 +519,7 @@ class SystemControlSpace(RegisterFile):
     def write32(self, off, value, mask):
         value &= mask
         if off in (self.SYST_CSR, self.SYST_RVR, self.SYST_CVR):
-            after = self.engine.now() + 1
+            after = self.engine.now_cycles(after=True)
             self._systick_settle(after)
             if off == self.SYST_CVR:
                 self._st_value = 0
@@ -485,6 +538,10 @@ class SystemControlSpace(RegisterFile):
         if off in (self.CPUID, self.CLIDR, self.CTR, self.CCSIDR, self.STIR, self.SYST_CALIB) \
                 or off in self.CACHE_MAINTENANCE:
             return                                          # read-only or maintenance: nothing to keep
+        if off == self.CCR:
+            super().write32(off, value, mask)
+            self.engine.fetch_config_changed()
+            return
         if off == self.AIRCR:
             if mask & 0xFFFF0000 and (value >> 16) != 0x05FA:
                 return                                      # wrong VECTKEY: the write is ignored
@@ -538,6 +595,7 @@ class _Image:
                     objects.append((value, size, sym.name))
                 self.symbols.setdefault(sym.name, value)
         self._tables = [sorted(funcs), sorted(objects)]
+        self.functions: list[tuple[int, int, str]] = self._tables[0]   # (start, size, name), by address
         self._starts = [[s[0] for s in t] for t in self._tables]
 
     def symbol_at(self, addr: int) -> str | None:
@@ -554,17 +612,43 @@ class _Image:
 
 
 # --------------------------------------------------------------------------------------------------
+# Cycle model: one block coster per (ELF, core, flash), shared by the engines that run it, so a block
+# is decoded and priced once per process
+
+_MEMOS: dict[tuple, CostMemo] = {}
+
+
+def _coster_for(engine: "EmulatedBoard") -> BlockCoster:
+    board, path = engine.board, engine.elf_path.resolve()
+    st = path.stat()
+    flash = board.flash
+    if "cache" in board.facts:
+        line = int(board.facts["cache"]["line"])        # fetches from flash go through the L1 I-cache
+    else:
+        line = int(board.fact("flash", "line", "16"))
+    key = (str(path), st.st_mtime_ns, st.st_size, board.core, flash.base, flash.end, line)
+    memo = _MEMOS.get(key)
+    if memo is None:
+        if len(_MEMOS) >= 16:
+            _MEMOS.pop(next(iter(_MEMOS)))
+        memo = _MEMOS[key] = CostMemo(elf_code_ranges(path))
+    return BlockCoster(engine.model, engine.read_code, (flash.base, flash.end), line, memo)
+
+
+# --------------------------------------------------------------------------------------------------
 # The board
 
 class EmulatedBoard:
     """A board built from `board` (harness.board.Board) running `elf_path`.
 
     `write()` queues bytes for the console receiver; `read_line()` runs the CPU until the console has
-    sent a complete line. `instructions` is the exact executed-instruction count since reset.
+    sent a complete line. `instructions` is the exact executed-instruction count since reset, `cycles`
+    the modelled cycle count (`cycles=False`: no cost accounting, `cycles` stays 0 and DWT CYCCNT counts
+    instructions).
     """
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
-                 reference_counter: bool = False):
+                 reference_counter: bool = False, cycles: bool = True, profile: bool = False):
         self.board = board
         self.elf_path = Path(elf_path)
         self.budget = int(budget)
@@ -576,6 +660,27 @@ class EmulatedBoard:
             raise HarnessError("out of memory for the instruction counter")
         self._hdr = _Header.from_address(self._state)
         self.uc: Uc | None = None
+        self.model: CoreModel = core_model(board.core)
+        self._tpc = self.model.ticks_per_cycle
+        self.coster = _coster_for(self)
+        self._price_error: BaseException | None = None
+        self._pricer = _PRICER(self._price)              # kept alive as long as the engine
+        self._lib.bc_set_pricer(self._state, ctypes.cast(self._pricer, ctypes.c_void_p))
+        self._hdr.cycles_on = 1 if cycles else 0
+        self._hdr.mispredict = self.model.mispredict_ticks
+        # per-function profile: slot 0 for code outside every ELF function, then one per function
+        self._funcs = [(start, size, name) for start, size, name in self.image.functions if size]
+        self._func_starts = [f[0] for f in self._funcs]
+        self._prof = None
+        if profile:
+            if not cycles:
+                raise HarnessError("a profile needs cycle accounting")
+            if len(self._funcs) + 1 > 0xFFFF:
+                raise HarnessError(f"{self.elf_path}: too many functions to profile")
+            self._prof = (_ProfileSlot * (len(self._funcs) + 1))()
+            self._lib.bc_set_profile(self._state, ctypes.addressof(self._prof), len(self._prof))
+            self._hdr.profile_on = 1
+        self._lib.bc_settings(self._state)
         self.reset()
 
     def __del__(self):
@@ -591,6 +696,7 @@ class EmulatedBoard:
         SP and PC from the vector table at the flash base."""
         self.uc = None
         self._lib.bc_reset(self._state)
+        self._lib.bc_forget_prices(self._state)
         uc = Uc(UC.UC_ARCH_ARM, UC.UC_MODE_THUMB)
         try:
             uc.ctl_set_cpu_model(_CPU_MODELS[self.board.core])
@@ -617,19 +723,31 @@ class EmulatedBoard:
         self._last_empty_poll: int | None = None
         self._stop_reason: str | None = None
         self._exact_now: int | None = None
+        self._exact_ticks: tuple[int, int] | None = None    # (before, after) the performed instruction
+        self._exact_pc = 0
+        self._penalty_then: tuple[int, int] | None = None   # (count in a block, flash penalty it was charged)
+        self._stopped_penalty = 0                           # ... of the block the last take-back was in
+        self._price_error = None
+        self.cyccnt_reads: deque[tuple[int, int, int, int, int]] = deque(maxlen=256)
         self._bad_access: tuple[int, int, int, int] | None = None
         self._dead: BoardFault | None = None
         self.reference_count = 0
+        self.reference_ticks = 0             # reference runs: modelled ticks summed per instruction
+        self._ref_prev = None                # ... the instruction executed last
+        self._ref_before = 0                 # ... ticks before the instruction reported last
+        self._ref_predictor: dict[int, int] = {}
+        self._ref_settled = False
         self._it_pending: list[int] = []
         # reference runs, per exact-page access: (pc, address, is_store, exact count, reference count,
-        # start of the block the access is in)
-        self.exact_log: list[tuple[int, int, bool, int, int, int]] = []
+        # start of the block the access is in, exact ticks before it, reference ticks before and after it)
+        self.exact_log: list[tuple[int, int, bool, int, int, int, int, int, int]] = []
         self.trapped_accesses = 0            # loads/stores the engine performed for the CPU (exact pages)
 
         # hooks: the native block counter, invalid accesses (faults and exact pages)
         hh = ctypes.c_size_t()
         err = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(hh), UC.UC_HOOK_BLOCK,
-                                       ctypes.c_void_p(_fn_addr(self._lib.bc_block_hook)),
+                                       ctypes.c_void_p(_fn_addr(self._lib.bc_block_hook_predicted
+                                                                if self._hdr.mispredict else self._lib.bc_block_hook)),
                                        ctypes.c_void_p(self._state), ctypes.c_uint64(1), ctypes.c_uint64(0))
         if err != UC.UC_ERR_OK:
             raise HarnessError(f"cannot register the native block hook: {UcError(err)}")
@@ -648,6 +766,8 @@ class EmulatedBoard:
         for i, (addr, _) in enumerate(self._trap_names):
             self._hdr.traps[i] = addr
         self._hdr.ntraps = len(self._trap_names)
+
+        self.fetch_config_changed()
 
         sp, pc = self._vector(0), self._vector(1)
         if not pc & 1:
@@ -720,6 +840,15 @@ class EmulatedBoard:
     def instructions(self) -> int:
         """Executed instructions since reset (exact whenever the CPU is stopped)."""
         return self._hdr.count
+
+    @property
+    def cycles(self) -> int:
+        """Modelled cycles since reset (exact whenever the CPU is stopped); 0 without cost accounting."""
+        return self._hdr.ticks // self._tpc
+
+    @property
+    def cycle_accounting(self) -> bool:
+        return bool(self._hdr.cycles_on)
 
     def write(self, data: bytes) -> None:
         """Queue bytes into the console UART receiver."""
@@ -804,6 +933,9 @@ class EmulatedBoard:
     def read_memory(self, addr: int, size: int) -> bytes:
         return bytes(self.uc.mem_read(addr, size))
 
+    def read_code(self, addr: int, size: int) -> bytes:
+        return bytes(self.uc.mem_read(addr, size))
+
     # ---------------------------------------------------------------- hooks for the models
     def now(self) -> int:
         """Instructions completed before the one accessing a peripheral: exact for the exact pages, the
@@ -811,6 +943,56 @@ class EmulatedBoard:
         if self._exact_now is not None:
             return self._exact_now
         return self._hdr.count - self._hdr.cur_n
+
+    def now_cycles(self, after: bool = False) -> int:
+        """Modelled cycles completed before the instruction accessing a peripheral (`after`: with it),
+        exact for the exact pages, the count at the start of the current block elsewhere. Without cost
+        accounting: instructions, as now()."""
+        if not self._hdr.cycles_on:
+            return self.now() + (1 if after else 0)
+        if self._exact_ticks is not None:
+            return self._exact_ticks[1 if after else 0] // self._tpc
+        return (self._hdr.ticks - self._current_price()) // self._tpc
+
+    def cyccnt_read(self, value: int) -> None:
+        """The firmware read DWT CYCCNT: log (pc, lr, value, instructions, cycles) for the harness."""
+        pc = self._exact_pc if self._exact_now is not None else self.uc.reg_read(A.UC_ARM_REG_PC)
+        self.cyccnt_reads.append((pc, self.uc.reg_read(A.UC_ARM_REG_LR), value, self.now(), self.now_cycles()))
+
+    def counts_between_reads(self, cycles: int) -> tuple[int, int] | None:
+        """(instructions, cycles) executed between the latest two DWT CYCCNT reads (in
+        `cyccnt_reads`) that were `cycles` modelled cycles apart, e.g. the firmware's own timing of an
+        inference; None when no such pair was logged. Gives the exact instruction count of what the
+        firmware timed."""
+        reads = list(self.cyccnt_reads)
+        for j in range(len(reads) - 1, 0, -1):
+            for i in range(j - 1, -1, -1):
+                if reads[j][4] - reads[i][4] == cycles:
+                    return reads[j][3] - reads[i][3], cycles
+        return None
+
+    def fetch_config_changed(self) -> None:
+        """The firmware switched the flash accelerator or the instruction cache, or changed the flash
+        latency: flash fetches cost `latency` cycles per line while neither cache is on. The block
+        running now was charged with the old penalty: remember it for a take-back in that block."""
+        hdr = self._hdr
+        penalty = self._fetch_penalty()
+        if penalty != hdr.flash_penalty:
+            if self._penalty_then is None or self._penalty_then[0] != hdr.count:
+                self._penalty_then = (hdr.count, hdr.flash_penalty)
+            hdr.flash_penalty = penalty
+            self._lib.bc_settings(self._state)
+
+    def _fetch_penalty(self) -> int:
+        flash = next((m for m in self.peripherals.values() if isinstance(m, Stm32FlashController)), None)
+        scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+        if flash is None or not self.board.facts.get("flash"):
+            return 0
+        if "cache" in self.board.facts:          # code runs from the AXIM flash address: the L1 I-cache
+            cached = scs is not None and bool(scs.stored(SystemControlSpace.CCR) & SystemControlSpace.CCR_IC)
+        else:
+            cached = self.board.fact("flash", "accelerator", "none") == "art" and flash.accelerated
+        return 0 if cached else flash.latency * self._tpc
 
     def request_stop(self, reason: str) -> None:
         """Stop at the next block boundary (the rest of the current block still runs)."""
@@ -864,10 +1046,11 @@ class EmulatedBoard:
         if pending:
             inside = pending[0] <= address <= pending[-1]
             while pending and (pending[0] < address or not inside):
-                pending.pop(0)           # skipped: its condition failed
+                self._ref_exec(pending.pop(0))   # skipped: its condition failed
                 self.reference_count += 1
             if pending and pending[0] == address:
                 pending.pop(0)
+        self._ref_exec(address)
         self.reference_count += 1
         if size == 2:
             hw = int.from_bytes(uc.mem_read(address, 2), "little")
@@ -875,6 +1058,132 @@ class EmulatedBoard:
                 count = 4 - ((hw & 0xF) & -(hw & 0xF)).bit_length() + 1
                 insns = self._disassembler().disasm(bytes(uc.mem_read(address + 2, 16)), address + 2, count)
                 self._it_pending = [i.address for i in insns]
+
+    def _ref_exec(self, address: int) -> None:
+        """Reference cycle count: the cost model applied instruction by instruction, with the previous
+        executed instruction as context, the taken-branch extra and predictor settled on the spot."""
+        if not self._hdr.cycles_on:
+            return
+        insn = self.coster.instruction(address)
+        prev = self._ref_prev
+        seq = prev is not None and prev.end == address
+        self._ref_settle(address)
+        self._ref_before = self.reference_ticks
+        pred = prev if seq else None
+        self.reference_ticks += self.model.cost(insn, pred) \
+            + self.coster.line_start(insn, pred) * self._hdr.flash_penalty
+        self._ref_prev = insn
+        self._ref_settled = False
+
+    def _ref_settle(self, address: int) -> None:
+        """Reference count: the instruction at `address` comes next; if the one before it was a
+        conditional branch, it was taken unless `address` follows it (once per branch)."""
+        prev = self._ref_prev
+        if prev is None or self._ref_settled or not (prev.cond and is_branch(prev)):
+            return
+        self._ref_settled = True
+        taken = prev.end != address
+        if taken:
+            self.reference_ticks += self.model.taken_extra(prev)
+        if self.model.mispredict_ticks:
+            slot = (prev.end >> 1) & (PRED_SIZE - 1)       # as pred_slot() in blockcount.c
+            ctr = self._ref_predictor.get(slot)
+            if ctr is None:
+                ctr = 2 if prev.target is not None and prev.target <= prev.addr else 1
+            if (ctr >= 2) != taken:
+                self.reference_ticks += self.model.mispredict_ticks
+            self._ref_predictor[slot] = min(ctr + 1, 3) if taken else max(ctr - 1, 0)
+
+    # ---------------------------------------------------------------- cycle accounting
+    def _price(self, addr: int, size: int, out) -> int:
+        """Native hook callback: price the block (addr, size) for the native table (once per block)."""
+        try:
+            block = self.coster.cost(addr, size)
+            c = out.contents
+            c.cost_seq, c.lines_seq = block.total(seq=True)
+            c.cost_branch, c.lines_branch = block.total(seq=False)
+            c.taken, c.flags = block.taken, block.flags
+            c.func = self._func_index(addr) if self._prof is not None else 0
+            return 0
+        except BaseException as e:          # noqa: BLE001 - reported after emu_start returns
+            self._price_error = e
+            return -1
+
+    def _func_index(self, addr: int) -> int:
+        """Profile slot of the function containing `addr` (0: none)."""
+        i = bisect.bisect_right(self._func_starts, addr) - 1
+        if i >= 0 and addr < self._funcs[i][0] + self._funcs[i][1]:
+            return i + 1
+        return 0
+
+    def profile(self) -> list[dict]:
+        """Per-function totals since reset (profile=True): name, instructions, ticks, cycles, the most
+        expensive first. Exact: the sums over all entries equal `instructions` and the tick total,
+        `cycles` of an entry is ticks / ticks_per_cycle (a fraction on the M7 model)."""
+        if self._prof is None:
+            raise HarnessError("this engine was not started with profile=True")
+        out = []
+        for i, slot in enumerate(self._prof):
+            if slot.instructions or slot.ticks:
+                name = self._funcs[i - 1][2] if i else "(outside any function)"
+                out.append({"function": name, "instructions": slot.instructions, "ticks": slot.ticks,
+                            "cycles": slot.ticks / self._tpc})
+        return sorted(out, key=lambda d: (-d["ticks"], d["function"]))
+
+    def _profile_add(self, addr: int, instructions: int, ticks: int) -> None:
+        if self._prof is not None:
+            slot = self._prof[self._func_index(addr)]
+            slot.instructions += instructions
+            slot.ticks += ticks
+
+    def _current_block(self):
+        """The price of the block the CPU is in (memoised; checked against the code bytes)."""
+        return self.coster.cost(self._hdr.cur_addr, self._hdr.cur_size)
+
+    def _current_penalty(self) -> int:
+        """The flash penalty the current block was charged with."""
+        then = self._penalty_then
+        if then is not None and then[0] == self._hdr.count:
+            return then[1]
+        return self._hdr.flash_penalty
+
+    def _current_price(self) -> int:
+        """Ticks charged for the current block at its entry (the previous block's branch excluded)."""
+        hdr = self._hdr
+        if not hdr.cur_size:
+            return 0
+        ticks, lines = self._current_block().total(bool(hdr.cur_seq))
+        return ticks + lines * self._current_penalty()
+
+    def _take_back(self, pc: int) -> None:
+        """Emulation stopped with the CPU at `pc`: take back the instructions and the ticks of the
+        current block from `pc` on, which did not run, so that both counts are exact."""
+        hdr = self._hdr
+        remaining = self._lib.bc_remaining(self._state, self.uc._uch, pc)
+        if not remaining:
+            return
+        self._stopped_penalty = self._current_penalty()
+        if hdr.cycles_on:
+            if pc == hdr.cur_addr:        # the block did not run at all: undo its entry (not the branch to it)
+                ticks = self._current_price()
+                hdr.prev_end = hdr.cur_addr if hdr.cur_seq else NOSEQ
+            else:
+                ticks = self._current_block().suffix(pc, bool(hdr.cur_seq), self._current_penalty())
+                hdr.prev_end = pc
+            hdr.ticks -= ticks
+            hdr.pend_flags = hdr.pend_taken = 0   # the block's last instruction did not run
+            self._profile_add(hdr.cur_addr, -remaining, -ticks)
+        hdr.count -= remaining
+
+    def _ticks_of_insn_at(self, pc: int) -> int:
+        """Ticks of the instruction at `pc` (in the current block, the CPU standing at it after a
+        take-back), as the block's price charges it."""
+        hdr = self._hdr
+        block = self._current_block()
+        k = block.index(pc)
+        if k is None:
+            raise HarnessError(f"internal: 0x{pc:08x} is not an instruction of the block at 0x{hdr.cur_addr:08x}")
+        return block.cost_at(k, hdr.prev_end == pc if k == 0 else True, self._stopped_penalty)
 
     def _run(self, limit: int) -> str:
         """Run until something asks to stop; returns the reason ('line', 'idle', 'budget', 'timeout',
@@ -894,8 +1203,14 @@ class EmulatedBoard:
             except UcError as e:
                 err = e
             pc = uc.reg_read(A.UC_ARM_REG_PC)
-            hdr.count = lib.bc_count_at(self._state, uc._uch, pc)   # take back what did not run
+            if hdr.cost_error:
+                hdr.cost_error = 0
+                raise HarnessError(f"internal: the cycle model cannot price a block: {self._price_error!r}") \
+                    from self._price_error
+            self._take_back(pc)                     # what did not run of the current block
             self._pc = pc
+            if self.reference_counter and hdr.cycles_on:
+                self._ref_settle(pc)                # the CPU stands at pc: a branch before it is settled
             if hdr.unknown:
                 raise HarnessError("internal: Unicorn reported a block without a size; the count is inexact")
             if err is None:
@@ -959,7 +1274,9 @@ class EmulatedBoard:
 
     def _perform(self, pc: int, access: tuple[int, int, int, int]) -> None:
         """The instruction at `pc` touched an exact page and was stopped before it took effect. Perform
-        it against the models with the exact instruction count, then step past it."""
+        it against the models with the exact instruction and cycle counts (the current block's tail
+        from `pc` has been taken back; the instruction's own cycles are charged as its block priced
+        them), then step past it."""
         import capstone.arm as C
         insn = self._decode_insn(pc)
         if insn is None:
@@ -980,10 +1297,15 @@ class EmulatedBoard:
         ops = list(insn.operands)
         writes: list[tuple[int, int]] = []          # (unicorn register, value)
         accesses: list[tuple[int, int, bool, int]] = []  # (address, size, is_store, value or dest reg)
-        self._exact_now = self._hdr.count
+        hdr = self._hdr
+        ticks = self._ticks_of_insn_at(pc) if hdr.cycles_on else 0
+        self._exact_now = hdr.count
+        self._exact_ticks = (hdr.ticks, hdr.ticks + ticks)
+        self._exact_pc = pc
         if self.reference_counter:
             self.exact_log.append((pc, access[1], access[0] == UC.UC_MEM_WRITE_UNMAPPED, self._exact_now,
-                                   self.reference_count, self._hdr.cur_addr))
+                                   self.reference_count, hdr.cur_addr, hdr.ticks, self._ref_before,
+                                   self.reference_ticks))
         try:
             if insn.id in loads or insn.id in stores:
                 size = loads[insn.id][0] if insn.id in loads else stores[insn.id]
@@ -1041,6 +1363,7 @@ class EmulatedBoard:
                     loaded.append((r, value & 0xFFFFFFFF))
         finally:
             self._exact_now = None
+            self._exact_ticks = None
         self.trapped_accesses += 1
         for r, value in loaded:
             if r == C.ARM_REG_PC:
@@ -1050,7 +1373,11 @@ class EmulatedBoard:
             uc.reg_write(uc_reg, value)
         _advance_itstate(uc)
         self._pc = pc + insn.size
-        self._hdr.count += 1
+        hdr.count += 1
+        if hdr.cycles_on:
+            hdr.ticks += ticks
+            hdr.prev_end = pc + insn.size         # the next block follows it sequentially
+            self._profile_add(hdr.cur_addr, 1, ticks)
 
     # ---------------------------------------------------------------- reports
     def _registers(self) -> dict[str, int]:
@@ -1059,7 +1386,7 @@ class EmulatedBoard:
     def _report(self, kind: str, verdict: str, address: int | None = None) -> dict:
         pc = self._pc
         return {"kind": kind, "verdict": verdict, "pc": pc, "symbol": self.symbol_at(pc), "address": address,
-                "instructions": self.instructions, "registers": self._registers(),
+                "instructions": self.instructions, "cycles": self.cycles, "registers": self._registers(),
                 "uart_tail": self.uart_tail(20), "board": self.board.name, "elf": str(self.elf_path)}
 
     def _report_text(self, kind: str, verdict: str, address: int | None = None, extra: list[str] = ()) -> str:
@@ -1077,6 +1404,8 @@ class EmulatedBoard:
         for i in range(0, len(names), 4):
             lines.append("  " + "  ".join(f"{n:>4} 0x{regs[n]:08x}" for n in names[i:i + 4]))
         lines.append(f"  instructions {self.instructions}")
+        if self._hdr.cycles_on:
+            lines.append(f"  cycles       {self.cycles} (modelled)")
         tail = self.uart_tail(20)
         lines.append(f"  console, last {len(tail)} lines:" if tail else "  console: nothing sent")
         lines.extend(f"  | {t}" for t in tail)

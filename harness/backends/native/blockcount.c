@@ -1,10 +1,20 @@
-/* Native instruction counter for the emulated board (harness/backends/emulated.py).
+/* Native instruction and cycle counter for the emulated board (harness/backends/emulated.py).
  *
  * Registered with uc_hook_add(UC_HOOK_BLOCK): at the start of every translated block Unicorn calls
  * bc_block_hook, which adds the number of Thumb instructions in the block to a 64-bit counter and
  * remembers the block, so that the caller can take back the part of the block that did not run when
  * emulation stops in the middle of it (bc_count_at). The instruction count of a block is decoded once
  * per (address, size) and cached in a small open-addressing table.
+ *
+ * With cost accounting on (header.cycles_on), the same table entry also holds the block's modelled
+ * cost in ticks, asked once from the cost provider (a Python callback, harness/backends/cycles.py):
+ * the price when the block is entered sequentially and when it is entered by a branch, the flash lines
+ * it fetches, and the extra ticks if its last instruction is a conditional branch that is taken. At
+ * each entry the hook settles the previous block's conditional branch (taken when this block does not
+ * start where that one ended; on the M7 model through a 2-bit predictor) and adds this block's price.
+ * The Python side takes back the unexecuted tail of a block when emulation stops inside it. Flash wait
+ * states, the predictor and the per-function profile sit behind one rarely-set flag (header.slow), so
+ * the common path stays a handful of loads, adds and stores.
  *
  * The hook also asks Unicorn to stop when the counter passes `limit` (instruction budget, or 0 for "stop
  * at the next block": the block is then not executed) and when a block starts at one of the `traps`
@@ -18,10 +28,34 @@
 typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef int (*emu_stop_fn)(void *uc);
 
+/* Filled by the cost provider for one block (mirrored by emulated._Cost). */
+typedef struct {
+    uint32_t cost_seq;     /* ticks when entered from the instruction before it */
+    uint32_t cost_branch;  /* ticks when entered by a branch */
+    uint32_t lines_seq;    /* flash lines it starts to fetch, entered sequentially */
+    uint32_t lines_branch; /* ... entered by a branch */
+    uint32_t taken;        /* extra ticks when its last instruction is a conditional branch, taken */
+    uint32_t flags;        /* COND_FINAL, BACKWARD */
+    uint32_t func;         /* profile slot (the function the block is in), < nfuncs */
+} bc_cost;
+
+/* Per-function totals while profiling (mirrored by emulated._ProfileSlot). */
+typedef struct {
+    uint64_t instructions;
+    uint64_t ticks;
+} bc_prof;
+
+typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
+
 #define TABLE_BITS 14
 #define TABLE_SIZE (1u << TABLE_BITS)
 #define TABLE_MAX (TABLE_SIZE / 4 * 3)
 #define MAX_TRAPS 8
+#define PRED_BITS 12
+#define PRED_SIZE (1u << PRED_BITS)
+#define NOSEQ UINT64_MAX   /* prev_end when the next block cannot be a sequential successor */
+#define COND_FINAL 1u      /* cost flags: the last instruction branches only if a condition holds */
+#define BACKWARD 2u        /* ... to an address behind it (static prediction: taken) */
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -37,20 +71,51 @@ typedef struct {
     uint32_t ntraps;
     uint32_t pad;
     uint64_t traps[MAX_TRAPS];
+    /* modelled cost (cycles_on), in ticks */
+    uint64_t ticks;        /* ticks of every block entered so far, the current one in full */
+    uint64_t prev_end;     /* end of the block entered last; NOSEQ: the next entry is not sequential */
+    uint64_t pad4;
+    uint64_t cost_calls;   /* blocks priced by the cost provider */
+    uint32_t cycles_on;    /* 1: account cost */
+    uint32_t cur_seq;      /* 1: the current block was entered sequentially */
+    uint32_t pend_taken;   /* extra ticks if the previous block's conditional branch is taken */
+    uint32_t pend_flags;   /* its cost flags; 0 when there is nothing to settle */
+    uint32_t flash_penalty;/* ticks per flash line fetched (0: accelerator or cache on) */
+    uint32_t mispredict;   /* ticks per mispredicted conditional branch; 0: no predictor */
+    uint32_t cost_error;   /* the cost provider failed (the run was stopped) */
+    uint32_t profile_on;   /* 1: add instructions and ticks per function into prof[] */
+    uint32_t slow;         /* flash_penalty | profile_on: set by bc_settings() */
+    uint32_t pad3;
 } bc_header;
 
+/* 32 bytes, so that an entry never straddles a cache line. */
 typedef struct {
     uint64_t addr;
-    uint32_t size;         /* 0 marks an empty slot */
-    uint32_t n;
+    uint16_t size;         /* 0 marks an empty slot (a translated block stays within a page) */
+    uint16_t func;         /* profile slot */
+    uint16_t n;            /* instructions (a translated block has at most a few hundred) */
+    uint8_t priced;        /* 1: the cost fields are valid */
+    uint8_t flags;         /* COND_FINAL, BACKWARD */
+    uint32_t cost_seq;     /* see bc_cost */
+    uint32_t cost_branch;
+    uint16_t lines_seq;
+    uint16_t lines_branch;
+    uint16_t taken;
+    uint8_t trap;          /* index + 1 of the trap address the block starts at, 0: none */
+    uint8_t pad;
 } entry_t;
 
 typedef struct {
     bc_header h;
     mem_read_fn mem_read;
     emu_stop_fn emu_stop;
+    cost_fn price;
+    bc_prof *prof;             /* profile slots (owned by the caller), nfuncs of them */
+    uint32_t nfuncs;
     uint32_t used;
-    entry_t table[TABLE_SIZE];
+    entry_t table[TABLE_SIZE] __attribute__((aligned(64)));
+    uint8_t pred[PRED_SIZE];   /* 2-bit counters + 1 (0: never seen) */
+    uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
 } bc_state;
 
 static int is_wide(uint16_t hw) {
@@ -83,10 +148,18 @@ static uint32_t slot_of(uint64_t addr, uint32_t size) {
     return (uint32_t)(((addr >> 1) * 0x9E3779B1u) ^ (size * 0x85EBCA6Bu)) & (TABLE_SIZE - 1);
 }
 
-static uint32_t block_count(bc_state *s, void *uc, uint64_t addr, uint32_t size) {
+static entry_t zero_entry;      /* for blocks Unicorn reports without a size */
+
+/* The entry of (addr, size), created on first sight: instruction count decoded, not priced yet. */
+static __attribute__((noinline)) entry_t *block_entry(bc_state *s, void *uc, uint64_t addr, uint32_t size) {
+    bc_header *hd = &s->h;
+    if (size == 0 || size > 0xFFFF) {
+        hd->unknown++;
+        return &zero_entry;
+    }
     uint32_t h = slot_of(addr, size);
     while (s->table[h].size != 0) {
-        if (s->table[h].addr == addr && s->table[h].size == size) return s->table[h].n;
+        if (s->table[h].addr == addr && s->table[h].size == size) return &s->table[h];
         h = (h + 1) & (TABLE_SIZE - 1);
     }
     uint32_t n = decode_count(s, uc, addr, size);
@@ -95,37 +168,138 @@ static uint32_t block_count(bc_state *s, void *uc, uint64_t addr, uint32_t size)
         s->used = 0;
         h = slot_of(addr, size);
     }
-    s->table[h].addr = addr;
-    s->table[h].size = size;
-    s->table[h].n = n;
+    entry_t *e = &s->table[h];
+    memset(e, 0, sizeof *e);
+    e->addr = addr;
+    e->size = (uint16_t)size;
+    e->n = (uint16_t)(n > 0xFFFF ? 0xFFFF : n);
+    for (uint32_t i = 0; i < hd->ntraps; i++) {
+        if (hd->traps[i] == addr) {
+            e->trap = (uint8_t)(i + 1);
+            break;
+        }
+    }
     s->used++;
-    return n;
+    return e;
 }
 
-void bc_block_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
-    bc_state *s = (bc_state *)user;
+/* Predictor slot of the branch that ends at `end`: direct-mapped on the halfword address. */
+static inline uint32_t pred_slot(uint64_t end) {
+    return (uint32_t)(end >> 1) & (PRED_SIZE - 1);
+}
+
+/* Ask the cost provider for the block's price and keep it in its entry. */
+static __attribute__((noinline)) void price(bc_state *s, void *uc, entry_t *e, uint64_t addr, uint32_t size) {
     bc_header *h = &s->h;
-    uint32_t n = 0;
-    if (size == 0) h->unknown++;
-    else n = block_count(s, uc, addr, size);
-    h->count += n;
-    h->blocks++;
-    h->cur_addr = addr;
-    h->cur_size = size;
-    h->cur_n = n;
-    if (h->stopped) return;
-    for (uint32_t i = 0; i < h->ntraps; i++) {
-        if (h->traps[i] == addr) {
-            h->trap_hit = i + 1;
-            h->stopped = 2;
-            s->emu_stop(uc);
-            return;
+    bc_cost c;
+    memset(&c, 0, sizeof c);
+    if (e == &zero_entry) return;
+    if (!s->price || s->price(addr, size, &c) != 0 || c.lines_seq > 0xFFFF || c.lines_branch > 0xFFFF
+            || c.taken > 0xFFFF || (s->prof && c.func >= s->nfuncs) || c.func > 0xFFFF) {
+        h->cost_error = 1;
+        memset(&c, 0, sizeof c);
+        s->emu_stop(uc);
+    }
+    e->cost_seq = c.cost_seq;
+    e->cost_branch = c.cost_branch;
+    e->lines_seq = (uint16_t)c.lines_seq;
+    e->lines_branch = (uint16_t)c.lines_branch;
+    e->taken = (uint16_t)(c.flags & COND_FINAL ? c.taken : 0);
+    e->flags = (uint8_t)c.flags;
+    e->func = (uint16_t)c.func;
+    e->priced = 1;
+    h->cost_calls++;
+}
+
+/* The 2-bit predictor as tables (no data-dependent branches in the hook). A predictor byte is 0 for a
+ * branch not seen yet, else counter + 1 (counter 0..3, taken predicted at 2 and 3); an unseen branch
+ * starts weakly taken (2) for a backward target, weakly not taken (1) otherwise. Index: byte * 4 +
+ * backward * 2 + taken. */
+static const uint8_t pred_miss[20] = {
+    /* unseen, forward: ctr 1 */ 0, 1, /* unseen, backward: ctr 2 */ 1, 0,
+    /* ctr 0 */ 0, 1, 0, 1,  /* ctr 1 */ 0, 1, 0, 1,  /* ctr 2 */ 1, 0, 1, 0,  /* ctr 3 */ 1, 0, 1, 0,
+};
+static const uint8_t pred_next[20] = {
+    /* unseen, forward: 1 -> 0 / 2 */ 1, 3, /* unseen, backward: 2 -> 1 / 3 */ 2, 4,
+    /* ctr 0 */ 1, 2, 1, 2,  /* ctr 1 */ 1, 3, 1, 3,  /* ctr 2 */ 2, 4, 2, 4,  /* ctr 3 */ 3, 4, 3, 4,
+};
+
+/* The rarely needed parts of account(): flash wait states and the profile. */
+static __attribute__((noinline)) uint32_t account_slow(bc_state *s, entry_t *e, uint32_t seq, uint32_t cost) {
+    bc_header *h = &s->h;
+    if (h->flash_penalty) cost += (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
+    if (h->profile_on && s->prof) {
+        s->prof[e->func].instructions += e->n;
+        s->prof[e->func].ticks += cost;
+    }
+    return cost;
+}
+
+/* Settle the previous block's conditional branch and charge this block. `predicted` (a constant: the
+ * hook comes in two builds) adds the branch predictor of the M7 model: a 2-bit counter per branch,
+ * starting weakly taken for a backward target, weakly not taken otherwise. The price charged for the
+ * block itself (without the settled branch) is not stored: the caller recomputes it from cur_seq. */
+static inline __attribute__((always_inline)) void account(bc_state *s, void *uc, entry_t *e, uint64_t addr,
+                                                          uint32_t size, const int predicted) {
+    bc_header *h = &s->h;
+    if (__builtin_expect(!e->priced, 0)) price(s, uc, e, addr, size);
+    uint64_t end = addr + size;
+    uint32_t seq = addr == h->prev_end;
+    uint32_t cost = seq ? e->cost_seq : e->cost_branch + h->pend_taken;   /* pend_taken: 0 unless conditional */
+    if (predicted) {
+        if (h->pend_flags & COND_FINAL) {
+            uint8_t *p = &s->pred[pred_slot(h->prev_end)];    /* prev_end: where the pending branch ends */
+            uint32_t i = (uint32_t)*p * 4 + ((h->pend_flags & BACKWARD) ? 2u : 0u) + !seq;
+            cost += s->miss_ticks[i];
+            *p = pred_next[i];
         }
+        h->pend_flags = e->flags;
+    }
+    if (__builtin_expect(h->slow != 0, 0)) cost = account_slow(s, e, seq, cost);
+    h->ticks += cost;
+    h->cur_seq = seq;
+    h->pend_taken = e->taken;
+    h->prev_end = end;
+}
+
+static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t *e) {
+    bc_header *h = &s->h;
+    if (h->stopped) return;
+    if (e->trap) {
+        h->trap_hit = e->trap;
+        h->stopped = 2;
+        s->emu_stop(uc);
+        return;
     }
     if (h->count > h->limit) {
         h->stopped = 1;
         s->emu_stop(uc);
     }
+}
+
+static inline __attribute__((always_inline)) void block_hook(void *uc, uint64_t addr, uint32_t size, void *user,
+                                                             const int predicted) {
+    bc_state *s = (bc_state *)user;
+    bc_header *h = &s->h;
+    entry_t *e = &s->table[slot_of(addr, size)];
+    if (__builtin_expect(e->addr != addr || e->size != size || size == 0, 0)) e = block_entry(s, uc, addr, size);
+    uint32_t n = e->n;
+    h->count += n;
+    h->blocks++;
+    h->cur_addr = addr;
+    h->cur_size = size;
+    h->cur_n = n;
+    if (h->cycles_on) account(s, uc, e, addr, size, predicted);
+    if (__builtin_expect(e->trap || h->count > h->limit, 0)) stop_check(s, uc, e);
+}
+
+/* The UC_HOOK_BLOCK callbacks: without a branch predictor (M4 model, or no cost accounting) and with. */
+void bc_block_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
+    block_hook(uc, addr, size, user, 0);
+}
+
+void bc_block_hook_predicted(void *uc, uint64_t addr, uint32_t size, void *user) {
+    block_hook(uc, addr, size, user, 1);
 }
 
 /* Instructions of the current block from pc (inclusive) to its end: the part not executed when the
@@ -142,19 +316,56 @@ uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
 }
 
 bc_state *bc_new(void *mem_read, void *emu_stop) {
-    bc_state *s = (bc_state *)calloc(1, sizeof *s);
+    size_t bytes = (sizeof(bc_state) + 63) & ~(size_t)63;
+    bc_state *s = (bc_state *)aligned_alloc(64, bytes);
     if (!s) return NULL;
+    memset(s, 0, bytes);
     s->mem_read = (mem_read_fn)mem_read;
     s->emu_stop = (emu_stop_fn)emu_stop;
     s->h.limit = UINT64_MAX;
+    s->h.prev_end = NOSEQ;
     return s;
 }
 
-/* Forget cached block sizes (code may have changed) and zero the header. */
+/* Call after changing flash_penalty, mispredict or profile_on. A non-zero mispredict needs the hook
+ * bc_block_hook_predicted. */
+void bc_settings(bc_state *s) {
+    bc_header *h = &s->h;
+    h->slow = (h->flash_penalty | h->profile_on) != 0;
+    for (uint32_t i = 0; i < 20; i++) s->miss_ticks[i] = pred_miss[i] * h->mispredict;
+}
+
+/* Profile slots: `nfuncs` bc_prof records at `prof` (NULL: none); prices cached so far are dropped. */
+void bc_set_profile(bc_state *s, void *prof, uint32_t nfuncs) {
+    s->prof = (bc_prof *)prof;
+    s->nfuncs = nfuncs;
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].priced = 0;
+}
+
+/* Drop cached prices (the cost rules or the provider changed); counts stay cached. */
+void bc_forget_prices(bc_state *s) {
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].priced = 0;
+}
+
+/* The cost provider (NULL: none); prices cached so far are dropped. */
+void bc_set_pricer(bc_state *s, void *fn) {
+    s->price = (cost_fn)fn;
+    bc_forget_prices(s);
+}
+
+/* Forget cached block sizes and prices (code may have changed), the predictor, and zero the header. */
 void bc_reset(bc_state *s) {
+    uint32_t on = s->h.cycles_on, mispredict = s->h.mispredict, profile = s->h.profile_on;
     memset(&s->h, 0, sizeof s->h);
     s->h.limit = UINT64_MAX;
+    s->h.prev_end = NOSEQ;
+    s->h.cycles_on = on;
+    s->h.mispredict = mispredict;
+    s->h.profile_on = profile;
+    bc_settings(s);
+    if (s->prof) memset(s->prof, 0, sizeof(bc_prof) * s->nfuncs);
     memset(s->table, 0, sizeof s->table);
+    memset(s->pred, 0, sizeof s->pred);
     s->used = 0;
 }
 
@@ -162,3 +373,6 @@ void bc_free(bc_state *s) { free(s); }
 
 uint32_t bc_max_traps(void) { return MAX_TRAPS; }
 uint32_t bc_header_size(void) { return (uint32_t)sizeof(bc_header); }
+uint32_t bc_cost_size(void) { return (uint32_t)sizeof(bc_cost); }
+
+_Static_assert(sizeof(entry_t) == 32, "entry_t is meant to be 32 bytes");

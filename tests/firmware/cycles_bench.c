@@ -1,0 +1,423 @@
+/* Microbenchmarks for the engine's cycle model (tests/test_cycles.py). Each benchmark is a hand-written
+ * assembly function that reads DWT CYCCNT, runs a short instruction sequence and reads CYCCNT again;
+ * it returns the difference. Around every sequence the measurement adds exactly
+ *     ldr r2, [r0]   (the first read; preceded by a NOP, so neither pipelined nor stalled)   2 cycles
+ *     nop                                                                                  1 cycle
+ *     <sequence>
+ *     nop                                                                                  1 cycle
+ *     ldr r3, [r0]   (the second read: CYCCNT counts the cycles completed before it)
+ * so a benchmark reports its sequence's cycles + 4 on the Cortex-M4.
+ * Register use inside a benchmark: r0 = &DWT_CYCCNT, r1 = a word-aligned scratch buffer whose first
+ * word points to itself (for load chains), r2/r3 = the two readings.
+ *
+ * Commands, one per line:
+ *   bench        -> one line `<name> <cycles>` per benchmark, then `end`
+ *   acr <hex>    -> writes FLASH_ACR (wait states, accelerator), then `ok`
+ */
+#include <stdint.h>
+#include "board.h"
+
+#define REG(addr) (*(volatile uint32_t *)(addr))
+
+#define RCC_APB1ENR REG(BOARD_RCC_BASE + 0x40u)
+#define RCC_AHB1ENR REG(BOARD_RCC_BASE + 0x30u)
+#define GPIO_MODER REG(BOARD_CONSOLE_GPIO_BASE + 0x00u)
+#define GPIO_AFRL  REG(BOARD_CONSOLE_GPIO_BASE + 0x20u)
+#define GPIO_AFRH  REG(BOARD_CONSOLE_GPIO_BASE + 0x24u)
+#define FLASH_ACR  REG(BOARD_FLASH_IF_BASE + 0x00u)
+
+#if defined(BOARD_CONSOLE_STM32_UART)
+#define UART_SR   REG(BOARD_CONSOLE_BASE + 0x00u)
+#define UART_RDR  REG(BOARD_CONSOLE_BASE + 0x04u)
+#define UART_TDR  REG(BOARD_CONSOLE_BASE + 0x04u)
+#define UART_BRR  REG(BOARD_CONSOLE_BASE + 0x08u)
+#define UART_CR1  REG(BOARD_CONSOLE_BASE + 0x0Cu)
+#define UART_ENABLE ((1u << 13) | (1u << 3) | (1u << 2))
+#elif defined(BOARD_CONSOLE_STM32F7_USART)
+#define UART_CR1  REG(BOARD_CONSOLE_BASE + 0x00u)
+#define UART_BRR  REG(BOARD_CONSOLE_BASE + 0x0Cu)
+#define UART_SR   REG(BOARD_CONSOLE_BASE + 0x1Cu)
+#define UART_RDR  REG(BOARD_CONSOLE_BASE + 0x24u)
+#define UART_TDR  REG(BOARD_CONSOLE_BASE + 0x28u)
+#define UART_ENABLE ((1u << 0) | (1u << 3) | (1u << 2))
+#else
+#error "no console UART layout"
+#endif
+#define UART_TXE  (1u << 7)
+#define UART_RXNE (1u << 5)
+
+#define SCB_CPACR  REG(BOARD_SCS_BASE + 0xD88u)
+#define DEMCR      REG(BOARD_SCS_BASE + 0xDFCu)
+#define DWT_CTRL   REG(BOARD_DWT_BASE + 0x000u)
+#define DWT_CYCCNT REG(BOARD_DWT_BASE + 0x004u)
+#define DWT_LAR    REG(BOARD_DWT_BASE + 0xFB0u)
+
+extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+int main(void);
+void Reset_Handler(void);
+void Fault_Handler(void);
+
+__attribute__((noinline)) void Fault_Handler(void) { for (;;) {} }
+
+__attribute__((section(".isr_vector"), used))
+void (*const vectors[16])(void) = {
+    (void (*)(void))&_estack, Reset_Handler, Fault_Handler, Fault_Handler, Fault_Handler,
+    Fault_Handler, Fault_Handler, 0, 0, 0, 0, Fault_Handler, Fault_Handler, 0, Fault_Handler, Fault_Handler,
+};
+
+void Reset_Handler(void) {
+    uint32_t *src = &_sidata, *dst = &_sdata;
+    while (dst < &_edata) *dst++ = *src++;
+    for (dst = &_sbss; dst < &_ebss; dst++) *dst = 0;
+    SCB_CPACR |= (0xFu << 20);              /* CP10, CP11: the FPU */
+    __asm volatile("dsb\n isb" ::: "memory");
+    main();
+    for (;;) {}
+}
+
+/* ---------------------------------------------------------------- console */
+static void console_init(void) {
+    BOARD_CONSOLE_GPIO_RCC_ENR |= 1u << BOARD_CONSOLE_GPIO_RCC_BIT;
+    BOARD_CONSOLE_RCC_ENR |= 1u << BOARD_CONSOLE_RCC_BIT;
+    const uint32_t pins[2] = {BOARD_CONSOLE_TX_PIN, BOARD_CONSOLE_RX_PIN};
+    for (int i = 0; i < 2; i++) {
+        uint32_t pin = pins[i];
+        GPIO_MODER = (GPIO_MODER & ~(3u << (2 * pin))) | (2u << (2 * pin));
+        volatile uint32_t *afr = pin < 8 ? &GPIO_AFRL : &GPIO_AFRH;
+        uint32_t shift = 4 * (pin & 7);
+        *afr = (*afr & ~(0xFu << shift)) | ((uint32_t)BOARD_CONSOLE_AF << shift);
+    }
+    UART_BRR = (BOARD_CONSOLE_CLOCK_HZ + BOARD_CONSOLE_BAUD / 2) / BOARD_CONSOLE_BAUD;
+    UART_CR1 = UART_ENABLE;
+}
+
+static void putc_(char c) {
+    while (!(UART_SR & UART_TXE)) {}
+    UART_TDR = (uint8_t)c;
+}
+
+static void puts_(const char *s) {
+    while (*s) putc_(*s++);
+}
+
+static void put_u32(uint32_t v) {
+    char buf[11];
+    int i = 10;
+    buf[i] = 0;
+    do { buf[--i] = (char)('0' + v % 10); v /= 10; } while (v);
+    puts_(&buf[i]);
+}
+
+static char getc_(void) {
+    while (!(UART_SR & UART_RXNE)) {}
+    return (char)(UART_RDR & 0xFF);
+}
+
+static void read_line(char *buf, int cap) {
+    int n = 0;
+    for (;;) {
+        char c = getc_();
+        if (c == '\r') continue;
+        if (c == '\n') break;
+        if (n < cap - 1) buf[n++] = c;
+    }
+    buf[n] = 0;
+}
+
+static int starts_with(const char *s, const char *prefix) {
+    while (*prefix) if (*s++ != *prefix++) return 0;
+    return 1;
+}
+
+static uint32_t parse_hex(const char *s) {
+    uint32_t v = 0;
+    for (;; s++) {
+        if (*s >= '0' && *s <= '9') v = v * 16 + (uint32_t)(*s - '0');
+        else if (*s >= 'a' && *s <= 'f') v = v * 16 + (uint32_t)(*s - 'a' + 10);
+        else return v;
+    }
+}
+
+/* ---------------------------------------------------------------- benchmarks
+ * BEGIN: function entry, saves what the benchmark may clobber. T0: word-aligns (padding NOPs run
+ * before the first reading), then NOP, first reading, NOP. T1: NOP, second reading, return the
+ * difference. T0_LINE aligns to a 16-byte flash line instead of a word. */
+__asm__(
+    ".syntax unified\n"
+    ".thumb\n"
+    ".macro BEGIN name\n"
+    "  .section .text.\\name,\"ax\",%progbits\n"
+    "  .p2align 4\n"
+    "  .global \\name\n"
+    "  .type \\name, %function\n"
+    "  .thumb_func\n"
+    "\\name:\n"
+    "  push {r4-r11, lr}\n"
+    ".endm\n"
+    ".macro T0\n"
+    "  .p2align 2\n"
+    "  nop.n\n"
+    "  ldr.n r2, [r0]\n"
+    "  nop.n\n"
+    ".endm\n"
+    ".macro T0_LINE\n"
+    "  .p2align 4\n"
+    "  nop.n\n"
+    "  ldr.n r2, [r0]\n"
+    "  nop.n\n"
+    ".endm\n"
+    ".macro T1 name\n"
+    "  nop.n\n"
+    "  ldr.n r3, [r0]\n"
+    "  subs r0, r3, r2\n"
+    "  pop {r4-r11, pc}\n"
+    "  .size \\name, . - \\name\n"
+    ".endm\n"
+
+    /* leaf functions for the call benchmarks; their first instructions are 16-bit */
+    "  .section .text.bench_leaf,\"ax\",%progbits\n"
+    "  .p2align 2\n"
+    "  .type bench_leaf, %function\n"
+    "  .thumb_func\n"
+    "bench_leaf:\n"
+    "  bx lr\n"
+    "  .size bench_leaf, . - bench_leaf\n"
+    "  .type bench_leaf_frame, %function\n"
+    "  .thumb_func\n"
+    "bench_leaf_frame:\n"
+    "  push {r4, lr}\n"
+    "  pop {r4, pc}\n"
+    "  .size bench_leaf_frame, . - bench_leaf_frame\n"
+
+    "BEGIN bench_empty\n"
+    "  T0\n"
+    "  T1 bench_empty\n"
+
+    "BEGIN bench_smlad16\n"
+    "  movs r4, #0\n  movs r5, #3\n  movs r6, #5\n"
+    "  T0\n"
+    "  .rept 16\n  smlad r4, r5, r6, r4\n  .endr\n"
+    "  T1 bench_smlad16\n"
+
+    "BEGIN bench_smlal8\n"
+    "  movs r4, #0\n  movs r5, #0\n  movs r6, #3\n  movs r7, #5\n"
+    "  T0\n"
+    "  .rept 8\n  smlal r4, r5, r6, r7\n  .endr\n"
+    "  T1 bench_smlal8\n"
+
+    "BEGIN bench_mul_mla\n"
+    "  movs r5, #3\n  movs r6, #5\n  movs r7, #0\n"
+    "  T0\n"
+    "  .rept 4\n  mul r4, r5, r6\n  .endr\n"
+    "  .rept 4\n  mla r7, r5, r6, r7\n  .endr\n"
+    "  T1 bench_mul_mla\n"
+
+    "BEGIN bench_ldr_indep8\n"
+    "  T0\n"
+    "  ldr r4, [r1, #4]\n  ldr r5, [r1, #8]\n  ldr r6, [r1, #12]\n  ldr r7, [r1, #16]\n"
+    "  ldr.w r8, [r1, #20]\n  ldr.w r9, [r1, #24]\n  ldr.w r10, [r1, #28]\n  ldr.w r11, [r1, #32]\n"
+    "  T1 bench_ldr_indep8\n"
+
+    "BEGIN bench_ldr_dep8\n"
+    "  mov r4, r1\n"
+    "  T0\n"
+    "  .rept 8\n  ldr r4, [r4]\n  .endr\n"
+    "  T1 bench_ldr_dep8\n"
+
+    "BEGIN bench_ldr_wb4\n"
+    "  mov r5, r1\n"
+    "  T0\n"
+    "  .rept 4\n  ldr r6, [r5], #4\n  .endr\n"
+    "  T1 bench_ldr_wb4\n"
+
+    "BEGIN bench_ldr_str4\n"
+    "  T0\n"
+    "  .rept 4\n  ldr r4, [r1, #4]\n  str r4, [r1, #64]\n  .endr\n"
+    "  T1 bench_ldr_str4\n"
+
+    "BEGIN bench_str4\n"
+    "  movs r4, #7\n"
+    "  T0\n"
+    "  str r4, [r1, #64]\n  str r4, [r1, #68]\n  str r4, [r1, #72]\n  str r4, [r1, #76]\n"
+    "  T1 bench_str4\n"
+
+    "BEGIN bench_str_reg2\n"
+    "  movs r4, #7\n  movs r5, #64\n"
+    "  T0\n"
+    "  str r4, [r1, r5]\n  str r4, [r1, r5]\n"
+    "  T1 bench_str_reg2\n"
+
+    "BEGIN bench_ldr_strreg\n"
+    "  movs r5, #64\n"
+    "  T0\n"
+    "  ldr r4, [r1, #4]\n  str r4, [r1, r5]\n"
+    "  T1 bench_ldr_strreg\n"
+
+    "BEGIN bench_agu_stall\n"
+    "  mov r4, r1\n"
+    "  T0\n"
+    "  adds r4, r4, #4\n  ldr r5, [r4]\n"
+    "  T1 bench_agu_stall\n"
+
+    "BEGIN bench_ldm4\n"
+    "  T0\n"
+    "  ldm r1, {r4-r7}\n"
+    "  T1 bench_ldm4\n"
+
+    "BEGIN bench_ldm8\n"
+    "  T0\n"
+    "  ldm r1, {r4-r11}\n"
+    "  T1 bench_ldm8\n"
+
+    "BEGIN bench_stm8\n"
+    "  add r12, r1, #64\n"
+    "  T0\n"
+    "  stm r12, {r4-r11}\n"
+    "  T1 bench_stm8\n"
+
+    "BEGIN bench_push_pop4\n"
+    "  T0\n"
+    "  push {r4-r7}\n  pop {r4-r7}\n"
+    "  T1 bench_push_pop4\n"
+
+    "BEGIN bench_ldrd\n"
+    "  T0\n"
+    "  ldrd r4, r5, [r1, #8]\n"
+    "  T1 bench_ldrd\n"
+
+    "BEGIN bench_loop10\n"
+    "  movs r4, #10\n"
+    "  T0\n"
+    "1:\n  subs r4, r4, #1\n  bne 1b\n"
+    "  T1 bench_loop10\n"
+
+    "BEGIN bench_b_fwd\n"
+    "  T0\n"
+    "  b.n 1f\n  nop.n\n1:\n"
+    "  T1 bench_b_fwd\n"
+
+    /* after T0 the sequence starts at a word address + 2: B (+2), skipped NOP (+4), target (+6) */
+    "BEGIN bench_b_unaligned_wide\n"
+    "  T0\n"
+    "  b.n 1f\n  nop.n\n1:\n  add.w r4, r4, #1\n"
+    "  T1 bench_b_unaligned_wide\n"
+
+    "BEGIN bench_b_aligned_wide\n"
+    "  T0\n"
+    "  b.n 1f\n  nop.n\n  nop.n\n1:\n  add.w r4, r4, #1\n"
+    "  T1 bench_b_aligned_wide\n"
+
+    "BEGIN bench_call_ret\n"
+    "  T0\n"
+    "  bl bench_leaf\n"
+    "  T1 bench_call_ret\n"
+
+    "BEGIN bench_call_frame\n"
+    "  T0\n"
+    "  bl bench_leaf_frame\n"
+    "  T1 bench_call_frame\n"
+
+    "BEGIN bench_it_folded\n"
+    "  movs r4, #0\n  movs r5, #0\n"
+    "  T0\n"
+    "  adds.n r4, r4, #1\n  it eq\n  addeq.n r5, r5, #1\n"
+    "  T1 bench_it_folded\n"
+
+    "BEGIN bench_it_unfolded\n"
+    "  movs r4, #0\n  movs r5, #0\n"
+    "  T0\n"
+    "  adds.w r4, r4, #1\n  it eq\n  addeq.n r5, r5, #1\n"
+    "  T1 bench_it_unfolded\n"
+
+    "BEGIN bench_sdiv\n"
+    "  movs r5, #100\n  movs r6, #7\n"
+    "  T0\n"
+    "  sdiv r4, r5, r6\n"
+    "  T1 bench_sdiv\n"
+
+    "BEGIN bench_vadd8\n"
+    "  vmov.f32 s1, #1.0\n  vmov.f32 s2, #2.0\n"
+    "  T0\n"
+    "  .rept 8\n  vadd.f32 s0, s1, s2\n  .endr\n"
+    "  T1 bench_vadd8\n"
+
+    "BEGIN bench_vmul_vmla\n"
+    "  vmov.f32 s1, #1.0\n  vmov.f32 s2, #2.0\n"
+    "  T0\n"
+    "  .rept 4\n  vmul.f32 s0, s1, s2\n  .endr\n"
+    "  .rept 4\n  vmla.f32 s3, s1, s2\n  .endr\n"
+    "  T1 bench_vmul_vmla\n"
+
+    "BEGIN bench_vdiv_vsqrt\n"
+    "  vmov.f32 s1, #1.0\n  vmov.f32 s2, #2.0\n"
+    "  T0\n"
+    "  vdiv.f32 s0, s1, s2\n  vsqrt.f32 s3, s2\n"
+    "  T1 bench_vdiv_vsqrt\n"
+
+    "BEGIN bench_vldr4\n"
+    "  T0\n"
+    "  vldr s0, [r1, #4]\n  vldr s1, [r1, #8]\n  vldr s2, [r1, #12]\n  vldr s3, [r1, #16]\n"
+    "  T1 bench_vldr4\n"
+
+    "BEGIN bench_vldm4\n"
+    "  T0\n"
+    "  vldmia r1, {s0-s3}\n"
+    "  T1 bench_vldm4\n"
+
+    /* 32 NOPs over whole flash lines, for the wait-state model */
+    "BEGIN bench_nops32\n"
+    "  T0_LINE\n"
+    "  .rept 32\n  nop.n\n  .endr\n"
+    "  T1 bench_nops32\n"
+    ".purgem BEGIN\n.purgem T0\n.purgem T0_LINE\n.purgem T1\n"
+    ".text\n"
+);
+
+typedef uint32_t (*bench_fn)(volatile uint32_t *cyccnt, uint32_t *buf);
+
+#define BENCHES(X) X(empty) X(smlad16) X(smlal8) X(mul_mla) X(ldr_indep8) X(ldr_dep8) X(ldr_wb4) \
+    X(ldr_str4) X(str4) X(str_reg2) X(ldr_strreg) X(agu_stall) X(ldm4) X(ldm8) X(stm8) X(push_pop4) \
+    X(ldrd) X(loop10) X(b_fwd) X(b_unaligned_wide) X(b_aligned_wide) X(call_ret) X(call_frame) \
+    X(it_folded) X(it_unfolded) X(sdiv) X(vadd8) X(vmul_vmla) X(vdiv_vsqrt) X(vldr4) X(vldm4) X(nops32)
+
+#define DECLARE(name) uint32_t bench_##name(volatile uint32_t *cyccnt, uint32_t *buf);
+BENCHES(DECLARE)
+
+static const struct { const char *name; bench_fn fn; } benches[] = {
+#define ENTRY(name) {#name, bench_##name},
+    BENCHES(ENTRY)
+};
+
+static uint32_t scratch[64] __attribute__((aligned(8)));
+
+static void cmd_bench(void) {
+    DEMCR |= 1u << 24;                     /* TRCENA */
+    DWT_LAR = 0xC5ACCE55u;                 /* M7 software lock */
+    DWT_CYCCNT = 0;
+    DWT_CTRL |= 1u;
+    for (unsigned i = 0; i < sizeof benches / sizeof benches[0]; i++) {
+        for (int k = 0; k < 64; k++) scratch[k] = (uint32_t)k;
+        scratch[0] = (uint32_t)&scratch[0];    /* a chain of loads that ends where it starts */
+        uint32_t cycles = benches[i].fn(&DWT_CYCCNT, scratch);
+        puts_(benches[i].name);
+        putc_(' ');
+        put_u32(cycles);
+        puts_("\r\n");
+    }
+    puts_("end\r\n");
+}
+
+int main(void) {
+    static char line[64];
+    console_init();
+    puts_("cycles_bench " BOARD_NAME " ready\r\n");
+    for (;;) {
+        read_line(line, sizeof line);
+        if (starts_with(line, "bench")) cmd_bench();
+        else if (starts_with(line, "acr ")) {
+            FLASH_ACR = parse_hex(line + 4);
+            (void)FLASH_ACR;
+            puts_("ok\r\n");
+        } else { puts_("unknown\r\n"); }
+    }
+}
