@@ -25,8 +25,9 @@ $(STAMP): pyproject.toml
 check: setup
 	$(BIN)/harness check $(CHECK_ARGS)
 
+# pytest (not the hardware tests) then robot robot_tests/; results and JUnit files in reports/.
 test: setup
-	$(BIN)/python -m pytest -m 'not hardware' -ra $(PYTEST_ARGS)
+	@BIN=$(BIN) PYTEST_ARGS="$(PYTEST_ARGS)" ROBOT_ARGS="$(ROBOT_ARGS)" tests/run-all
 
 clean:
 	rm -rf build

@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +23,7 @@ _CPU_FLAGS = {
     ("cortex-m7", "single"): ["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16"],
     ("cortex-m7", "double"): ["-mcpu=cortex-m7", "-mfpu=fpv5-d16"],
 }
-CFLAGS = ["-mthumb", "-mfloat-abi=hard", "-O2", "-g", "-std=c11", "-Wall", "-Wextra", "-Werror",
+CFLAGS = ["-mthumb", "-mfloat-abi=hard", "-O2", "-g", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror",
           "-ffunction-sections", "-fdata-sections", "-ffreestanding", "-fno-common"]
 LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
 
@@ -166,17 +167,37 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
     elf = out / f"{name}.elf"
     if elf.is_file():
         return Firmware(elf, board, key)
-    out.mkdir(parents=True, exist_ok=True)
-    for fname, text in generated.items():
-        (out / fname).write_text(text)
-    gen_c = [out / f for f in extra_sources if f.endswith(".c")]
-    cmd = [gcc, *flags, *LDFLAGS, f"-I{out}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}",
-           f"-I{FIRMWARE / 'kernels'}", "-T", str(out / "link.ld"), f"-Wl,-Map={out / (name + '.map')}",
-           "-o", str(elf) + ".tmp", *map(str, sources), *map(str, gen_c), "-lm"]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
-            raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
-        raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
-    os.replace(str(elf) + ".tmp", elf)
+    # Build in a private folder and rename it into place whole: processes building the same key at once
+    # (pytest -n, run_matrix) never see or overwrite each other's half-written files.
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for fname, text in generated.items():
+            (work / fname).write_text(text)
+        gen_c = [work / f for f in extra_sources if f.endswith(".c")]
+        cmd = [gcc, *flags, *LDFLAGS, f"-I{work}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}",
+               f"-I{FIRMWARE / 'kernels'}", "-T", str(work / "link.ld"), f"-Wl,-Map={work / (name + '.map')}",
+               "-o", str(work / elf.name), *map(str, sources), *map(str, gen_c), "-lm"]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
+                raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
+            raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+        _publish(work, out, elf)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
     return Firmware(elf, board, key)
+
+
+def _publish(work: Path, out: Path, elf: Path) -> None:
+    """Rename the finished build folder to `out`. When another process got there first, keep its build;
+    a folder left without an ELF (an interrupted older build) is replaced."""
+    for _ in range(3):
+        try:
+            os.rename(work, out)
+            return
+        except OSError:
+            if elf.is_file():
+                return
+            shutil.rmtree(out, ignore_errors=True)
+    raise HarnessError(f"cannot put the firmware build in place at {out}")

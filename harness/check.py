@@ -32,6 +32,7 @@ class Verdict:
     board: str
     status: str = "pass"
     reasons: list[str] = field(default_factory=list)
+    source: str = "emulated"             # the backend that ran it: emulated | renode | hardware
     expected_fit: bool | None = None
     fit: Fit | None = None
     inputs: int = 0
@@ -93,7 +94,7 @@ def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 2
                backend: str = "emulated", expected_fit: bool | None = None, task: str | None = None,
                progress: Callable[[str], None] = lambda s: None) -> Verdict:
     start = time.monotonic()
-    v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit)
+    v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit, source=backend)
     try:
         _check(v, model_path, board, inputs, seed, backend, task, progress)
     except HarnessError as e:
@@ -125,6 +126,14 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         return
     v.elf = str(fw.elf)
     dut = open_board(backend, board, fw.elf)
+    try:
+        _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)
+    finally:
+        getattr(dut, "close", lambda: None)()   # a serial port or a Renode process is not left behind
+
+
+def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, task: str | None,
+         progress) -> None:
     client = DutClient(dut)
     client.wait_ready()
     reference = TflmReference(graph.path)

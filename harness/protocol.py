@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
+from harness.backends import GarbledLine
 from harness.errors import HarnessError
 
 CHUNK = 31   # bytes per `db` command, as the MLPerf runner sends: `db ` + 62 hex digits < 80 chars
@@ -32,10 +33,30 @@ _BRACKET = re.compile(r"^m-([a-z-]+)-\[(.*)\]$")
 
 
 class DutClient:
-    def __init__(self, transport: Transport):
+    """`retries`: how often a command whose answer arrived garbled (harness.backends.GarbledLine, from a
+    serial line) is asked again. An input download is repeated whole, since `db <hex>` appends."""
+
+    def __init__(self, transport: Transport, retries: int = 1):
         self.t = transport
+        self.retries = retries
+        self.garbled: list[bytes] = []      # damaged lines seen (and recovered from)
 
     def wait_ready(self) -> list[str]:
+        """Lines up to and with `m-ready` (at boot: the banner). A damaged line here is only noted."""
+        lines = []
+        while True:
+            try:
+                line = self.t.read_line().strip("\r\0")
+            except GarbledLine as g:
+                if len(self.garbled) >= self.retries + 8:
+                    raise
+                self.garbled.append(g.raw)
+                continue
+            lines.append(line)
+            if "m-ready" in line:
+                return lines
+
+    def _answer(self) -> list[str]:
         lines = []
         while True:
             line = self.t.read_line().strip("\r\0")
@@ -43,13 +64,39 @@ class DutClient:
             if "m-ready" in line:
                 return lines
 
-    def command(self, cmd: str) -> list[str]:
+    def _exchange(self, cmd: str) -> list[str]:
         self.t.write(cmd.encode() + b"%")
-        lines = self.wait_ready()
+        lines = self._answer()
         errors = [ln for ln in lines if ln.startswith("e-")]
         if errors:
             raise ProtocolError(f"board answered `{cmd}` with {'; '.join(errors)}")
         return lines
+
+    def _resync(self) -> None:
+        """After a damaged line: skip the rest of that answer (up to its m-ready, or a quiet line)."""
+        from harness.backends import BoardIdle
+        while True:
+            try:
+                if "m-ready" in self.t.read_line():
+                    return
+            except GarbledLine as g:
+                self.garbled.append(g.raw)
+            except BoardIdle:
+                return
+
+    def _retrying(self, what: str, action):
+        for attempt in range(self.retries + 1):
+            try:
+                return action()
+            except GarbledLine as g:
+                self.garbled.append(g.raw)
+                self._resync()
+                if attempt == self.retries:
+                    raise ProtocolError(f"`{what}`: the answer arrived garbled {attempt + 1} time(s), last "
+                                        f"{g.raw!r}") from g
+
+    def command(self, cmd: str) -> list[str]:
+        return self._retrying(cmd, lambda: self._exchange(cmd))
 
     @staticmethod
     def field(lines: list[str], key: str) -> str:
@@ -66,12 +113,15 @@ class DutClient:
         return self.field(self.command("profile"), "model")
 
     def load(self, data: bytes) -> None:
-        lines = self.command(f"db load {len(data)}")
+        self._retrying(f"db load {len(data)}", lambda: self._load(data))
+
+    def _load(self, data: bytes) -> None:
+        lines = self._exchange(f"db load {len(data)}")
         if not any(f"Expecting {len(data)} bytes" in ln for ln in lines):
             raise ProtocolError(f"board refused {len(data)} bytes: {lines}")
         done = False
         for i in range(0, len(data), CHUNK):
-            done = any("m-load-done" in ln for ln in self.command("db " + data[i:i + CHUNK].hex()))
+            done = any("m-load-done" in ln for ln in self._exchange("db " + data[i:i + CHUNK].hex()))
         if not done:
             raise ProtocolError("board never said m-load-done")
 

@@ -59,8 +59,9 @@ def row(model_id: str, path: Path, inputs: int = 5) -> Row:
     except HarnessError as e:
         r.status = "error: " + str(e).splitlines()[0]
         return r
-    r.status = (f"bit-exact ({inputs}/{inputs})" if result.mismatches == 0
-                else f"DIFFERS on {result.mismatches}/{inputs}: {result.first_diff}")
+    r.status = (f"bit-exact ({inputs}/{inputs})" if result.bit_exact
+                else f"within tolerance ({inputs}/{inputs}, max diff {result.max_abs_diff:.2g})"
+                if result.mismatches == 0 else f"DIFFERS on {result.mismatches}/{inputs}: {result.first_diff}")
     return r
 
 

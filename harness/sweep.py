@@ -1,5 +1,6 @@
 """Per-op sweeps: a single-op (or small) model built with TensorFlow, run through our runtime built for
-the host and through TFLM on seeded random inputs; the bytes must be the same."""
+the host and through TFLM on seeded random inputs; the outputs must agree (harness.reference.outputs_agree:
+the same bytes for integer outputs, a stated tolerance for float ones)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from typing import Callable
 from harness.host_runtime import HostModel
 from harness.plan.lower import lower
 from harness.plan.model import load_model
-from harness.reference import TflmReference, random_inputs
+from harness.reference import TflmReference, outputs_agree, random_inputs
 from harness.tfgen import convert
 
 
@@ -21,22 +22,28 @@ class CaseResult:
     inputs: int
     mismatches: int
     first_diff: str = ""
+    max_abs_diff: float = 0.0      # over all inputs, in the output's units (0.0: bit-exact)
+    bit_exact: bool = True         # every output the same bytes as TFLM's
 
 
 def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "") -> CaseResult:
     path = Path(path)
     low = lower(load_model(path))
     host, ref = HostModel(low), TflmReference(path)
-    bad, first = 0, ""
+    t_out = low.graph.tensor(low.output)
+    bad, first, worst, exact = 0, "", 0.0, True
     for x in random_inputs(low.graph.tensor(low.input), inputs, seed):
         ours, theirs = host.run(x), ref.run(x)
-        if ours != theirs:
+        agree, diff = outputs_agree(ours, theirs, t_out)
+        worst, exact = max(worst, diff), exact and ours == theirs
+        if not agree:
             bad += 1
             if not first:
-                i = next(k for k in range(len(ours)) if ours[k] != theirs[k])
-                first = f"first differing byte {i}: ours {ours[i]} TFLM {theirs[i]}"
-    return CaseResult(key or path.name, path, low.graph.op_names, inputs, bad, first)
+                i = next((k for k in range(min(len(ours), len(theirs))) if ours[k] != theirs[k]), 0)
+                first = f"first differing byte {i}: ours {ours[i]} TFLM {theirs[i]}; max |difference| {diff!r}"
+    return CaseResult(key or path.name, path, low.graph.op_names, inputs, bad, first, worst, exact)
 
 
-def run_case(build: Callable, key: str, *, inputs: int = 5, seed: int = 0, int16x8: bool = False) -> CaseResult:
-    return compare_on_host(convert(build, key, int16x8=int16x8, folder="sweep"), inputs, seed, key)
+def run_case(build: Callable, key: str, *, inputs: int = 5, seed: int = 0, int16x8: bool = False,
+             float32: bool = False) -> CaseResult:
+    return compare_on_host(convert(build, key, int16x8=int16x8, float32=float32, folder="sweep"), inputs, seed, key)

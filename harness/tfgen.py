@@ -23,11 +23,14 @@ def _tf():
 
 
 def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = False,
-            calibration: Callable | None = None, folder: str = "generated", float_io: bool = False) -> Path:
+            calibration: Callable | None = None, folder: str = "generated", float_io: bool = False,
+            float32: bool = False) -> Path:
     """`build(tf)` returns a Keras model with one input; `key` names the case (same key, same file).
     Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given.
-    `float_io` keeps the model's input and output float32 (the converter adds QUANTIZE / DEQUANTIZE)."""
-    digest = hashlib.sha256(f"{key}|{seed}|{int16x8}{'|float_io' if float_io else ''}".encode()).hexdigest()[:16]
+    `float_io` keeps the model's input and output float32 (the converter adds QUANTIZE / DEQUANTIZE);
+    `float32` converts without quantizing at all (a float32 model: no calibration)."""
+    digest = hashlib.sha256(f"{key}|{seed}|{int16x8}{'|float_io' if float_io else ''}"
+                            f"{'|float32' if float32 else ''}".encode()).hexdigest()[:16]
     out = CACHE / folder / f"{digest}.tflite"
     if out.is_file():
         return out
@@ -44,6 +47,8 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
             yield [np.asarray(x, np.float32).reshape(1, *shape)]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if float32:
+        return _write(out, conv.convert())
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
     if int16x8:
@@ -54,7 +59,10 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not float_io:
             conv.inference_input_type = conv.inference_output_type = tf.int8
-    data = conv.convert()
+    return _write(out, conv.convert())
+
+
+def _write(out: Path, data: bytes) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_bytes(data)

@@ -4,6 +4,10 @@ import pytest
 
 from harness import registry
 
+# The (model, board) parametrization, --board/--model/--zoo/--lab and the session cache. When the package
+# is installed its pytest11 entry point (the same name) has loaded it already and this is a no-op.
+pytest_plugins = ["harness.pytest_plugin"]
+
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "models"
 
 

@@ -4,8 +4,9 @@
 
 #define TM_CONCAT_MAX_INPUTS 10
 
-/* CONCATENATION, int8: for each of `outer` slices, each input's in_bytes[i] bytes in turn (the product of
- * its size along the axis and of the dimensions after it). An input is read from the arena at
+/* CONCATENATION of any element type (the kernel copies bytes; its name keeps the int8 suffix): for each
+ * of `outer` slices, each input's in_bytes[i] bytes in turn (the product of its size along the axis, of
+ * the dimensions after it and of the element size). An input is read from the arena at
  * in_offset[i], or from flash through in_const[i] when that is set (a constant). */
 typedef struct {
     uint32_t out_offset;

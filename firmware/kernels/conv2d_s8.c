@@ -3,16 +3,7 @@
  * channel, + out zero point, clamped to the fused activation's range. */
 #include "conv2d.h"
 #include "tm_quant.h"
-
-/* The filter taps [*lo, *hi) whose input coordinate origin + dilation * k lies inside [0, size). */
-static void tap_range(int origin, int dilation, int size, int taps, int *lo, int *hi)
-{
-    int first = origin >= 0 ? 0 : (-origin + dilation - 1) / dilation;
-    int last = size - 1 - origin;               /* dilation * k <= last */
-    int end = last < 0 ? 0 : last / dilation + 1;
-    *lo = first;
-    *hi = end < taps ? end : taps;
-}
+#include "window.h"
 
 tm_status_t tm_conv2d_s8(const void *params, uint8_t *arena)
 {
@@ -28,11 +19,11 @@ tm_status_t tm_conv2d_s8(const void *params, uint8_t *arena)
         for (int oy = 0; oy < p->out_h; oy++) {
             const int iy0 = oy * p->stride_h - p->pad_h;
             int ky_lo, ky_hi;
-            tap_range(iy0, dil_h, p->in_h, p->kernel_h, &ky_lo, &ky_hi);
+            tm_tap_range(iy0, dil_h, p->in_h, p->kernel_h, &ky_lo, &ky_hi);
             for (int ox = 0; ox < p->out_w; ox++) {
                 const int ix0 = ox * p->stride_w - p->pad_w;
                 int kx_lo, kx_hi;
-                tap_range(ix0, dil_w, in_w, kernel_w, &kx_lo, &kx_hi);
+                tm_tap_range(ix0, dil_w, in_w, kernel_w, &kx_lo, &kx_hi);
                 int8_t *y = out + (oy * p->out_w + ox) * out_c;
                 int group_c = 0, group_end = per_group;   /* first input channel, end output channel */
                 for (int oc = 0; oc < out_c; oc++) {

@@ -26,4 +26,45 @@ typedef struct {
 } tm_depthwise_conv2d_params_t;
 
 tm_status_t tm_depthwise_conv2d_s8(const void *params, uint8_t *arena);
+
+/* DEPTHWISE_CONV_2D int16x8: int16 activations (zero points 0), int8 weights, int64 bias: TFLM
+ * accumulates in 64 bits and requantizes with its 64-bit MultiplyByQuantizedMultiplier. */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint16_t batches;
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t kernel_h, kernel_w;
+    uint16_t depth_multiplier;
+    uint16_t stride_h, stride_w;
+    uint16_t dilation_h, dilation_w;
+    uint16_t pad_h, pad_w;
+    int16_t  act_min, act_max;
+    const int8_t  *weights;      /* [kernel_h][kernel_w][out_c] */
+    const int64_t *bias;         /* [out_c] or NULL */
+    const int32_t *multiplier;   /* [out_c] */
+    const int8_t  *shift;        /* [out_c] */
+} tm_depthwise_conv2d_s16_params_t;
+
+tm_status_t tm_depthwise_conv2d_s16(const void *params, uint8_t *arena);
+
+/* DEPTHWISE_CONV_2D float32: TFLM's reference order (taps row by row, then + bias, clamp). */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint16_t batches;
+    uint16_t in_h, in_w, in_c;
+    uint16_t out_h, out_w, out_c;
+    uint16_t kernel_h, kernel_w;
+    uint16_t depth_multiplier;
+    uint16_t stride_h, stride_w;
+    uint16_t dilation_h, dilation_w;
+    uint16_t pad_h, pad_w;
+    float    act_min, act_max;
+    const float *weights;        /* [kernel_h][kernel_w][out_c] */
+    const float *bias;           /* [out_c] or NULL */
+} tm_depthwise_conv2d_f32_params_t;
+
+tm_status_t tm_depthwise_conv2d_f32(const void *params, uint8_t *arena);
 #endif

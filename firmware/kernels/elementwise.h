@@ -2,34 +2,49 @@
 #define TM_ELEMENTWISE_H
 #include "tm_runtime.h"
 
-/* ADD / MUL, int8, with broadcasting. The planner collapses the output shape to 6 dimensions (outermost
- * first) and gives each input its element stride along each (0 where the input is broadcast). An input
- * is read from the arena at inN_offset, or from flash through inN_const when that is set (a constant). */
+/* ADD / MUL with broadcasting. The planner collapses the output shape to 6 dimensions (outermost first)
+ * and gives each input its element stride along each (0 where the input is broadcast). An input is read
+ * from the arena at inN_offset, or from flash through inN_const when that is set (a constant of the
+ * kernel's element type). */
 typedef struct {
     uint32_t in1_offset, in2_offset, out_offset;
-    const int8_t *in1_const, *in2_const;
+    const void *in1_const, *in2_const;
     uint32_t dims[6];
     uint32_t in1_stride[6], in2_stride[6];
     int16_t  in1_zero_offset, in2_zero_offset;   /* -zero_point of each input */
     int16_t  out_zero_point;
-    uint8_t  left_shift;                         /* 20 for int8 */
+    uint8_t  left_shift;                         /* 20 for int8, 15 for int16 */
     int32_t  in1_multiplier, in2_multiplier, out_multiplier;
     int8_t   in1_shift, in2_shift, out_shift;    /* <= 0: right shifts */
-    int8_t   act_min, act_max;
+    int16_t  act_min, act_max;
 } tm_add_params_t;
 
 typedef struct {
     uint32_t in1_offset, in2_offset, out_offset;
-    const int8_t *in1_const, *in2_const;
+    const void *in1_const, *in2_const;
     uint32_t dims[6];
     uint32_t in1_stride[6], in2_stride[6];
     int16_t  in1_zero_offset, in2_zero_offset;
     int16_t  out_zero_point;
     int32_t  out_multiplier;
     int8_t   out_shift;                          /* TFLM convention: > 0 is a left shift */
-    int8_t   act_min, act_max;
+    int16_t  act_min, act_max;
 } tm_mul_params_t;
 
 tm_status_t tm_add_s8(const void *params, uint8_t *arena);
 tm_status_t tm_mul_s8(const void *params, uint8_t *arena);
+tm_status_t tm_add_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0, left_shift 15 */
+tm_status_t tm_mul_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0 */
+
+/* ADD / MUL float32: a + b (a * b), clamped to the fused activation's range. */
+typedef struct {
+    uint32_t in1_offset, in2_offset, out_offset;
+    const float *in1_const, *in2_const;
+    uint32_t dims[6];
+    uint32_t in1_stride[6], in2_stride[6];
+    float    act_min, act_max;
+} tm_binary_f32_params_t;
+
+tm_status_t tm_add_f32(const void *params, uint8_t *arena);
+tm_status_t tm_mul_f32(const void *params, uint8_t *arena);
 #endif

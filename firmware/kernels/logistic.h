@@ -16,4 +16,15 @@ typedef struct {
 
 tm_status_t tm_logistic_s8(const void *params, uint8_t *arena);   /* out = logistic * 256 - 128 */
 tm_status_t tm_tanh_s8(const void *params, uint8_t *arena);       /* out = tanh * 128 */
+
+/* LOGISTIC and TANH float32, element-wise (TFLM's reference kernels): LOGISTIC is 1 above 16.619047...,
+ * expf(x) below -9, else 1 / (1 + expf(-x)); TANH is tanhf(x). */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint32_t count;
+} tm_unary_f32_params_t;
+
+tm_status_t tm_logistic_f32(const void *params, uint8_t *arena);
+tm_status_t tm_tanh_f32(const void *params, uint8_t *arena);
 #endif

@@ -14,8 +14,8 @@ static int8_t mul_one(const tm_mul_params_t *p, int8_t x, int8_t y)
 tm_status_t tm_mul_s8(const void *params, uint8_t *arena)
 {
     const tm_mul_params_t *p = params;
-    const int8_t *a = p->in1_const ? p->in1_const : (const int8_t *)(arena + p->in1_offset);
-    const int8_t *b = p->in2_const ? p->in2_const : (const int8_t *)(arena + p->in2_offset);
+    const int8_t *a = p->in1_const ? (const int8_t *)p->in1_const : (const int8_t *)(arena + p->in1_offset);
+    const int8_t *b = p->in2_const ? (const int8_t *)p->in2_const : (const int8_t *)(arena + p->in2_offset);
     int8_t *out = (int8_t *)(arena + p->out_offset);
     const uint32_t *n = p->dims, *sa = p->in1_stride, *sb = p->in2_stride;
     for (uint32_t i0 = 0; i0 < n[0]; i0++)

@@ -3,16 +3,6 @@
 #include "pooling.h"
 #include "tm_quant.h"
 
-/* The window of output position `o` along one axis, clipped to [0, size): taps [*lo, *hi) of the filter. */
-static int32_t window_origin(uint32_t o, uint16_t stride, uint16_t pad, uint16_t filter, uint16_t size,
-                             int32_t *lo, int32_t *hi)
-{
-    int32_t origin = (int32_t)o * stride - pad;
-    *lo = origin < 0 ? -origin : 0;
-    *hi = (int32_t)size - origin < (int32_t)filter ? (int32_t)size - origin : (int32_t)filter;
-    return origin;
-}
-
 tm_status_t tm_average_pool_2d_s8(const void *params, uint8_t *arena)
 {
     const tm_pool_params_t *p = params;
@@ -23,10 +13,10 @@ tm_status_t tm_average_pool_2d_s8(const void *params, uint8_t *arena)
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * c_n;
         for (uint32_t oy = 0; oy < p->out_h; oy++) {
             int32_t y0, y1;
-            int32_t iy = window_origin(oy, p->stride_h, p->pad_h, p->filter_h, p->in_h, &y0, &y1);
+            int32_t iy = tm_pool_window(oy, p->stride_h, p->pad_h, p->filter_h, p->in_h, &y0, &y1);
             for (uint32_t ox = 0; ox < p->out_w; ox++) {
                 int32_t x0, x1;
-                int32_t ix = window_origin(ox, p->stride_w, p->pad_w, p->filter_w, p->in_w, &x0, &x1);
+                int32_t ix = tm_pool_window(ox, p->stride_w, p->pad_w, p->filter_w, p->in_w, &x0, &x1);
                 if (y1 <= y0 || x1 <= x0) {
                     return TM_ERR_PARAM;     /* an empty window: TFLM fails the same way */
                 }
@@ -59,10 +49,10 @@ tm_status_t tm_max_pool_2d_s8(const void *params, uint8_t *arena)
         const int8_t *image = in + (size_t)b * p->in_h * p->in_w * c_n;
         for (uint32_t oy = 0; oy < p->out_h; oy++) {
             int32_t y0, y1;
-            int32_t iy = window_origin(oy, p->stride_h, p->pad_h, p->filter_h, p->in_h, &y0, &y1);
+            int32_t iy = tm_pool_window(oy, p->stride_h, p->pad_h, p->filter_h, p->in_h, &y0, &y1);
             for (uint32_t ox = 0; ox < p->out_w; ox++) {
                 int32_t x0, x1;
-                int32_t ix = window_origin(ox, p->stride_w, p->pad_w, p->filter_w, p->in_w, &x0, &x1);
+                int32_t ix = tm_pool_window(ox, p->stride_w, p->pad_w, p->filter_w, p->in_w, &x0, &x1);
                 for (uint32_t c = 0; c < c_n; c++) {
                     int32_t m = -128;
                     for (int32_t fy = y0; fy < y1; fy++) {

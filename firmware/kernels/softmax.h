@@ -31,4 +31,17 @@ typedef struct {
 } tm_softmax_s16_params_t;
 
 tm_status_t tm_softmax_s16(const void *params, uint8_t *arena);
+
+/* SOFTMAX float32 (TFLM's reference order): per row, the maximum (from -FLT_MAX), then
+ * e = expf((x - max) * beta) stored and summed from 0.0f in order, then each e / sum. expf is the C
+ * library's: the host's libm on the host (as the TFLM wheel's), newlib's on the board, whose
+ * single-precision-FPU builds can differ from glibc's by an ulp or two (harness/reference.py). */
+typedef struct {
+    uint32_t in_offset;          /* arena offsets */
+    uint32_t out_offset;
+    uint32_t rows, depth;
+    float    beta;
+} tm_softmax_f32_params_t;
+
+tm_status_t tm_softmax_f32(const void *params, uint8_t *arena);
 #endif

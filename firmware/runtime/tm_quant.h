@@ -37,6 +37,17 @@ static inline int32_t tm_clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* TFLM's MultiplyByQuantizedMultiplier for a 64-bit accumulator (the int16x8 kernels with an int64 bias):
+ * the q31 multiplier rounded to 16 bits, then one rounding right shift by 15 - shift (the planner keeps
+ * shift <= 14). The product cannot overflow for |x| < 2^47. */
+static inline int32_t tm_requantize64(int64_t x, int32_t multiplier, int shift)
+{
+    int32_t reduced = multiplier < 0x7FFF0000 ? (multiplier + (1 << 15)) >> 16 : 0x7FFF;
+    int total_shift = 15 - shift;
+    int64_t round = (int64_t)1 << (total_shift - 1);
+    return (int32_t)((x * reduced + round) >> total_shift);
+}
+
 /* ---- Fixed-point exp / reciprocal / logistic / tanh, as TFLM's int8 SOFTMAX, LOGISTIC and TANH compute
  * them (gemmlowp's algorithms, written out for int32 raw values). A value "in Qm" is a raw int32 with m
  * integer bits and 31 - m fractional bits. Products are rounding doubling high multiplies; sums wrap. */

@@ -1,9 +1,17 @@
-"""Board backends: the built-in emulated board (emulated.py) and, later, real boards.
+"""Board backends: one interface, three implementations.
+
+Every backend gives a running board with `write(bytes)`, `read_line() -> str`, `reset()` and
+`uart_tail(n)` (what harness.protocol's DutClient needs, plus what a failure report shows):
+- `emulated`: the built-in Unicorn board (emulated.py), built from the .repl;
+- `renode`: a `renode` binary on PATH running the same .repl and ELF, its console on a socket (renode.py);
+- `hardware`: a real board from the lab inventory, flashed, then its console over pyserial (serial.py).
 
 The exceptions every backend raises live here so a protocol client can catch them without importing
-an engine. Import the engine itself with `from harness.backends.emulated import EmulatedBoard`.
+an engine. Import an engine itself with e.g. `from harness.backends.emulated import EmulatedBoard`.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from harness.errors import HarnessError
 
@@ -36,17 +44,58 @@ class BoardIdle(BoardError):
     A protocol client treats this like a timeout; the next call resumes where the firmware waits."""
 
 
-BACKENDS = ("emulated",)
+class BoardTimeout(BoardIdle):
+    """A board the host cannot look inside (a serial port, a Renode socket) sent no complete line within
+    the wall-clock timeout. Report kind 'timeout'; a client treats it like BoardIdle."""
+
+
+class GarbledLine(BoardError):
+    """A line arrived damaged: bytes that are not the printable ASCII the protocol uses (line noise, a
+    baud-rate mismatch, the tail of a line sent before the port was opened). `raw` holds the bytes.
+    The protocol client asks again once (harness.protocol.DutClient)."""
+
+    def __init__(self, text: str, raw: bytes, report: dict | None = None):
+        super().__init__(text, report)
+        self.raw = raw
+
+
+class PortError(BoardError):
+    """A serial port that cannot be used: absent, busy (held by another program) or not permitted."""
+
+
+def _emulated(board, elf, **options):
+    from harness.backends.emulated import EmulatedBoard
+    return EmulatedBoard(board, elf, **options)
+
+
+def _renode(board, elf, **options):
+    from harness.backends.renode import RenodeBoard
+    return RenodeBoard(board, elf, **options)
+
+
+def _hardware(board, elf, **options):
+    from harness.backends.serial import open_hardware
+    return open_hardware(board, elf, **options)
+
+
+# name -> opener(board, elf, **options). A new backend is one more row here and one module beside this.
+BACKENDS: dict[str, Callable] = {
+    "emulated": _emulated,
+    "renode": _renode,
+    "hardware": _hardware,
+}
 
 
 def open_board(backend: str, board, elf, **options):
     """A running board for `backend` with `elf` loaded and reset: an object with `write(bytes)` and
     `read_line() -> str` (harness.protocol's transport). `options` go to the backend (emulated:
-    budget=instructions)."""
-    if backend == "emulated":
-        from harness.backends.emulated import EmulatedBoard
-        return EmulatedBoard(board, elf, **options)
-    raise HarnessError(f"unknown board backend {backend!r}; known: {', '.join(BACKENDS)}")
+    budget=instructions; renode: renode=path, timeout=s; hardware: lab=, port=, flasher=, flash=)."""
+    try:
+        opener = BACKENDS[backend]
+    except KeyError:
+        raise HarnessError(f"unknown board backend {backend!r}; known: {', '.join(BACKENDS)}") from None
+    return opener(board, elf, **options)
 
 
-__all__ = ["BoardError", "BoardFault", "BoardHang", "BoardIdle", "BACKENDS", "open_board"]
+__all__ = ["BoardError", "BoardFault", "BoardHang", "BoardIdle", "BoardTimeout", "GarbledLine", "PortError",
+           "BACKENDS", "open_board"]

@@ -12,7 +12,9 @@ _DTYPE = {np.dtype(np.int8): "TM_INT8", np.dtype(np.int16): "TM_INT16", np.dtype
 
 def _array(ctype: str, name: str, data: np.ndarray) -> str:
     flat = np.ascontiguousarray(data).reshape(-1)
-    rows = [", ".join(str(int(v)) for v in flat[i:i + 32]) for i in range(0, flat.size, 32)]
+    # float32 constants as C hex-float literals: exact, sign of zero kept (lowerings refuse inf/NaN)
+    text = (lambda v: f"{float(v).hex()}f") if flat.dtype == np.float32 else (lambda v: str(int(v)))
+    rows = [", ".join(text(v) for v in flat[i:i + 32]) for i in range(0, flat.size, 32)]
     body = ",\n    ".join(rows)
     return f"static const {ctype} {name}[{flat.size}] __attribute__((aligned(4))) = {{\n    {body}\n}};\n"
 

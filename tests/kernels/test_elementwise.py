@@ -133,10 +133,20 @@ def test_elementwise_matches_tflm(case):
     assert r.mismatches == 0, r.first_diff
 
 
-def test_int16_add_is_refused():
-    path = convert(_two_branch("add", (4, 3), (4, 3), (4, 3), 1.0, 2.0, "none"), "elementwise/v1/int16",
+def test_int32_add_is_refused():
+    """int8, int16 (tests/kernels/test_int16.py) and float32 (test_float.py) are supported; int32 is not."""
+    from tflite_synth import Synth
+    s = Synth()
+    a, b, y = (s.tensor((1, 4), np.int32, name=n) for n in "aby")
+    s.op("ADD", [a, b], [y], s.options("AddOptions", fusedActivationFunction=0))
+    g = load_model(s.save([a, b], [y]))
+    with pytest.raises(ModelError, match=r"op 0 ADD .*only int8, int16, float32"):
+        LOWERINGS["ADD"](g, g.ops[0])
+
+
+def test_int16_mul_lowers():
+    path = convert(_two_branch("mul", (4, 3), (4, 3), (4, 3), 1.0, 2.0, "none"), "elementwise/v1/int16-mul",
                    int16x8=True, folder="sweep")
     g = load_model(path)
-    add = next(op for op in g.ops if op.name == "ADD")
-    with pytest.raises(ModelError, match=rf"op {add.index} ADD .*only int8"):
-        LOWERINGS["ADD"](g, add)
+    mul = next(op for op in g.ops if op.name == "MUL")
+    assert LOWERINGS["MUL"](g, mul).kernel == "tm_mul_s16"

@@ -1,5 +1,7 @@
-"""ADD and MUL, int8: two arena inputs, or one constant input (stored in flash), with broadcasting up to
-6-D (a dimension of 1 against any size) and a fused activation.
+"""ADD and MUL: two arena inputs, or one constant input (stored in flash), with broadcasting up to 6-D (a
+dimension of 1 against any size) and a fused activation. int8 and int16 (int16x8: zero points 0; the int8
+arithmetic, ADD with left_shift 15, as TFLM's) ADD and MUL; float32 ADD and MUL (a + b, a * b in single
+precision, then TFLM's float clamp).
 
 TFLM's semantics (add_common.cc / mul_common.cc, reference_integer_ops Add and Mul):
 - ADD rescales both inputs to a common scale first: left_shift = 20, each input's value minus its zero
@@ -15,9 +17,10 @@ import numpy as np
 
 from harness.plan.kernel import Arena, Const, KernelCall
 from harness.plan.model import Graph, ModelError, Op, Tensor
+from harness.plan.ops.dtypes import check_int16_symmetric, float_activation_range, float_const
 from harness.plan.quant import activation_range, quantize_multiplier
 
-ADD_LEFT_SHIFT = 20          # TFLM's left_shift for int8 ADD (15 for int16)
+ADD_LEFT_SHIFT = {np.dtype(np.int8): 20, np.dtype(np.int16): 15}   # TFLM's left_shift for ADD
 MAX_DIMS = 6                 # the kernels' loop nest; TFLM also broadcasts up to 6-D
 
 
@@ -63,11 +66,16 @@ def _inputs(g: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, str]:
         raise ModelError(f"op {op.index} {op.name}: needs two inputs and one output")
     a, b, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
     where = f"op {op.index} {op.name} (output {out.name!r})"
-    if not (a.dtype == b.dtype == out.dtype == np.int8):
-        raise ModelError(f"{where}: only int8 is supported, got {a.dtype}, {b.dtype} -> {out.dtype}")
-    for t in (a, b, out):
-        if t.scales.size != 1 or not t.scale > 0:
-            raise ModelError(f"{where}: tensor {t.name!r} must be quantized per tensor with a positive scale")
+    types = (np.int8, np.int16, np.float32)
+    if not (a.dtype == b.dtype == out.dtype) or np.dtype(out.dtype).type not in types:
+        raise ModelError(f"{where}: only {', '.join(np.dtype(t).name for t in types)} are supported (all three "
+                         f"tensors alike), got {a.dtype}, {b.dtype} -> {out.dtype}")
+    if out.dtype != np.float32:
+        for t in (a, b, out):
+            if t.scales.size != 1 or not t.scale > 0:
+                raise ModelError(f"{where}: tensor {t.name!r} must be quantized per tensor with a positive scale")
+    if out.dtype == np.int16:
+        check_int16_symmetric(where, a, b, out)
     if a.is_constant and b.is_constant:
         raise ModelError(f"{where}: both inputs are constants (not folded by the converter); not supported")
     return a, b, out, where
@@ -77,7 +85,9 @@ def _operand_fields(op: Op, i: int, t: Tensor) -> dict:
     """An input read from the arena, or (a constant) from flash: the kernel uses the pointer when set."""
     n = i + 1
     if t.is_constant:
-        return {f"in{n}_offset": 0, f"in{n}_const": Const("int8_t", t.data, op.inputs[i])}
+        data = float_const(f"op {op.index} {op.name}", t) if t.dtype == np.float32 else \
+            Const({np.dtype(np.int8): "int8_t", np.dtype(np.int16): "int16_t"}[np.dtype(t.dtype)], t.data, op.inputs[i])
+        return {f"in{n}_offset": 0, f"in{n}_const": data}
     return {f"in{n}_offset": Arena(op.inputs[i]), f"in{n}_const": None}
 
 
@@ -85,28 +95,41 @@ def _activation(op: Op, out: Tensor) -> tuple[int, int]:
     return activation_range(op.options.FusedActivationFunction() if op.options is not None else 0, out)
 
 
-def add_multipliers(where: str, s1: float, s2: float, s_out: float) -> tuple[tuple[int, int], ...]:
-    """TFLM's int8 ADD: (input1, input2, output) (multiplier, shift), from input_scale / (2 * max input
+def add_multipliers(where: str, s1: float, s2: float, s_out: float,
+                    left_shift: int = 20) -> tuple[tuple[int, int], ...]:
+    """TFLM's int8/int16 ADD: (input1, input2, output) (multiplier, shift), from input_scale / (2 * max input
     scale) and 2 * max input scale / (2^left_shift * output_scale), each of which must be below 1
     (QuantizeMultiplierSmallerThanOneExp)."""
     twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))
-    reals = (float(s1) / twice_max, float(s2) / twice_max, twice_max / ((1 << ADD_LEFT_SHIFT) * float(s_out)))
+    reals = (float(s1) / twice_max, float(s2) / twice_max, twice_max / ((1 << left_shift) * float(s_out)))
     if reals[2] >= 1.0:
         raise ModelError(f"{where}: output scale {s_out} is too small for the inputs' scales ({s1}, {s2}); "
                          "TFLM's ADD cannot rescale it")
     return tuple(quantize_multiplier(r) for r in reals)
 
 
+def _lower_float(g: Graph, op: Op, a: Tensor, b: Tensor, out: Tensor, where: str) -> KernelCall:
+    act_min, act_max = float_activation_range(
+        where, op.options.FusedActivationFunction() if op.options is not None else 0)
+    return KernelCall("tm_add_f32" if op.name == "ADD" else "tm_mul_f32", "elementwise.h", "tm_binary_f32_params_t",
+                      op, {**_operand_fields(op, 0, a), **_operand_fields(op, 1, b),
+                           "out_offset": Arena(op.outputs[0]), **broadcast_geometry(where, a.shape, b.shape, out.shape),
+                           "act_min": act_min, "act_max": act_max}, macs=int(np.prod(out.shape)))
+
+
 def lower_add(g: Graph, op: Op) -> KernelCall:
     a, b, out, where = _inputs(g, op)
-    (m1, s1), (m2, s2), (mo, so) = add_multipliers(where, a.scale, b.scale, out.scale)
+    if out.dtype == np.float32:
+        return _lower_float(g, op, a, b, out, where)
+    left_shift = ADD_LEFT_SHIFT[np.dtype(out.dtype)]
+    (m1, s1), (m2, s2), (mo, so) = add_multipliers(where, a.scale, b.scale, out.scale, left_shift)
     act_min, act_max = _activation(op, out)
     geo = broadcast_geometry(where, a.shape, b.shape, out.shape)
-    return KernelCall("tm_add_s8", "elementwise.h", "tm_add_params_t", op, {
+    return KernelCall("tm_add_s16" if out.dtype == np.int16 else "tm_add_s8", "elementwise.h", "tm_add_params_t", op, {
         **_operand_fields(op, 0, a), **_operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
         **geo,
         "in1_zero_offset": -a.zero_point, "in2_zero_offset": -b.zero_point, "out_zero_point": out.zero_point,
-        "left_shift": ADD_LEFT_SHIFT,
+        "left_shift": left_shift,
         "in1_multiplier": m1, "in1_shift": s1, "in2_multiplier": m2, "in2_shift": s2,
         "out_multiplier": mo, "out_shift": so,
         "act_min": act_min, "act_max": act_max,
@@ -115,10 +138,12 @@ def lower_add(g: Graph, op: Op) -> KernelCall:
 
 def lower_mul(g: Graph, op: Op) -> KernelCall:
     a, b, out, where = _inputs(g, op)
+    if out.dtype == np.float32:
+        return _lower_float(g, op, a, b, out, where)
     mult, shift = quantize_multiplier(float(a.scale) * float(b.scale) / float(out.scale))
     act_min, act_max = _activation(op, out)
     geo = broadcast_geometry(where, a.shape, b.shape, out.shape)
-    return KernelCall("tm_mul_s8", "elementwise.h", "tm_mul_params_t", op, {
+    return KernelCall("tm_mul_s16" if out.dtype == np.int16 else "tm_mul_s8", "elementwise.h", "tm_mul_params_t", op, {
         **_operand_fields(op, 0, a), **_operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
         **geo,
         "in1_zero_offset": -a.zero_point, "in2_zero_offset": -b.zero_point, "out_zero_point": out.zero_point,

@@ -1,7 +1,9 @@
 """LOGISTIC and TANH, int8: TFLM's fixed-point kernels. The input is rescaled to Q4.27 by a multiplier
 derived from the input scale alone (TFLM's Prepare, mirrored here); inputs beyond the input radius
 saturate. The output quantization is fixed by the algorithm: LOGISTIC writes q/256 - 128 (TFLM requires
-zero point -128), TANH writes q/128 (zero point 0); TFLM ignores the output scale, and so do we."""
+zero point -128), TANH writes q/128 (zero point 0); TFLM ignores the output scale, and so do we.
+float32: TFLM's reference kernels, element-wise: LOGISTIC 1 above 16.619047..., expf(x) below -9, else
+1 / (1 + expf(-x)); TANH tanhf(x) (the C library's, newlib's on the board)."""
 import math
 
 import numpy as np
@@ -27,8 +29,15 @@ def input_rescaling(input_scale: float) -> tuple[int, int, int]:
 def lower(g: Graph, op: Op) -> KernelCall:
     inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
     where = f"op {op.index} {op.name} (output {out.name!r})"
+    if inp.dtype == np.float32 and out.dtype == np.float32:
+        if inp.shape != out.shape:
+            raise ModelError(f"{where}: input and output shapes differ")
+        n = int(np.prod(inp.shape, dtype=np.int64))
+        return KernelCall("tm_logistic_f32" if op.name == "LOGISTIC" else "tm_tanh_f32", "logistic.h",
+                          "tm_unary_f32_params_t", op, {"in_offset": Arena(op.inputs[0]),
+                                                        "out_offset": Arena(op.outputs[0]), "count": n}, macs=n)
     if inp.dtype != np.int8 or out.dtype != np.int8:
-        raise ModelError(f"{where}: only int8 input and output are supported, got "
+        raise ModelError(f"{where}: only int8 or float32 input and output are supported, got "
                          f"{np.dtype(inp.dtype)} -> {np.dtype(out.dtype)}")
     if inp.scales.size != 1 or out.scales.size != 1:
         raise ModelError(f"{where}: input and output must be quantized per tensor")

@@ -1,5 +1,5 @@
-"""MEAN, int8, over one or two axes of an up to 5-D input (keep_dims true or false), e.g. global average
-pooling (axes 1 and 2 of NHWC).
+"""MEAN, int8 or float32, over one or two axes of an up to 5-D input (keep_dims true or false), e.g.
+global average pooling (axes 1 and 2 of NHWC).
 
 TFLM's semantics (reduce_common.cc -> reference_ops::QuantizedMeanOrSum, used for every int8 MEAN
 whatever the scales): sum the raw int8 values of each output's N reduced elements, subtract
@@ -8,7 +8,10 @@ add the output zero point and saturate to int8 (MEAN has no fused activation). T
 the QuantizeMultiplier result offline (mean_multiplier below); the kernel applies one MultiplyByQuantized-
 Multiplier. TFLM's kernel takes at most 5 input dimensions (its index scratch has 5 entries). Any set of
 reduced axes is accepted as long as, with size-1 dimensions dropped and adjacent dimensions merged, it
-forms at most 2 reduced and 3 kept groups (true of every reduction of a 4-D tensor)."""
+forms at most 2 reduced and 3 kept groups (true of every reduction of a 4-D tensor).
+
+float32 (TFLM's reference Mean, the 4-D axes-1-and-2 special case and the general one alike): each output's
+reduced elements summed from 0.0f in input order, then divided by their count as a float."""
 import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
@@ -33,13 +36,14 @@ def lower(g: Graph, op: Op) -> KernelCall:
         raise ModelError(f"op {op.index} {op.name}: needs an input, an axis tensor and one output")
     inp, axis, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
     where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != np.int8 or out.dtype != np.int8:
-        raise ModelError(f"{where}: only int8 is supported, got {inp.dtype} -> {out.dtype}")
+    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
+        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    is_float = inp.dtype == np.float32
     if inp.is_constant:
         raise ModelError(f"{where}: the mean of a constant (not folded by the converter) is not supported")
     if not axis.is_constant or axis.dtype != np.int32:
         raise ModelError(f"{where}: the axes must be a constant int32 tensor")
-    for t in (inp, out):
+    for t in () if is_float else (inp, out):
         if t.scales.size != 1 or not t.scale > 0:
             raise ModelError(f"{where}: tensor {t.name!r} must be quantized per tensor with a positive scale")
     rank = len(inp.shape)
@@ -77,7 +81,6 @@ def lower(g: Graph, op: Op) -> KernelCall:
         raise ModelError(f"{where}: reduction pattern of {list(inp.shape)} over {axes} is not supported")
     outer = [[1, 0]] * (OUTER - len(outer)) + outer
     inner = [[1, 0]] * (INNER - len(inner)) + inner
-    mult, shift = mean_multiplier(inp.scale, out.scale, n)
     fields: dict = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0])}
     for i, (size, stride) in enumerate(outer):
         fields[f"outer_dims[{i}]"] = size
@@ -87,6 +90,13 @@ def lower(g: Graph, op: Op) -> KernelCall:
         fields[f"inner_dims[{i}]"] = size
     for i, (size, stride) in enumerate(inner):
         fields[f"inner_stride[{i}]"] = stride
+    if is_float:
+        if n >= 1 << 24:
+            raise ModelError(f"{where}: {n} reduced elements; a count above 2^24 is not exact in float")
+        fields["count"] = float(n)
+        return KernelCall("tm_mean_f32", "mean.h", "tm_mean_f32_params_t", op, fields,
+                          macs=int(np.prod(inp.shape)))
+    mult, shift = mean_multiplier(inp.scale, out.scale, n)
     fields.update({"sum_offset": -inp.zero_point * n, "out_zero_point": out.zero_point,
                    "multiplier": mult, "shift": shift})
     return KernelCall("tm_mean_s8", "mean.h", "tm_mean_params_t", op, fields, macs=int(np.prod(inp.shape)))

@@ -1,9 +1,10 @@
-"""PAD and PADV2, int8, constant padding of up to 5-D tensors.
+"""PAD and PADV2, int8 or float32, constant padding of up to 5-D tensors.
 
 TFLM's semantics (pad.cc): the paddings are a constant int32 [rank, 2] tensor of non-negative
 (before, after) counts; the input's values are copied unchanged (no requantization) and the border is
 filled with the output's zero point (PAD: the real value 0) or, for PADV2, with the raw int8 constant,
-which TFLM requires to have the output's scale and zero point."""
+which TFLM requires to have the output's scale and zero point. float32: the border is 0.0f or PADV2's float
+constant."""
 import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
@@ -17,8 +18,9 @@ def lower(g: Graph, op: Op) -> KernelCall:
         raise ModelError(f"op {op.index} {op.name}: needs 2 or 3 inputs and one output")
     inp, pads, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
     where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != np.int8 or out.dtype != np.int8:
-        raise ModelError(f"{where}: only int8 is supported, got {inp.dtype} -> {out.dtype}")
+    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
+        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    is_float = inp.dtype == np.float32
     if inp.is_constant:
         raise ModelError(f"{where}: padding a constant (not folded by the converter) is not supported")
     rank = len(inp.shape)
@@ -34,7 +36,14 @@ def lower(g: Graph, op: Op) -> KernelCall:
     if expected != tuple(out.shape):
         raise ModelError(f"{where}: output {list(out.shape)}, but input {list(inp.shape)} padded by "
                          f"{pads.data.tolist()} is {list(expected)}")
-    if len(op.inputs) == 3 and op.inputs[2] >= 0:
+    if is_float:
+        value = 0.0
+        if len(op.inputs) == 3 and op.inputs[2] >= 0:
+            cv = g.tensor(op.inputs[2])
+            if not cv.is_constant or cv.dtype != np.float32 or cv.data.size != 1 or not np.isfinite(cv.data).all():
+                raise ModelError(f"{where}: the constant value must be a finite constant float32 scalar")
+            value = float(cv.data.reshape(-1)[0])
+    elif len(op.inputs) == 3 and op.inputs[2] >= 0:
         cv = g.tensor(op.inputs[2])
         if not cv.is_constant or cv.dtype != np.int8 or cv.data.size != 1:
             raise ModelError(f"{where}: the constant value must be a constant int8 scalar")
@@ -60,4 +69,6 @@ def lower(g: Graph, op: Op) -> KernelCall:
     for d in range(MAX_DIMS):
         fields[f"before[{d}]"] = pad_before[d]
     fields["pad_value"] = value
+    if is_float:
+        return KernelCall("tm_pad_f32", "pad.h", "tm_pad_f32_params_t", op, fields)
     return KernelCall("tm_pad_s8", "pad.h", "tm_pad_params_t", op, fields)

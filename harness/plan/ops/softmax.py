@@ -4,7 +4,9 @@
   Q5.26 multiplier greater than one, and diff_min from the input radius.
 - int16 input and output (scale 1/32768, zero point 0): two 513-entry lookup tables (exp on [-10, 0] and
   1 / (1 + x) on [0, 1]) that TFLM's Prepare fills with single-precision float math (gen_lut); we build the
-  same tables here, calling the C library's expf as TFLM does, and store them in flash."""
+  same tables here, calling the C library's expf as TFLM does, and store them in flash.
+- float32: TFLM's reference order (row maximum, expf((x - max) * beta) summed in order, each divided by the
+  sum); expf is the C library's on each side (board: newlib; host: the C library the TFLM wheel uses)."""
 import ctypes
 import ctypes.util
 import functools
@@ -100,6 +102,8 @@ def _lower_int16(g: Graph, op: Op, where: str) -> KernelCall:
 def lower(g: Graph, op: Op) -> KernelCall:
     inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
     where = f"op {op.index} SOFTMAX (output {out.name!r})"
+    if inp.dtype == np.float32 or out.dtype == np.float32:
+        return _lower_float(op, inp, out, where)
     if not ((inp.dtype == np.int8 and out.dtype in (np.int8, np.int16))
             or (inp.dtype == np.int16 and out.dtype == np.int16)):
         raise ModelError(f"{where}: only int8 -> int8, int8 -> int16 and int16 -> int16 are supported, got "
@@ -132,4 +136,19 @@ def lower(g: Graph, op: Op) -> KernelCall:
         "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]),
         "rows": rows, "depth": depth,
         "input_multiplier": mult, "input_left_shift": shift, "diff_min": diff_min,
+    }, macs=rows * depth)
+
+
+def _lower_float(op: Op, inp, out, where: str) -> KernelCall:
+    if inp.dtype != np.float32 or out.dtype != np.float32:
+        raise ModelError(f"{where}: float SOFTMAX needs float32 input and output, got "
+                         f"{np.dtype(inp.dtype)} -> {np.dtype(out.dtype)}")
+    if len(inp.shape) < 1 or inp.shape != out.shape:
+        raise ModelError(f"{where}: input shape {list(inp.shape)} and output shape {list(out.shape)} must match")
+    beta = op.options.Beta() if op.options is not None else 1.0
+    depth = inp.shape[-1]
+    rows = int(np.prod(inp.shape[:-1], dtype=np.int64))
+    return KernelCall("tm_softmax_f32", "softmax.h", "tm_softmax_f32_params_t", op, {
+        "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]),
+        "rows": rows, "depth": depth, "beta": float(np.float32(beta)),
     }, macs=rows * depth)

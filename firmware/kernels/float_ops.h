@@ -1,0 +1,14 @@
+/* Shared by the float32 kernels: TFLM's reference float kernels' conventions. The firmware is built with
+ * -std=c11, which implies -ffp-contract=off (no fused multiply-add); the host build says so explicitly.
+ * So every product and sum is rounded to single precision in the same order as TFLM's C++. */
+#ifndef TM_FLOAT_OPS_H
+#define TM_FLOAT_OPS_H
+
+/* TFLM's ActivationFunctionWithMinMax, std::min(std::max(x, lo), hi): x is kept (even -0.0) unless it
+ * is below lo or above hi. A fused activation NONE is the clamp to [-FLT_MAX, FLT_MAX]. */
+static inline float tm_clampf(float x, float lo, float hi)
+{
+    float y = x < lo ? lo : x;
+    return hi < y ? hi : y;
+}
+#endif
