@@ -144,12 +144,27 @@ def test_fault_reports(probe, name, what):
 def test_hang_at_budget(probe):
     budget = 3_000_000
     engine = booted(probe, BOARDS[0], budget=budget)
+    asked_at = engine.instructions            # the budget runs from the host's last input
     with pytest.raises(BoardHang) as caught:
         ask(engine, "spin")
     assert caught.value.report["kind"] == "hang"
     assert caught.value.verdict.startswith(f"HANG instruction budget of {budget} exhausted")
-    assert budget - 16 < engine.instructions <= budget
+    assert budget - 16 < engine.instructions - asked_at <= budget
     assert caught.value.report["symbol"].startswith("main+")
+
+
+def test_budget_is_per_command_not_per_session(probe):
+    """A long session of short commands is no hang: each input gives the firmware a fresh budget."""
+    engine = booted(probe, BOARDS[0])
+    per_command = engine.instructions + 1
+    for _ in range(3):
+        before = engine.instructions
+        ask(engine, "ping")
+        per_command = max(per_command, engine.instructions - before)
+    engine.budget = 2 * per_command
+    for _ in range(10):                   # ten times the budget in all
+        ask(engine, "ping")
+    assert engine.instructions > engine.budget
 
 
 def test_timeout_per_call(probe):

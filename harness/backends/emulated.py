@@ -651,7 +651,9 @@ class EmulatedBoard:
                  reference_counter: bool = False, cycles: bool = True, profile: bool = False):
         self.board = board
         self.elf_path = Path(elf_path)
-        self.budget = int(budget)
+        self.budget = int(budget)      # instructions the firmware may run after the host's last input
+        self._budget_from = 0
+        self._budget_limit = self.budget
         self.reference_counter = reference_counter   # tests: count again with a per-instruction Python hook
         self.image = _Image(self.elf_path)
         self._lib = native_library()
@@ -694,6 +696,7 @@ class EmulatedBoard:
     def reset(self) -> None:
         """A fresh engine: the board's regions and peripherals, the ELF loaded at its load addresses,
         SP and PC from the vector table at the flash base."""
+        self._budget_from = 0
         self.uc = None
         self._lib.bc_reset(self._state)
         self._lib.bc_forget_prices(self._state)
@@ -851,8 +854,10 @@ class EmulatedBoard:
         return bool(self._hdr.cycles_on)
 
     def write(self, data: bytes) -> None:
-        """Queue bytes into the console UART receiver."""
+        """Queue bytes into the console UART receiver. Each input gives the firmware a fresh budget: a
+        hang is a command that never finishes, however long the session before it."""
         self._rx.extend(bytes(data))
+        self._budget_from = self.instructions
 
     def read_line(self, max_instructions: int | None = None) -> str:
         """Run until the console has sent a complete line and return it without its line ending.
@@ -862,7 +867,7 @@ class EmulatedBoard:
             return self._lines.popleft()
         if self._dead is not None:
             raise self._dead
-        limit = self.budget
+        limit = self._budget_limit = self._budget_from + self.budget
         if max_instructions is not None:
             limit = min(limit, self.instructions + int(max_instructions))
         try:
@@ -878,7 +883,7 @@ class EmulatedBoard:
             raise BoardIdle(self._report_text("idle", verdict), self._report("idle", verdict))
         if reason in ("budget", "timeout"):
             if reason == "budget":
-                verdict = f"HANG instruction budget of {self.budget} exhausted"
+                verdict = f"HANG instruction budget of {self.budget} exhausted since the last input"
             else:
                 verdict = f"TIMEOUT no complete line within {max_instructions} instructions"
             kind = "hang" if reason == "budget" else "timeout"
@@ -1219,7 +1224,7 @@ class EmulatedBoard:
                 if self._stop_reason is not None:
                     return self._stop_reason
                 if hdr.stopped:
-                    return "budget" if limit == self.budget else "timeout"
+                    return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
                     return "wfi"            # sleeps until an interrupt, and none is ever delivered
                 # Unicorn returned by itself for another reason: carry on, unless nothing moves
@@ -1238,7 +1243,7 @@ class EmulatedBoard:
                     if self._stop_reason is not None:
                         return self._stop_reason
                     if hdr.count > limit:
-                        return "budget" if limit == self.budget else "timeout"
+                        return "budget" if limit == self._budget_limit else "timeout"
                     continue
             raise self._fault(err, pc)
 
