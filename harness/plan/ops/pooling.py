@@ -14,23 +14,12 @@ from tflite.Padding import Padding
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
+from harness.plan.ops.conv2d import out_size, pad_before
 from harness.plan.ops.dtypes import check_int16_symmetric, float_activation_range
 from harness.plan.quant import activation_range
 
 _KERNELS = {"AVERAGE_POOL_2D": "tm_average_pool_2d", "MAX_POOL_2D": "tm_max_pool_2d"}
 _SUFFIX = {np.dtype(np.int8): "s8", np.dtype(np.int16): "s16", np.dtype(np.float32): "f32"}
-
-
-def out_size(padding: int, size: int, kernel: int, stride: int) -> int:
-    """TFLM's ComputeOutSize (dilation 1)."""
-    if padding == Padding.SAME:
-        return (size + stride - 1) // stride
-    return (size + stride - kernel) // stride
-
-
-def pad_before(stride: int, size: int, kernel: int, out: int) -> int:
-    """TFLM's ComputePaddingWithOffset (dilation 1): the padding before the first row/column."""
-    return max((out - 1) * stride + kernel - size, 0) // 2
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
@@ -60,13 +49,13 @@ def lower(g: Graph, op: Op) -> KernelCall:
         raise ModelError(f"{where}: filter {fh}x{fw} and strides ({sh}, {sw}) must be >= 1")
     n, in_h, in_w, c = inp.shape
     on, out_h, out_w, oc = out.shape
-    exp_h, exp_w = out_size(padding, in_h, fh, sh), out_size(padding, in_w, fw, sw)
+    exp_h, exp_w = out_size(padding, in_h, fh, sh, 1), out_size(padding, in_w, fw, sw, 1)
     if (on, oc) != (n, c) or (exp_h, exp_w) != (out_h, out_w) or min(out_h, out_w) < 1:
         raise ModelError(f"{where}: output {list(out.shape)} does not match a {fh}x{fw}/({sh}, {sw}) "
                          f"{'SAME' if padding == Padding.SAME else 'VALID'} pool of {list(inp.shape)}")
     fields = {"batches": n, "in_h": in_h, "in_w": in_w, "channels": c, "out_h": out_h, "out_w": out_w,
               "filter_h": fh, "filter_w": fw, "stride_h": sh, "stride_w": sw,
-              "pad_h": pad_before(sh, in_h, fh, out_h), "pad_w": pad_before(sw, in_w, fw, out_w)}
+              "pad_h": pad_before(sh, 1, in_h, fh, out_h), "pad_w": pad_before(sw, 1, in_w, fw, out_w)}
     if max(fields.values()) > 0xFFFF:
         raise ModelError(f"{where}: shape or window parameters {fields} do not fit 16 bits")
     if suffix == "f32":
