@@ -1,0 +1,49 @@
+"""An ELF image for the emulated board: loadable segments, symbols, function table (pyelftools)."""
+from __future__ import annotations
+
+import bisect
+from pathlib import Path
+
+from harness.errors import HarnessError
+
+
+class Image:
+    def __init__(self, path: Path):
+        from elftools.elf.elffile import ELFFile
+        self.path = Path(path)
+        self.segments: list[tuple[int, bytes]] = []
+        self.symbols: dict[str, int] = {}
+        funcs, objects = [], []
+        with open(self.path, "rb") as f:
+            elf = ELFFile(f)
+            if elf["e_machine"] != "EM_ARM":
+                raise HarnessError(f"{self.path}: not an ARM ELF")
+            for seg in elf.iter_segments():
+                if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] > 0:
+                    self.segments.append((seg["p_paddr"], seg.data()[:seg["p_filesz"]]))
+            symtab = elf.get_section_by_name(".symtab")
+            for sym in (symtab.iter_symbols() if symtab else ()):
+                if not sym.name or sym["st_shndx"] == "SHN_UNDEF" or sym.name.startswith("$"):
+                    continue
+                kind, value, size = sym["st_info"]["type"], sym["st_value"], sym["st_size"]
+                if kind == "STT_FUNC":
+                    value &= ~1
+                    funcs.append((value, size, sym.name))
+                elif kind == "STT_OBJECT":
+                    objects.append((value, size, sym.name))
+                self.symbols.setdefault(sym.name, value)
+        self._tables = [sorted(funcs), sorted(objects)]
+        self.functions: list[tuple[int, int, str]] = self._tables[0]   # (start, size, name), by address
+        self._starts = [[s[0] for s in t] for t in self._tables]
+
+    def symbol_at(self, addr: int) -> str | None:
+        for table, starts in zip(self._tables, self._starts):
+            i = bisect.bisect_right(starts, addr) - 1
+            while i >= 0 and table[i][0] <= addr:
+                start, size, name = table[i]
+                if addr < start + max(size, 1):
+                    return name if addr == start else f"{name}+0x{addr - start:x}"
+                if start + size <= addr and size:
+                    break
+                i -= 1
+        return None

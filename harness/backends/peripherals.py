@@ -1,0 +1,437 @@
+"""Peripheral models of the emulated board: one class per Renode class name (MODELS at the end). Offsets
+are each model's own architectural register offsets; bases and sizes come from the Board (.repl). A model
+talks to the engine only through the hooks the engine offers (now(), now_cycles(), console_*,
+request_stop(), fetch_config_changed(), cyccnt_read())."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from harness.board import Peripheral
+
+if TYPE_CHECKING:
+    from harness.backends.emulated import EmulatedBoard
+
+
+def size_mask(size: int) -> int:
+    return (1 << (8 * size)) - 1
+
+
+class RegisterFile:
+    """Word registers that read back what was written; subclasses give some of them behaviour.
+    Byte and halfword accesses are served from the containing word."""
+    size = 0x400                   # address window when the .repl gives none
+    exact_pages: tuple[int, ...] = ()   # offsets of pages whose accesses need the exact instruction count
+    resets: dict[int, int] = {}
+
+    def __init__(self, engine: "EmulatedBoard", periph: Peripheral):
+        self.engine = engine
+        self.board = engine.board
+        self.name = periph.name
+        self.cls = periph.cls
+        self.base = periph.base
+        self.props = periph.props
+        self.regs: dict[int, int] = dict(self.reset_values())
+
+    def reset_values(self) -> dict[int, int]:
+        return dict(self.resets)
+
+    def stored(self, off: int) -> int:
+        return self.regs.get(off, 0)
+
+    def store(self, off: int, value: int, mask: int = 0xFFFFFFFF) -> None:
+        self.regs[off] = (self.regs.get(off, 0) & ~mask) | (value & mask)
+
+    def read(self, off: int, size: int) -> int:
+        if (off & 3) + size > 4:
+            return sum(self.read(off + i, 1) << (8 * i) for i in range(size))
+        return (self.read32(off & ~3) >> (8 * (off & 3))) & size_mask(size)
+
+    def write(self, off: int, size: int, value: int) -> None:
+        if (off & 3) + size > 4:
+            for i in range(size):
+                self.write(off + i, 1, value >> (8 * i))
+            return
+        shift = 8 * (off & 3)
+        mask = size_mask(size) << shift
+        self.write32(off & ~3, (value << shift) & mask, mask)
+
+    def read32(self, off: int) -> int:
+        return self.stored(off)
+
+    def write32(self, off: int, value: int, mask: int) -> None:
+        self.store(off, value, mask)
+
+
+class _StmUart(RegisterFile):
+    """Polled STM32 U(S)ART. TX is always ready; RX is the engine's console queue when this UART is the
+    board's console. Transmit and receive follow the UE/TE/RE enables, as on the chip."""
+    SR = RDR = TDR = CR1 = 0
+    UE = 0
+    TE, RE = 1 << 3, 1 << 2
+    TXE, TC, RXNE = 1 << 7, 1 << 6, 1 << 5
+
+    def __init__(self, engine, periph):
+        super().__init__(engine, periph)
+        self.console = engine.board.console.uart == periph.name
+        self.output = bytearray()           # what a non-console UART sent
+
+    def _on(self, bit: int) -> bool:
+        cr1 = self.stored(self.CR1)
+        return bool(cr1 & self.UE) and bool(cr1 & bit)
+
+    def _rx_ready(self) -> bool:
+        return self.console and self._on(self.RE) and self.engine.console_rx_pending()
+
+    def status(self) -> int:
+        return self.TXE | self.TC | (self.RXNE if self._rx_ready() else 0)
+
+    def read32(self, off):
+        if off == self.SR:
+            value = self.status()
+            if self.console:
+                self.engine.console_polled(bool(value & self.RXNE))
+            return value
+        if off == self.RDR:
+            return self.engine.console_rx_pop() if self._rx_ready() else 0
+        return super().read32(off)
+
+    def write32(self, off, value, mask):
+        if off == self.TDR:
+            if self._on(self.TE):
+                if self.console:
+                    self.engine.console_tx(value & 0xFF)
+                else:
+                    self.output.append(value & 0xFF)
+            return
+        if off == self.SR:
+            return                          # flags are computed; clearing them changes nothing here
+        super().write32(off, value, mask)
+
+
+class Stm32Uart(_StmUart):
+    """UART.STM32_UART, the F4 layout: SR 0x00, DR 0x04, BRR 0x08, CR1 0x0C (UE bit 13)."""
+    SR, RDR, TDR, CR1 = 0x00, 0x04, 0x04, 0x0C
+    UE = 1 << 13
+
+
+class Stm32f7Usart(_StmUart):
+    """UART.STM32F7_USART: CR1 0x00 (UE bit 0), BRR 0x0C, ISR 0x1C, ICR 0x20, RDR 0x24, TDR 0x28.
+    ISR also shows TEACK/REACK, which the ST HAL waits for."""
+    CR1, ISR, ICR, RQR = 0x00, 0x1C, 0x20, 0x18
+    SR, RDR, TDR = ISR, 0x24, 0x28
+    UE = 1 << 0
+    TEACK, REACK = 1 << 21, 1 << 22
+
+    def status(self):
+        value = super().status()
+        if self._on(self.TE):
+            value |= self.TEACK
+        if self._on(self.RE):
+            value |= self.REACK
+        return value
+
+    def write32(self, off, value, mask):
+        if off in (self.ICR, self.RQR):
+            return                          # write-1-to-clear / request bits: nothing latched to clear
+        super().write32(off, value, mask)
+
+
+class Stm32f4Rcc(RegisterFile):
+    """Miscellaneous.STM32F4_RCC: reset values, and every oscillator/PLL READY bit reads as its ON bit,
+    CFGR.SWS reads as CFGR.SW. The F7 RCC has the same layout for these registers."""
+    CR, PLLCFGR, CFGR, BDCR, CSR = 0x00, 0x04, 0x08, 0x70, 0x74
+    resets = {CR: 0x0000_0083, PLLCFGR: 0x2400_3010, 0x30: 0x0010_0000, CSR: 0x0E00_0000,
+              0x84: 0x2400_3000, 0x88: 0x2400_3000}
+    # (ON bit, READY bit): HSI, HSE, PLL, PLLI2S, PLLSAI in CR; LSE in BDCR; LSI in CSR
+    READY = {CR: ((0, 1), (16, 17), (24, 25), (26, 27), (28, 29)), BDCR: ((0, 1),), CSR: ((0, 1),)}
+
+    def read32(self, off):
+        value = self.stored(off)
+        for on, rdy in self.READY.get(off, ()):
+            value = (value & ~(1 << rdy)) | (((value >> on) & 1) << rdy)
+        if off == self.CFGR:
+            value = (value & ~0xC) | ((value & 0x3) << 2)
+        return value
+
+
+class Stm32Pwr(RegisterFile):
+    """Miscellaneous.STM32_PWR (F4) and the F7 PWR (Renode: Python.PythonPeripheral): CR/CR1 at 0x00,
+    CSR/CSR1 at 0x04 where ODRDY (16) and ODSWRDY (17) read as CR.ODEN/ODSWEN and VOSRDY (14) reads 1."""
+    CR, CSR = 0x00, 0x04
+    ODEN, ODSWEN, VOSRDY = 1 << 16, 1 << 17, 1 << 14
+    resets = {CR: 0x0000_C000}
+
+    def read32(self, off):
+        if off == self.CSR:
+            cr = self.stored(self.CR)
+            return (self.stored(off) & ~(self.ODEN | self.ODSWEN)) | (cr & (self.ODEN | self.ODSWEN)) | self.VOSRDY
+        return super().read32(off)
+
+
+class Stm32FlashController(RegisterFile):
+    """MTD.STM32F4_FlashController: ACR (0x00) reads back as written; `latency` keeps the wait states,
+    `accelerated` says whether the ART instruction cache is on (F4 ICEN / F7 ARTEN, both bit 9). A write
+    to ACR changes the flash fetch penalty of the cycle model."""
+    ACR, CR, OPTCR = 0x00, 0x10, 0x14
+    ART_ON = 1 << 9
+    resets = {CR: 0x8000_0000, OPTCR: 0x0FFF_AAED}
+
+    @property
+    def latency(self) -> int:
+        return self.stored(self.ACR) & 0xF
+
+    @property
+    def accelerated(self) -> bool:
+        return bool(self.stored(self.ACR) & self.ART_ON)
+
+    def write32(self, off, value, mask):
+        super().write32(off, value, mask)
+        if off == self.ACR:
+            self.engine.fetch_config_changed()
+
+
+class Stm32Gpio(RegisterFile):
+    """GPIOPort.STM32_GPIOPort: MODER/PUPDR reset values from the .repl; BSRR sets and resets ODR; IDR
+    reads what ODR drives (no pin is driven from outside)."""
+    MODER, PUPDR, IDR, ODR, BSRR = 0x00, 0x0C, 0x10, 0x14, 0x18
+
+    def reset_values(self):
+        values = {}
+        for off, prop in ((self.MODER, "modeResetValue"), (self.PUPDR, "pullUpPullDownResetValue")):
+            if prop in self.props:
+                values[off] = int(self.props[prop].strip('"'), 0)
+        return values
+
+    def read32(self, off):
+        if off == self.IDR:
+            return self.stored(self.ODR) & 0xFFFF
+        if off == self.BSRR:
+            return 0
+        return super().read32(off)
+
+    def write32(self, off, value, mask):
+        if off == self.BSRR:
+            value &= mask
+            odr = self.stored(self.ODR)
+            self.store(self.ODR, (odr & ~(value >> 16)) | (value & 0xFFFF), 0xFFFF)
+            return
+        if off == self.IDR:
+            return
+        super().write32(off, value, mask)
+
+
+class Dwt(RegisterFile):
+    """Miscellaneous.DWT: CTRL (0x00) bit 0 CYCCNTENA, CYCCNT (0x04) = modelled cycles completed since it
+    was enabled or written (engine.now_cycles(); instructions when cost accounting is off, as in Renode
+    with frequency = MIPS), exact to the instruction; LAR (0xFB0) write-only, LSR (0xFB4) shows the M7's
+    software lock. Other registers store. The DEMCR.TRCENA gate and the M7 lock are shown, not enforced
+    (Renode does not enforce them either). Every CYCCNT read is logged in engine.cyccnt_reads."""
+    size = 0x1000
+    exact_pages = (0x000,)
+    CTRL, CYCCNT, LAR, LSR = 0x000, 0x004, 0xFB0, 0xFB4
+    CYCCNTENA = 1
+    UNLOCK = 0xC5ACCE55
+    resets = {CTRL: 0x4000_0000}
+
+    def __init__(self, engine, periph):
+        super().__init__(engine, periph)
+        self._value = 0          # CYCCNT at cycle count _t0
+        self._t0: int | None = None  # None: not counting
+        self._locked = engine.board.core == "m7"
+
+    def cyccnt(self, now: int) -> int:
+        if self._t0 is None:
+            return self._value
+        return (self._value + now - self._t0) & 0xFFFFFFFF
+
+    def read32(self, off):
+        if off == self.CYCCNT:
+            value = self.cyccnt(self.engine.now_cycles())
+            self.engine.cyccnt_read(value)
+            return value
+        if off == self.LAR:
+            return 0
+        if off == self.LSR:
+            return (0b11 if self._locked else 0b01) if self.board.core == "m7" else 0
+        return super().read32(off)
+
+    def write32(self, off, value, mask):
+        after = self.engine.now_cycles(after=True)     # the store completes with this instruction
+        if off == self.CYCCNT:
+            self._value = (self.cyccnt(after) & ~mask) | (value & mask)
+            if self._t0 is not None:
+                self._t0 = after
+            return
+        if off == self.LAR:
+            self._locked = (value & mask) != self.UNLOCK
+            return
+        if off == self.LSR:
+            return
+        if off == self.CTRL:
+            was = bool(self.stored(off) & self.CYCCNTENA)
+            super().write32(off, value, mask)
+            now_on = bool(self.stored(off) & self.CYCCNTENA)
+            if now_on and not was:
+                self._t0 = after
+            elif was and not now_on:
+                self._value, self._t0 = self.cyccnt(after), None
+            return
+        super().write32(off, value, mask)
+
+
+class SystemControlSpace(RegisterFile):
+    """IRQControllers.NVIC, modelled as the whole System Control Space (0xE000E000 + 0x1000):
+    SysTick (0x10..0x1C) counts modelled cycles exactly (CLKSOURCE 0 = core clock / 8, as on STM32); NVIC
+    enable/pending set/clear pairs; SCB CPUID (per core), VTOR, AIRCR (SYSRESETREQ stops the run), CCR,
+    CPACR, the cache identification registers from the board's `cache:` facts (zero without them), cache
+    maintenance writes ignored; a write to CCR (I-cache enable) changes the flash fetch penalty of the
+    cycle model; everything else stores. No exception is ever taken (Unicorn has no exception entry):
+    TICKINT and pending interrupts are recorded only."""
+    size = 0x1000
+    exact_pages = (0x000,)
+    SYST_CSR, SYST_RVR, SYST_CVR, SYST_CALIB = 0x010, 0x014, 0x018, 0x01C
+    SET_CLEAR = {0x100: (0x100, True), 0x180: (0x100, False), 0x200: (0x200, True), 0x280: (0x200, False)}
+    CPUID, VTOR, AIRCR, CCR = 0xD00, 0xD08, 0xD0C, 0xD14
+    CLIDR, CTR, CCSIDR, CSSELR, CPACR = 0xD78, 0xD7C, 0xD80, 0xD84, 0xD88
+    DEMCR, STIR, FPCCR = 0xDFC, 0xF00, 0xF34
+    CACHE_MAINTENANCE = range(0xF50, 0xF7C, 4)
+    CCR_IC = 1 << 17                                        # CCR.IC: instruction cache enable (M7)
+    CPUIDS = {"m4": 0x410F_C241, "m7": 0x411F_C270}       # r0p1 / r1p0; a board fact `cpu: cpuid=` wins
+    CCR_RESET = {"m4": 0x0000_0200, "m7": 0x0004_0200}
+    M7_ICACHE_WAYS = 2                                      # Cortex-M7: 2-way I-cache, D-cache ways from facts
+    STM32_EXTERNAL_CLOCK_DIV = 8                            # STM32: SysTick external clock = HCLK / 8
+
+    def __init__(self, engine, periph):
+        super().__init__(engine, periph)
+        self._enabled_bits = [0] * 16         # NVIC ISER/ICER words
+        self._pending_bits = [0] * 16
+        self._st_value = 0                    # SysTick value at _st_t0
+        self._st_wraps = 0                    # 1 -> 0 transitions up to _st_t0
+        self._st_t0 = 0
+        self._st_flag_base = 0                # wraps already reported through COUNTFLAG
+
+    def reset_values(self):
+        core = self.board.core
+        values = {self.CCR: self.CCR_RESET[core], self.VTOR: self.board.flash.base, self.FPCCR: 0xC000_0000}
+        values[self.SYST_CALIB] = (1 << 30) | ((self.board.clock_hz // self.STM32_EXTERNAL_CLOCK_DIV // 100 - 1)
+                                               & 0xFFFFFF)
+        return values
+
+    # -- identification
+    def cpuid(self) -> int:
+        fact = self.board.facts.get("cpu", {}).get("cpuid")
+        return int(fact, 0) if fact else self.CPUIDS[self.board.core]
+
+    def _cache(self) -> dict[str, str] | None:
+        return self.board.facts.get("cache")
+
+    def ccsidr(self) -> int:
+        cache = self._cache()
+        sel = self.stored(self.CSSELR)
+        if not cache or (sel >> 1) & 7:
+            return 0
+        line = int(cache["line"])
+        if sel & 1:
+            size, ways = int(cache["icache"]), self.M7_ICACHE_WAYS
+        else:
+            size, ways = int(cache["dcache"]), int(cache["ways"])
+        sets = size // (ways * line)
+        line_field = (line // 4).bit_length() - 1 - 2        # log2(words per line) - 2
+        return (0xF << 28) | ((sets - 1) << 13) | ((ways - 1) << 3) | line_field
+
+    # -- SysTick: a down-counter on the cycle count
+    def _systick_at(self, now: int) -> tuple[int, int]:
+        """(current value, wraps so far) at cycle count `now`."""
+        csr = self.stored(self.SYST_CSR)
+        if not csr & 1:
+            return self._st_value, self._st_wraps
+        div = 1 if csr & 4 else self.STM32_EXTERNAL_CLOCK_DIV
+        ticks = max(0, now - self._st_t0) // div
+        v0, reload = self._st_value, self.stored(self.SYST_RVR) & 0xFFFFFF
+        if ticks < v0 or ticks == 0:
+            return v0 - ticks, self._st_wraps
+        wraps = self._st_wraps + (1 if v0 > 0 else 0)       # reached 0 from 1
+        after_zero = ticks - v0 - 1                        # ticks since it stood at 0 (-1: stands at 0)
+        if after_zero < 0 or reload == 0:
+            return 0, wraps
+        period = reload + 1
+        return reload - after_zero % period, wraps + (after_zero + 1) // period
+
+    def _systick_settle(self, t: int) -> None:
+        self._st_value, self._st_wraps = self._systick_at(t)
+        self._st_t0 = t
+
+    def read32(self, off):
+        if off == self.SYST_CSR:
+            value, wraps = self._systick_at(self.engine.now_cycles())
+            flag = wraps > self._st_flag_base
+            self._st_flag_base = wraps
+            return (self.stored(off) & 0x7) | (flag << 16)
+        if off == self.SYST_CVR:
+            return self._systick_at(self.engine.now_cycles())[0]
+        for base, (group, _) in self.SET_CLEAR.items():
+            if base <= off < base + 0x40:
+                bits = self._enabled_bits if group == 0x100 else self._pending_bits
+                return bits[(off - base) // 4]
+        if off == self.CPUID:
+            return self.cpuid()
+        if off == self.AIRCR:
+            return 0xFA05_0000 | (self.stored(off) & 0x8700)
+        if off == self.CLIDR:
+            return 0x0900_0003 if self._cache() else 0
+        if off == self.CTR:
+            return 0x8303_C003 if self._cache() else 0
+        if off == self.CCSIDR:
+            return self.ccsidr()
+        if off == self.STIR or off in self.CACHE_MAINTENANCE:
+            return 0
+        return super().read32(off)
+
+    def write32(self, off, value, mask):
+        value &= mask
+        if off in (self.SYST_CSR, self.SYST_RVR, self.SYST_CVR):
+            after = self.engine.now_cycles(after=True)
+            self._systick_settle(after)
+            if off == self.SYST_CVR:
+                self._st_value = 0
+                self._st_flag_base = self._st_wraps
+            elif off == self.SYST_CSR:
+                self.store(off, value & 0x7, mask & 0x7)
+            else:
+                self.store(off, value & 0xFFFFFF, mask)
+            return
+        for base, (group, setting) in self.SET_CLEAR.items():
+            if base <= off < base + 0x40:
+                bits = self._enabled_bits if group == 0x100 else self._pending_bits
+                i = (off - base) // 4
+                bits[i] = bits[i] | value if setting else bits[i] & ~value
+                return
+        if off in (self.CPUID, self.CLIDR, self.CTR, self.CCSIDR, self.STIR, self.SYST_CALIB) \
+                or off in self.CACHE_MAINTENANCE:
+            return                                          # read-only or maintenance: nothing to keep
+        if off == self.CCR:
+            super().write32(off, value, mask)
+            self.engine.fetch_config_changed()
+            return
+        if off == self.AIRCR:
+            if mask & 0xFFFF0000 and (value >> 16) != 0x05FA:
+                return                                      # wrong VECTKEY: the write is ignored
+            self.store(off, value & 0x8700, mask & 0x8700)
+            if value & (1 << 2):
+                self.engine.request_stop("sysreset")
+            return
+        super().write32(off, value, mask)
+
+
+MODELS: dict[str, type[RegisterFile]] = {
+    "UART.STM32_UART": Stm32Uart,
+    "UART.STM32F7_USART": Stm32f7Usart,
+    "Miscellaneous.STM32F4_RCC": Stm32f4Rcc,
+    "Miscellaneous.STM32_PWR": Stm32Pwr,
+    "Python.PythonPeripheral": Stm32Pwr,      # our F7 boards use it only for PWR (Renode's flipflop.py)
+    "MTD.STM32F4_FlashController": Stm32FlashController,
+    "GPIOPort.STM32_GPIOPort": Stm32Gpio,
+    "Miscellaneous.DWT": Dwt,
+    "IRQControllers.NVIC": SystemControlSpace,
+    "Timers.STM32F4_RTC": RegisterFile,
+}
