@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+from harness.backends.renode import reproduce_resc
+from harness.board import load_board
 from harness.check import FAILING, Verdict
 from harness.plots import write_plots
 from harness.registry import ZooModel
@@ -100,11 +102,26 @@ def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, 
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
         (tmp / "junit.xml").write_text(junit_xml(verdicts))
         write_plots(verdicts, tmp)
+        write_renode_scripts(verdicts, tmp, final)
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def write_renode_scripts(verdicts: list[Verdict], folder: Path, final: Path) -> None:
+    """renode/<model>__<board>.elf and .resc for every cell that ran: the same firmware in a real Renode with
+    one command (`renode <final>/renode/<cell>.resc`), kept with the report so a cleaned build cache loses
+    nothing."""
+    for v in verdicts:
+        if not v.elf or not v.fits or not Path(v.elf).is_file():
+            continue
+        out = folder / "renode"
+        out.mkdir(exist_ok=True)
+        stem = f"{v.model}__{v.board}"
+        shutil.copyfile(v.elf, out / f"{stem}.elf")
+        (out / f"{stem}.resc").write_text(reproduce_resc(load_board(v.board), final / "renode" / f"{stem}.elf"))
 
 
 def started_stamp() -> str:

@@ -53,6 +53,13 @@ def test_report_is_written_whole(matrix, tmp_path):
     meta = {"started": "2026-01-01T00-00-00", "wall_seconds": 1.0, "cpus": 2, "inputs": 2, "seed": 11}
     folder = write_report(verdicts, zoo, meta, tmp_path)
     assert sorted(p.name for p in folder.iterdir()) == ["cycles_vs_macs.png", "junit.xml", "memory.png",
-                                                        "results.json", "summary.md"]
+                                                        "renode", "results.json", "summary.md"]
+    for v in verdicts:          # every cell that ran can be re-run in Renode from the report alone
+        stem = folder / "renode" / f"{v.model}__{v.board}"
+        if v.fits:
+            assert stem.with_suffix(".elf").read_bytes() == open(v.elf, "rb").read()
+            assert f"$bin ?= @{stem.with_suffix('.elf')}" in stem.with_suffix(".resc").read_text()
+        else:
+            assert not stem.with_suffix(".resc").exists()
     assert len(json.loads((folder / "results.json").read_text())["cells"]) == len(verdicts)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]

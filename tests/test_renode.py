@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from harness.backends.renode import resc_text
+from harness.backends.renode import reproduce_resc, resc_text
 from harness.board import load_board
 
 RENODE = shutil.which("renode")
@@ -30,6 +30,16 @@ def test_resc_loads_our_repl_and_elf_and_exposes_the_console(tmp_path):
 def test_resc_quotes_paths_with_spaces(tmp_path):
     elf = tmp_path / "my build" / "fw.elf"
     assert f'sysbus LoadELF @"{elf}"' in resc_text(load_board("nucleo_f446re"), elf, 1)
+
+
+def test_reproduction_script_boots_the_elf_with_the_console_in_an_analyzer(tmp_path):
+    board = load_board("nucleo_f446re")
+    lines = reproduce_resc(board, tmp_path / "m__b.elf").splitlines()
+    assert lines[1:6] == ["using sysbus", 'mach create "nucleo_f446re"',
+                          f"machine LoadPlatformDescription @{board.path}", f"$bin ?= @{tmp_path / 'm__b.elf'}",
+                          "showAnalyzer sysbus.usart2"]
+    assert lines[-2:] == ["runMacro $reset", "start"]
+    assert "    sysbus LoadELF $bin" in lines
 
 
 @needs_renode
