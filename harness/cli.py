@@ -86,6 +86,16 @@ def _tflm_arenas(verdicts: list[Verdict], cells: list[Cell]) -> dict[str, int]:
     return out
 
 
+def _engine_available(engine: str) -> None:
+    """Refuse before any build: an unknown engine, or Renode when it is not installed."""
+    from harness.backends import BACKENDS
+    if engine not in BACKENDS:
+        raise HarnessError(f"unknown engine {engine!r}; known: {', '.join(BACKENDS)}")
+    if engine == "renode":
+        from harness.backends.renode import renode_executable
+        renode_executable()
+
+
 @app.command()
 def check(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name or .repl path; repeatable. Default: every board in renode/platforms.")] = None,
@@ -96,10 +106,12 @@ def check(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells run in parallel (default: one per core).")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON, one object per model x board.")] = False,
     report_dir: Annotated[Optional[Path], typer.Option(help="Write results.json, summary.md and junit.xml under this folder.")] = None,
+    engine: Annotated[str, typer.Option(help="Where the boards run: emulated (built in), renode (`renode` on PATH) or hardware (lab.toml).")] = "emulated",
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
     try:
+        _engine_available(engine)
         cells = _cells(board, model, task)
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
@@ -109,7 +121,7 @@ def check(
 
             def done(v: Verdict) -> None:
                 bar.update(job, advance=1, description=f"{v.model} on {v.board}: {v.status}")
-            verdicts = run_matrix(cells, inputs=inputs, seed=seed, jobs=jobs or None, on_done=done)
+            verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None, on_done=done)
     except HarnessError as e:
         err.print(f"error: {e}", markup=False, highlight=False)
         raise typer.Exit(1)

@@ -71,6 +71,18 @@ def test_cli_rejects_unknown_model():
     assert r.exit_code == 1 and "unknown model" in r.output
 
 
+def test_cli_refuses_an_unknown_engine_before_building():
+    r = CliRunner().invoke(app, ["check", "--model", "hello_world_int8", "--engine", "qemu"])
+    assert r.exit_code == 1 and "unknown engine 'qemu'; known: emulated, renode, hardware" in r.output
+
+
+@pytest.mark.skipif(__import__("shutil").which("renode") is not None, reason="renode is installed here")
+def test_cli_engine_renode_says_why_it_cannot_run(monkeypatch):
+    monkeypatch.delenv("RENODE", raising=False)
+    r = CliRunner().invoke(app, ["check", "--model", "hello_world_int8", "--engine", "renode"])
+    assert r.exit_code == 1 and "renode is not on PATH" in r.output
+
+
 def test_real_images_are_compared_too():
     """person_detect on the F746ZG: the person / no-person images reach the board and match TFLM."""
     from conftest import shared_model
