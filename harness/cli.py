@@ -193,6 +193,10 @@ def models() -> None:
     out.print(t)
 
 
+# `harness calibrate`, `harness calibration-workload` (harness/calibration/commands.py)
+from harness.calibration.commands import register as _register_calibration  # noqa: E402
+_register_calibration(app)
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")
 app.add_typer(bench_app, name="bench")
 
