@@ -52,7 +52,7 @@ def test_report_is_written_whole(matrix, tmp_path):
     zoo, verdicts = matrix
     meta = {"started": "2026-01-01T00-00-00", "wall_seconds": 1.0, "cpus": 2, "inputs": 2, "seed": 11}
     folder = write_report(verdicts, zoo, meta, tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["cycles_vs_macs.png", "junit.xml", "memory.png",
-                                                        "results.json", "summary.md"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cycles_vs_macs.png", "junit.xml", "latency.png",
+                                                        "memory.png", "results.json", "summary.md"]
     assert len(json.loads((folder / "results.json").read_text())["cells"]) == len(verdicts)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
