@@ -94,7 +94,7 @@ def _single(layer: Callable, shape: tuple, second: bool = False):
     def build(tf):
         L = tf.keras.layers
         inp = tf.keras.Input(shape=shape, batch_size=1)
-        return tf.keras.Model(inp, L.Add()([inp, L.ReLU()(inp)]) if second else layer(L)(inp))
+        return tf.keras.Model(inp, L.Add()([inp, inp]) if second else layer(L)(inp))
     return build
 
 
