@@ -193,6 +193,8 @@ def _latency(v: Verdict, board: Board) -> None:
     except HarnessError as e:
         v.reasons.append(f"no latency: {e}")
         return
+    if table.note:              # a calibration measured at other board facts: say why it is not used
+        v.reasons.append(table.note)
     p = table.measured(v.cycles) if v.source == "hardware" else table.predict(v.cycles, v.instructions)
     v.latency_ms, v.latency_err_ms, v.energy_mj, v.energy_err_mj = (p.latency_ms, p.latency_err_ms,
                                                                     p.energy_mj, p.energy_err_mj)

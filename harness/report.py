@@ -116,6 +116,18 @@ def junit_xml(verdicts: list[Verdict]) -> str:
     return ET.tostring(suite, encoding="unicode")
 
 
+def calibration_tables(verdicts: list[Verdict]) -> dict[str, dict]:
+    """Per board of the run: the calibration table its latencies came from (status, file, error, power)."""
+    from harness.calibration import table_for
+    out = {}
+    for board in sorted({v.board for v in verdicts if v.latency_ms is not None}):
+        try:
+            out[board] = table_for(board).describe()
+        except HarnessError as e:
+            out[board] = {"error": str(e)}
+    return out
+
+
 def measured_latencies(verdicts: list[Verdict], folder: Path) -> dict[tuple[str, str], float]:
     """{(model, board): ms} from the hardware reports in `folder` (tests/test_hardware.py writes
     reports/hardware/<model>-<board>.json) whose firmware is the very ELF of this run's cell (the build
@@ -138,6 +150,7 @@ def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, 
     tmp = root / f".tmp-{os.getpid()}-{final.name}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        meta = {**meta, "calibration": calibration_tables(verdicts)}
         (tmp / "results.json").write_text(json.dumps({"meta": meta, "cells": [v.as_dict() for v in verdicts]},
                                                      indent=2))
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))

@@ -120,3 +120,25 @@ def test_robot_latency_keyword_uses_the_upper_bound(small_model):
     with pytest.raises(KeywordError, match="upper bound"):
         lib.latency_should_be_below(f"{between} us")
     lib.emulation.close()
+
+
+def test_check_uses_a_calibrated_table_from_harness_calibration(small_model, tmp_path, monkeypatch):
+    """A SYNTHETIC lab fit (every build exactly 1.25 x its modelled cycles) in $HARNESS_CALIBRATION:
+    harness check's latency is then 1.25 x cycles / clock, marked calibrated (n=6)."""
+    import csv
+    from typer.testing import CliRunner
+    from harness.cli import app
+    board = "nucleo_f446re"
+    rows = [{"firmware_sha256": f"{i:064x}", "board": board, "measured_ms": 1e3 * 1.25 * c / _clock(board),
+             "cycles": c, "synthetic": "true"} for i, c in enumerate([10_000, 40_000, 90_000, 300_000, 1_000_000, 7_000_000])]
+    with (tmp_path / "lab.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    res = CliRunner().invoke(app, ["calibrate", str(tmp_path / "lab.csv"), "--out", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    monkeypatch.setenv("HARNESS_CALIBRATION", str(tmp_path))
+    mid, path = small_model
+    v = check_cell(mid, path, load_board(board), inputs=1, seed=0)
+    assert v.latency_status == "calibrated (n=6)"
+    assert v.latency_ms == pytest.approx(1e3 * 1.25 * v.cycles / _clock(board), rel=1e-9)

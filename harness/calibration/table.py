@@ -10,6 +10,7 @@ longer match the .repl falls back to the uncalibrated mapping rather than predic
 from __future__ import annotations
 
 import math
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from harness.calibration.models import FitResult, Point
 from harness.errors import HarnessError
 
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "renode" / "calibration"
+ENV_DIR = "HARNESS_CALIBRATION"      # another folder of tables, e.g. a lab's fresh fit before it is committed
 
 
 def _decimals(err: float) -> int:
@@ -98,6 +100,18 @@ class CalibrationTable:
     def status(self) -> str:
         return f"calibrated (n={self.n})" if self.calibrated else "uncalibrated"
 
+    def describe(self) -> dict:
+        """What a report records about the table it used."""
+        d = {"status": self.status, "path": str(self.path) if self.path else None,
+             "power_w": self.power_w, "power_err_w": self.power_err_w}
+        if self.calibrated:
+            d.update(mapping=self.fits[0].candidate, rel_err=self.fits[0].rel_err)
+        else:
+            d.update(rel_err=self.rel_err)
+        if self.note:
+            d["note"] = self.note
+        return d
+
     def _cycles(self, cycles: int, instructions: int | None, ops) -> tuple[float, float, str]:
         """(real cycles, relative error, status)."""
         point = Point(0.0, cycles, instructions, dict(ops) if ops else None)
@@ -164,10 +178,10 @@ def load_table(path: Path, board: Board | None = None) -> CalibrationTable:
 
 
 def table_for(board: Board | str, calibration_dir: Path | None = None) -> CalibrationTable:
-    """The board's table from renode/calibration/<board>.toml (or `calibration_dir`)."""
+    """The board's table from renode/calibration/<board>.toml (or `calibration_dir`, or $HARNESS_CALIBRATION)."""
     if not isinstance(board, Board):
         board = load_board(board)
-    path = Path(calibration_dir or CALIBRATION_DIR) / f"{board.name}.toml"
+    path = Path(calibration_dir or os.environ.get(ENV_DIR) or CALIBRATION_DIR) / f"{board.name}.toml"
     if not path.is_file():
         raise HarnessError(f"no calibration table for {board.name} at {path}")
     return load_table(path, board)
