@@ -142,3 +142,25 @@ def test_check_uses_a_calibrated_table_from_harness_calibration(small_model, tmp
     v = check_cell(mid, path, load_board(board), inputs=1, seed=0)
     assert v.latency_status == "calibrated (n=6)"
     assert v.latency_ms == pytest.approx(1e3 * 1.25 * v.cycles / _clock(board), rel=1e-9)
+
+
+def test_hardware_junit_is_paired_with_the_rebuilt_firmwares_counts(verdicts, small_model, tmp_path):
+    """The JUnit XML of `pytest -m hardware` (record_property of test_on_silicon; SYNTHETIC figures):
+    the firmware is rebuilt from the same sources (the same ELF, by the build cache's source hash) and
+    emulated; a case that is not a hardware timing is passed over."""
+    from harness.calibration.measurements import read_junit
+    v = verdicts[0]
+    xml = tmp_path / "hw.xml"
+    xml.write_text(f"""<testsuites><testsuite name="pytest">
+<testcase classname="tests.test_hardware" name="test_on_silicon[{v.model}-{v.board}]"><properties>
+<property name="model" value="{small_model[0]}"/><property name="board" value="{v.board}"/>
+<property name="source" value="hardware"/><property name="cycles" value="{v.cycles * 2}"/>
+<property name="lap_us_per_inference" value="1.0"/><property name="port" value="/dev/ttyACM3"/>
+<property name="synthetic" value="true"/></properties></testcase>
+<testcase classname="tests.test_zoo" name="test_bit_exact[x]"><properties>
+<property name="source" value="emulated"/><property name="cycles" value="5"/></properties></testcase>
+</testsuite></testsuites>""")
+    (m,) = read_junit(xml)
+    assert (m.cycles, m.instructions, m.board_serial, m.synthetic) == (v.cycles, v.instructions, "/dev/ttyACM3", True)
+    assert m.firmware_sha256 == sha256_file(Path(v.elf))
+    assert m.measured_ms == pytest.approx(1e3 * 2 * v.cycles / _clock(v.board))
