@@ -2,6 +2,7 @@
 `harness` app by harness/cli.py)."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +12,7 @@ from rich.table import Table
 
 from harness.errors import HarnessError
 
-out = Console()
+out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do not squeeze the tables
 err = Console(stderr=True)
 
 
