@@ -41,6 +41,13 @@ class Verdict:
     real_mismatches: int | None = None
     cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
     instructions: int | None = None      # per inference, executed instructions (emulated boards only)
+    # per inference, from the board's calibration table (harness/calibration): predicted from the emulated
+    # counts with its error and status ("uncalibrated" | "calibrated (n=...)"), or "measured" on hardware
+    latency_ms: float | None = None
+    latency_err_ms: float | None = None
+    energy_mj: float | None = None
+    energy_err_mj: float | None = None
+    latency_status: str | None = None
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
     macs: int | None = None
@@ -56,6 +63,15 @@ class Verdict:
         self.reasons.append(reason)
 
     @property
+    def prediction(self):
+        """The latency and energy as a harness.calibration.Prediction (str: '12.3 ± 1.5 ms (status)')."""
+        from harness.calibration import Prediction
+        if self.latency_ms is None:
+            return None
+        return Prediction(self.latency_ms, self.latency_err_ms, self.energy_mj, self.energy_err_mj,
+                          self.latency_status)
+
+    @property
     def fits(self) -> bool | None:
         return self.fit.fits if self.fit else None
 
@@ -63,6 +79,7 @@ class Verdict:
         d = {k: v for k, v in vars(self).items() if k != "fit"}
         d["fit"] = self.fit.as_dict() if self.fit else None
         d["bit_exact"] = self.mismatches == 0 if self.mismatches is not None else None
+        d["latency_upper_ms"] = self.prediction.upper_ms if self.prediction else None
         return d
 
 
@@ -154,6 +171,7 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     v.cycles = stats["cycles"]
     counts = getattr(dut, "counts_between_reads", lambda c: None)(v.cycles)
     v.instructions = counts[0] if counts else None
+    _latency(v, board)
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     v.memory = breakdown(fw.elf, stats["stack"])
     if v.mismatches:
@@ -161,6 +179,26 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     if v.real_mismatches:
         v.set_status("fail", f"{v.real_mismatches} of {len(real)} real inputs give outputs that differ from TFLM")
     _judge_fit(v)
+
+
+def _latency(v: Verdict, board: Board) -> None:
+    """Latency and energy per inference from the board's table. Only the emulated engine's cycles are
+    the modelled cycles the table maps; a real board's DWT cycles are a measured latency; Renode's
+    cycles count instructions at a fixed MIPS, which no table maps, so it gets none."""
+    from harness.calibration import table_for
+    if v.cycles is None or v.source not in ("emulated", "hardware"):
+        return
+    try:
+        table = table_for(board)
+    except HarnessError as e:
+        v.reasons.append(f"no latency: {e}")
+        return
+    if table.note:              # a calibration measured at other board facts: say why it is not used
+        v.reasons.append(table.note)
+    p = table.measured(v.cycles) if v.source == "hardware" else table.predict(v.cycles, v.instructions)
+    v.latency_ms, v.latency_err_ms, v.energy_mj, v.energy_err_mj = (p.latency_ms, p.latency_err_ms,
+                                                                    p.energy_mj, p.energy_err_mj)
+    v.latency_status = p.status
 
 
 def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:

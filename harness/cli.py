@@ -32,7 +32,7 @@ def _kb(n: int) -> str:
 def _table(verdicts: list[Verdict]) -> Table:
     t = Table(title="harness check", header_style="bold")
     for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "instructions/inf", "cycles/inf",
-                "verdict"):
+                "latency/inf", "energy/inf", "verdict"):
         t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left")
     for v in verdicts:
         f = v.fit
@@ -45,6 +45,7 @@ def _table(verdicts: list[Verdict]) -> Table:
         t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes:,} B" if v.arena_bytes is not None else "-",
                   exact, f"{v.instructions:,}" if v.instructions is not None else "-",
                   f"{v.cycles:,}" if v.cycles is not None else "-",
+                  str(v.prediction) if v.prediction else "-", v.prediction.energy if v.prediction else "-",
                   f"[{style}]{v.status.upper()}[/{style}]")
     return t
 
@@ -204,6 +205,10 @@ def models() -> None:
         t.add_row(m.id, m.task, where)
     out.print(t)
 
+
+# `harness calibrate`, `harness calibration-workload` (harness/calibration/commands.py)
+from harness.calibration.commands import register as _register_calibration  # noqa: E402
+_register_calibration(app)
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")
 app.add_typer(bench_app, name="bench")

@@ -1,5 +1,6 @@
 """Pictures for the report, after the MicroNets paper: memory per part (its Figure 2) and cycles against
-MACs per board (its Figure 4)."""
+MACs per board (its Figure 4); and the predicted latency per model and board with its error bars, with
+the latencies measured on real boards where there are some."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -10,7 +11,9 @@ PARTS = ["code", "weights", "quant tables", "op params", "other const", "arena",
          "stack"]
 
 
-def write_plots(verdicts: list[Verdict], folder: Path) -> list[Path]:
+def write_plots(verdicts: list[Verdict], folder: Path,
+                measured: dict[tuple[str, str], float] | None = None) -> list[Path]:
+    """`measured`: {(model, board): ms} from hardware runs of the same firmware builds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -48,4 +51,43 @@ def write_plots(verdicts: list[Verdict], folder: Path) -> list[Path]:
     fig.savefig(folder / "cycles_vs_macs.png", dpi=100)
     written.append(folder / "cycles_vs_macs.png")
     plt.close(fig)
+    if latency_plot(verdicts, folder / "latency.png", measured or {}):
+        written.append(folder / "latency.png")
     return written
+
+
+def latency_plot(verdicts: list[Verdict], path: Path, measured: dict[tuple[str, str], float]) -> bool:
+    """Predicted latency per model (rows) and board (colours) with error bars; measured points as
+    crosses. False (no file) when no cell has a latency."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = [v for v in verdicts if v.prediction is not None]
+    if not cells:
+        return False
+    boards = sorted({v.board for v in cells})
+    models = list(dict.fromkeys(v.model for v in cells))
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(models) * len(boards) + 1.5))
+    step = 0.8 / len(boards)
+    for j, board in enumerate(boards):
+        colour = f"C{j}"
+        rows = [(models.index(v.model), v.prediction) for v in cells if v.board == board]
+        y = [i + (j - (len(boards) - 1) / 2) * step for i, _ in rows]
+        ax.errorbar([p.latency_ms for _, p in rows], y, xerr=[p.latency_err_ms for _, p in rows], fmt="o",
+                    color=colour, capsize=3, label=f"{board} ({rows[0][1].status if rows else ''})")
+        hits = [(models.index(m) + (j - (len(boards) - 1) / 2) * step, ms)
+                for (m, b), ms in measured.items() if b == board and m in models]
+        if hits:
+            ax.scatter([ms for _, ms in hits], [yy for yy, _ in hits], marker="x", s=60, color=colour,
+                       label=f"{board} measured")
+    ax.set_yticks(range(len(models)), models)
+    ax.invert_yaxis()
+    ax.set_xscale("log")
+    ax.set_xlabel("latency per inference (ms): predicted ± error, x = measured on a board")
+    ax.grid(True, which="both", axis="x", alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

@@ -12,6 +12,8 @@ Options:
   --backend NAME    where cells run: emulated (default), renode, hardware
   --lab PATH        the lab inventory for hardware tests (else $HARNESS_LAB, ./lab.toml, or detection)
 
+Helpers: `assert_latency_below(verdict, limit_ms)` holds a cell's latency's upper error bound to a limit.
+
 Fixtures:
   zoo_cell          parametrized over the selected cells, ids `<model>-<board>`
   hw_cell           the same for hardware runs: the small models (or --model) on every selected board
@@ -258,6 +260,9 @@ def record_verdict(record_property, verdict, source: str) -> None:
     props = {"model": verdict.model, "board": verdict.board, "status": verdict.status, "source": source,
              "cycles": cycles_of(verdict), "inputs": verdict.inputs, "mismatches": verdict.mismatches,
              "arena_bytes": verdict.arena_bytes}
+    prediction = getattr(verdict, "prediction", None)
+    if prediction is not None:          # latency and energy, value and error, with the table's status
+        props.update(prediction.as_dict())
     if fit is not None:
         props.update(flash_bytes=fit.flash.used, flash_percent=round(fit.flash.percent, 2),
                      sram_bytes=fit.sram.used, sram_percent=round(fit.sram.percent, 2),
@@ -265,6 +270,16 @@ def record_verdict(record_property, verdict, source: str) -> None:
     for k, v in props.items():
         if v is not None:
             record_property(k, v)
+
+
+def assert_latency_below(verdict, limit_ms: float) -> float:
+    """A cell's latency per inference is below `limit_ms` by its *upper* error bound (the board's
+    calibration table: harness/calibration); returns the upper bound in ms."""
+    p = verdict.prediction
+    assert p is not None, f"{verdict.model} on {verdict.board}: no latency ({verdict.status}: {verdict.reasons})"
+    assert p.upper_ms < limit_ms, (f"{verdict.model} on {verdict.board}: {p} per inference, upper bound "
+                                   f"{p.upper_ms:.3f} ms, not below {limit_ms} ms")
+    return p.upper_ms
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from xml.etree import ElementTree as ET
 from harness.backends.renode import reproduce_resc
 from harness.board import load_board
 from harness.check import FAILING, Verdict
+from harness.errors import HarnessError
 from harness.plots import write_plots
 from harness.registry import ZooModel
 
@@ -29,7 +30,8 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
     lines = [f"# harness check — {meta['started']}", "",
              f"{len(verdicts)} cells, {meta['wall_seconds']:.0f} s wall time on {meta['cpus']} cores; "
              f"inputs per cell: {meta['inputs']} (seed {meta['seed']}).", "",
-             "Each board column: flash % / SRAM % of the chip, verdict, cycles per inference.", "",
+             "Each board column: flash % / SRAM % of the chip, verdict, cycles per inference, latency per "
+             "inference from the board's calibration table (value ± error, its status).", "",
              "| model | " + " | ".join(boards) + " |", "|---|" + "---|" * len(boards)]
     for m in models:
         row = [m]
@@ -40,8 +42,10 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
                 continue
             fit = f"{_pct(v.fit.flash.used, v.fit.flash.size)} / {_pct(v.fit.sram.used, v.fit.sram.size)} " if v.fit else ""
             cyc = f" {v.cycles:,}" if v.cycles is not None else ""
-            row.append(f"{fit}**{v.status}**{cyc}")
+            lat = f"; {v.prediction}" if v.prediction else ""
+            row.append(f"{fit}**{v.status}**{cyc}{lat}")
         lines.append("| " + " | ".join(row) + " |")
+    lines += latency_section(verdicts, boards, models)
     lines += ["", "## Against the MicroNets paper (Table 4) and TFLM", "",
               "| model | paper row | paper flash KB | our .tflite KB | paper SRAM B | TFLM arena B | our arena B | "
               "our SRAM B (F446RE) | paper runs on | we fit on |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -59,7 +63,8 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             f"{any_v.arena_bytes if any_v.arena_bytes is not None else '-'} | "
             f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
             f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
-    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)"]
+    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", "",
+              "![predicted latency per model and board](latency.png)"]
     notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
     for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
         z = zoo.get(v.model)
@@ -73,6 +78,24 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
     return "\n".join(lines) + "\n"
 
 
+def latency_section(verdicts: list[Verdict], boards: list[str], models: list[str]) -> list[str]:
+    """Latency and energy per inference, value ± error with the table's status, per model and board."""
+    cell = {(v.model, v.board): v for v in verdicts if v.prediction}
+    if not cell:
+        return []
+    lines = ["", "## Latency and energy per inference", "",
+             "From each board's table in renode/calibration (harness/calibration): `uncalibrated` is modelled "
+             "cycles / clock with the core model's stated error; `calibrated (n=...)` a mapping fitted to n "
+             "hardware-measured builds; `measured` the board's own DWT cycles. Energy = power × latency.", "",
+             "| model | " + " | ".join(boards) + " |", "|---|" + "---|" * len(boards)]
+    for m in models:
+        if any((m, b) in cell for b in boards):
+            lines.append(f"| {m} | " + " | ".join(
+                f"{p.latency}, {p.energy} ({p.status})" if (p := cell[(m, b)].prediction if (m, b) in cell else None)
+                else "" for b in boards) + " |")
+    return lines
+
+
 def junit_xml(verdicts: list[Verdict]) -> str:
     suite = ET.Element("testsuite", name="harness check", tests=str(len(verdicts)),
                        failures=str(sum(v.status in FAILING for v in verdicts)),
@@ -82,6 +105,8 @@ def junit_xml(verdicts: list[Verdict]) -> str:
         props = ET.SubElement(case, "properties")
         figures = {"flash_bytes": v.fit.flash.used if v.fit else None, "sram_bytes": v.fit.sram.used if v.fit else None,
                    "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches}
+        if v.prediction:
+            figures.update(v.prediction.as_dict())
         for k, val in figures.items():
             if val is not None:
                 ET.SubElement(props, "property", name=k, value=str(val))
@@ -92,16 +117,46 @@ def junit_xml(verdicts: list[Verdict]) -> str:
     return ET.tostring(suite, encoding="unicode")
 
 
+def calibration_tables(verdicts: list[Verdict]) -> dict[str, dict]:
+    """Per board of the run: the calibration table its latencies came from (status, file, error, power)."""
+    from harness.calibration import table_for
+    out = {}
+    for board in sorted({v.board for v in verdicts if v.latency_ms is not None}):
+        try:
+            out[board] = table_for(board).describe()
+        except HarnessError as e:
+            out[board] = {"error": str(e)}
+    return out
+
+
+def measured_latencies(verdicts: list[Verdict], folder: Path) -> dict[tuple[str, str], float]:
+    """{(model, board): ms} from the hardware reports in `folder` (tests/test_hardware.py writes
+    reports/hardware/<model>-<board>.json) whose firmware is the very ELF of this run's cell (the build
+    cache names an ELF by its sources' hash), and from this run's own hardware cells."""
+    out = {(v.model, v.board): v.latency_ms for v in verdicts if v.latency_status == "measured"}
+    elfs = {(v.model, v.board): v.elf for v in verdicts if v.elf}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            d = json.loads(path.read_text())
+            key = (d["model"], d["board"])
+            if d.get("source") == "hardware" and d.get("elf") and elfs.get(key) == d["elf"] and key not in out:
+                out[key] = 1e3 * int(d["silicon"]["cycles"]) / load_board(d["board"]).clock_hz
+        except (OSError, ValueError, KeyError, TypeError, HarnessError):
+            continue          # not a hardware report of ours
+    return out
+
+
 def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, root: Path) -> Path:
     final = root / meta["started"].replace(":", "").replace("-", "")
     tmp = root / f".tmp-{os.getpid()}-{final.name}"
     tmp.mkdir(parents=True, exist_ok=True)
     try:
+        meta = {**meta, "calibration": calibration_tables(verdicts)}
         (tmp / "results.json").write_text(json.dumps({"meta": meta, "cells": [v.as_dict() for v in verdicts]},
                                                      indent=2))
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
         (tmp / "junit.xml").write_text(junit_xml(verdicts))
-        write_plots(verdicts, tmp)
+        write_plots(verdicts, tmp, measured_latencies(verdicts, root / "hardware"))
         write_renode_scripts(verdicts, tmp, final)
         os.replace(tmp, final)
     except BaseException:

@@ -52,8 +52,8 @@ def test_report_is_written_whole(matrix, tmp_path):
     zoo, verdicts = matrix
     meta = {"started": "2026-01-01T00-00-00", "wall_seconds": 1.0, "cpus": 2, "inputs": 2, "seed": 11}
     folder = write_report(verdicts, zoo, meta, tmp_path)
-    assert sorted(p.name for p in folder.iterdir()) == ["cycles_vs_macs.png", "junit.xml", "memory.png",
-                                                        "renode", "results.json", "summary.md"]
+    assert sorted(p.name for p in folder.iterdir()) == ["cycles_vs_macs.png", "junit.xml", "latency.png",
+                                                        "memory.png", "renode", "results.json", "summary.md"]
     for v in verdicts:          # every cell that ran can be re-run in Renode from the report alone
         stem = folder / "renode" / f"{v.model}__{v.board}"
         if v.fits:
