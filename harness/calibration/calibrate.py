@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.board import load_board
-from harness.calibration import models, tomlw
+import tomli_w
+
+from harness.calibration import models
 from harness.calibration.measurements import Measurement
 from harness.calibration.table import CALIBRATION_DIR, applies_to
 from harness.errors import HarnessError
@@ -105,5 +107,14 @@ def write_table(cal: Calibration, out: Path) -> Path:
               f"firmware builds.\n# See harness/calibration. [calibrated.applies_to] are the .repl facts it was measured "
               f"at; when they change the table falls back to [uncalibrated].\n")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(header + tomlw.dumps(cal.doc))
+    out.write_text(header + tomli_w.dumps(_without_none(cal.doc), multiline_strings=True))
     return out
+
+
+def _without_none(doc):
+    """TOML has no null: absent keys say 'unknown'."""
+    if isinstance(doc, dict):
+        return {k: _without_none(v) for k, v in doc.items() if v is not None}
+    if isinstance(doc, list):
+        return [_without_none(v) for v in doc]
+    return doc
