@@ -193,6 +193,52 @@ def models() -> None:
     out.print(t)
 
 
+@app.command("profile")
+def profile_cmd(
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry id or .tflite path.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write <model>-<board>.collapsed.txt, .speedscope.json and .profile.json here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random input.")] = 0,
+    functions: Annotated[bool, typer.Option("--functions", help="Also list the functions inside each op.")] = False,
+) -> None:
+    """Per-op cycles and instructions of one inference on the emulated board (harness/profile.py)."""
+    from harness.profile import profile_model, write_outputs
+    try:
+        mid, path = registry.resolve(model)
+        with err.status("profiling") as status:
+            p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    total = p.ticks
+    t = Table(title=f"harness profile: {p.model} on {p.board}, one inference", header_style="bold")
+    for col in ("#", "op", "kernel", "MACs", "instructions", "cycles", "%", "cycles/MAC"):
+        t.add_column(col, justify="left" if col in ("op", "kernel") else "right")
+    for label, seg in p.rows:
+        r = seg if hasattr(seg, "kernel") else None
+        cyc = p.cycles(seg)
+        t.add_row(str(r.index) if r else "", r.op if r else label, r.kernel if r else "",
+                  f"{r.macs:,}" if r and r.macs else "", f"{seg.instructions:,}", f"{cyc:,.1f}".removesuffix(".0"),
+                  f"{100 * seg.ticks / total:.1f}" if total else "-",
+                  f"{cyc / r.macs:.2f}" if r and r.macs else "")
+        if functions:
+            for fn, (i, ticks) in sorted(seg.functions.items(), key=lambda kv: -kv[1][1]):
+                t.add_row("", f"  {fn}", "", "", f"{i:,}", f"{ticks / p.ticks_per_cycle:,.1f}".removesuffix(".0"),
+                          "", "", style="dim")
+    t.add_row("", "total", "", f"{sum(r.macs for r in p.ops):,}", f"{p.instructions:,}",
+              f"{p.total_cycles:,.1f}".removesuffix(".0"), "100.0", "", style="bold")
+    out.print(t)
+    ms = p.window_cycles / p.clock_hz * 1e3
+    out.print(f"firmware DWT measurement: {p.firmware_cycles:,} cycles ({ms:.3f} ms at {p.clock_hz / 1e6:.0f} MHz); "
+              f"profile window: {p.window_cycles:,} cycles", highlight=False)
+    out.print(f"stack high-water during the inference: {p.stack_high_water:,} B ({p.stack_at_invoke:,} B in use at "
+              f"tm_invoke); arena written: {p.arena_written:,} of {p.arena_bytes:,} B planned (highest offset "
+              f"{p.arena_extent:,}){'' if p.arena_exact else ', a lower bound (variable tensors)'}", highlight=False)
+    if out_dir is not None:
+        for kind, f in write_outputs(p, out_dir).items():
+            err.print(f"{kind}: {f}", highlight=False)
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")
 app.add_typer(bench_app, name="bench")
 
