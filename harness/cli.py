@@ -239,6 +239,67 @@ def profile_cmd(
             err.print(f"{kind}: {f}", highlight=False)
 
 
+@app.command("run")
+def run_cmd(
+    elf: Annotated[Path, typer.Argument(help="The ELF to boot (any application built for the board).")],
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
+    until: Annotated[Optional[str], typer.Option(help="Stop when a console line matches this regular expression.")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles.")] = None,
+    measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
+    pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
+) -> None:
+    """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
+    from harness.run import WrongBoard, check_elf, run_elf
+    try:
+        b = load_board(board)
+        for note in check_elf(b, elf):
+            err.print(f"note: {note}", markup=False, highlight=False)
+        if pty:
+            _serve_pty(b, elf)
+            return
+        res, _ = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
+                         on_line=lambda line: out.print(line, markup=False, highlight=False))
+    except WrongBoard as e:
+        err.print(f"refused: {e}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if res.report and res.reason in ("fault", "hang"):
+        err.print(res.report, markup=False, highlight=False)
+    err.print(f"stopped: {res.detail}", markup=False, highlight=False)
+    err.print(f"{res.instructions:,} instructions, {res.cycles:,} cycles (modelled)", highlight=False)
+    if res.measures:
+        t = Table(header_style="bold")
+        for col in ("measure", "n", "min cycles", "mean cycles", "max cycles", "min ms", "mean ms", "max ms"):
+            t.add_column(col, justify="left" if col == "measure" else "right")
+        for m in res.measures:
+            s = m.summary(b)
+            if not s["n"]:
+                t.add_row(s["measure"], "0", *["-"] * 6)
+                continue
+            t.add_row(s["measure"], str(s["n"]), *(f"{s[k]:,.1f}".removesuffix(".0") for k in ("min", "mean", "max")),
+                      *(f"{s[k]:.4f}" for k in ("ms_min", "ms_mean", "ms_max")))
+        out.print(t)
+    if res.reason == "exit":
+        raise typer.Exit(res.exit_code or 0)
+    if res.reason == "fault" or (until and res.reason != "until"):
+        raise typer.Exit(1)
+
+
+def _serve_pty(board, elf: Path) -> None:
+    from harness.backends.pty import EmulatedPty
+    with EmulatedPty(board) as port:
+        port.load(elf)
+        err.print(f"console of {board.name} on {port.port} (Ctrl-C to stop)", highlight=False)
+        try:
+            while port.failure is None:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            return
+        err.print(str(port.failure), markup=False, highlight=False)
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")
 app.add_typer(bench_app, name="bench")
 
