@@ -111,3 +111,29 @@ def test_cli_run(tmp_path):
     took = [int(x) for x in re.findall(r"Inference took (\d+) cycles", res.output)]
     assert len(took) == 5 and took == sorted(took) and took[0] > 100
     assert cycles_to_ms(load_board("nucleo_f446re"), 180_000) == pytest.approx(1.0)
+
+
+def test_robot_keywords_run_a_users_elf(tmp_path):
+    """Renode's way, through the Robot library: LoadELF a user's ELF, wait for its lines on the UART."""
+    from harness.robot import Harness
+    elf = user_elf(tmp_path, "nucleo_f746zg", "m7sp")
+    h = Harness()
+    h.execute_command('mach create "user"')
+    h.execute_command("machine LoadPlatformDescription @renode/platforms/nucleo_f746zg.repl")
+    h.execute_command(f"sysbus LoadELF @{elf}")
+    h.create_terminal_tester("sysbus.usart3")
+    h.start_emulation()
+    assert h.wait_for_line_on_uart("run_app nucleo_f746zg ready").line == "run_app nucleo_f746zg ready"
+    r = h.wait_for_line_on_uart(r"pass 4 Inference took (\d+) cycles", treatAsRegex=True)
+    assert int(r.groups[0]) > 0
+    # an ELF for another board is refused at LoadELF with the reason
+    h.execute_command("machine LoadPlatformDescription @renode/platforms/nucleo_f446re.repl")
+    with pytest.raises(AssertionError, match="FPv5"):
+        h.execute_command(f"sysbus LoadELF @{elf}")
+
+
+def test_pytest_fixture_for_a_users_elf(tmp_path, run_firmware):
+    res = run_firmware("nucleo_f446re", user_elf(tmp_path, "nucleo_f446re", "m4"), until="pass 2 ",
+                       measure=["work:semihosting_exit"])
+    assert res.reason == "until" and res.lines[-1].startswith("pass 2 ")
+    assert res.measures[0].passes == []            # semihosting_exit not reached yet: no complete pass
