@@ -290,14 +290,23 @@ def run_cmd(
 def _serve_pty(board, elf: Path) -> None:
     from harness.backends.pty import EmulatedPty
     with EmulatedPty(board) as port:
-        port.load(elf)
         err.print(f"console of {board.name} on {port.port} (Ctrl-C to stop)", highlight=False)
+        if sys.stdin.isatty():      # pyserial drops what arrived before it opened the port: boot after it
+            err.print("open the port, then press Enter to boot", highlight=False)
+            input()
+        port.load(elf)
         try:
             while port.failure is None:
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return
+        from harness.run import semihosting_exit_code
+        code = semihosting_exit_code(port.engine)
+        if code is not None:
+            err.print(f"stopped: semihosting exit, code {code}", highlight=False)
+            raise typer.Exit(code)
         err.print(str(port.failure), markup=False, highlight=False)
+        raise typer.Exit(1)
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks of the harness itself.")

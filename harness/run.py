@@ -165,7 +165,7 @@ SYS_EXIT, SYS_EXIT_EXTENDED = 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 
 
-def _semihosting_exit(engine: EmulatedBoard, fault: BoardFault) -> int | None:
+def semihosting_exit_code(engine: EmulatedBoard) -> int | None:
     """The exit code when the run stopped on a semihosting SYS_EXIT(_EXTENDED) call, else None.
     TODO(lead, at merge): E1's engine handles semihosting itself (issue 9); use its stop reason and
     exit code instead of recognising the unhandled BKPT here."""
@@ -215,7 +215,7 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
         try:
             line = engine.read_line(max_instructions=chunk)
         except BoardFault as f:
-            code = _semihosting_exit(engine, f)
+            code = semihosting_exit_code(engine)
             if code is not None:
                 return result("exit", f"semihosting exit, code {code}", code=code), engine
             return result("fault", f.verdict, str(f)), engine

@@ -137,3 +137,10 @@ def test_pytest_fixture_for_a_users_elf(tmp_path, run_firmware):
                        measure=["work:semihosting_exit"])
     assert res.reason == "until" and res.lines[-1].startswith("pass 2 ")
     assert res.measures[0].passes == []            # semihosting_exit not reached yet: no complete pass
+
+
+def test_cli_run_pty_ends_on_the_semihosting_exit(tmp_path):
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4")
+    res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--pty"])
+    assert res.exit_code == 0, res.output
+    assert "/dev/pts/" in res.output and "semihosting exit, code 0" in res.output
