@@ -358,17 +358,19 @@ def _result(rec: _Recorder, low: Lowered, names: list[str], board: Board, engine
 # --------------------------------------------------------------------------------------------------
 # outputs
 
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
-
-
 def collapsed(p: InferenceProfile) -> str:
-    """Collapsed stacks (flamegraph.pl / speedscope): `inference;op 3 CONV_2D;tm_conv2d_s8 <cycles>`."""
-    lines = []
+    """Collapsed stacks (flamegraph.pl / speedscope): `inference;op 3 CONV_2D;tm_conv2d_s8 <cycles>`.
+    The format takes whole counts: on a core whose model counts half cycles (the M7), each line is the
+    rounded running total minus the previous one, so no line is off by a cycle or more and the lines
+    still add up to the rounded total."""
+    lines, ticks_so_far, written = [], 0, 0
     for label, seg in p.rows:
         for fn, (_, ticks) in sorted(seg.functions.items()):
             if ticks:
-                lines.append(f"inference;{label};{fn} {_num(ticks / p.ticks_per_cycle)}")
+                ticks_so_far += ticks
+                value = round(ticks_so_far / p.ticks_per_cycle) - written
+                written += value
+                lines.append(f"inference;{label};{fn} {value}")
     return "\n".join(lines) + "\n"
 
 
