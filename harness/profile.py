@@ -209,8 +209,7 @@ class _Recorder:
             raise HarnessError("the firmware did not read CYCCNT before tm_invoke")
         self.window = [self.last_read, self._mark(hit)]
         self.state = "inside"
-        sstack, estack = e.symbol("_sstack"), e.symbol("_estack")
-        self.stack_at_invoke = estack - e.reg("sp")
+        self.stack_at_invoke = e.symbol("_estack") - e.reg("sp")
         self.arena_at_entry = e.read_memory(*self.arena)
 
     def _on_kernel(self, e, hit):

@@ -160,7 +160,7 @@ class RunResult:
     exit_code: int | None = None
 
 
-SEMIHOST_BKPT = "bkpt #0xab"                # Arm semihosting's trap on M-profile
+SEMIHOST_BKPT = 0xBEAB                      # BKPT #0xAB (T1 encoding): Arm semihosting's trap on M-profile
 SYS_EXIT, SYS_EXIT_EXTENDED = 0x18, 0x20
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
 
@@ -169,8 +169,10 @@ def semihosting_exit_code(engine: EmulatedBoard) -> int | None:
     """The exit code when the run stopped on a semihosting SYS_EXIT(_EXTENDED) call, else None.
     TODO(lead, at merge): E1's engine handles semihosting itself (issue 9); use its stop reason and
     exit code instead of recognising the unhandled BKPT here."""
-    insn = engine._safe_disasm(engine.pc) or ""
-    if insn.replace("  ", " ").lower() != SEMIHOST_BKPT:
+    try:
+        if int.from_bytes(engine.read_code(engine.pc, 2), "little") != SEMIHOST_BKPT:
+            return None
+    except Exception:       # noqa: BLE001 - the PC is not in readable memory: not a semihosting call
         return None
     op, arg = engine.reg("r0"), engine.reg("r1")
     if op == SYS_EXIT:
