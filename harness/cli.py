@@ -206,6 +206,124 @@ def models() -> None:
     out.print(t)
 
 
+@app.command("profile")
+def profile_cmd(
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry id or .tflite path.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write <model>-<board>.collapsed.txt, .speedscope.json and .profile.json here.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random input.")] = 0,
+    functions: Annotated[bool, typer.Option("--functions", help="Also list the functions inside each op.")] = False,
+) -> None:
+    """Per-op cycles and instructions of one inference on the emulated board (harness/profile.py)."""
+    from harness.profile import profile_model, write_outputs
+    try:
+        mid, path = registry.resolve(model)
+        with err.status("profiling") as status:
+            p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    total = p.ticks
+    t = Table(title=f"harness profile: {p.model} on {p.board}, one inference", header_style="bold")
+    for col in ("#", "op", "kernel", "MACs", "instructions", "cycles", "%", "cycles/MAC"):
+        t.add_column(col, justify="left" if col in ("op", "kernel") else "right")
+    for label, seg in p.rows:
+        r = seg if hasattr(seg, "kernel") else None
+        cyc = p.cycles(seg)
+        t.add_row(str(r.index) if r else "", r.op if r else label, r.kernel if r else "",
+                  f"{r.macs:,}" if r and r.macs else "", f"{seg.instructions:,}", f"{cyc:,.1f}".removesuffix(".0"),
+                  f"{100 * seg.ticks / total:.1f}" if total else "-",
+                  f"{cyc / r.macs:.2f}" if r and r.macs else "")
+        if functions:
+            for fn, (i, ticks) in sorted(seg.functions.items(), key=lambda kv: -kv[1][1]):
+                t.add_row("", f"  {fn}", "", "", f"{i:,}", f"{ticks / p.ticks_per_cycle:,.1f}".removesuffix(".0"),
+                          "", "", style="dim")
+    t.add_row("", "total", "", f"{sum(r.macs for r in p.ops):,}", f"{p.instructions:,}",
+              f"{p.total_cycles:,.1f}".removesuffix(".0"), "100.0", "", style="bold")
+    out.print(t)
+    ms = p.window_cycles / p.clock_hz * 1e3
+    out.print(f"firmware DWT measurement: {p.firmware_cycles:,} cycles ({ms:.3f} ms at {p.clock_hz / 1e6:.0f} MHz); "
+              f"profile window: {p.window_cycles:,} cycles", highlight=False)
+    out.print(f"stack high-water during the inference: {p.stack_high_water:,} B ({p.stack_at_invoke:,} B in use at "
+              f"tm_invoke); arena written: {p.arena_written:,} of {p.arena_bytes:,} B planned (highest offset "
+              f"{p.arena_extent:,}){'' if p.arena_exact else ', a lower bound (variable tensors)'}", highlight=False)
+    if out_dir is not None:
+        for kind, f in write_outputs(p, out_dir).items():
+            err.print(f"{kind}: {f}", highlight=False)
+
+
+@app.command("run")
+def run_cmd(
+    elf: Annotated[Path, typer.Argument(help="The ELF to boot (any application built for the board).")],
+    board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
+    until: Annotated[Optional[str], typer.Option(help="Stop when a console line matches this regular expression.")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles.")] = None,
+    measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
+    pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
+) -> None:
+    """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
+    from harness.run import WrongBoard, check_elf, run_elf
+    try:
+        b = load_board(board)
+        for note in check_elf(b, elf):
+            err.print(f"note: {note}", markup=False, highlight=False)
+        if pty:
+            _serve_pty(b, elf)
+            return
+        res, _ = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
+                         on_line=lambda line: out.print(line, markup=False, highlight=False))
+    except WrongBoard as e:
+        err.print(f"refused: {e}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if res.report and res.reason in ("fault", "hang"):
+        err.print(res.report, markup=False, highlight=False)
+    err.print(f"stopped: {res.detail}", markup=False, highlight=False)
+    err.print(f"{res.instructions:,} instructions, {res.cycles:,} cycles (modelled)", highlight=False)
+    if res.measures:
+        t = Table(header_style="bold")
+        for col in ("measure", "n", "min cycles", "mean cycles", "max cycles", "min ms", "mean ms", "max ms", "table"):
+            t.add_column(col, justify="left" if col == "measure" else "right")
+        for m in res.measures:
+            s = m.summary(b)
+            if not s["n"]:
+                t.add_row(s["measure"], "0", *["-"] * 7)
+                continue
+            t.add_row(s["measure"], str(s["n"]), *(f"{s[k]:,.1f}".removesuffix(".0") for k in ("min", "mean", "max")),
+                      f"{s['ms_min']:.4f}", f"{s['ms_mean']:.4f} ± {s['ms_err']:.4f}", f"{s['ms_max']:.4f}",
+                      s["calibration"])
+        out.print(t)
+    if res.reason == "exit":
+        raise typer.Exit(res.exit_code or 0)
+    if res.reason == "fault" or (until and res.reason != "until"):
+        raise typer.Exit(1)
+
+
+def _serve_pty(board, elf: Path) -> None:
+    from harness.backends.pty import EmulatedPty
+    with EmulatedPty(board) as port:
+        err.print(f"console of {board.name} on {port.port} (Ctrl-C to stop)", highlight=False)
+        if sys.stdin.isatty():      # pyserial drops what arrived before it opened the port: boot after it
+            err.print("open the port, then press Enter to boot", highlight=False)
+            input()
+        port.load(elf)
+        try:
+            while port.failure is None:
+                time.sleep(0.2)
+        except KeyboardInterrupt:
+            return
+        from harness.run import semihosting_exit_code
+        code = semihosting_exit_code(port.engine)
+        if code is not None:
+            err.print(f"stopped: semihosting exit, code {code}", highlight=False)
+            raise typer.Exit(code)
+        err.print(str(port.failure), markup=False, highlight=False)
+        raise typer.Exit(1)
+
+
+
 # `harness calibrate`, `harness calibration-workload` (harness/calibration/commands.py)
 from harness.calibration.commands import register as _register_calibration  # noqa: E402
 _register_calibration(app)

@@ -246,6 +246,27 @@ def harness_session(request) -> HarnessSession:
     return HarnessSession(request.config.stash[_SELECTION])
 
 
+@pytest.fixture
+def run_firmware(record_property):
+    """Users' own firmware tests in CI: `run_firmware(board, elf, until=..., budget=..., measure=[...])`
+    boots any ELF built for `board` on the emulated board (harness/run.py: the same as `harness run`)
+    and returns its RunResult (reason, console lines, instructions, cycles, measures); an ELF built for
+    another board raises harness.run.WrongBoard. Cycles and each measure's mean go into the JUnit
+    properties."""
+    from harness.run import run_elf
+
+    def run(board: str, elf, **options):
+        b = load_board(board)
+        result, _ = run_elf(b, Path(elf), **options)
+        record_property("cycles", result.cycles)
+        for m in result.measures:
+            s = m.summary(b)
+            if s["n"]:
+                record_property(f"measure {m.spec} mean cycles", s["mean"])
+        return result
+    return run
+
+
 def cycles_of(verdict) -> int | None:
     """Cycles per inference from a Verdict (named `instructions` before the cycle model)."""
     for name in ("cycles", "instructions"):

@@ -29,6 +29,7 @@ import hashlib
 import os
 import subprocess
 from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 
 from unicorn import Uc, UcError
@@ -45,7 +46,7 @@ from harness.board import Board
 from harness.build import CACHE
 from harness.errors import HarnessError
 
-__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "MODELS", "RegisterFile"]
+__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "MODELS", "RegisterFile", "WatchHit"]
 
 NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
@@ -165,6 +166,23 @@ def _coster_for(engine: "EmulatedBoard") -> BlockCoster:
 
 
 # --------------------------------------------------------------------------------------------------
+# Watch points
+
+@dataclass(frozen=True)
+class WatchHit:
+    """The CPU is about to execute the instruction at `address`: the counts of everything before it."""
+    address: int
+    instructions: int            # executed before the instruction at `address`
+    ticks: int                   # modelled ticks before it (0 without cycle accounting)
+    ticks_per_cycle: int
+
+    @property
+    def cycles(self) -> int:
+        """What DWT CYCCNT would read at this instant (ticks // ticks_per_cycle)."""
+        return self.ticks // self.ticks_per_cycle
+
+
+# --------------------------------------------------------------------------------------------------
 # The board
 
 class EmulatedBoard:
@@ -203,6 +221,9 @@ class EmulatedBoard:
         self._funcs = [(start, size, name) for start, size, name in self.image.functions if size]
         self._func_starts = [f[0] for f in self._funcs]
         self._prof = None
+        self._watches: dict[int, tuple[int, object]] = {}   # handle -> (address, callback)
+        self._watch_hooks: dict[int, int] = {}               # handle -> Unicorn hook of the current Uc
+        self._next_watch = 1
         if profile:
             if not cycles:
                 raise HarnessError("a profile needs cycle accounting")
@@ -287,6 +308,9 @@ class EmulatedBoard:
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
+        self._watch_hooks = {}
+        for handle in self._watches:
+            self._add_watch_hook(handle)
 
         # fault handlers from the vector table: reaching one stops the run
         traps: dict[int, list[str]] = {}
@@ -469,6 +493,84 @@ class EmulatedBoard:
 
     def read_code(self, addr: int, size: int) -> bytes:
         return bytes(self.uc.mem_read(addr, size))
+
+    # ---------------------------------------------------------------- watch points
+    def watch(self, address: int, callback) -> int:
+        """Call `callback(engine, WatchHit)` every time the CPU is about to execute the instruction at
+        `address` (a Thumb address, bit 0 ignored), with the exact instruction and tick counts of
+        everything executed before it. A Unicorn code hook restricted to that one address: code
+        elsewhere runs as fast as without it. The callback may read registers and memory and may call
+        request_stop(); it must not change the CPU state. Returns a handle for unwatch(); watches
+        survive reset()."""
+        handle = self._next_watch
+        self._next_watch += 1
+        self._watches[handle] = (int(address) & ~1, callback)
+        self._add_watch_hook(handle)
+        return handle
+
+    def unwatch(self, handle: int) -> None:
+        self._watches.pop(handle, None)
+        hook = self._watch_hooks.pop(handle, None)
+        if hook is not None and self.uc is not None:
+            self.uc.hook_del(hook)
+
+    def _add_watch_hook(self, handle: int) -> None:
+        address, callback = self._watches[handle]
+
+        def on_code(uc, addr, size, _):
+            if self._hdr.stopped:
+                return                   # the block hook stopped the run: the instruction does not run now
+            instructions, ticks = self.counts_before(addr)
+            callback(self, WatchHit(addr, instructions, ticks, self._tpc))
+
+        self._watch_hooks[handle] = self.uc.hook_add(UC.UC_HOOK_CODE, on_code, begin=address, end=address)
+        # blocks translated before the hook existed would not call it
+        self.uc.ctl_remove_cache(address, address + 4)
+
+    def counts_before(self, pc: int) -> tuple[int, int]:
+        """(instructions, ticks) executed before the instruction at `pc`, from inside a code hook at
+        `pc`: the native counter has charged the whole current block at its entry, so the part of it
+        from `pc` on (which has not run yet) is left out, with the same per-instruction prices the
+        take-back after a stop uses."""
+        hdr = self._hdr
+        remaining, ticks = self._tail_from(pc)
+        return hdr.count - remaining, hdr.ticks - ticks
+
+    def _tail_from(self, pc: int) -> tuple[int, int]:
+        """(instructions, ticks) of the current block from `pc` to its end, as charged at its entry."""
+        hdr = self._hdr
+        remaining = self._lib.bc_remaining(self._state, self.uc._uch, pc)
+        if not remaining or not hdr.cycles_on:
+            return remaining, 0
+        if pc == hdr.cur_addr:           # the whole block: its entry price (a settled branch before it excluded)
+            return remaining, self._current_price()
+        return remaining, self._current_block().suffix(pc, bool(hdr.cur_seq), self._current_penalty())
+
+    def profile_snapshot(self, pc: int) -> list[tuple[int, int]]:
+        """From inside a code hook at `pc`: the per-function (instructions, ticks) slots (profile=True)
+        as they stand before the instruction at `pc`, in slot order (slot 0: outside every function,
+        then profile_functions())."""
+        if self._prof is None:
+            raise HarnessError("this engine was not started with profile=True")
+        slots = [(s.instructions, s.ticks) for s in self._prof]
+        remaining, ticks = self._tail_from(pc)
+        if remaining:
+            k = self._func_index(self._hdr.cur_addr)
+            slots[k] = (slots[k][0] - remaining, slots[k][1] - ticks)
+        return slots
+
+    def profile_functions(self) -> list[str]:
+        """Names of the profile slots: '(outside any function)', then one per ELF function."""
+        return ["(outside any function)"] + [f[2] for f in self._funcs]
+
+    @property
+    def ticks_per_cycle(self) -> int:
+        return self._tpc
+
+    @property
+    def ticks(self) -> int:
+        """Modelled ticks since reset (cycles * ticks_per_cycle, exact on the M7's half cycles)."""
+        return self._hdr.ticks
 
     # ---------------------------------------------------------------- hooks for the models
     def now(self) -> int:

@@ -112,7 +112,7 @@ class CalibrationTable:
             d["note"] = self.note
         return d
 
-    def _cycles(self, cycles: int, instructions: int | None, ops) -> tuple[float, float, str]:
+    def _cycles(self, cycles: float, instructions: int | None, ops) -> tuple[float, float, str]:
         """(real cycles, relative error, status)."""
         point = Point(0.0, cycles, instructions, dict(ops) if ops else None)
         for fit in self.fits:                   # the chosen fit, else the best one whose inputs we have
@@ -121,12 +121,12 @@ class CalibrationTable:
                 return real, fit.rel_err, self.status
         return float(cycles), self.rel_err, "uncalibrated"
 
-    def predict(self, cycles: int, instructions: int | None = None, ops=None) -> Prediction:
+    def predict(self, cycles: float, instructions: int | None = None, ops=None) -> Prediction:
         """Latency and energy of one inference from the emulator's counts for it: modelled `cycles`,
         executed `instructions`, and optionally modelled cycles per op type (`ops`: {op: cycles})."""
         if cycles is None or cycles < 0:
             raise HarnessError(f"cannot predict a latency from {cycles!r} cycles")
-        real, rel, status = self._cycles(int(cycles), instructions, ops)
+        real, rel, status = self._cycles(cycles, instructions, ops)
         return self._prediction(real, rel, status)
 
     def measured(self, cycles: int) -> Prediction:

@@ -264,6 +264,12 @@ class Emulation:
         p = resolve_path(path)
         if not p.is_file():
             raise KeywordError(f"no ELF at {p}")
+        if machine.board is not None:               # a user's ELF built for another board: say why, as `harness run`
+            from harness.run import WrongBoard, check_elf
+            try:
+                check_elf(machine.board, p)
+            except WrongBoard as e:
+                raise KeywordError(str(e)) from None
         machine.elf = p
         if machine.engine is not None and self.engine_name == "emulated":
             machine.engine = self.engine.start(machine)      # a running machine reloads, as after reset

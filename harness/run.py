@@ -1,0 +1,235 @@
+"""`harness run`: boot any ELF built for one of the boards on the emulated board, stream its console,
+stop on a regular expression, a fault, a cycle budget or a semihosting exit, and time the code between
+two symbols or addresses (`--measure start:end`, per pass).
+
+Before anything runs, the ELF is checked against the board (`check_elf`): every loadable segment must lie
+inside one memory region of the board's map, and the build's architecture and FPU, from the ELF's
+.ARM.attributes (Tag_CPU_arch, Tag_CPU_arch_profile, Tag_FP_arch, Tag_ABI_HardFP_use), must be ones the
+board's core runs: both cores are ARMv7E-M; the M4's FPU is FPv4-SP, the M7's FPv5, single or double
+precision as the board's `//! fpu:` fact says.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from harness.backends import BoardFault, BoardHang, BoardIdle
+from harness.backends.emulated import EmulatedBoard, WatchHit
+from harness.backends.image import Image
+from harness.board import Board
+from harness.calibration.table import Prediction, table_for
+from harness.errors import HarnessError
+
+
+class WrongBoard(HarnessError):
+    """The ELF was not built for this board."""
+
+
+# --------------------------------------------------------------------------------------------------
+# the ELF against the board
+
+# Tag_CPU_arch values (ARM ABI addenda, "Build attributes") the ARMv7E-M cores execute: v6-M, v6S-M,
+# v7 (with the M profile: v7-M) and v7E-M. Newer ones (v8-M: 16, 17; v8.1-M: 21) use instructions
+# these cores do not have.
+_ARCH_NAMES = {10: "v7", 11: "v6-M", 12: "v6S-M", 13: "v7E-M", 14: "v8-A", 16: "v8-M.baseline",
+               17: "v8-M.mainline", 21: "v8.1-M.mainline"}
+_ARCH_OK = {10, 11, 12, 13}
+# Tag_FP_arch: 0 none, 1 VFPv1, 2 VFPv2, 3 VFPv3 (D32), 4 VFPv3-D16, 5 VFPv4 (D32), 6 VFPv4-D16,
+# 7 ARMv8 FP (D32), 8 FPv5/FP-D16 for ARMv8
+_FP_NAMES = {1: "VFPv1", 2: "VFPv2", 3: "VFPv3", 4: "VFPv3-D16", 5: "VFPv4", 6: "VFPv4-D16", 7: "ARMv8 FP",
+             8: "FPv5-D16"}
+_FP_OK = {"m4": {2, 4, 6}, "m7": {2, 4, 6, 8}}     # D16 register files; the M4 lacks FPv5's instructions
+_FP_UNIT = {"m4": "FPv4-SP", "m7": "FPv5"}
+
+
+def elf_attributes(path: Path) -> dict[str, int | str] | None:
+    """The ELF's public ("aeabi") build attributes by tag name, None when it has no .ARM.attributes."""
+    from elftools.elf.elffile import ELFFile
+    with open(path, "rb") as f:
+        sec = ELFFile(f).get_section_by_name(".ARM.attributes")
+        if sec is None:
+            return None
+        out = {}
+        for sub in sec.iter_subsections():
+            for subsub in sub.iter_subsubsections():
+                for a in subsub.iter_attributes():
+                    out[a.tag] = a.value
+        return out
+
+
+def check_elf(board: Board, path: Path) -> list[str]:
+    """Raise WrongBoard with the reason when `path` cannot run on `board`; return notes (e.g. that the
+    ELF carries no build attributes, so its architecture was not checked)."""
+    image = Image(path)
+    for addr, data in image.segments:
+        end = addr + len(data)
+        if not any(r.base <= addr and end <= r.end for r in board.regions):
+            inside = ", ".join(f"{r.name} 0x{r.base:08x}..0x{r.end:08x}" for r in board.regions)
+            raise WrongBoard(f"{path}: segment 0x{addr:08x}..0x{end:08x} ({len(data):,} B) is not inside one "
+                             f"memory region of {board.name} ({inside}): not built for this board")
+    attrs = elf_attributes(path)
+    if attrs is None:
+        return [f"{path.name} has no .ARM.attributes: its architecture and FPU were not checked"]
+    arch = attrs.get("TAG_CPU_ARCH")
+    profile = attrs.get("TAG_CPU_ARCH_PROFILE")
+    if arch is not None and (arch not in _ARCH_OK or (arch == 10 and profile not in (None, 0x4D))):
+        raise WrongBoard(f"{path}: built for {_ARCH_NAMES.get(arch, f'architecture {arch}')}; {board.name}'s "
+                         f"{board.cpu_type} is ARMv7E-M")
+    if profile not in (None, 0, 0x4D):
+        raise WrongBoard(f"{path}: built for the {chr(profile)} profile; {board.name} is a microcontroller (M)")
+    fp = attrs.get("TAG_FP_ARCH", 0)
+    if fp:
+        precision = board.fact("fpu", "_", "single")    # as harness.build.cpu_flags reads it
+        if precision == "none":
+            raise WrongBoard(f"{path}: uses the FPU ({_FP_NAMES.get(fp, fp)}); {board.name} has none")
+        if fp not in _FP_OK[board.core]:
+            raise WrongBoard(f"{path}: built for {_FP_NAMES.get(fp, f'FP architecture {fp}')}; {board.name}'s "
+                             f"{board.cpu_type} has {_FP_UNIT[board.core]}-D16"
+                             + (" (a Cortex-M7 build: FPv5 instructions the M4 lacks)" if fp == 8 else ""))
+        # Tag_ABI_HardFP_use: 0 = as Tag_FP_arch (single and double), 1 = single only, 2 = double only, 3 = both
+        if precision == "single" and attrs.get("TAG_ABI_HARDFP_USE", 0) != 1:
+            raise WrongBoard(f"{path}: uses double-precision floating point in hardware; {board.name}'s FPU is "
+                             f"single-precision only (build with -mfpu={'fpv5-sp-d16' if board.core == 'm7' else 'fpv4-sp-d16'})")
+    return []
+
+
+# --------------------------------------------------------------------------------------------------
+# time between two points
+
+def latency(board: Board, cycles: float) -> Prediction:
+    """Milliseconds (± error, with the table's status) of `cycles` modelled cycles on `board`: the board's
+    calibration table (renode/calibration/<board>.toml), the one conversion of every report."""
+    return table_for(board).predict(cycles)
+
+
+def parse_point(engine: EmulatedBoard, text: str) -> int:
+    text = text.strip()
+    if re.fullmatch(r"0[xX][0-9a-fA-F]+", text):
+        return int(text, 16) & ~1
+    return engine.symbol(text) & ~1
+
+
+@dataclass
+class Measure:
+    """Cycles from the instruction at `start` to the instruction at `end`, one value per pass (a pass
+    starts at `start` and ends at the next `end`)."""
+    spec: str
+    start: int
+    end: int
+    ticks_per_cycle: int
+    passes: list[tuple[int, int]] = field(default_factory=list)    # (instructions, ticks)
+    _open: tuple[int, int] | None = None
+
+    def on_start(self, engine, hit: WatchHit) -> None:
+        if self._open is None:
+            self._open = (hit.instructions, hit.ticks)
+
+    def on_end(self, engine, hit: WatchHit) -> None:
+        if self._open is not None:
+            self.passes.append((hit.instructions - self._open[0], hit.ticks - self._open[1]))
+            self._open = None
+
+    @property
+    def cycles(self) -> list[float]:
+        return [t / self.ticks_per_cycle for _, t in self.passes]
+
+    def summary(self, board: Board) -> dict:
+        c = self.cycles
+        if not c:
+            return {"measure": self.spec, "n": 0}
+        mean = sum(c) / len(c)
+        return {"measure": self.spec, "n": len(c), "min": min(c), "mean": mean, "max": max(c),
+                "instructions": [i for i, _ in self.passes],
+                "ms_min": latency(board, min(c)).latency_ms, "ms_max": latency(board, max(c)).latency_ms,
+                "ms_mean": (at := latency(board, mean)).latency_ms, "ms_err": at.latency_err_ms,
+                "calibration": at.status}
+
+
+# --------------------------------------------------------------------------------------------------
+# running
+
+@dataclass
+class RunResult:
+    reason: str                  # until | fault | budget | exit | idle | hang | instructions
+    detail: str
+    instructions: int
+    cycles: int
+    lines: list[str]
+    measures: list[Measure]
+    report: str | None = None    # the fault or hang report
+    exit_code: int | None = None
+
+
+SEMIHOST_BKPT = 0xBEAB                      # BKPT #0xAB (T1 encoding): Arm semihosting's trap on M-profile
+SYS_EXIT, SYS_EXIT_EXTENDED = 0x18, 0x20
+ADP_STOPPED_APPLICATION_EXIT = 0x20026
+
+
+def semihosting_exit_code(engine: EmulatedBoard) -> int | None:
+    """The exit code when the run stopped on a semihosting SYS_EXIT(_EXTENDED) call, else None.
+    TODO(lead, at merge): E1's engine handles semihosting itself (issue 9); use its stop reason and
+    exit code instead of recognising the unhandled BKPT here."""
+    try:
+        if int.from_bytes(engine.read_code(engine.pc, 2), "little") != SEMIHOST_BKPT:
+            return None
+    except Exception:       # noqa: BLE001 - the PC is not in readable memory: not a semihosting call
+        return None
+    op, arg = engine.reg("r0"), engine.reg("r1")
+    if op == SYS_EXIT:
+        return 0 if arg == ADP_STOPPED_APPLICATION_EXIT else 1
+    if op == SYS_EXIT_EXTENDED:
+        reason, code = (int.from_bytes(engine.read_memory(arg + 4 * i, 4), "little") for i in range(2))
+        return code if reason == ADP_STOPPED_APPLICATION_EXIT else 1
+    return None
+
+
+def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | None = None,
+            measure: list[str] = (), on_line: Callable[[str], None] = lambda s: None,
+            profile: bool = False, engine_options: dict | None = None) -> tuple[RunResult, EmulatedBoard]:
+    """Boot `elf` on `board` and run until `until` (a regular expression) matches a console line, a fault,
+    `budget` modelled cycles, or a semihosting exit. Each console line goes to `on_line` as it comes."""
+    elf = Path(elf)
+    check_elf(board, elf)
+    engine = EmulatedBoard(board, elf, budget=1 << 62, profile=profile, **(engine_options or {}))
+    measures = []
+    for spec in measure:
+        if spec.count(":") != 1:
+            raise HarnessError(f"--measure {spec!r}: expected start:end (symbols or 0x addresses)")
+        a, b = (parse_point(engine, s) for s in spec.split(":"))
+        m = Measure(spec, a, b, engine.ticks_per_cycle)
+        engine.watch(a, m.on_start)
+        engine.watch(b, m.on_end)
+        measures.append(m)
+    pattern = re.compile(until) if until else None
+    lines: list[str] = []
+
+    def result(reason: str, detail: str, report: str | None = None, code: int | None = None) -> RunResult:
+        return RunResult(reason, detail, engine.instructions, engine.cycles, lines, measures, report, code)
+
+    while True:
+        chunk = None
+        if budget is not None:
+            left = budget - engine.cycles
+            if left <= 0:
+                return result("budget", f"cycle budget of {budget:,} reached"), engine
+            chunk = max(1, left // 4) if left > 64 else left     # instructions cost 1 cycle or more, or
+            # half a cycle when the M7 model pairs two: never far past the budget
+        try:
+            line = engine.read_line(max_instructions=chunk)
+        except BoardFault as f:
+            code = semihosting_exit_code(engine)
+            if code is not None:
+                return result("exit", f"semihosting exit, code {code}", code=code), engine
+            return result("fault", f.verdict, str(f)), engine
+        except BoardIdle as e:
+            return result("idle", e.verdict, str(e)), engine
+        except BoardHang as e:
+            if e.report and e.report.get("kind") == "timeout":
+                continue                      # a slice of the cycle budget ran out: look again
+            return result("hang", e.verdict, str(e)), engine
+        lines.append(line)
+        on_line(line)
+        if pattern is not None and pattern.search(line):
+            return result("until", f"console line matched {until!r}"), engine
