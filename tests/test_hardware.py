@@ -66,7 +66,9 @@ def test_on_silicon(hw_cell, lab_board, harness_session, record_property):
         record_property(k, value)
 
     assert stats["cycles"] > 0 and stats["stack"] > 0 and cycles_of(v) > 0
-    assert 0 < lap_us <= 1e6 * wall_s / TIMED_INFERENCES, "m-lap-us brackets only the inferences"
+    assert lap_us > 0
+    if entry.flasher != "emulated":     # an emulated lab board's time is virtual: faster or slower than wall time
+        assert lap_us <= 1e6 * wall_s / TIMED_INFERENCES, "m-lap-us brackets only the inferences"
     # m-lap-us comes from the same DWT counter: per inference it is the cycles in microseconds, plus the
     # input copy and loop around each inference.
     invoke_us = stats["cycles"] / (board.clock_hz / 1e6)
