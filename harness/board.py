@@ -15,6 +15,7 @@ from harness.errors import HarnessError
 PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "renode" / "platforms"
 
 _ENTRY = re.compile(r"^(?P<name>\w+):\s*(?P<cls>[\w.]+)?\s*(?:@\s*(?P<bus>\w+)\s*(?P<addr>.*))?$")
+_IRQ = re.compile(r"^(?P<out>\w*)\s*->\s*(?P<target>\w+)\s*@\s*(?P<n>\d+)$")   # `IRQ -> nvic@39`
 _RANGE = re.compile(r"<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*\+\s*(0x[0-9a-fA-F]+|\d+)\s*>")
 
 
@@ -44,6 +45,7 @@ class Peripheral:
     base: int | None
     size: int | None
     props: dict[str, str]
+    irqs: dict[str, int] = field(default_factory=dict)   # output ('' unnamed, 'IRQ', ...) -> NVIC line
 
 
 @dataclass(frozen=True)
@@ -167,7 +169,8 @@ def parse_repl(path: Path) -> Board:
             m = _ENTRY.match(line)
             if not m:
                 raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
-            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {}})
+            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
+                                                     "irqs": {}})
             if m["cls"]:
                 current["cls"] = m["cls"]
             addr = (m["addr"] or "").strip()
@@ -180,6 +183,10 @@ def parse_repl(path: Path) -> Board:
             raise HarnessError(f"{path}:{lineno}: property outside an entry")
         indent = len(line) - len(line.lstrip())
         key, sep, value = line.strip().partition(":")
+        if indent == 4 and (irq := _IRQ.match(line.strip())):
+            if irq["target"] == "nvic":               # interrupt lines into the NVIC (not the CPU's own)
+                current["irqs"][irq["out"]] = int(irq["n"])
+            continue
         if indent == 4 and sep and not key.startswith("->"):
             current["props"][key.strip()] = value.strip()
 
@@ -194,7 +201,7 @@ def parse_repl(path: Path) -> Board:
             size = e["size"]
             if size is None and "size" in e["props"]:
                 size = _int(e["props"]["size"])
-            peripherals[name] = Peripheral(name, e["cls"], e["base"], size, e["props"])
+            peripherals[name] = Peripheral(name, e["cls"], e["base"], size, e["props"], e.get("irqs", {}))
     regions.sort(key=lambda r: r.base)
     for a, b in zip(regions, regions[1:]):
         if b.base < a.end:

@@ -36,19 +36,31 @@ from unicorn import unicorn_const as UC
 from unicorn import arm_const as A
 import unicorn.unicorn_py3.unicorn as _ucmod
 
-from harness.backends import BoardFault, BoardHang, BoardIdle
+from harness.backends import BoardError, BoardFault, BoardHang, BoardIdle
+from harness.backends import exceptions as X
 from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, elf_code_ranges, is_branch
 from harness.backends.image import Image
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.semihosting import Semihosting
 from harness.board import Board
 from harness.build import CACHE
 from harness.errors import HarnessError
 
-__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "MODELS", "RegisterFile"]
+__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "BoardExit", "MODELS", "RegisterFile"]
+
+
+class BoardExit(BoardError):
+    """The firmware stopped itself cleanly through semihosting (SYS_EXIT / SYS_EXIT_EXTENDED): report kind
+    'exit', `exit_code` on the exception and on the engine."""
+
+    def __init__(self, text: str, report: dict, exit_code: int):
+        super().__init__(text, report)
+        self.exit_code = exit_code
 
 NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
+NO_LIMIT = (1 << 64) - 1    # tick_limit when no interrupt falls due
 IDLE_GAP = 256              # two empty receiver polls at most this many instructions apart: a wait loop
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
 
@@ -67,12 +79,12 @@ class _Header(ctypes.Structure):
                 ("cur_size", ctypes.c_uint32), ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
                 ("trap_hit", ctypes.c_uint32), ("blocks", ctypes.c_uint64), ("unknown", ctypes.c_uint64),
                 ("ntraps", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("traps", ctypes.c_uint64 * 8),
-                ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("pad4", ctypes.c_uint64),
+                ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("tick_limit", ctypes.c_uint64),
                 ("cost_calls", ctypes.c_uint64), ("cycles_on", ctypes.c_uint32), ("cur_seq", ctypes.c_uint32),
                 ("pend_taken", ctypes.c_uint32), ("pend_flags", ctypes.c_uint32),
                 ("flash_penalty", ctypes.c_uint32), ("mispredict", ctypes.c_uint32),
                 ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
-                ("pad3", ctypes.c_uint32)]
+                ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32)]
 
 
 class _Cost(ctypes.Structure):
@@ -126,6 +138,8 @@ def native_library() -> ctypes.CDLL:
     lib.bc_forget_prices.argtypes = [ctypes.c_void_p]
     lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
     lib.bc_settings.argtypes = [ctypes.c_void_p]
+    lib.bc_clear_traps.argtypes = [ctypes.c_void_p]
+    lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.bc_header_size.restype = ctypes.c_uint32
     lib.bc_cost_size.restype = ctypes.c_uint32
     lib.bc_max_traps.restype = ctypes.c_uint32
@@ -236,6 +250,12 @@ class EmulatedBoard:
             raise HarnessError(f"{self.board.name}: no emulated CPU for core {self.board.core!r}") from None
         self.uc = uc
         self.page = uc.ctl_get_page_size()
+        nvic = next((p for p in self.board.peripherals.values() if p.cls == "IRQControllers.NVIC"), None)
+        self.exceptions = X.ExceptionModel(self, int((nvic.props if nvic else {}).get("priorityMask", "0xFF"), 0))
+        self._sleep = 0                      # cycles slept in WFI, without cost accounting (with it: in ticks)
+        self._fault_pending: BoardFault | None = None   # a fault whose firmware handler runs now
+        self.exit_code: int | None = None    # semihosting SYS_EXIT
+        self.semihosting = Semihosting(self)
         for r in self.board.regions:
             if r.base % self.page or r.size % self.page:
                 raise HarnessError(f"{self.board.name}: region {r.name} is not aligned to the "
@@ -284,6 +304,8 @@ class EmulatedBoard:
         if err != UC.UC_ERR_OK:
             raise HarnessError(f"cannot register the native block hook: {UcError(err)}")
         self._block_hook = hh.value
+        self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
+                                    A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI)
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
@@ -300,6 +322,7 @@ class EmulatedBoard:
         self._hdr.ntraps = len(self._trap_names)
 
         self.fetch_config_changed()
+        self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
 
         sp, pc = self._vector(0), self._vector(1)
         if not pc & 1:
@@ -387,6 +410,9 @@ class EmulatedBoard:
         hang is a command that never finishes, however long the session before it."""
         self._rx.extend(bytes(data))
         self._budget_from = self.instructions
+        uart = self.peripherals.get(self.board.console.uart)
+        if hasattr(uart, "update_irq"):
+            uart.update_irq()                 # RXNE with RXNEIE raises the UART's interrupt
 
     def read_line(self, max_instructions: int | None = None) -> str:
         """Run until the console has sent a complete line and return it without its line ending.
@@ -423,6 +449,11 @@ class EmulatedBoard:
             verdict = f"HANG firmware waits for an interrupt (WFI) and the emulator delivers none " \
                       f"(pc {self._at(self._pc)})"
             raise BoardHang(self._report_text("wfi", verdict), self._report("wfi", verdict))
+        if reason == "exit":
+            verdict = f"EXIT firmware exited through semihosting with code {self.exit_code} (pc {self._at(self._pc)})"
+            report = self._report("exit", verdict)
+            report["exit_code"] = self.exit_code
+            raise BoardExit(self._report_text("exit", verdict), report, self.exit_code)
         if reason == "sysreset":
             verdict = f"FAULT firmware requested a system reset (AIRCR.SYSRESETREQ) (pc {self._at(self._pc)})"
             self._dead = BoardFault(self._report_text("reset", verdict), self._report("reset", verdict))
@@ -483,7 +514,7 @@ class EmulatedBoard:
         exact for the exact pages, the count at the start of the current block elsewhere. Without cost
         accounting: instructions, as now()."""
         if not self._hdr.cycles_on:
-            return self.now() + (1 if after else 0)
+            return self.now() + self._sleep + (1 if after else 0)
         if self._exact_ticks is not None:
             return self._exact_ticks[1 if after else 0] // self._tpc
         return (self._hdr.ticks - self._current_price()) // self._tpc
@@ -564,6 +595,159 @@ class EmulatedBoard:
     @staticmethod
     def _decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
+
+    # ---------------------------------------------------------------- exceptions (exceptions.py)
+    def scs_vtor(self) -> int:
+        return self._scs.stored(SystemControlSpace.VTOR) & ~0x7F if self._scs else self.board.flash.base
+
+    def _time(self) -> int:
+        """Modelled cycles now (the CPU stopped): what SysTick and CYCCNT count."""
+        hdr = self._hdr
+        return hdr.ticks // self._tpc if hdr.cycles_on else hdr.count + self._sleep
+
+    def _advance(self, cycles: int, addr: int, branch: bool) -> None:
+        """Time passes without instructions (exception entry/return, WFI sleep); `branch`: the next block
+        is entered non-sequentially (the pipeline refills)."""
+        hdr = self._hdr
+        if hdr.cycles_on:
+            ticks = cycles * self._tpc
+            hdr.ticks += ticks
+            self._profile_add(addr, 0, ticks)
+            if self.reference_counter:
+                self.reference_ticks += ticks
+        else:
+            self._sleep += cycles
+        if branch:
+            hdr.prev_end = NOSEQ
+            hdr.pend_taken = hdr.pend_flags = 0
+            self._ref_prev = None
+
+    def exception_entered(self, exc: int, handler: int, cycles: int) -> None:
+        self._pc = handler
+        self._advance(cycles, handler, True)
+
+    def exception_returned(self, exc: int, pc: int, cycles: int) -> None:
+        self._pc = pc
+        self._advance(cycles, pc, True)
+
+    def irq_level(self, irq: int, level: bool) -> None:
+        """A peripheral's interrupt line changed; a rising line is looked at from the next block on."""
+        self.exceptions.set_level(irq, level)
+        if level:
+            self._hdr.tick_limit = 0
+
+    def stacking_fault(self, exc: int, frame: int) -> None:
+        verdict = (f"FAULT stack overflow: the exception frame for {X.NAMES.get(exc, f'IRQ {exc - 16}')} at "
+                   f"0x{frame:08x} is outside RAM (pc {self._at(self._pc)})")
+        fault = BoardFault(self._report_text("stack-overflow", verdict, frame),
+                           self._report("stack-overflow", verdict, frame))
+        self._dead = fault
+        raise fault
+
+    def _service_interrupts(self) -> None:
+        """At a stop with exact counts: pend what fell due, take what may preempt, and set the native
+        hook's tick limit (next SysTick wrap) and mask watch (a pending interrupt is masked)."""
+        ex, scs, hdr = self.exceptions, self._scs, self._hdr
+        if scs is not None and scs.systick_sample(self._time()):
+            ex.pend(X.SYSTICK)
+        for _ in range(len(ex.priority)):            # each entry may be preempted at once by a higher one
+            exc = ex.takeable()
+            if exc is None:
+                break
+            ex.enter(exc, self._pc)
+            if scs is not None and scs.systick_sample(self._time()):
+                ex.pend(X.SYSTICK)
+        due = scs.systick_next_wrap() if scs is not None else None
+        if due is None:
+            hdr.tick_limit = NO_LIMIT
+        else:
+            hdr.tick_limit = max(0, due * self._tpc if hdr.cycles_on else due - self._sleep)
+        if ex.masked_pending():
+            primask, faultmask, basepri = ex.masks()
+            hdr.watch_masks = primask | faultmask << 1 | basepri << 8
+            hdr.watch |= 1
+        else:
+            hdr.watch &= ~1
+
+    def _wfi(self) -> bool:
+        """The CPU executed WFI: True when it wakes (a pending interrupt, or time advanced to the next
+        SysTick wrap), False when nothing can ever wake it."""
+        ex, scs = self.exceptions, self._scs
+        if ex.wakes_wfi():
+            return True
+        due = scs.systick_next_wrap() if scs is not None else None
+        if due is None:
+            return False
+        sleep = due - self._time()
+        if sleep > 0:
+            self._advance(sleep, self._pc, False)
+        return True
+
+    _FAULT_CLASS = {
+        # report kind -> (exception, CFSR bits, fault address register)
+        "read-unmapped": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
+        "write-unmapped": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
+        "write-readonly": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
+        "read-protected": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
+        "fetch-unmapped": (X.BUSFAULT, X.CFSR_IBUSERR, None),
+        "fetch-protected": (X.MEMMANAGE, X.CFSR_IACCVIOL, None),
+        "undefined-instruction": (X.USAGEFAULT, X.CFSR_UNDEFINSTR, None),
+        "fetch-unaligned": (X.USAGEFAULT, X.CFSR_INVSTATE, None),
+        "unaligned": (X.USAGEFAULT, X.CFSR_UNALIGNED, None),
+        "nocp": (X.USAGEFAULT, X.CFSR_NOCP, None),
+        "bkpt": (X.HARDFAULT, 0, None),
+    }
+
+    def _enter_fault_handler(self, fault: BoardFault, pc: int) -> bool:
+        """Give the firmware's own handler the fault, as silicon would: the fault status registers set,
+        the exception (or HardFault, escalated) entered with the faulting instruction as return address.
+        False when there is no handler to run (no vector, or a fault inside HardFault: lockup)."""
+        if self._fault_pending is not None:
+            return False                       # a fault inside the handler of a fault: stop with the first
+        kind = fault.report.get("kind")
+        if kind not in self._FAULT_CLASS:
+            return False
+        exc, bits, far = self._FAULT_CLASS[kind]
+        ex = self.exceptions
+        try:
+            target = ex.fault_target(exc)
+        except X.Lockup:
+            return False
+        vector = int.from_bytes(self.uc.mem_read(self.scs_vtor() + 4 * target, 4), "little")
+        if not vector & 1 or not self._mapped(vector & ~1):
+            return False
+        ex.cfsr |= bits
+        if kind == "bkpt":
+            ex.hfsr |= 1 << 31                 # HFSR.DEBUGEVT: a BKPT with no debugger attached
+        if far == "bfar":
+            ex.bfar = fault.report.get("address") or 0
+        self._lib.bc_clear_traps(self._state)   # the handlers run now; a self-loop in them ends the run
+        self._hdr.watch |= 2
+        self._hdr.loop_addr = 0
+        self._fault_pending = fault
+        fault.report["handler"] = [X.NAMES.get(target, str(target))]
+        ex.enter(target, pc)
+        return True
+
+    def _raise_pending_fault(self, how: str) -> None:
+        """The firmware's fault handler ended (`how`): stop with the original fault and what the handler
+        printed."""
+        fault = self._fault_pending
+        ex = self.exceptions
+        extra = [f"  fault status CFSR 0x{ex.cfsr:08x} HFSR 0x{ex.hfsr:08x} BFAR 0x{ex.bfar:08x} "
+                 f"MMFAR 0x{ex.mmfar:08x}",
+                 f"  handler      {'/'.join(fault.report.get('handler', []))} ran, then {how} "
+                 f"(pc {self._at(self._pc)}, {self.instructions} instructions)"]
+        tail = self.uart_tail(20)
+        extra.append(f"  console, last {len(tail)} lines:" if tail else "  console: nothing sent")
+        extra.extend(f"  | {t}" for t in tail)
+        text = str(fault).split("\n")
+        cut = next((i for i, t in enumerate(text) if t.startswith("  console")), len(text))
+        fault.args = ("\n".join(text[:cut] + extra),)
+        fault.report.update(uart_tail=tail, cfsr=ex.cfsr, hfsr=ex.hfsr, bfar=ex.bfar, mmfar=ex.mmfar,
+                            handler_end=how)
+        self._dead = fault
+        raise fault
 
     # ---------------------------------------------------------------- running
     def _on_invalid(self, uc, access, address, size, value, _):
@@ -726,6 +910,7 @@ class EmulatedBoard:
         self._stop_reason = None
         idle_returns = 0
         while True:
+            self._service_interrupts()
             hdr.limit = limit
             hdr.stopped = 0
             hdr.trap_hit = 0
@@ -750,12 +935,23 @@ class EmulatedBoard:
             if err is None:
                 if hdr.trap_hit:
                     raise self._handler_fault(hdr.trap_hit - 1)
+                if self._fault_pending is not None:
+                    if hdr.stopped == 4:
+                        self._raise_pending_fault("looped forever")
+                    if self._stop_reason == "sysreset":
+                        self._raise_pending_fault("requested a system reset")
+                    if hdr.stopped == 1:
+                        self._raise_pending_fault("ran out of the instruction budget")
                 if self._stop_reason is not None:
                     return self._stop_reason
+                if hdr.stopped == 3 or hdr.stopped == 4:
+                    continue                # an interrupt fell due or the masks changed: serviced at the top
                 if hdr.stopped:
                     return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
-                    return "wfi"            # sleeps until an interrupt, and none is ever delivered
+                    if self._wfi():
+                        continue
+                    return "wfi"            # sleeps until an interrupt, and none can ever come
                 # Unicorn returned by itself for another reason: carry on, unless nothing moves
                 idle_returns = idle_returns + 1 if (hdr.count, pc) == (start_count, start_pc) else 0
                 if idle_returns > MAX_IDLE_RETURNS:
@@ -763,6 +959,25 @@ class EmulatedBoard:
                 continue
             if err.errno == UC.UC_ERR_INSN_INVALID and self._hint_before(pc) in ("wfe", "yield"):
                 continue                    # Unicorn stops after these hints; on the chip they fall through
+            if err.errno in (UC.UC_ERR_EXCEPTION, UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT) \
+                    and pc >= 0xFFFFFFE0 and self.exceptions.exit(pc | 1):
+                continue                    # a branch to EXC_RETURN: the exception returned
+            if err.errno == UC.UC_ERR_EXCEPTION:
+                if self._svc_before(pc):
+                    self.exceptions.pend(X.SVCALL)      # taken at the top, or escalated below
+                    if self.exceptions.takeable() == X.SVCALL:
+                        continue
+                    raise self._fault(err, pc)          # SVC at or above its priority: no handler
+                stop = self.semihosting.at_bkpt(pc)
+                if stop == "continue":
+                    continue
+                if stop == "exit":
+                    return "exit"
+                if stop == "bkpt":
+                    fault = self._bkpt_fault(pc)
+                    if self._enter_fault_handler(fault, pc):
+                        continue
+                    raise fault
             access = self._bad_access
             if access is not None and err.errno in (UC.UC_ERR_READ_UNMAPPED, UC.UC_ERR_WRITE_UNMAPPED):
                 page = access[1] - access[1] % self.page
@@ -774,7 +989,36 @@ class EmulatedBoard:
                     if hdr.count > limit:
                         return "budget" if limit == self._budget_limit else "timeout"
                     continue
-            raise self._fault(err, pc)
+            fault = self._fault(err, pc)
+            if self._enter_fault_handler(fault, pc):
+                self._dead = None
+                continue
+            if self._fault_pending is not None:
+                self._raise_pending_fault(f"faulted itself: {fault.verdict}")
+            raise fault
+
+    def _svc_before(self, pc: int) -> bool:
+        try:
+            return int.from_bytes(self.uc.mem_read(pc - 2, 2), "little") & 0xFF00 == 0xDF00
+        except UcError:
+            return False
+
+    def _bkpt_fault(self, pc: int) -> BoardFault:
+        verdict = f"FAULT breakpoint (BKPT) with no debugger attached at 0x{pc:08x} (pc {self._at(pc)})"
+        fault = BoardFault(self._report_text("bkpt", verdict, pc), self._report("bkpt", verdict, pc))
+        return fault
+
+    def step_over(self, pc: int, size: int) -> None:
+        """The engine performed the instruction at `pc` itself (e.g. a semihosting BKPT): count it with
+        its modelled cycles and go on after it."""
+        hdr = self._hdr
+        ticks = self._ticks_of_insn_at(pc) if hdr.cycles_on and hdr.cur_size else 0
+        self._pc = pc + size
+        hdr.count += 1
+        if hdr.cycles_on:
+            hdr.ticks += ticks
+            hdr.prev_end = pc + size
+            self._profile_add(pc, 1, ticks)
 
     _HINTS = {0xBF10: "yield", 0xBF20: "wfe", 0xBF30: "wfi"}
     _WIDE_HINTS = {0xF3AF8001: "yield", 0xF3AF8002: "wfe", 0xF3AF8003: "wfi"}

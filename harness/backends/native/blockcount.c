@@ -27,6 +27,7 @@
 
 typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef int (*emu_stop_fn)(void *uc);
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 
 /* Filled by the cost provider for one block (mirrored by emulated._Cost). */
 typedef struct {
@@ -56,6 +57,8 @@ typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
 #define NOSEQ UINT64_MAX   /* prev_end when the next block cannot be a sequential successor */
 #define COND_FINAL 1u      /* cost flags: the last instruction branches only if a condition holds */
 #define BACKWARD 2u        /* ... to an address behind it (static prediction: taken) */
+#define WATCH_MASKS 1u
+#define WATCH_SELFLOOP 2u
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -74,7 +77,8 @@ typedef struct {
     /* modelled cost (cycles_on), in ticks */
     uint64_t ticks;        /* ticks of every block entered so far, the current one in full */
     uint64_t prev_end;     /* end of the block entered last; NOSEQ: the next entry is not sequential */
-    uint64_t pad4;
+    uint64_t tick_limit;   /* stop at the first block entered when this much time has passed (ticks with
+                              cycles_on, instructions without): an interrupt falls due */
     uint64_t cost_calls;   /* blocks priced by the cost provider */
     uint32_t cycles_on;    /* 1: account cost */
     uint32_t cur_seq;      /* 1: the current block was entered sequentially */
@@ -85,7 +89,11 @@ typedef struct {
     uint32_t cost_error;   /* the cost provider failed (the run was stopped) */
     uint32_t profile_on;   /* 1: add instructions and ticks per function into prof[] */
     uint32_t slow;         /* flash_penalty | profile_on: set by bc_settings() */
-    uint32_t pad3;
+    uint32_t watch;        /* WATCH_MASKS: stop at the first block where PRIMASK/FAULTMASK/BASEPRI differ
+                              from watch_masks (an interrupt is pending but masked by them);
+                              WATCH_SELFLOOP: stop when a one-instruction block follows itself (`b .`) */
+    uint32_t watch_masks;  /* PRIMASK | FAULTMASK << 1 | BASEPRI << 8, as the engine last saw them */
+    uint32_t loop_addr;    /* WATCH_SELFLOOP: the last block entered, if it was one instruction */
 } bc_header;
 
 /* 32 bytes, so that an entry never straddles a cache line. */
@@ -110,6 +118,8 @@ typedef struct {
     mem_read_fn mem_read;
     emu_stop_fn emu_stop;
     cost_fn price;
+    reg_read_fn reg_read;      /* for the mask watch (bc_set_watch_regs) */
+    int mask_regs[3];          /* Unicorn ids of PRIMASK, FAULTMASK, BASEPRI */
     bc_prof *prof;             /* profile slots (owned by the caller), nfuncs of them */
     uint32_t nfuncs;
     uint32_t used;
@@ -224,28 +234,32 @@ static const uint8_t pred_next[20] = {
     /* ctr 0 */ 1, 2, 1, 2,  /* ctr 1 */ 1, 3, 1, 3,  /* ctr 2 */ 2, 4, 2, 4,  /* ctr 3 */ 3, 4, 3, 4,
 };
 
-/* The rarely needed parts of account(): flash wait states and the profile. */
+/* The rarely needed parts of account(): flash wait states and the profile. Returns the block's own
+ * flash penalty (part of its own price). */
 static __attribute__((noinline)) uint32_t account_slow(bc_state *s, entry_t *e, uint32_t seq, uint32_t cost) {
     bc_header *h = &s->h;
-    if (h->flash_penalty) cost += (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
+    uint32_t lines = 0;
+    if (h->flash_penalty) lines = (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
     if (h->profile_on && s->prof) {
         s->prof[e->func].instructions += e->n;
-        s->prof[e->func].ticks += cost;
+        s->prof[e->func].ticks += cost + lines;
     }
-    return cost;
+    return lines;
 }
 
 /* Settle the previous block's conditional branch and charge this block. `predicted` (a constant: the
  * hook comes in two builds) adds the branch predictor of the M7 model: a 2-bit counter per branch,
  * starting weakly taken for a backward target, weakly not taken otherwise. The price charged for the
- * block itself (without the settled branch) is not stored: the caller recomputes it from cur_seq. */
-static inline __attribute__((always_inline)) void account(bc_state *s, void *uc, entry_t *e, uint64_t addr,
-                                                          uint32_t size, const int predicted) {
+ * block itself (without the settled branch) is not stored: the caller recomputes it from cur_seq; it is
+ * returned, so that the hook knows the time at which this block starts. */
+static inline __attribute__((always_inline)) uint32_t account(bc_state *s, void *uc, entry_t *e, uint64_t addr,
+                                                              uint32_t size, const int predicted) {
     bc_header *h = &s->h;
     if (__builtin_expect(!e->priced, 0)) price(s, uc, e, addr, size);
     uint64_t end = addr + size;
     uint32_t seq = addr == h->prev_end;
-    uint32_t cost = seq ? e->cost_seq : e->cost_branch + h->pend_taken;   /* pend_taken: 0 unless conditional */
+    uint32_t own = seq ? e->cost_seq : e->cost_branch;
+    uint32_t cost = seq ? own : own + h->pend_taken;   /* pend_taken: 0 unless conditional */
     if (predicted) {
         if (h->pend_flags & COND_FINAL) {
             uint8_t *p = &s->pred[pred_slot(h->prev_end)];    /* prev_end: where the pending branch ends */
@@ -255,19 +269,56 @@ static inline __attribute__((always_inline)) void account(bc_state *s, void *uc,
         }
         h->pend_flags = e->flags;
     }
-    if (__builtin_expect(h->slow != 0, 0)) cost = account_slow(s, e, seq, cost);
+    if (__builtin_expect(h->slow != 0, 0)) {
+        uint32_t lines = account_slow(s, e, seq, cost);
+        cost += lines;
+        own += lines;
+    }
     h->ticks += cost;
     h->cur_seq = seq;
     h->pend_taken = e->taken;
     h->prev_end = end;
+    return own;
 }
 
-static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t *e) {
+static uint32_t read_masks(bc_state *s, void *uc) {
+    uint32_t v[3] = {0, 0, 0};
+    if (!s->reg_read) return 0;
+    for (int i = 0; i < 3; i++) s->reg_read(uc, s->mask_regs[i], &v[i]);
+    return (v[0] & 1) | (v[1] & 1) << 1 | (v[2] & 0xFF) << 8;
+}
+
+/* `before`: the time (ticks, or instructions without cost accounting) at which this block starts. A stop
+ * at the tick limit or on a mask change comes before the block runs: it is the boundary where the engine
+ * takes an interrupt. */
+static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t *e, uint64_t addr,
+                                                 uint64_t before) {
     bc_header *h = &s->h;
     if (h->stopped) return;
+    if (h->watch & WATCH_SELFLOOP) {
+        /* `b.n .` (0xE7FE) or `b.w .` (0xF7FF 0xBFFE) stops before it runs; any other one-instruction
+         * block stops when it follows itself */
+        uint8_t code[4] = {0, 0, 0, 0};
+        int self_branch = 0;
+        if (e->n == 1 && s->mem_read(uc, addr, code, e->size) == 0) {
+            uint32_t w = (uint32_t)code[0] | code[1] << 8 | (uint32_t)code[2] << 16 | (uint32_t)code[3] << 24;
+            self_branch = (e->size == 2 && w == 0xE7FEu) || (e->size == 4 && w == 0xBFFEF7FFu);
+        }
+        if (self_branch || (e->n == 1 && (uint32_t)addr == h->loop_addr)) {
+            h->stopped = 4;
+            s->emu_stop(uc);
+            return;
+        }
+        h->loop_addr = e->n == 1 ? (uint32_t)addr : 0;
+    }
     if (e->trap) {
         h->trap_hit = e->trap;
         h->stopped = 2;
+        s->emu_stop(uc);
+        return;
+    }
+    if (before >= h->tick_limit || ((h->watch & WATCH_MASKS) && read_masks(s, uc) != h->watch_masks)) {
+        h->stopped = 3;
         s->emu_stop(uc);
         return;
     }
@@ -289,8 +340,10 @@ static inline __attribute__((always_inline)) void block_hook(void *uc, uint64_t 
     h->cur_addr = addr;
     h->cur_size = size;
     h->cur_n = n;
-    if (h->cycles_on) account(s, uc, e, addr, size, predicted);
-    if (__builtin_expect(e->trap || h->count > h->limit, 0)) stop_check(s, uc, e);
+    uint64_t before = h->count - n;
+    if (h->cycles_on) before = h->ticks - account(s, uc, e, addr, size, predicted);
+    if (__builtin_expect(e->trap | (h->count > h->limit) | (before >= h->tick_limit) | h->watch, 0))
+        stop_check(s, uc, e, addr, before);
 }
 
 /* The UC_HOOK_BLOCK callbacks: without a branch predictor (M4 model, or no cost accounting) and with. */
@@ -315,6 +368,20 @@ uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
     return s->h.count - bc_remaining(s, uc, pc);
 }
 
+/* No more trap addresses (the firmware's fault handlers are now entered as exceptions). */
+void bc_clear_traps(bc_state *s) {
+    s->h.ntraps = 0;
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].trap = 0;
+}
+
+/* Unicorn's uc_reg_read and the ids of PRIMASK, FAULTMASK and BASEPRI, for the mask watch. */
+void bc_set_watch_regs(bc_state *s, void *reg_read, int primask, int faultmask, int basepri) {
+    s->reg_read = (reg_read_fn)reg_read;
+    s->mask_regs[0] = primask;
+    s->mask_regs[1] = faultmask;
+    s->mask_regs[2] = basepri;
+}
+
 bc_state *bc_new(void *mem_read, void *emu_stop) {
     size_t bytes = (sizeof(bc_state) + 63) & ~(size_t)63;
     bc_state *s = (bc_state *)aligned_alloc(64, bytes);
@@ -323,6 +390,7 @@ bc_state *bc_new(void *mem_read, void *emu_stop) {
     s->mem_read = (mem_read_fn)mem_read;
     s->emu_stop = (emu_stop_fn)emu_stop;
     s->h.limit = UINT64_MAX;
+    s->h.tick_limit = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     return s;
 }
@@ -358,6 +426,7 @@ void bc_reset(bc_state *s) {
     uint32_t on = s->h.cycles_on, mispredict = s->h.mispredict, profile = s->h.profile_on;
     memset(&s->h, 0, sizeof s->h);
     s->h.limit = UINT64_MAX;
+    s->h.tick_limit = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     s->h.cycles_on = on;
     s->h.mispredict = mispredict;
