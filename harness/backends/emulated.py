@@ -630,6 +630,10 @@ class EmulatedBoard:
         self._pc = pc
         self._advance(cycles, pc, True)
 
+    def request_interrupt_check(self) -> None:
+        """Look at the pending exceptions at the next block boundary (at once after an exact-page access)."""
+        self._hdr.tick_limit = 0
+
     def irq_level(self, irq: int, level: bool) -> None:
         """A peripheral's interrupt line changed; a rising line is looked at from the next block on."""
         self.exceptions.set_level(irq, level)
@@ -940,7 +944,7 @@ class EmulatedBoard:
                         self._raise_pending_fault("looped forever")
                     if self._stop_reason == "sysreset":
                         self._raise_pending_fault("requested a system reset")
-                    if hdr.stopped == 1:
+                    if hdr.stopped == 1 and self._stop_reason is None:
                         self._raise_pending_fault("ran out of the instruction budget")
                 if self._stop_reason is not None:
                     return self._stop_reason

@@ -332,7 +332,10 @@ class ExceptionModel:
         return {self.CFSR: self.cfsr, self.HFSR: self.hfsr, self.MMFAR: self.mmfar, self.BFAR: self.bfar}.get(off, 0)
 
     def write32(self, off: int, value: int, mask: int) -> None:
-        value &= mask
+        self._write32(off, value & mask, mask)
+        self.engine.request_interrupt_check()       # a pend, enable or priority change may preempt now
+
+    def _write32(self, off: int, value: int, mask: int) -> None:
         if 0x100 <= off < 0x340:
             group, index = off & ~0x7F, (off & 0x7F) // 4
             if index >= (self.irqs + 31) // 32:
@@ -350,7 +353,7 @@ class ExceptionModel:
                         self.pending &= ~(1 << (FIRST_IRQ + irq))   # a line still high stays pending
             return
         if self.IPR <= off < self.IPR + self.irqs or self.SHPR1 <= off < self.SHPR1 + 12:
-            base = FIRST_IRQ + off - self.IPR if off >= self.IPR else 4 + off - self.SHPR1
+            base = 4 + off - self.SHPR1 if off >= self.SHPR1 else FIRST_IRQ + off - self.IPR
             for i in range(4):
                 if mask >> (8 * i) & 0xFF and base + i < len(self.priority):
                     self.priority[base + i] = (value >> (8 * i)) & self.priority_mask

@@ -305,7 +305,9 @@ class SystemControlSpace(RegisterFile):
     SHCSR, the fault status registers, STIR) belong to the engine's exception model (exceptions.py);
     SysTick pends its exception at the wrap when TICKINT is set (`systick_sample`, `systick_next_wrap`)."""
     size = 0x1000
-    exact_pages = (0x000,)
+    # SysTick and the NVIC enable/pending registers (0x000 page), the SCB (0xC00 page: ICSR, SHPR, STIR):
+    # a store there may make an exception take effect at once, so it is performed at the exact instruction
+    exact_pages = (0x000, 0xC00)
     SYST_CSR, SYST_RVR, SYST_CVR, SYST_CALIB = 0x010, 0x014, 0x018, 0x01C
     CPUID, VTOR, AIRCR, CCR = 0xD00, 0xD08, 0xD0C, 0xD14
     CLIDR, CTR, CCSIDR, CSSELR, CPACR = 0xD78, 0xD7C, 0xD80, 0xD84, 0xD88

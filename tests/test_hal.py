@@ -1,0 +1,186 @@
+"""A firmware written the way STM32 HAL applications are (tests/firmware/hal_app.c) on every board:
+clock tree with ready-flag waits, SysTick interrupts at 1 kHz behind HAL_GetTick/HAL_Delay, interrupt-
+driven UART transmit, GPIO, and the exception model (frame, EXC_RETURN, preemption, masking), the
+firmware's own fault handlers and semihosting. Expected values come from the ARMv7-M Architecture
+Reference Manual (frame layout, EXC_RETURN, priorities) and the board's clock in its .repl."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.backends import BoardFault
+from harness.backends.emulated import BoardExit, EmulatedBoard
+from harness.board import available_boards, load_board
+from harness.build import build_firmware
+
+pytestmark = pytest.mark.emulated
+
+APP = Path(__file__).resolve().parent / "firmware" / "hal_app.c"
+BOARDS = available_boards()
+
+
+def console_irq(board) -> int:
+    uart = board.peripherals[board.console.uart]
+    return next(iter(uart.irqs.values()))
+
+
+@pytest.fixture(scope="module")
+def app():
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            board = load_board(name)
+            irq_h = f"#define CONSOLE_IRQ {console_irq(board)}\n"
+            cache[name] = (board, build_firmware(board, {"irq.h": irq_h}, name="hal_app", sources=[APP]).elf)
+        return cache[name]
+    return get
+
+
+def booted(app, name: str, **kw) -> EmulatedBoard:
+    board, elf = app(name)
+    engine = EmulatedBoard(board, elf, **kw)
+    assert engine.read_line() == f"hal_app {name} ready"
+    return engine
+
+
+def ask(engine: EmulatedBoard, line: str) -> str:
+    engine.write((line + "\n").encode())
+    return engine.read_line()
+
+
+def test_console_irq_lines_come_from_the_repl():
+    # RM0390 table 38 (F446): USART2 is position 38; RM0385 / RM0410 (F7): USART3 is position 39
+    assert console_irq(load_board("nucleo_f446re")) == 38
+    assert console_irq(load_board("nucleo_f746zg")) == 39
+    assert console_irq(load_board("nucleo_f767zi")) == 39
+
+
+@pytest.mark.parametrize("name", BOARDS)
+@pytest.mark.parametrize("sleep", [False, True])
+def test_hal_delay_takes_its_milliseconds(app, name, sleep):
+    """HAL_Delay(10) from a tick edge: ten SysTick interrupts, and 10 ms of the board's clock by DWT
+    CYCCNT (the tick period is SystemCoreClock / 1000 cycles, the clock from the .repl), to within the
+    jitter of noticing a tick edge (a turn of the polling loop, the handler's entry and return): a few
+    hundred cycles, far below one tick."""
+    board, _ = app(name)
+    engine = booted(app, name)
+    period = board.clock_hz // 1000
+    entries, start = engine.exceptions.entries, engine.instructions
+    ticks, cycles = (int(v) for v in ask(engine, ("wfidelay" if sleep else "delay") + " 10").split()[1:])
+    assert ticks == 10
+    assert abs(cycles - 10 * period) <= 300, cycles - 10 * period
+    # the engine's own clock agrees: the interrupts it took account for the ticks
+    assert engine.exceptions.entries - entries >= 10
+    if sleep:
+        # asleep between ticks: only the wait for the starting edge (at most one tick) spins
+        assert engine.instructions - start < 2 * period
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_uart_interrupt_transmit(app, name):
+    engine = booted(app, name)
+    before = engine.exceptions.entries
+    assert ask(engine, "say hello from the interrupt") == "hello from the interrupt"
+    # one TXE interrupt per byte (24 + CR LF) and one TC interrupt at the end, plus any SysTick ticks
+    assert engine.exceptions.entries - before >= 24 + 2 + 1
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_gpio_bsrr(app, name):
+    engine = booted(app, name)
+    odr_set, odr_reset, idr = (int(v, 16) for v in ask(engine, "gpio").split()[1:])
+    assert odr_set & (1 << 5) and not odr_reset & (1 << 5)      # RM: BSRR BS5 sets, BR5 resets ODR5
+    assert idr & (1 << 7)
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_exception_frame(app, name):
+    """PendSV pended by ICSR.PENDSVSET: its handler finds the ARMv7-M basic or extended frame (B1.5.6)."""
+    engine = booted(app, name)
+    fields = ask(engine, "frame").split()[1:]
+    frame = [int(v, 16) for v in fields[:8]]
+    info = dict(f.split("=") for f in fields[8:])
+    sp, lr, ipsr, expected = int(info["sp"], 16), int(info["lr"], 16), int(info["ipsr"]), int(info["expected"], 16)
+    assert frame[:5] == [0x10101010, 0x21212121, 0x32323232, 0x43434343, 0x5C5C5C5C]
+    assert frame[6] == expected                       # the return address: the instruction after the store
+    assert frame[7] & (1 << 24)                        # xPSR.T
+    assert frame[7] & 0x1FF == 0                       # taken from thread mode
+    assert ipsr == 14                                  # PendSV
+    assert lr in (0xFFFFFFF9, 0xFFFFFFE9)              # thread mode, main stack (E9: with the FP frame)
+    assert sp % 8 == 0
+    assert int(info["runs"]) == 1
+    assert ask(engine, "say still alive") == "still alive"   # the return restored everything
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_preemption_by_priority(app, name):
+    engine = booted(app, name)
+    assert ask(engine, "nest") == "nest 1"             # SysTick (priority 0) ran inside PendSV (0xF0)
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_primask_and_basepri_hold_back(app, name):
+    engine = booted(app, name)
+    held, after, icsr_pending, held_bp, after_bp = ask(engine, "mask").split()[1:]
+    assert (held, after) == ("0", "1")
+    assert int(icsr_pending, 16) == 1 << 28            # ICSR.PENDSVSET reads 1 while it waits
+    assert (held_bp, after_bp) == ("1", "2")          # counting on from the PRIMASK part
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_fault_handler_prints_status(app, name):
+    """A read past the end of RAM: BusFault is disabled, so it escalates to HardFault (HFSR.FORCED) with
+    CFSR.PRECISERR|BFARVALID and BFAR = the address; the handler prints them and loops, the engine stops
+    with the fault verdict and the handler's output."""
+    board, _ = app(name)
+    base, size = board.ram_span
+    engine = booted(app, name)
+    engine.write(b"fault bus\n")
+    line = engine.read_line()
+    assert line == f"hardfault cfsr=0x00008200 hfsr=0x40000000 bfar=0x{base + size:08x}"
+    with pytest.raises(BoardFault) as caught:
+        engine.read_line()
+    fault = caught.value
+    assert fault.report["kind"] == "read-unmapped" and fault.report["address"] == base + size
+    assert fault.report["cfsr"] == 0x8200 and fault.report["hfsr"] == 1 << 30
+    assert "looped forever" in str(fault) and line in str(fault)
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_usage_fault_when_enabled(app, name):
+    engine = booted(app, name)
+    engine.write(b"fault usage-udf\n")
+    assert engine.read_line() == "usagefault cfsr=0x00010000"          # UFSR.UNDEFINSTR
+    with pytest.raises(BoardFault) as caught:
+        engine.read_line()
+    assert caught.value.report["kind"] == "undefined-instruction"
+
+
+def test_bkpt_without_debugger_is_a_hardfault(app):
+    engine = booted(app, BOARDS[0])
+    engine.write(b"fault bkpt\n")
+    assert engine.read_line() == "hardfault cfsr=0x00000000 hfsr=0x80000000 bfar=0x00000000"   # DEBUGEVT
+    with pytest.raises(BoardFault):
+        engine.read_line()
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_semihosting_write_and_exit(app, name):
+    engine = booted(app, name)
+    assert ask(engine, "semi through the debugger") == "through the debugger"
+    engine.write(b"exit 3\n")
+    with pytest.raises(BoardExit) as caught:
+        engine.read_line()
+    assert caught.value.exit_code == 3 == engine.exit_code
+    assert caught.value.report["kind"] == "exit"
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_deterministic_with_interrupts(app, name):
+    def session():
+        engine = booted(app, name)
+        out = [ask(engine, c) for c in ("delay 3", "say x", "frame", "nest", "mask")]
+        return out, engine.instructions, engine.cycles
+    assert session() == session()
