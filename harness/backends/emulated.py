@@ -80,6 +80,7 @@ class _Header(ctypes.Structure):
                 ("trap_hit", ctypes.c_uint32), ("blocks", ctypes.c_uint64), ("unknown", ctypes.c_uint64),
                 ("ntraps", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("traps", ctypes.c_uint64 * 8),
                 ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("tick_limit", ctypes.c_uint64),
+                ("due", ctypes.c_uint64),
                 ("cost_calls", ctypes.c_uint64), ("cycles_on", ctypes.c_uint32), ("cur_seq", ctypes.c_uint32),
                 ("pend_taken", ctypes.c_uint32), ("pend_flags", ctypes.c_uint32),
                 ("flash_penalty", ctypes.c_uint32), ("mispredict", ctypes.c_uint32),
@@ -632,13 +633,13 @@ class EmulatedBoard:
 
     def request_interrupt_check(self) -> None:
         """Look at the pending exceptions at the next block boundary (at once after an exact-page access)."""
-        self._hdr.tick_limit = 0
+        self._hdr.tick_limit = self._hdr.due = 0
 
     def irq_level(self, irq: int, level: bool) -> None:
         """A peripheral's interrupt line changed; a rising line is looked at from the next block on."""
         self.exceptions.set_level(irq, level)
         if level:
-            self._hdr.tick_limit = 0
+            self.request_interrupt_check()
 
     def stacking_fault(self, exc: int, frame: int) -> None:
         verdict = (f"FAULT stack overflow: the exception frame for {X.NAMES.get(exc, f'IRQ {exc - 16}')} at "
@@ -663,15 +664,21 @@ class EmulatedBoard:
                 ex.pend(X.SYSTICK)
         due = scs.systick_next_wrap() if scs is not None else None
         if due is None:
-            hdr.tick_limit = NO_LIMIT
+            hdr.due = NO_LIMIT
         else:
-            hdr.tick_limit = max(0, due * self._tpc if hdr.cycles_on else due - self._sleep)
+            hdr.due = max(0, due * self._tpc if hdr.cycles_on else due - self._sleep)
         if ex.masked_pending():
             primask, faultmask, basepri = ex.masks()
             hdr.watch_masks = primask | faultmask << 1 | basepri << 8
             hdr.watch |= 1
         else:
             hdr.watch &= ~1
+        self._arm_watch()
+
+    def _arm_watch(self) -> None:
+        """The native hook's fast path looks at tick_limit only: 0 while a watch needs every block."""
+        hdr = self._hdr
+        hdr.tick_limit = 0 if hdr.watch else hdr.due
 
     def _wfi(self) -> bool:
         """The CPU executed WFI: True when it wakes (a pending interrupt, or time advanced to the next
@@ -728,6 +735,7 @@ class EmulatedBoard:
         self._lib.bc_clear_traps(self._state)   # the handlers run now; a self-loop in them ends the run
         self._hdr.watch |= 2
         self._hdr.loop_addr = 0
+        self._arm_watch()
         self._fault_pending = fault
         fault.report["handler"] = [X.NAMES.get(target, str(target))]
         ex.enter(target, pc)

@@ -77,8 +77,9 @@ typedef struct {
     /* modelled cost (cycles_on), in ticks */
     uint64_t ticks;        /* ticks of every block entered so far, the current one in full */
     uint64_t prev_end;     /* end of the block entered last; NOSEQ: the next entry is not sequential */
-    uint64_t tick_limit;   /* stop at the first block entered when this much time has passed (ticks with
-                              cycles_on, instructions without): an interrupt falls due */
+    uint64_t tick_limit;   /* call stop_check at the first block entered when this much time has passed
+                              (ticks with cycles_on, instructions without): `due`, or 0 while `watch` */
+    uint64_t due;          /* stop there: an interrupt falls due */
     uint64_t cost_calls;   /* blocks priced by the cost provider */
     uint32_t cycles_on;    /* 1: account cost */
     uint32_t cur_seq;      /* 1: the current block was entered sequentially */
@@ -317,7 +318,7 @@ static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t 
         s->emu_stop(uc);
         return;
     }
-    if (before >= h->tick_limit || ((h->watch & WATCH_MASKS) && read_masks(s, uc) != h->watch_masks)) {
+    if (before >= h->due || ((h->watch & WATCH_MASKS) && read_masks(s, uc) != h->watch_masks)) {
         h->stopped = 3;
         s->emu_stop(uc);
         return;
@@ -342,7 +343,7 @@ static inline __attribute__((always_inline)) void block_hook(void *uc, uint64_t 
     h->cur_n = n;
     uint64_t before = h->count - n;
     if (h->cycles_on) before = h->ticks - account(s, uc, e, addr, size, predicted);
-    if (__builtin_expect(e->trap | (h->count > h->limit) | (before >= h->tick_limit) | h->watch, 0))
+    if (__builtin_expect(e->trap | (h->count > h->limit) | (before >= h->tick_limit), 0))
         stop_check(s, uc, e, addr, before);
 }
 
@@ -390,7 +391,7 @@ bc_state *bc_new(void *mem_read, void *emu_stop) {
     s->mem_read = (mem_read_fn)mem_read;
     s->emu_stop = (emu_stop_fn)emu_stop;
     s->h.limit = UINT64_MAX;
-    s->h.tick_limit = UINT64_MAX;
+    s->h.tick_limit = s->h.due = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     return s;
 }
@@ -426,7 +427,7 @@ void bc_reset(bc_state *s) {
     uint32_t on = s->h.cycles_on, mispredict = s->h.mispredict, profile = s->h.profile_on;
     memset(&s->h, 0, sizeof s->h);
     s->h.limit = UINT64_MAX;
-    s->h.tick_limit = UINT64_MAX;
+    s->h.tick_limit = s->h.due = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     s->h.cycles_on = on;
     s->h.mispredict = mispredict;
