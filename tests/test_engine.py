@@ -105,6 +105,9 @@ FAULTS = {
     "udf": ("undefined-instruction", None, "cmd_fault", "undefined instruction"),
     "fetch": ("fetch-unmapped", lambda b: b.flash.end, "", "fetch from unmapped address"),
     "handler": ("fault-handler", None, "HardFault_Handler", "HardFault handler"),
+    "nocp": ("nocp", None, "cmd_fault", "while CPACR denies the FPU"),
+    "stack": ("stack-overflow", None, "recurse", "stack overflow"),
+    "noncode": ("non-code", None, "noncode_blob", "branch to non-code"),
 }
 
 

@@ -85,14 +85,16 @@ class _Header(ctypes.Structure):
                 ("pend_taken", ctypes.c_uint32), ("pend_flags", ctypes.c_uint32),
                 ("flash_penalty", ctypes.c_uint32), ("mispredict", ctypes.c_uint32),
                 ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
-                ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32)]
+                ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32),
+                ("fpu_off", ctypes.c_uint32), ("sp_limit", ctypes.c_uint32), ("special_hit", ctypes.c_uint32),
+                ("sp_seen", ctypes.c_uint32)]
 
 
 class _Cost(ctypes.Structure):
     """Mirror of bc_cost in native/blockcount.c."""
     _fields_ = [("cost_seq", ctypes.c_uint32), ("cost_branch", ctypes.c_uint32), ("lines_seq", ctypes.c_uint32),
                 ("lines_branch", ctypes.c_uint32), ("taken", ctypes.c_uint32), ("flags", ctypes.c_uint32),
-                ("func", ctypes.c_uint32)]
+                ("func", ctypes.c_uint32), ("special", ctypes.c_uint32), ("sp_dec", ctypes.c_uint32)]
 
 
 class _ProfileSlot(ctypes.Structure):
@@ -140,7 +142,8 @@ def native_library() -> ctypes.CDLL:
     lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
     lib.bc_settings.argtypes = [ctypes.c_void_p]
     lib.bc_clear_traps.argtypes = [ctypes.c_void_p]
-    lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_int]
     lib.bc_header_size.restype = ctypes.c_uint32
     lib.bc_cost_size.restype = ctypes.c_uint32
     lib.bc_max_traps.restype = ctypes.c_uint32
@@ -306,7 +309,7 @@ class EmulatedBoard:
             raise HarnessError(f"cannot register the native block hook: {UcError(err)}")
         self._block_hook = hh.value
         self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
-                                    A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI)
+                                    A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
@@ -324,6 +327,9 @@ class EmulatedBoard:
 
         self.fetch_config_changed()
         self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+        self.fpu_config_changed()
+        self.stack_limit, self.stack_limit_symbol = self._stack_limit()
+        self._hdr.sp_limit = self.stack_limit
 
         sp, pc = self._vector(0), self._vector(1)
         if not pc & 1:
@@ -834,10 +840,45 @@ class EmulatedBoard:
             c.cost_branch, c.lines_branch = block.total(seq=False)
             c.taken, c.flags = block.taken, block.flags
             c.func = self._func_index(addr) if self._prof is not None else 0
+            c.special, c.sp_dec = self._block_checks(addr, block)
             return 0
         except BaseException as e:          # noqa: BLE001 - reported after emu_start returns
             self._price_error = e
             return -1
+
+    # SPECIAL_* in native/blockcount.c
+    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE = 0x10, 0x20, 0x40
+    STACK_LIMIT_SYMBOLS = ("_sstack", "__StackLimit", "__stack_limit")
+
+    def _block_checks(self, addr: int, block) -> tuple[int, int]:
+        """What the native hook checks when this block is entered: FPU instructions (NOCP while CPACR
+        denies CP10/CP11), how far it moves SP down (the stack limit), and whether it starts outside the
+        ELF's code (a branch into data)."""
+        special, sp_dec = 0, 0
+        for i in block.insns:
+            if i.name.startswith("v") or i.name.startswith("fconst"):
+                special |= self.SPECIAL_VFP
+            if "sp" in i.writes and i.name not in ("pop", "ldm", "ldmia", "vpop", "mov", "add", "addw", "ldr"):
+                special |= self.SPECIAL_SP
+                sp_dec += _sp_decrement(i)
+        ranges = self.coster.memo.ranges if hasattr(self.coster, "memo") else []
+        if ranges:
+            k = bisect.bisect_right([r[0] for r in ranges], addr) - 1
+            if k < 0 or addr >= ranges[k][1]:
+                special |= self.SPECIAL_NONCODE
+        return special, sp_dec
+
+    def _stack_limit(self) -> tuple[int, str]:
+        """The lowest address the stack may use: the linker script's stack bottom symbol (0: none)."""
+        for name in self.STACK_LIMIT_SYMBOLS:
+            if name in self.image.symbols:
+                return self.image.symbols[name], name
+        return 0, ""
+
+    def fpu_config_changed(self) -> None:
+        """CPACR changed: FPU instructions fault (UsageFault NOCP) unless CP10 grants access."""
+        cpacr = self._scs.stored(SystemControlSpace.CPACR) if self._scs else 0xF << 20
+        self._hdr.fpu_off = 1 if (cpacr >> 20) & 0x3 == 0 else 0
 
     def _func_index(self, addr: int) -> int:
         """Profile slot of the function containing `addr` (0: none)."""
@@ -956,6 +997,9 @@ class EmulatedBoard:
                         self._raise_pending_fault("ran out of the instruction budget")
                 if self._stop_reason is not None:
                     return self._stop_reason
+                if hdr.stopped == 5:
+                    self._special_stop(pc, limit)
+                    continue
                 if hdr.stopped == 3 or hdr.stopped == 4:
                     continue                # an interrupt fell due or the masks changed: serviced at the top
                 if hdr.stopped:
@@ -1008,6 +1052,63 @@ class EmulatedBoard:
             if self._fault_pending is not None:
                 self._raise_pending_fault(f"faulted itself: {fault.verdict}")
             raise fault
+
+    def _special_stop(self, pc: int, limit: int) -> None:
+        """The native hook stopped before the block at `pc` for one of its checks (blockcount.c
+        SPECIAL_*): raise the fault, or for NOCP run up to the FPU instruction and give it to the
+        firmware's fault handler."""
+        hdr, uc = self._hdr, self.uc
+        hit, hdr.special_hit = hdr.special_hit, 0
+        block = self.coster.cost(hdr.cur_addr, hdr.cur_size)
+        if hit == self.SPECIAL_NONCODE:
+            verdict = (f"FAULT branch to non-code: 0x{pc:08x} is not in the ELF's code "
+                       f"({self._describe(pc) or 'unknown memory'}) (pc {self._at(pc)})")
+            extra = [f"  lr           {self._at(uc.reg_read(A.UC_ARM_REG_LR) & ~1)}"]
+            fault = BoardFault(self._report_text("non-code", verdict, pc, extra), self._report("non-code", verdict, pc))
+            self._dead = fault
+            raise fault
+        if hit == self.SPECIAL_SP:
+            sp, moved, culprit = hdr.sp_seen, 0, None
+            for i in block.insns:
+                moved += _sp_decrement(i) if "sp" in i.writes else 0
+                if sp - moved < self.stack_limit and culprit is None:
+                    culprit = i
+            at = culprit.addr if culprit else pc
+            what = f"`{culprit.text}` at {self._at(at)}" if culprit else f"the block at {self._at(pc)}"
+            verdict = (f"FAULT stack overflow: SP 0x{sp:08x} would go below the stack limit 0x{self.stack_limit:08x} "
+                       f"({self.stack_limit_symbol}) by {self.stack_limit - (sp - moved)} bytes (pc {self._at(pc)})")
+            fault = BoardFault(self._report_text("stack-overflow", verdict, sp - moved, [f"  moved by    {what}"]),
+                               self._report("stack-overflow", verdict, sp - moved))
+            fault.report["stack_limit"] = self.stack_limit
+            self._dead = fault
+            raise fault
+        # SPECIAL_VFP with the FPU off: the instructions before the first FPU one run, then NOCP
+        first = next((i for i in block.insns if i.addr >= pc and (i.name.startswith("v") or i.name.startswith("fconst"))),
+                     None)
+        if first is None:
+            return
+        if first.addr != pc:
+            hdr.fpu_off = 0
+            hdr.limit = limit
+            hdr.stopped = 0
+            try:
+                uc.emu_start(pc | 1, first.addr)
+            except UcError:
+                pass                       # a fault before it: the main loop meets it again
+            finally:
+                self.fpu_config_changed()
+            pc2 = uc.reg_read(A.UC_ARM_REG_PC)
+            self._take_back(pc2)
+            self._pc = pc2
+            if pc2 != first.addr:
+                return
+        verdict = (f"FAULT FPU instruction `{first.text}` while CPACR denies the FPU (CP10/CP11) "
+                   f"at 0x{first.addr:08x} (pc {self._at(first.addr)})")
+        fault = BoardFault(self._report_text("nocp", verdict, first.addr), self._report("nocp", verdict, first.addr))
+        if self._enter_fault_handler(fault, first.addr):
+            return
+        self._dead = fault
+        raise fault
 
     def _svc_before(self, pc: int) -> bool:
         try:
@@ -1307,6 +1408,18 @@ def _capstone_regs() -> dict[int, int]:
                   C.ARM_REG_PC: A.UC_ARM_REG_PC})
         _CS_REGS = m
     return _CS_REGS
+
+
+def _sp_decrement(i) -> int:
+    """Bytes an instruction that writes SP moves it down, from its decoded form (0 when unknown)."""
+    import re
+    if i.name in ("push", "vpush", "stmdb", "vstmdb"):
+        return 4 * i.nregs
+    if i.name in ("sub", "subw"):
+        m = re.search(r"#(0x[0-9a-f]+|\d+)", i.text)
+        return int(m[1], 0) if m else 0
+    m = re.search(r"#-(0x[0-9a-f]+|\d+)\]!", i.text)         # str rX, [sp, #-n]!
+    return int(m[1], 0) if m else 0
 
 
 def _advance_itstate(uc: Uc) -> None:

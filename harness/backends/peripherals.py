@@ -453,6 +453,10 @@ class SystemControlSpace(RegisterFile):
             super().write32(off, value, mask)
             self.engine.fetch_config_changed()
             return
+        if off == self.CPACR:
+            super().write32(off, value, mask)
+            self.engine.fpu_config_changed()
+            return
         if off == self.AIRCR:
             if mask & 0xFFFF0000 and (value >> 16) != 0x05FA:
                 return                                      # wrong VECTKEY: the write is ignored

@@ -38,6 +38,8 @@ typedef struct {
     uint32_t taken;        /* extra ticks when its last instruction is a conditional branch, taken */
     uint32_t flags;        /* COND_FINAL, BACKWARD */
     uint32_t func;         /* profile slot (the function the block is in), < nfuncs */
+    uint32_t special;      /* SPECIAL_*: checks the hook makes when the block is entered */
+    uint32_t sp_dec;       /* bytes its instructions move SP down (PUSH, SUB SP, ...), for the stack check */
 } bc_cost;
 
 /* Per-function totals while profiling (mirrored by emulated._ProfileSlot). */
@@ -59,6 +61,11 @@ typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
 #define BACKWARD 2u        /* ... to an address behind it (static prediction: taken) */
 #define WATCH_MASKS 1u
 #define WATCH_SELFLOOP 2u
+/* entry_t.trap: the trap index (1..MAX_TRAPS) in the low bits, and checks made at the block's entry */
+#define TRAP_INDEX 0x0Fu
+#define SPECIAL_VFP 0x10u      /* has FPU instructions: a fault while CPACR denies CP10/CP11 */
+#define SPECIAL_SP 0x20u       /* moves SP down: checked against the stack limit */
+#define SPECIAL_NONCODE 0x40u  /* starts outside the ELF's code */
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -95,6 +102,10 @@ typedef struct {
                               WATCH_SELFLOOP: stop when a one-instruction block follows itself (`b .`) */
     uint32_t watch_masks;  /* PRIMASK | FAULTMASK << 1 | BASEPRI << 8, as the engine last saw them */
     uint32_t loop_addr;    /* WATCH_SELFLOOP: the last block entered, if it was one instruction */
+    uint32_t fpu_off;      /* 1: CPACR denies CP10/CP11 (a block with SPECIAL_VFP stops: NOCP) */
+    uint32_t sp_limit;     /* the lowest SP allowed (the stack's bottom symbol); 0: no check */
+    uint32_t special_hit;  /* the SPECIAL_* check that stopped the run (stopped = 5) */
+    uint32_t sp_seen;      /* the SP at the entry of the block that failed the stack check */
 } bc_header;
 
 /* 32 bytes, so that an entry never straddles a cache line. */
@@ -110,7 +121,7 @@ typedef struct {
     uint16_t lines_seq;
     uint16_t lines_branch;
     uint16_t taken;
-    uint8_t trap;          /* index + 1 of the trap address the block starts at, 0: none */
+    uint8_t trap;          /* index + 1 of the trap address the block starts at (0: none) | SPECIAL_* */
     uint8_t pad;
 } entry_t;
 
@@ -121,12 +132,14 @@ typedef struct {
     cost_fn price;
     reg_read_fn reg_read;      /* for the mask watch (bc_set_watch_regs) */
     int mask_regs[3];          /* Unicorn ids of PRIMASK, FAULTMASK, BASEPRI */
+    int sp_reg;                /* ... and of SP */
     bc_prof *prof;             /* profile slots (owned by the caller), nfuncs of them */
     uint32_t nfuncs;
     uint32_t used;
     entry_t table[TABLE_SIZE] __attribute__((aligned(64)));
     uint8_t pred[PRED_SIZE];   /* 2-bit counters + 1 (0: never seen) */
     uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
+    uint32_t sp_dec[TABLE_SIZE];   /* per entry: bc_cost.sp_dec */
 } bc_state;
 
 static int is_wide(uint16_t hw) {
@@ -218,6 +231,8 @@ static __attribute__((noinline)) void price(bc_state *s, void *uc, entry_t *e, u
     e->taken = (uint16_t)(c.flags & COND_FINAL ? c.taken : 0);
     e->flags = (uint8_t)c.flags;
     e->func = (uint16_t)c.func;
+    e->trap = (uint8_t)((e->trap & TRAP_INDEX) | (c.special & ~TRAP_INDEX & 0xFFu));
+    s->sp_dec[e - s->table] = c.sp_dec;
     e->priced = 1;
     h->cost_calls++;
 }
@@ -312,8 +327,27 @@ static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t 
         }
         h->loop_addr = e->n == 1 ? (uint32_t)addr : 0;
     }
-    if (e->trap) {
-        h->trap_hit = e->trap;
+    if (e->trap & ~TRAP_INDEX) {
+        uint32_t hit = 0;
+        if ((e->trap & SPECIAL_NONCODE)) hit = SPECIAL_NONCODE;
+        else if ((e->trap & SPECIAL_VFP) && h->fpu_off) hit = SPECIAL_VFP;
+        else if ((e->trap & SPECIAL_SP) && h->sp_limit && s->reg_read) {
+            uint32_t sp = 0;
+            s->reg_read(uc, s->sp_reg, &sp);
+            if ((uint64_t)sp < (uint64_t)h->sp_limit + s->sp_dec[e - s->table]) {
+                hit = SPECIAL_SP;
+                h->sp_seen = sp;
+            }
+        }
+        if (hit) {
+            h->special_hit = hit;
+            h->stopped = 5;
+            s->emu_stop(uc);
+            return;
+        }
+    }
+    if (e->trap & TRAP_INDEX) {
+        h->trap_hit = e->trap & TRAP_INDEX;
         h->stopped = 2;
         s->emu_stop(uc);
         return;
@@ -372,12 +406,13 @@ uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
 /* No more trap addresses (the firmware's fault handlers are now entered as exceptions). */
 void bc_clear_traps(bc_state *s) {
     s->h.ntraps = 0;
-    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].trap = 0;
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].trap &= (uint8_t)~TRAP_INDEX;
 }
 
 /* Unicorn's uc_reg_read and the ids of PRIMASK, FAULTMASK and BASEPRI, for the mask watch. */
-void bc_set_watch_regs(bc_state *s, void *reg_read, int primask, int faultmask, int basepri) {
+void bc_set_watch_regs(bc_state *s, void *reg_read, int primask, int faultmask, int basepri, int sp) {
     s->reg_read = (reg_read_fn)reg_read;
+    s->sp_reg = sp;
     s->mask_regs[0] = primask;
     s->mask_regs[1] = faultmask;
     s->mask_regs[2] = basepri;
