@@ -108,6 +108,11 @@ FAULTS = {
     "nocp": ("nocp", None, "cmd_fault", "while CPACR denies the FPU"),
     "stack": ("stack-overflow", None, "recurse", "stack overflow"),
     "noncode": ("non-code", None, "noncode_blob", "branch to non-code"),
+    # ARMv7-M A3.2.1: LDRD/STRD/LDM/STM fault on an unaligned address whatever CCR.UNALIGN_TRP says
+    "ldrd": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "strd": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "ldm": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "stm": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
 }
 
 

@@ -24,6 +24,7 @@ Anything outside the regions and the modelled peripherals stays unmapped, so the
 from __future__ import annotations
 
 import bisect
+import re
 import ctypes
 import hashlib
 import os
@@ -87,7 +88,7 @@ class _Header(ctypes.Structure):
                 ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
                 ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32),
                 ("fpu_off", ctypes.c_uint32), ("sp_limit", ctypes.c_uint32), ("special_hit", ctypes.c_uint32),
-                ("sp_seen", ctypes.c_uint32)]
+                ("sp_seen", ctypes.c_uint32), ("align_off", ctypes.c_uint32), ("pad6", ctypes.c_uint32)]
 
 
 class _Cost(ctypes.Structure):
@@ -142,6 +143,7 @@ def native_library() -> ctypes.CDLL:
     lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
     lib.bc_settings.argtypes = [ctypes.c_void_p]
     lib.bc_clear_traps.argtypes = [ctypes.c_void_p]
+    lib.bc_add_align_site.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int]
     lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                       ctypes.c_int]
     lib.bc_header_size.restype = ctypes.c_uint32
@@ -310,6 +312,14 @@ class EmulatedBoard:
         self._block_hook = hh.value
         self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
                                     A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
+        for addr, reg in self._align_sites():
+            if self._lib.bc_add_align_site(self._state, addr, reg) != 0:
+                break                               # table full: the remaining sites go unchecked
+            err = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(hh), UC.UC_HOOK_CODE,
+                                           ctypes.c_void_p(_fn_addr(self._lib.bc_align_hook)),
+                                           ctypes.c_void_p(self._state), ctypes.c_uint64(addr), ctypes.c_uint64(addr))
+            if err != UC.UC_ERR_OK:
+                raise HarnessError(f"cannot register the alignment check at 0x{addr:08x}: {UcError(err)}")
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
@@ -847,7 +857,7 @@ class EmulatedBoard:
             return -1
 
     # SPECIAL_* in native/blockcount.c
-    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE = 0x10, 0x20, 0x40
+    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE, SPECIAL_ALIGN = 0x10, 0x20, 0x40, 0x80
     STACK_LIMIT_SYMBOLS = ("_sstack", "__StackLimit", "__stack_limit")
 
     def _block_checks(self, addr: int, block) -> tuple[int, int]:
@@ -867,6 +877,32 @@ class EmulatedBoard:
             if k < 0 or addr >= ranges[k][1]:
                 special |= self.SPECIAL_NONCODE
         return special, sp_dec
+
+    def _align_sites(self) -> list[tuple[int, int]]:
+        """(address, Unicorn base register) of every LDRD/STRD/LDM/STM/LDREX/STREX in the ELF's code with a
+        base other than SP (SP is always word-aligned): silicon faults these on an unaligned address
+        whatever CCR.UNALIGN_TRP says (ARMv7-M A3.2.1), Unicorn does not. Found once per firmware."""
+        memo = self.coster.memo
+        sites = getattr(memo, "align_sites", None)
+        if sites is None:
+            import capstone
+            cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+            sites = []
+            for lo, hi in memo.ranges:
+                try:
+                    code = self.read_code(lo, hi - lo)
+                except UcError:
+                    continue
+                for addr, _, mnem, ops in cs.disasm_lite(code, lo):
+                    name = mnem.split(".")[0]
+                    if name not in _WORD_ALIGNED:
+                        continue
+                    m = re.search(r"\[(\w+)", ops) if "[" in ops else re.match(r"(\w+)", ops)
+                    base = _ALIASES.get(m[1], m[1]) if m else None
+                    if base in _REG_IDS:
+                        sites.append((addr, _REG_IDS[base]))
+            memo.align_sites = sites
+        return sites
 
     def _stack_limit(self) -> tuple[int, str]:
         """The lowest address the stack may use: the linker script's stack bottom symbol (0: none)."""
@@ -1082,13 +1118,20 @@ class EmulatedBoard:
             fault.report["stack_limit"] = self.stack_limit
             self._dead = fault
             raise fault
-        # SPECIAL_VFP with the FPU off: the instructions before the first FPU one run, then NOCP
-        first = next((i for i in block.insns if i.addr >= pc and (i.name.startswith("v") or i.name.startswith("fconst"))),
-                     None)
+        if hit == self.SPECIAL_ALIGN:
+            # bc_align_hook stopped the CPU at the LDRD/STRD/LDM/STM, before it ran
+            first = self.coster.instruction(pc)
+            kind, what = "unaligned", "unaligned"
+        else:
+            # SPECIAL_VFP with the FPU off: the instructions before the first FPU one run, then NOCP
+            first = next((i for i in block.insns
+                          if i.addr >= pc and (i.name.startswith("v") or i.name.startswith("fconst"))), None)
+            kind, what = "nocp", "nocp"
         if first is None:
             return
         if first.addr != pc:
             hdr.fpu_off = 0
+            hdr.align_off = 1
             hdr.limit = limit
             hdr.stopped = 0
             try:
@@ -1097,18 +1140,37 @@ class EmulatedBoard:
                 pass                       # a fault before it: the main loop meets it again
             finally:
                 self.fpu_config_changed()
+                hdr.align_off = 0
             pc2 = uc.reg_read(A.UC_ARM_REG_PC)
             self._take_back(pc2)
             self._pc = pc2
             if pc2 != first.addr:
                 return
-        verdict = (f"FAULT FPU instruction `{first.text}` while CPACR denies the FPU (CP10/CP11) "
-                   f"at 0x{first.addr:08x} (pc {self._at(first.addr)})")
-        fault = BoardFault(self._report_text("nocp", verdict, first.addr), self._report("nocp", verdict, first.addr))
+        if kind == "unaligned":
+            address = self._unaligned_address(first)
+            verdict = (f"FAULT unaligned `{first.text}` at 0x{address:08x}: LDRD/STRD/LDM/STM need a word-aligned "
+                       f"address (pc {self._at(first.addr)})")
+        else:
+            address = first.addr
+            verdict = (f"FAULT FPU instruction `{first.text}` while CPACR denies the FPU (CP10/CP11) "
+                       f"at 0x{first.addr:08x} (pc {self._at(first.addr)})")
+        fault = BoardFault(self._report_text(kind, verdict, address), self._report(kind, verdict, address))
         if self._enter_fault_handler(fault, first.addr):
             return
         self._dead = fault
         raise fault
+
+    def _unaligned_address(self, i) -> int:
+        """The address an LDRD/STRD/LDM/STM at the CPU's PC accesses first."""
+        import re
+        base = re.search(r"\[(\w+)", i.text) if "[" in i.text else re.match(r"\S+\s+(\w+)", i.text)
+        value = self.uc.reg_read(_REG_IDS[base[1]])
+        m = re.search(r"\[\w+, #(-?(?:0x[0-9a-f]+|\d+))\]", i.text)
+        if m:
+            value += int(m[1], 0)
+        if i.name in ("ldmdb", "stmdb"):
+            value -= 4 * i.nregs
+        return value & 0xFFFFFFFF
 
     def _svc_before(self, pc: int) -> bool:
         try:
@@ -1408,6 +1470,12 @@ def _capstone_regs() -> dict[int, int]:
                   C.ARM_REG_PC: A.UC_ARM_REG_PC})
         _CS_REGS = m
     return _CS_REGS
+
+
+_REG_IDS = {**{f"r{k}": getattr(A, f"UC_ARM_REG_R{k}") for k in range(13)}, "sb": A.UC_ARM_REG_R9,
+            "sl": A.UC_ARM_REG_R10, "fp": A.UC_ARM_REG_R11, "ip": A.UC_ARM_REG_R12, "lr": A.UC_ARM_REG_LR}
+_ALIASES = {"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12"}
+_WORD_ALIGNED = ("ldrd", "strd", "ldm", "ldmia", "ldmdb", "stm", "stmia", "stmdb", "ldrex", "strex")
 
 
 def _sp_decrement(i) -> int:

@@ -3,6 +3,7 @@
  *   ping                 -> pong
  *   echo <text>          -> <text>
  *   fault ram-write | ram-read | flash-write | udf | fetch | handler | nocp | stack | noncode
+ *         | ldrd | strd | ldm | stm  (at BOARD_RAM_BASE + 2)
  *   spin                 -> never answers
  *   cyccnt               -> DWT CYCCNT read at several places, including mid-block and inside an IT block
  *   systick              -> SysTick values read back
@@ -300,6 +301,18 @@ __attribute__((noinline)) static void cmd_fault(const char *what) {
         __asm volatile("dsb\n isb\n vadd.f32 s0, s0, s1" ::: "memory");
     } else if (equals(what, "stack")) {
         put_u32(recurse(0));
+    } else if (equals(what, "ldrd")) {
+        uint32_t a, b;
+        __asm volatile("ldrd %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(BOARD_RAM_BASE + 2u) : "memory");
+        put_u32(a + b);
+    } else if (equals(what, "strd")) {
+        __asm volatile("strd %0, %1, [%2]" :: "r"(1u), "r"(2u), "r"(BOARD_RAM_BASE + 2u) : "memory");
+    } else if (equals(what, "ldm")) {
+        uint32_t base = BOARD_RAM_BASE + 2u;
+        __asm volatile("ldm %0, {r4, r5}" :: "r"(base) : "r4", "r5", "memory");
+    } else if (equals(what, "stm")) {
+        uint32_t base = BOARD_RAM_BASE + 2u;
+        __asm volatile("stm %0, {r4, r5}" :: "r"(base) : "memory");
     } else if (equals(what, "noncode")) {
         void (*f)(void) = (void (*)(void))((uint32_t)noncode_blob | 1u);
         f();

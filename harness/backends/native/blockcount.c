@@ -27,6 +27,8 @@
 
 typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef int (*emu_stop_fn)(void *uc);
+#define SITE_BITS 13
+#define SITE_SIZE (1u << SITE_BITS)
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 
 /* Filled by the cost provider for one block (mirrored by emulated._Cost). */
@@ -66,6 +68,7 @@ typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
 #define SPECIAL_VFP 0x10u      /* has FPU instructions: a fault while CPACR denies CP10/CP11 */
 #define SPECIAL_SP 0x20u       /* moves SP down: checked against the stack limit */
 #define SPECIAL_NONCODE 0x40u  /* starts outside the ELF's code */
+#define SPECIAL_ALIGN 0x80u    /* special_hit: an LDRD/STRD/LDM/STM site with an unaligned base */
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -106,6 +109,8 @@ typedef struct {
     uint32_t sp_limit;     /* the lowest SP allowed (the stack's bottom symbol); 0: no check */
     uint32_t special_hit;  /* the SPECIAL_* check that stopped the run (stopped = 5) */
     uint32_t sp_seen;      /* the SP at the entry of the block that failed the stack check */
+    uint32_t align_off;    /* 1: skip the alignment checks (the engine runs up to the faulting instruction) */
+    uint32_t pad6;
 } bc_header;
 
 /* 32 bytes, so that an entry never straddles a cache line. */
@@ -140,6 +145,8 @@ typedef struct {
     uint8_t pred[PRED_SIZE];   /* 2-bit counters + 1 (0: never seen) */
     uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
     uint32_t sp_dec[TABLE_SIZE];   /* per entry: bc_cost.sp_dec */
+    uint64_t site_addr[SITE_SIZE]; /* LDRD/STRD/LDM/STM instructions checked by bc_align_hook (0: empty) */
+    int site_reg[SITE_SIZE];       /* ... the Unicorn id of their base register */
 } bc_state;
 
 static int is_wide(uint16_t hw) {
@@ -401,6 +408,41 @@ uint32_t bc_remaining(bc_state *s, void *uc, uint64_t pc) {
 /* Instructions completed before the instruction at pc (pc in the current block, or just after it). */
 uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
     return s->h.count - bc_remaining(s, uc, pc);
+}
+
+/* An instruction that needs a word-aligned base (LDRD/STRD/LDM/STM/LDREX/STREX): `reg` is its base. */
+int bc_add_align_site(bc_state *s, uint64_t addr, int reg) {
+    uint32_t h = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
+    for (uint32_t k = 0; k < SITE_SIZE; k++, h = (h + 1) & (SITE_SIZE - 1)) {
+        if (s->site_addr[h] == 0 || s->site_addr[h] == addr) {
+            s->site_addr[h] = addr;
+            s->site_reg[h] = reg;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* UC_HOOK_CODE callback, registered on each site alone (begin = end = its address), so it costs
+ * nothing elsewhere: Unicorn does not fault an unaligned LDRD/STRD/LDM/STM, silicon does (UsageFault
+ * UNALIGNED, whatever CCR.UNALIGN_TRP says). A stop here comes before the instruction runs. */
+void bc_align_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
+    bc_state *s = (bc_state *)user;
+    bc_header *h = &s->h;
+    (void)size;
+    if (h->align_off || h->stopped || !s->reg_read) return;
+    uint32_t k = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
+    while (s->site_addr[k] != addr) {
+        if (s->site_addr[k] == 0) return;
+        k = (k + 1) & (SITE_SIZE - 1);
+    }
+    uint32_t v = 0;
+    s->reg_read(uc, s->site_reg[k], &v);
+    if (v & 3) {
+        h->special_hit = SPECIAL_ALIGN;
+        h->stopped = 5;
+        s->emu_stop(uc);
+    }
 }
 
 /* No more trap addresses (the firmware's fault handlers are now entered as exceptions). */
