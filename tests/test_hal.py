@@ -25,6 +25,18 @@ def console_irq(board) -> int:
     return next(iter(uart.irqs.values()))
 
 
+def tag(board, name: str):
+    return next(t for t in board.tags if t.name == name)
+
+
+def app_header(board) -> str:
+    """Addresses the app needs, from the .repl: the console IRQ line and the tagged ranges."""
+    return (f"#define CONSOLE_IRQ {console_irq(board)}\n#define UID_BASE 0x{tag(board, 'UID').start:08X}u\n"
+            f"#define FLASHSIZE_BASE 0x{tag(board, 'FLASH_SIZE').start + 2:08X}u\n"
+            f"#define DBGMCU_BASE 0x{tag(board, 'DBGMCU_IDCODE').start:08X}u\n"
+            f"#define TIM2_BASE 0x{tag(board, 'TIM2').start:08X}u\n")
+
+
 @pytest.fixture(scope="module")
 def app():
     cache = {}
@@ -32,8 +44,8 @@ def app():
     def get(name: str):
         if name not in cache:
             board = load_board(name)
-            irq_h = f"#define CONSOLE_IRQ {console_irq(board)}\n"
-            cache[name] = (board, build_firmware(board, {"irq.h": irq_h}, name="hal_app", sources=[APP]).elf)
+            cache[name] = (board, build_firmware(board, {"irq.h": app_header(board)}, name="hal_app",
+                                                 sources=[APP]).elf)
         return cache[name]
     return get
 
@@ -184,3 +196,40 @@ def test_deterministic_with_interrupts(app, name):
         out = [ask(engine, c) for c in ("delay 3", "say x", "frame", "nest", "mask")]
         return out, engine.instructions, engine.cycles
     assert session() == session()
+
+
+# RM0390 / RM0385 / RM0410: DBGMCU_IDCODE DEV_ID and the flash size register (KB)
+DEVICE = {"nucleo_f446re": (0x421, 512), "nucleo_f746zg": (0x449, 1024), "nucleo_f767zi": (0x451, 2048)}
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_device_identification(app, name):
+    board, _ = app(name)
+    engine = booted(app, name)
+    fields = ask(engine, "ids").split()[1:]
+    uid = [int(v, 16) for v in fields[:3]]
+    flash_kb, idcode = int(fields[3]), int(fields[4], 16)
+    assert idcode & 0xFFF == DEVICE[name][0]
+    assert flash_kb == DEVICE[name][1] == board.flash.size // 1024
+    assert uid == [tag(board, "UID").value] * 3
+    assert engine.warnings == []                       # board facts, not unmodelled peripherals
+
+
+@pytest.mark.parametrize("name", BOARDS)
+def test_unmodelled_peripheral_is_named_once(app, name):
+    engine = booted(app, name)
+    assert ask(engine, "tim2") == "tim2 0"             # Renode's Tag semantics: reads 0, writes dropped
+    assert ask(engine, "tim2") == "tim2 0"
+    assert len(engine.warnings) == 1 and "TIM2" in engine.warnings[0], engine.warnings
+    assert "write to TIM2 at 0x40000000" in engine.warnings[0]
+
+
+def test_unmodelled_peripheral_is_an_error_when_strict(app):
+    board, elf = app(BOARDS[0])
+    engine = EmulatedBoard(board, elf, strict=True)
+    assert engine.read_line() == f"hal_app {BOARDS[0]} ready"
+    engine.write(b"tim2\n")
+    with pytest.raises(BoardFault) as caught:
+        engine.read_line()
+    assert caught.value.report["kind"] == "unmodelled"
+    assert "TIM2" in caught.value.verdict and caught.value.verdict.startswith("FAULT strict")

@@ -44,6 +44,7 @@ from harness.backends.image import Image
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
 from harness.backends.semihosting import Semihosting
+from harness.backends.tags import TagPage, tag_pages
 from harness.board import Board
 from harness.build import CACHE
 from harness.errors import HarnessError
@@ -197,8 +198,10 @@ class EmulatedBoard:
     """
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
-                 reference_counter: bool = False, cycles: bool = True, profile: bool = False):
+                 reference_counter: bool = False, cycles: bool = True, profile: bool = False,
+                 strict: bool = False):
         self.board = board
+        self.strict = strict           # an access to a peripheral the board does not model is an error
         self.elf_path = Path(elf_path)
         self.budget = int(budget)      # instructions the firmware may run after the host's last input
         self._budget_from = 0
@@ -261,6 +264,9 @@ class EmulatedBoard:
         self._sleep = 0                      # cycles slept in WFI, without cost accounting (with it: in ticks)
         self._fault_pending: BoardFault | None = None   # a fault whose firmware handler runs now
         self.exit_code: int | None = None    # semihosting SYS_EXIT
+        self.warnings: list[str] = []        # accesses to peripherals the board does not model, once each
+        self._warned: set[str] = set()
+        self._strict_error: str | None = None
         self.semihosting = Semihosting(self)
         for r in self.board.regions:
             if r.base % self.page or r.size % self.page:
@@ -377,6 +383,14 @@ class EmulatedBoard:
                     start = off
             if start is not None:
                 self._mmio(model, start, size)
+        taken = {b for lo, hi, _ in windows for b in range(lo, hi, page)}
+        for base, tags in sorted(tag_pages(self.board.tags, page).items()):
+            if base in taken or any(r.base <= base < r.end for r in self.board.regions):
+                raise HarnessError(f"{self.board.path}: Tag {tags[0].name} shares an emulator page with a "
+                                   f"modelled peripheral or memory")
+            model = TagPage(self, base, tags)
+            self.uc.mmio_map(base, page, lambda uc, off, size, _, m=model: m.read(off, size), None,
+                             lambda uc, off, size, value, _, m=model: m.write(off, size, value), None)
         spans = sorted(windows + [(r.base, r.end, r.name) for r in self.board.regions])
         for a, b in zip(spans, spans[1:]):
             if b[0] < a[1]:
@@ -466,6 +480,10 @@ class EmulatedBoard:
             verdict = f"HANG firmware waits for an interrupt (WFI) and the emulator delivers none " \
                       f"(pc {self._at(self._pc)})"
             raise BoardHang(self._report_text("wfi", verdict), self._report("wfi", verdict))
+        if reason == "unmodelled":
+            verdict = f"FAULT strict: {self._strict_error}"
+            self._dead = BoardFault(self._report_text("unmodelled", verdict), self._report("unmodelled", verdict))
+            raise self._dead
         if reason == "exit":
             verdict = f"EXIT firmware exited through semihosting with code {self.exit_code} (pc {self._at(self._pc)})"
             report = self._report("exit", verdict)
@@ -646,6 +664,23 @@ class EmulatedBoard:
     def exception_returned(self, exc: int, pc: int, cycles: int) -> None:
         self._pc = pc
         self._advance(cycles, pc, True)
+
+    def unmodelled_access(self, tag, addr: int, is_write: bool) -> None:
+        """The firmware touched a tagged range (tags.py): a warning per tag without a value, once, or
+        with `strict` an error at the next block boundary."""
+        if tag is not None and tag.value is not None:
+            return                                   # a board fact (UID, IDCODE, flash size)
+        name = tag.name if tag is not None else f"0x{addr & ~3:08x}"
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        text = (f"{'write to' if is_write else 'read from'} {name} at 0x{addr:08x}, which {self.board.name} does "
+                f"not model (pc {self._at(pc)})")
+        self.warnings.append(text)
+        if self.strict and self._strict_error is None:
+            self._strict_error = text
+            self.request_stop("unmodelled")
 
     def request_interrupt_check(self) -> None:
         """Look at the pending exceptions at the next block boundary (at once after an exact-page access)."""

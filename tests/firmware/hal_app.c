@@ -12,7 +12,10 @@
  *   fault <what>   bus | udf | usage-udf | bkpt: the firmware's own fault handlers print the status
  *   semi <text>    <text> through semihosting SYS_WRITE0
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
- * CONSOLE_IRQ (the console UART's NVIC line) comes from the board's .repl through the generated irq.h. */
+ *   ids            "ids <uid0> <uid1> <uid2> <flash KB> <DBGMCU_IDCODE>", as HAL_GetUIDw0.. / HAL_GetDEVID do
+ *   tim2           starts TIM2 (a peripheral the board does not model) and reads its counter
+ * CONSOLE_IRQ (the console UART's NVIC line), UID_BASE, FLASHSIZE_BASE, DBGMCU_BASE and TIM2_BASE come from
+ * the board's .repl through the generated irq.h. */
 #include <stdint.h>
 #include "board.h"
 #include "irq.h"
@@ -429,6 +432,16 @@ int main(void) {
             text[i++] = '\n';
             text[i] = 0;
             semihost(0x04, text);
+        } else if (equals(line, "ids")) {
+            put("ids");
+            for (int i = 0; i < 3; i++) { put(" "); put_hex(REG(UID_BASE + 4u * i)); }
+            put(" "); put_u32(*(volatile uint16_t *)(FLASHSIZE_BASE));
+            put(" "); put_hex(REG(DBGMCU_BASE));
+            send();
+        } else if (equals(line, "tim2")) {
+            REG(TIM2_BASE + 0x00u) = 1u;                    /* CR1.CEN */
+            put("tim2 "); put_u32(REG(TIM2_BASE + 0x24u));  /* CNT */
+            send();
         } else if (starts_with(line, "exit ")) {
             static uint32_t block[2];
             block[0] = 0x20026;                             /* ADP_Stopped_ApplicationExit */
