@@ -11,9 +11,6 @@
  *   info                 -> identification registers
  *   hints                -> WFE, YIELD, SEV, then `hinted`
  *   wfi                  -> WFI (no interrupt ever comes), then `woke`
- *   irqtime <reload>     -> SysTick with TICKINT from a CYCCNT reading c0, WFI until it interrupts:
- *                           `irqtime c0 h0 h1 m`, h0/h1 the first and last CYCCNT reads of the handler,
- *                           m main's first read after the return
  */
 #include <stdint.h>
 #include "board.h"
@@ -71,7 +68,6 @@ void MemManage_Handler(void);
 void BusFault_Handler(void);
 void UsageFault_Handler(void);
 void Default_Handler(void);
-void SysTick_Timing(void);
 
 __attribute__((noinline)) void NMI_Handler(void) { for (;;) {} }
 __attribute__((noinline)) void HardFault_Handler(void) { for (;;) {} }
@@ -84,7 +80,7 @@ __attribute__((section(".isr_vector"), used))
 void (*const vectors[16])(void) = {
     (void (*)(void))&_estack, Reset_Handler, NMI_Handler, HardFault_Handler, MemManage_Handler,
     BusFault_Handler, UsageFault_Handler, 0, 0, 0, 0, Default_Handler, Default_Handler, 0,
-    Default_Handler, SysTick_Timing,
+    Default_Handler, Default_Handler,
 };
 
 void Reset_Handler(void) {
@@ -169,44 +165,6 @@ static uint32_t parse_u32(const char *s) {
 }
 
 /* ---------------------------------------------------------------- commands */
-static void cyccnt_enable(void);
-volatile uint32_t irq_times[2];
-
-/* SysTick handler for `irqtime`: CYCCNT at its first and last instructions, then SysTick off. */
-__attribute__((naked)) void SysTick_Timing(void) {
-    __asm volatile(
-        "ldr r0, =0xE0001004\n"          /* DWT_CYCCNT */
-        "ldr r1, [r0]\n"                 /* h0 */
-        "ldr r2, =irq_times\n"
-        "str r1, [r2]\n"
-        "ldr r3, =0xE000E010\n"          /* SYST_CSR */
-        "movs r1, #0\n"
-        "str r1, [r3]\n"
-        "ldr r1, [r0]\n"                 /* h1 */
-        "str r1, [r2, #4]\n"
-        "bx lr\n");
-}
-
-__attribute__((noinline)) static void cmd_irqtime(uint32_t reload) {
-    cyccnt_enable();
-    SYST_RVR = reload;
-    SYST_CVR = 0;
-    uint32_t c0, m;
-    __asm volatile(
-        "ldr r0, =0xE0001004\n"
-        "ldr r1, =0xE000E010\n"
-        "movs r2, #7\n"                  /* ENABLE, TICKINT, core clock */
-        "ldr %[c0], [r0]\n"
-        "str r2, [r1]\n"
-        "wfi\n"
-        "ldr %[m], [r0]\n"
-        : [c0] "=&r"(c0), [m] "=&r"(m)
-        :
-        : "r0", "r1", "r2", "r3", "memory");
-    puts_("irqtime "); put_u32(c0); putc_(' '); put_u32(irq_times[0]); putc_(' '); put_u32(irq_times[1]);
-    putc_(' '); put_u32(m); puts_("\r\n");
-}
-
 static void cyccnt_enable(void) {
     DEMCR |= 1u << 24;                     /* TRCENA */
     DWT_LAR = 0xC5ACCE55u;                 /* M7 software lock */
@@ -374,7 +332,6 @@ int main(void) {
         else if (equals(line, "spin")) { for (;;) { __asm volatile(""); } }
         else if (equals(line, "cyccnt")) cmd_cyccnt();
         else if (equals(line, "systick")) cmd_systick();
-        else if (starts_with(line, "irqtime ")) cmd_irqtime(parse_u32(line + 8));
         else if (starts_with(line, "loop ")) cmd_loop(parse_u32(line + 5));
         else if (starts_with(line, "mem ")) cmd_mem(parse_u32(line + 4));
         else if (equals(line, "info")) cmd_info();

@@ -14,6 +14,10 @@
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
  *   ids            "ids <uid0> <uid1> <uid2> <flash KB> <DBGMCU_IDCODE>", as HAL_GetUIDw0.. / HAL_GetDEVID do
  *   tim2           starts TIM2 (a peripheral the board does not model) and reads its counter
+ *   irqtime <rvr>  VTOR moved to a RAM copy whose SysTick vector is SysTick_Timing; SysTick (TICKINT,
+ *                  reload rvr) started from a CYCCNT reading c0, WFI until it interrupts:
+ *                  "irqtime c0 h0 h1 m", h0/h1 the handler's first and last CYCCNT reads, m main's first
+ *                  read after the return; then the HAL tick is restored
  * CONSOLE_IRQ (the console UART's NVIC line), UID_BASE, FLASHSIZE_BASE, DBGMCU_BASE and TIM2_BASE come from
  * the board's .repl through the generated irq.h. */
 #include <stdint.h>
@@ -367,6 +371,52 @@ void UsageFault_Handler(void) {
     for (;;) {}
 }
 
+volatile uint32_t irq_times[2];
+
+/* SysTick handler for `irqtime`: CYCCNT at its first and last instructions, then SysTick off. */
+__attribute__((naked)) void SysTick_Timing(void) {
+    __asm volatile(
+        "ldr r0, =0xE0001004\n"          /* DWT_CYCCNT */
+        "ldr r1, [r0]\n"                 /* h0 */
+        "ldr r2, =irq_times\n"
+        "str r1, [r2]\n"
+        "ldr r3, =0xE000E010\n"          /* SYST_CSR */
+        "movs r1, #0\n"
+        "str r1, [r3]\n"
+        "ldr r1, [r0]\n"                 /* h1 */
+        "str r1, [r2, #4]\n"
+        "bx lr\n");
+}
+
+static vector_t ram_vectors[VECTORS] __attribute__((aligned(512)));
+
+static void cmd_irqtime(uint32_t reload) {
+    for (int i = 0; i < VECTORS; i++) ram_vectors[i] = vectors[i];
+    ram_vectors[15] = SysTick_Timing;
+    SYST_CSR = 0;
+    SCB_VTOR = (uint32_t)ram_vectors;
+    SYST_RVR = reload;
+    SYST_CVR = 0;
+    __asm volatile("dsb\n isb" ::: "memory");
+    uint32_t c0, m;
+    __asm volatile(
+        "ldr r0, =0xE0001004\n"
+        "ldr r1, =0xE000E010\n"
+        "movs r2, #7\n"                  /* ENABLE, TICKINT, core clock */
+        "ldr %[c0], [r0]\n"
+        "str r2, [r1]\n"
+        "wfi\n"
+        "ldr %[m], [r0]\n"
+        : [c0] "=&r"(c0), [m] "=&r"(m)
+        :
+        : "r0", "r1", "r2", "r3", "memory");
+    SCB_VTOR = (uint32_t)vector_table();
+    HAL_InitTick();
+    put("irqtime "); put_u32(c0); put(" "); put_u32(irq_times[0]); put(" "); put_u32(irq_times[1]);
+    put(" "); put_u32(m);
+    send();
+}
+
 static void cmd_fault(const char *what) {
     if (equals(what, "bus")) {
         (void)REG(BOARD_RAM_BASE + BOARD_RAM_SIZE);          /* just past the end of RAM */
@@ -438,6 +488,8 @@ int main(void) {
             put(" "); put_u32(*(volatile uint16_t *)(FLASHSIZE_BASE));
             put(" "); put_hex(REG(DBGMCU_BASE));
             send();
+        } else if (starts_with(line, "irqtime ")) {
+            cmd_irqtime(parse_u32(line + 8));
         } else if (equals(line, "tim2")) {
             REG(TIM2_BASE + 0x00u) = 1u;                    /* CR1.CEN */
             put("tim2 "); put_u32(REG(TIM2_BASE + 0x24u));  /* CNT */
