@@ -13,6 +13,7 @@ from harness.backends import BoardFault
 from harness.backends.emulated import BoardExit, EmulatedBoard
 from harness.board import available_boards, load_board
 from harness.build import build_firmware
+from harness.errors import HarnessError
 
 pytestmark = pytest.mark.emulated
 
@@ -258,3 +259,29 @@ def test_interrupt_timing_is_deterministic(app, name):
     assert first == ask(booted(app, name), "irqtime 3000")
     c0, h0, h1, m = (int(v) for v in first.split()[1:])
     assert c0 + 3000 < h0 < h1 < m                     # the handler ran after the wrap, main after it
+
+
+DOUBLE = """
+#include <stdint.h>
+extern uint32_t _estack;
+void Reset_Handler(void);
+__attribute__((section(".isr_vector"), used)) void (*const vectors[2])(void) = {
+    (void (*)(void))&_estack, Reset_Handler};
+void Reset_Handler(void) {
+    __asm volatile(".fpu fpv5-d16\\n vadd.f64 d0, d0, d1");
+    for (;;) {}
+}
+"""
+
+
+def test_elf_for_a_double_precision_fpu_is_refused_on_the_f746(tmp_path):
+    """The F746's FPv5 is single precision (`//! fpu: single`): an ELF with double-precision FPU code is
+    refused with the reason; the same source runs on the F767 (double precision)."""
+    src = tmp_path / "double.c"
+    src.write_text(DOUBLE)
+    board = load_board("nucleo_f746zg")
+    elf = build_firmware(board, {}, name="double_fpu", sources=[src]).elf
+    with pytest.raises(HarnessError, match=r"double-precision FPU .*vadd\.f64.*single precision"):
+        EmulatedBoard(board, elf)
+    f767 = load_board("nucleo_f767zi")
+    EmulatedBoard(f767, build_firmware(f767, {}, name="double_fpu", sources=[src]).elf)

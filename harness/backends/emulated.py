@@ -318,6 +318,7 @@ class EmulatedBoard:
         self._block_hook = hh.value
         self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
                                     A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
+        self._check_fpu()
         for addr, reg in self._align_sites():
             if self._lib.bc_add_align_site(self._state, addr, reg) != 0:
                 break                               # table full: the remaining sites go unchecked
@@ -917,18 +918,26 @@ class EmulatedBoard:
         """(address, Unicorn base register) of every LDRD/STRD/LDM/STM/LDREX/STREX in the ELF's code with a
         base other than SP (SP is always word-aligned): silicon faults these on an unaligned address
         whatever CCR.UNALIGN_TRP says (ARMv7-M A3.2.1), Unicorn does not. Found once per firmware."""
+        return self._scan_code()[0]
+
+    def _scan_code(self) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
+        """One pass over the ELF's code (once per firmware): the alignment-check sites and the
+        double-precision FPU instructions (address, text)."""
         memo = self.coster.memo
-        sites = getattr(memo, "align_sites", None)
-        if sites is None:
+        scan = getattr(memo, "code_scan", None)
+        if scan is None:
             import capstone
             cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-            sites = []
+            sites, f64 = [], []
             for lo, hi in memo.ranges:
                 try:
                     code = self.read_code(lo, hi - lo)
                 except UcError:
                     continue
                 for addr, _, mnem, ops in cs.disasm_lite(code, lo):
+                    if mnem.startswith("v") and (".f64" in mnem or re.search(r"\bd\d+\b", ops)) \
+                            and not mnem.startswith(("vmov", "vldr", "vstr", "vpush", "vpop", "vldm", "vstm")):
+                        f64.append((addr, f"{mnem} {ops}"))
                     name = mnem.split(".")[0]
                     if name not in _WORD_ALIGNED:
                         continue
@@ -936,8 +945,20 @@ class EmulatedBoard:
                     base = _ALIASES.get(m[1], m[1]) if m else None
                     if base in _REG_IDS:
                         sites.append((addr, _REG_IDS[base]))
-            memo.align_sites = sites
-        return sites
+            scan = memo.code_scan = (sites, f64)
+        return scan
+
+    def _check_fpu(self) -> None:
+        """Refuse an ELF whose code needs a double-precision FPU on a board whose FPU is single precision
+        (`//! fpu: single`): silicon would take UsageFault UNDEFINSTR at the first such instruction."""
+        if self.board.facts.get("fpu", {}).get("_") != "single":
+            return
+        f64 = self._scan_code()[1]
+        if f64:
+            addr, text = f64[0]
+            raise HarnessError(f"{self.elf_path}: built for a double-precision FPU (`{text}` at {self._at(addr)}, "
+                               f"{len(f64)} such instructions), but {self.board.title}'s FPU is single precision: "
+                               f"build with -mfpu=fpv5-sp-d16")
 
     def _stack_limit(self) -> tuple[int, str]:
         """The lowest address the stack may use: the linker script's stack bottom symbol (0: none)."""
