@@ -128,6 +128,18 @@ def test_exception_frame(app, name):
 
 
 @pytest.mark.parametrize("name", BOARDS)
+def test_exception_from_the_process_stack(app, name):
+    """Thread mode on PSP (CONTROL.SPSEL = 1): the frame goes on the process stack, EXC_RETURN is
+    0xFFFFFFFD (0xFFFFFFED with the FP frame), the return restores PSP and SPSEL (B1.5.6, B1.5.8)."""
+    engine = booted(app, name)
+    lr, depth, r0, psp_depth, control, msp_same = ask(engine, "psp").split()[1:]
+    assert int(lr, 16) in (0xFFFFFFFD, 0xFFFFFFED)
+    assert int(depth, 16) == (0x20 if int(lr, 16) & 0x10 else 0x68)   # the frame right below the top
+    assert int(r0, 16) == 0x10101010
+    assert int(psp_depth, 16) == 0 and int(control, 16) == 2 and msp_same == "1"
+
+
+@pytest.mark.parametrize("name", BOARDS)
 def test_preemption_by_priority(app, name):
     engine = booted(app, name)
     assert ask(engine, "nest") == "nest 1"             # SysTick (priority 0) ran inside PendSV (0xF0)

@@ -250,16 +250,17 @@ class ExceptionModel:
         new_sp = sp + size + (4 if xpsr & (1 << 9) else 0)
         control = uc.reg_read(A.UC_ARM_REG_CONTROL) & ~0x6
         control |= (2 if use_psp else 0) | (4 if fp else 0)
-        if use_psp:
-            uc.reg_write(A.UC_ARM_REG_CONTROL, control)
-            uc.reg_write(A.UC_ARM_REG_SP, new_sp)
-            uc.reg_write(A.UC_ARM_REG_PSP, new_sp)
-        else:
-            uc.reg_write(A.UC_ARM_REG_SP, new_sp)
-            uc.reg_write(A.UC_ARM_REG_CONTROL, control)
+        # the mode first: Unicorn (like MSR) ignores CONTROL.SPSEL in handler mode and banks SP by mode
         xpsr &= ~(1 << 9)
         uc.reg_write(A.UC_ARM_REG_XPSR, xpsr | 0x01000000)
         uc.reg_write(A.UC_ARM_REG_IPSR, xpsr & 0x1FF)
+        if use_psp:
+            uc.reg_write(A.UC_ARM_REG_CONTROL, control)     # thread mode: SP is now the PSP
+            uc.reg_write(A.UC_ARM_REG_PSP, new_sp)
+            uc.reg_write(A.UC_ARM_REG_SP, new_sp)
+        else:
+            uc.reg_write(A.UC_ARM_REG_SP, new_sp)
+            uc.reg_write(A.UC_ARM_REG_CONTROL, control)
         irq = exc - FIRST_IRQ
         if irq >= 0 and self.levels.get(irq):
             self.pend(exc)                          # the line is still high: pending again

@@ -294,7 +294,9 @@ void pendsv_c(uint32_t *frame, uint32_t lr) {
 }
 
 __attribute__((naked)) void PendSV_Handler(void) {
-    __asm volatile("mov r0, sp\n mov r1, lr\n push {r4, lr}\n bl pendsv_c\n pop {r4, pc}\n");
+    /* the frame is on the stack EXC_RETURN names: bit 2 set = the process stack */
+    __asm volatile("tst lr, #4\n ite eq\n mrseq r0, msp\n mrsne r0, psp\n"
+                   "mov r1, lr\n push {r4, lr}\n bl pendsv_c\n pop {r4, pc}\n");
 }
 
 static void cmd_frame(void) {
@@ -316,6 +318,36 @@ static void cmd_frame(void) {
     for (int i = 0; i < 8; i++) { put(" "); put_hex(pendsv_frame[i]); }
     put(" sp="); put_hex(pendsv_sp); put(" lr="); put_hex(pendsv_lr); put(" ipsr="); put_u32(pendsv_ipsr);
     put(" expected="); put_hex(expected_pc & ~1u); put(" runs="); put_u32(pendsv_runs);
+    send();
+}
+
+static uint32_t process_stack[64] __attribute__((aligned(8)));
+
+/* thread mode on the process stack (CONTROL.SPSEL), as an RTOS task runs: PendSV stacks on PSP and
+ * returns there through EXC_RETURN 0xFFFFFFFD */
+static void cmd_psp(void) {
+    uint32_t top = (uint32_t)&process_stack[64], psp_after, control_after, msp_before, msp_after;
+    __asm volatile("mrs %0, msp" : "=r"(msp_before));
+    __asm volatile(
+        "msr psp, %[top]\n"
+        "movs r0, #2\n"
+        "msr control, r0\n"
+        "isb\n"
+        "ldr r0, =0x10101010\n"
+        "str %[bit], [%[icsr]]\n"
+        "dsb\n isb\n"
+        "mrs %[psp], psp\n"
+        "mrs %[ctl], control\n"
+        "movs r0, #0\n"
+        "msr control, r0\n"
+        "isb\n"
+        : [psp] "=&r"(psp_after), [ctl] "=&r"(control_after)
+        : [top] "r"(top), [bit] "r"(ICSR_PENDSVSET), [icsr] "r"(&SCB_ICSR)
+        : "r0", "r1", "r2", "r3", "r12", "lr", "memory");
+    __asm volatile("mrs %0, msp" : "=r"(msp_after));
+    put("psp "); put_hex(pendsv_lr); put(" "); put_hex(top - pendsv_sp); put(" "); put_hex(pendsv_frame[0]);
+    put(" "); put_hex(top - psp_after); put(" "); put_hex(control_after & 3); put(" ");
+    put_u32(msp_before == msp_after);
     send();
 }
 
@@ -469,6 +501,8 @@ int main(void) {
             send();
         } else if (equals(line, "frame")) {
             cmd_frame();
+        } else if (equals(line, "psp")) {
+            cmd_psp();
         } else if (equals(line, "nest")) {
             cmd_nest();
         } else if (equals(line, "mask")) {
