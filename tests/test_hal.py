@@ -297,3 +297,23 @@ def test_elf_for_a_double_precision_fpu_is_refused_on_the_f746(tmp_path):
         EmulatedBoard(board, elf)
     f767 = load_board("nucleo_f767zi")
     EmulatedBoard(f767, build_firmware(f767, {}, name="double_fpu", sources=[src]).elf)
+
+
+@pytest.mark.parametrize("name", BOARDS)
+@pytest.mark.parametrize("what, cfsr, kind", [("trp-unaligned", 1 << 24, "unaligned"),
+                                               ("trp-div0", 1 << 25, "divbyzero")])
+def test_ccr_traps(app, name, what, cfsr, kind):
+    """CCR.UNALIGN_TRP / DIV_0_TRP (ARMv7-M B3.2.8): an unaligned LDR and SDIV by zero take UsageFault
+    with UFSR.UNALIGNED / DIVBYZERO."""
+    engine = booted(app, name)
+    engine.write(f"fault {what}\n".encode())
+    assert engine.read_line() == f"usagefault cfsr=0x{cfsr:08x}"
+    with pytest.raises(BoardFault) as caught:
+        engine.read_line()
+    assert caught.value.report["kind"] == kind
+
+
+def test_no_ccr_traps_by_default(app):
+    """Reset CCR: unaligned LDR reads the bytes at the address (little-endian), SDIV by zero gives 0."""
+    engine = booted(app, BOARDS[0])
+    assert ask(engine, "quiet") == "quiet 0x55443322 0"

@@ -89,7 +89,7 @@ class _Header(ctypes.Structure):
                 ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
                 ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32),
                 ("fpu_off", ctypes.c_uint32), ("sp_limit", ctypes.c_uint32), ("special_hit", ctypes.c_uint32),
-                ("sp_seen", ctypes.c_uint32), ("align_off", ctypes.c_uint32), ("pad6", ctypes.c_uint32)]
+                ("sp_seen", ctypes.c_uint32), ("align_off", ctypes.c_uint32), ("ccr", ctypes.c_uint32)]
 
 
 class _Cost(ctypes.Structure):
@@ -144,7 +144,8 @@ def native_library() -> ctypes.CDLL:
     lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
     lib.bc_settings.argtypes = [ctypes.c_void_p]
     lib.bc_clear_traps.argtypes = [ctypes.c_void_p]
-    lib.bc_add_align_site.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_int]
+    lib.bc_add_site.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int, ctypes.c_int,
+                                ctypes.c_uint32, ctypes.c_uint32]
     lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                       ctypes.c_int]
     lib.bc_header_size.restype = ctypes.c_uint32
@@ -319,14 +320,8 @@ class EmulatedBoard:
         self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
                                     A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
         self._check_fpu()
-        for addr, reg in self._align_sites():
-            if self._lib.bc_add_align_site(self._state, addr, reg) != 0:
-                break                               # table full: the remaining sites go unchecked
-            err = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(hh), UC.UC_HOOK_CODE,
-                                           ctypes.c_void_p(_fn_addr(self._lib.bc_align_hook)),
-                                           ctypes.c_void_p(self._state), ctypes.c_uint64(addr), ctypes.c_uint64(addr))
-            if err != UC.UC_ERR_OK:
-                raise HarnessError(f"cannot register the alignment check at 0x{addr:08x}: {UcError(err)}")
+        self._site_kinds: set[int] = set()
+        self._register_sites(SITE_WORD)
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
@@ -758,6 +753,7 @@ class EmulatedBoard:
         "fetch-unaligned": (X.USAGEFAULT, X.CFSR_INVSTATE, None),
         "unaligned": (X.USAGEFAULT, X.CFSR_UNALIGNED, None),
         "nocp": (X.USAGEFAULT, X.CFSR_NOCP, None),
+        "divbyzero": (X.USAGEFAULT, X.CFSR_DIVBYZERO, None),
         "bkpt": (X.HARDFAULT, 0, None),
     }
 
@@ -893,7 +889,7 @@ class EmulatedBoard:
             return -1
 
     # SPECIAL_* in native/blockcount.c
-    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE, SPECIAL_ALIGN = 0x10, 0x20, 0x40, 0x80
+    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE, SPECIAL_ALIGN, SPECIAL_DIV0 = 0x10, 0x20, 0x40, 0x80, 0x100
     STACK_LIMIT_SYMBOLS = ("_sstack", "__StackLimit", "__stack_limit")
 
     def _block_checks(self, addr: int, block) -> tuple[int, int]:
@@ -914,15 +910,43 @@ class EmulatedBoard:
                 special |= self.SPECIAL_NONCODE
         return special, sp_dec
 
-    def _align_sites(self) -> list[tuple[int, int]]:
-        """(address, Unicorn base register) of every LDRD/STRD/LDM/STM/LDREX/STREX in the ELF's code with a
-        base other than SP (SP is always word-aligned): silicon faults these on an unaligned address
-        whatever CCR.UNALIGN_TRP says (ARMv7-M A3.2.1), Unicorn does not. Found once per firmware."""
-        return self._scan_code()[0]
+    def _register_sites(self, *kinds: int) -> None:
+        """Put the native site check (bc_site_hook) on every instruction of these kinds, each hook on its
+        own address so that nothing else pays. Word sites are registered at reset; the CCR trap kinds
+        when the firmware first sets UNALIGN_TRP / DIV_0_TRP (the translated code is then flushed, so
+        that the new hooks apply)."""
+        new = [k for k in kinds if k not in self._site_kinds]
+        if not new:
+            return
+        hh = ctypes.c_size_t()
+        for addr, kind, base, index, shift, imm in self._scan_code()[0]:
+            if kind not in new:
+                continue
+            if self._lib.bc_add_site(self._state, addr, kind, base, index, shift, imm) != 0:
+                break                               # table full: the remaining sites go unchecked
+            err = _ucmod.uclib.uc_hook_add(self.uc._uch, ctypes.byref(hh), UC.UC_HOOK_CODE,
+                                           ctypes.c_void_p(_fn_addr(self._lib.bc_site_hook)),
+                                           ctypes.c_void_p(self._state), ctypes.c_uint64(addr), ctypes.c_uint64(addr))
+            if err != UC.UC_ERR_OK:
+                raise HarnessError(f"cannot register the check at 0x{addr:08x}: {UcError(err)}")
+        self._site_kinds.update(new)
+        if kinds != (SITE_WORD,):
+            self.uc.ctl_flush_tb()
 
-    def _scan_code(self) -> tuple[list[tuple[int, int]], list[tuple[int, str]]]:
-        """One pass over the ELF's code (once per firmware): the alignment-check sites and the
-        double-precision FPU instructions (address, text)."""
+    def ccr_changed(self, ccr: int) -> None:
+        """The firmware wrote SCB CCR: UNALIGN_TRP (bit 3) makes unaligned LDR/STR/LDRH/STRH fault,
+        DIV_0_TRP (bit 4) a divide by zero (UsageFault UNALIGNED / DIVBYZERO, ARMv7-M B3.2.8)."""
+        self._hdr.ccr = ccr
+        if ccr & CCR_UNALIGN_TRP:
+            self._register_sites(SITE_TRP_WORD, SITE_TRP_HALF)
+        if ccr & CCR_DIV_0_TRP:
+            self._register_sites(SITE_DIV)
+
+    def _scan_code(self) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, str]]]:
+        """One pass over the ELF's code (once per firmware): the instructions bc_site_hook checks,
+        as (address, SITE_* kind, base or divisor register, index register or -1, shift, immediate),
+        and the double-precision FPU instructions (address, text). SP bases of LDM/STM are skipped (SP is
+        always word-aligned); PC-relative loads too (their address is fixed at link time)."""
         memo = self.coster.memo
         scan = getattr(memo, "code_scan", None)
         if scan is None:
@@ -938,13 +962,9 @@ class EmulatedBoard:
                     if mnem.startswith("v") and (".f64" in mnem or re.search(r"\bd\d+\b", ops)) \
                             and not mnem.startswith(("vmov", "vldr", "vstr", "vpush", "vpop", "vldm", "vstm")):
                         f64.append((addr, f"{mnem} {ops}"))
-                    name = mnem.split(".")[0]
-                    if name not in _WORD_ALIGNED:
-                        continue
-                    m = re.search(r"\[(\w+)", ops) if "[" in ops else re.match(r"(\w+)", ops)
-                    base = _ALIASES.get(m[1], m[1]) if m else None
-                    if base in _REG_IDS:
-                        sites.append((addr, _REG_IDS[base]))
+                    site = _site_of(addr, mnem.split(".")[0], ops)
+                    if site is not None:
+                        sites.append(site)
             scan = memo.code_scan = (sites, f64)
         return scan
 
@@ -1174,10 +1194,10 @@ class EmulatedBoard:
             fault.report["stack_limit"] = self.stack_limit
             self._dead = fault
             raise fault
-        if hit == self.SPECIAL_ALIGN:
-            # bc_align_hook stopped the CPU at the LDRD/STRD/LDM/STM, before it ran
+        if hit in (self.SPECIAL_ALIGN, self.SPECIAL_DIV0):
+            # bc_site_hook stopped the CPU at the instruction, before it ran
             first = self.coster.instruction(pc)
-            kind, what = "unaligned", "unaligned"
+            kind, what = ("unaligned", "unaligned") if hit == self.SPECIAL_ALIGN else ("divbyzero", "divbyzero")
         else:
             # SPECIAL_VFP with the FPU off: the instructions before the first FPU one run, then NOCP
             first = next((i for i in block.insns
@@ -1204,8 +1224,13 @@ class EmulatedBoard:
                 return
         if kind == "unaligned":
             address = self._unaligned_address(first)
-            verdict = (f"FAULT unaligned `{first.text}` at 0x{address:08x}: LDRD/STRD/LDM/STM need a word-aligned "
-                       f"address (pc {self._at(first.addr)})")
+            rule = "LDRD/STRD/LDM/STM need a word-aligned address" if first.name in _WORD_ALIGNED else \
+                "CCR.UNALIGN_TRP faults unaligned LDR/STR/LDRH/STRH"
+            verdict = f"FAULT unaligned `{first.text}` at 0x{address:08x}: {rule} (pc {self._at(first.addr)})"
+        elif kind == "divbyzero":
+            address = first.addr
+            verdict = (f"FAULT divide by zero `{first.text}` with CCR.DIV_0_TRP set at 0x{first.addr:08x} "
+                       f"(pc {self._at(first.addr)})")
         else:
             address = first.addr
             verdict = (f"FAULT FPU instruction `{first.text}` while CPACR denies the FPU (CP10/CP11) "
@@ -1217,13 +1242,18 @@ class EmulatedBoard:
         raise fault
 
     def _unaligned_address(self, i) -> int:
-        """The address an LDRD/STRD/LDM/STM at the CPU's PC accesses first."""
-        import re
-        base = re.search(r"\[(\w+)", i.text) if "[" in i.text else re.match(r"\S+\s+(\w+)", i.text)
-        value = self.uc.reg_read(_REG_IDS[base[1]])
-        m = re.search(r"\[\w+, #(-?(?:0x[0-9a-f]+|\d+))\]", i.text)
+        """The address a load/store at the CPU's PC accesses first."""
+        regs = {**_REG_IDS, "sp": A.UC_ARM_REG_SP}
+        m = _MEM.search(i.text)
         if m:
-            value += int(m[1], 0)
+            value = self.uc.reg_read(regs[_ALIASES.get(m[1], m[1])])
+            if m[2]:
+                value += int(m[2], 0)
+            if m[3]:
+                value += self.uc.reg_read(regs[_ALIASES.get(m[3], m[3])]) << int(m[4] or 0)
+        else:
+            first = re.match(r"\S+\s+(\w+)", i.text)[1]
+            value = self.uc.reg_read(regs[_ALIASES.get(first, first)])
         if i.name in ("ldmdb", "stmdb"):
             value -= 4 * i.nregs
         return value & 0xFFFFFFFF
@@ -1530,6 +1560,38 @@ def _capstone_regs() -> dict[int, int]:
 
 _REG_IDS = {**{f"r{k}": getattr(A, f"UC_ARM_REG_R{k}") for k in range(13)}, "sb": A.UC_ARM_REG_R9,
             "sl": A.UC_ARM_REG_R10, "fp": A.UC_ARM_REG_R11, "ip": A.UC_ARM_REG_R12, "lr": A.UC_ARM_REG_LR}
+SITE_WORD, SITE_TRP_WORD, SITE_TRP_HALF, SITE_DIV = 1, 2, 3, 4    # as in native/blockcount.c
+CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 3, 1 << 4
+_TRP_WORD = ("ldr", "str", "ldrt", "strt")
+_TRP_HALF = ("ldrh", "strh", "ldrsh", "ldrht", "strht", "ldrsht")
+_MEM = re.compile(r"\[(\w+)(?:, #(-?(?:0x[0-9a-f]+|\d+)))?(?:, (\w+)(?:, lsl #(\d+))?)?\]")
+
+
+def _site_of(addr: int, name: str, ops: str) -> tuple[int, int, int, int, int, int] | None:
+    """The bc_site_hook check for one instruction (see EmulatedBoard._scan_code), None when it needs none."""
+    if name in ("sdiv", "udiv"):
+        divisor = _ALIASES.get(ops.split(", ")[-1], ops.split(", ")[-1])
+        return (addr, SITE_DIV, _REG_IDS[divisor], -1, 0, 0) if divisor in _REG_IDS else None
+    if name in _WORD_ALIGNED:
+        m = re.search(r"\[(\w+)", ops) if "[" in ops else re.match(r"(\w+)", ops)
+        base = _ALIASES.get(m[1], m[1]) if m else None
+        return (addr, SITE_WORD, _REG_IDS[base], -1, 0, 0) if base in _REG_IDS else None
+    if name in _TRP_WORD or name in _TRP_HALF:
+        m = _MEM.search(ops)
+        if not m:
+            return None
+        base = _ALIASES.get(m[1], m[1])
+        regs = {**_REG_IDS, "sp": A.UC_ARM_REG_SP}
+        if base not in regs:
+            return None                                   # PC-relative: a literal, aligned by the linker
+        index = _ALIASES.get(m[3], m[3]) if m[3] else None
+        if index is not None and index not in regs:
+            return None
+        return (addr, SITE_TRP_WORD if name in _TRP_WORD else SITE_TRP_HALF, regs[base],
+                regs[index] if index else -1, int(m[4] or 0), int(m[2], 0) & 3 if m[2] else 0)
+    return None
+
+
 _ALIASES = {"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12"}
 _WORD_ALIGNED = ("ldrd", "strd", "ldm", "ldmia", "ldmdb", "stm", "stmia", "stmdb", "ldrex", "strex")
 

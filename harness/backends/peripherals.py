@@ -452,6 +452,7 @@ class SystemControlSpace(RegisterFile):
         if off == self.CCR:
             super().write32(off, value, mask)
             self.engine.fetch_config_changed()
+            self.engine.ccr_changed(self.stored(off))
             return
         if off == self.CPACR:
             super().write32(off, value, mask)

@@ -9,7 +9,9 @@
  *   frame          PendSV pended with known r0-r3/r12: what its handler found on the stack
  *   nest           PendSV (lowest priority) pends SysTick (highest): SysTick preempts it
  *   mask           PRIMASK and BASEPRI hold a pended PendSV back until they are lowered
- *   fault <what>   bus | udf | usage-udf | bkpt: the firmware's own fault handlers print the status
+ *   fault <what>   bus | udf | usage-udf | bkpt | trp-unaligned | trp-div0: the firmware's own fault
+ *                  handlers print the status (trp-*: CCR.UNALIGN_TRP / DIV_0_TRP set, UsageFault enabled)
+ *   quiet          an unaligned LDR and a divide by zero with the CCR traps off: "quiet <word> <quotient>"
  *   semi <text>    <text> through semihosting SYS_WRITE0
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
  *   ids            "ids <uid0> <uid1> <uid2> <flash KB> <DBGMCU_IDCODE>", as HAL_GetUIDw0.. / HAL_GetDEVID do
@@ -73,6 +75,7 @@
 #define SCB_ICSR   REG(BOARD_SCS_BASE + 0xD04u)
 #define SCB_VTOR   REG(BOARD_SCS_BASE + 0xD08u)
 #define SCB_SHPR3  REG(BOARD_SCS_BASE + 0xD20u)
+#define SCB_CCR    REG(BOARD_SCS_BASE + 0xD14u)
 #define SCB_SHCSR  REG(BOARD_SCS_BASE + 0xD24u)
 #define SCB_CFSR   REG(BOARD_SCS_BASE + 0xD28u)
 #define SCB_HFSR   REG(BOARD_SCS_BASE + 0xD2Cu)
@@ -457,6 +460,17 @@ static void cmd_fault(const char *what) {
     } else if (equals(what, "usage-udf")) {
         SCB_SHCSR |= 1u << 18;                              /* USGFAULTENA */
         __asm volatile("dsb\n isb\n udf #9" ::: "memory");
+    } else if (equals(what, "trp-unaligned") || equals(what, "trp-div0")) {
+        SCB_SHCSR |= 1u << 18;                              /* USGFAULTENA */
+        SCB_CCR |= what[4] == 'u' ? 1u << 3 : 1u << 4;      /* UNALIGN_TRP / DIV_0_TRP */
+        __asm volatile("dsb\n isb" ::: "memory");
+        if (what[4] == 'u') {
+            uint32_t v;
+            __asm volatile("ldr %0, [%1]" : "=r"(v) : "r"(BOARD_RAM_BASE + 1u) : "memory");
+        } else {
+            int32_t q, zero = 0, n = 7;
+            __asm volatile("sdiv %0, %1, %2" : "=r"(q) : "r"(n), "r"(zero));
+        }
     } else if (equals(what, "bkpt")) {
         __asm volatile("bkpt #1");
     }
@@ -524,6 +538,15 @@ int main(void) {
             send();
         } else if (starts_with(line, "irqtime ")) {
             cmd_irqtime(parse_u32(line + 8));
+        } else if (equals(line, "quiet")) {
+            uint32_t v;
+            int32_t q, zero = 0, n = 7;
+            REG(BOARD_RAM_BASE + 0u) = 0x44332211u;
+            REG(BOARD_RAM_BASE + 4u) = 0x88776655u;
+            __asm volatile("ldr %0, [%1]" : "=r"(v) : "r"(BOARD_RAM_BASE + 1u) : "memory");
+            __asm volatile("sdiv %0, %1, %2" : "=r"(q) : "r"(n), "r"(zero));
+            put("quiet "); put_hex(v); put(" "); put_u32((uint32_t)q);
+            send();
         } else if (equals(line, "tim2")) {
             REG(TIM2_BASE + 0x00u) = 1u;                    /* CR1.CEN */
             put("tim2 "); put_u32(REG(TIM2_BASE + 0x24u));  /* CNT */

@@ -68,7 +68,15 @@ typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
 #define SPECIAL_VFP 0x10u      /* has FPU instructions: a fault while CPACR denies CP10/CP11 */
 #define SPECIAL_SP 0x20u       /* moves SP down: checked against the stack limit */
 #define SPECIAL_NONCODE 0x40u  /* starts outside the ELF's code */
-#define SPECIAL_ALIGN 0x80u    /* special_hit: an LDRD/STRD/LDM/STM site with an unaligned base */
+#define SPECIAL_ALIGN 0x80u    /* special_hit: a site (bc_site_hook) with an unaligned address */
+#define SPECIAL_DIV0 0x100u    /* special_hit: a divide site with a zero divisor while CCR.DIV_0_TRP */
+/* site kinds (bc_add_site) */
+#define SITE_WORD 1u           /* LDRD/STRD/LDM/STM/LDREX/STREX: word-aligned always */
+#define SITE_TRP_WORD 2u       /* LDR/STR (word): word-aligned while CCR.UNALIGN_TRP */
+#define SITE_TRP_HALF 3u       /* LDRH/STRH/LDRSH: halfword-aligned while CCR.UNALIGN_TRP */
+#define SITE_DIV 4u            /* SDIV/UDIV: the divisor, while CCR.DIV_0_TRP */
+#define CCR_UNALIGN_TRP 8u
+#define CCR_DIV_0_TRP 16u
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -110,7 +118,7 @@ typedef struct {
     uint32_t special_hit;  /* the SPECIAL_* check that stopped the run (stopped = 5) */
     uint32_t sp_seen;      /* the SP at the entry of the block that failed the stack check */
     uint32_t align_off;    /* 1: skip the alignment checks (the engine runs up to the faulting instruction) */
-    uint32_t pad6;
+    uint32_t ccr;          /* SCB CCR as the firmware set it (UNALIGN_TRP, DIV_0_TRP) */
 } bc_header;
 
 /* 32 bytes, so that an entry never straddles a cache line. */
@@ -130,6 +138,17 @@ typedef struct {
     uint8_t pad;
 } entry_t;
 
+/* An instruction checked by bc_site_hook: address = base + (index << shift) + imm, or the divisor. */
+typedef struct {
+    uint64_t addr;
+    int base;              /* Unicorn register id (the divisor for SITE_DIV) */
+    int index;             /* Unicorn register id, -1: none */
+    uint8_t shift;
+    uint8_t imm;           /* the immediate offset mod 4 */
+    uint8_t kind;          /* SITE_* */
+    uint8_t pad;
+} site_t;
+
 typedef struct {
     bc_header h;
     mem_read_fn mem_read;
@@ -145,8 +164,7 @@ typedef struct {
     uint8_t pred[PRED_SIZE];   /* 2-bit counters + 1 (0: never seen) */
     uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
     uint32_t sp_dec[TABLE_SIZE];   /* per entry: bc_cost.sp_dec */
-    uint64_t site_addr[SITE_SIZE]; /* LDRD/STRD/LDM/STM instructions checked by bc_align_hook (0: empty) */
-    int site_reg[SITE_SIZE];       /* ... the Unicorn id of their base register */
+    site_t sites[SITE_SIZE];       /* instructions checked by bc_site_hook (addr 0: empty slot) */
 } bc_state;
 
 static int is_wide(uint16_t hw) {
@@ -410,35 +428,57 @@ uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
     return s->h.count - bc_remaining(s, uc, pc);
 }
 
-/* An instruction that needs a word-aligned base (LDRD/STRD/LDM/STM/LDREX/STREX): `reg` is its base. */
-int bc_add_align_site(bc_state *s, uint64_t addr, int reg) {
+/* A checked instruction (see site_t); the caller registers bc_site_hook on its address alone. */
+int bc_add_site(bc_state *s, uint64_t addr, uint32_t kind, int base, int index, uint32_t shift, uint32_t imm) {
     uint32_t h = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
     for (uint32_t k = 0; k < SITE_SIZE; k++, h = (h + 1) & (SITE_SIZE - 1)) {
-        if (s->site_addr[h] == 0 || s->site_addr[h] == addr) {
-            s->site_addr[h] = addr;
-            s->site_reg[h] = reg;
+        site_t *t = &s->sites[h];
+        if (t->addr == 0 || t->addr == addr) {
+            t->addr = addr;
+            t->base = base;
+            t->index = index;
+            t->shift = (uint8_t)shift;
+            t->imm = (uint8_t)(imm & 3);
+            t->kind = (uint8_t)kind;
             return 0;
         }
     }
     return -1;
 }
 
-/* UC_HOOK_CODE callback, registered on each site alone (begin = end = its address), so it costs
- * nothing elsewhere: Unicorn does not fault an unaligned LDRD/STRD/LDM/STM, silicon does (UsageFault
- * UNALIGNED, whatever CCR.UNALIGN_TRP says). A stop here comes before the instruction runs. */
-void bc_align_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
+/* UC_HOOK_CODE callback, registered on each site alone (begin = end = its address), so it costs nothing
+ * elsewhere. Unicorn does not fault an unaligned LDRD/STRD/LDM/STM (silicon does, UsageFault UNALIGNED,
+ * whatever CCR.UNALIGN_TRP says), nor an unaligned LDR/STR/LDRH/STRH under CCR.UNALIGN_TRP, nor a divide
+ * by zero under CCR.DIV_0_TRP (UsageFault DIVBYZERO). A stop here comes before the instruction runs. */
+void bc_site_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
     bc_state *s = (bc_state *)user;
     bc_header *h = &s->h;
     (void)size;
     if (h->align_off || h->stopped || !s->reg_read) return;
     uint32_t k = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
-    while (s->site_addr[k] != addr) {
-        if (s->site_addr[k] == 0) return;
+    while (s->sites[k].addr != addr) {
+        if (s->sites[k].addr == 0) return;
         k = (k + 1) & (SITE_SIZE - 1);
     }
-    uint32_t v = 0;
-    s->reg_read(uc, s->site_reg[k], &v);
-    if (v & 3) {
+    const site_t *t = &s->sites[k];
+    if ((t->kind == SITE_TRP_WORD || t->kind == SITE_TRP_HALF) && !(h->ccr & CCR_UNALIGN_TRP)) return;
+    if (t->kind == SITE_DIV && !(h->ccr & CCR_DIV_0_TRP)) return;
+    uint32_t v = 0, x = 0;
+    s->reg_read(uc, t->base, &v);
+    if (t->kind == SITE_DIV) {
+        if (v == 0) {
+            h->special_hit = SPECIAL_DIV0;
+            h->stopped = 5;
+            s->emu_stop(uc);
+        }
+        return;
+    }
+    if (t->index >= 0) {
+        s->reg_read(uc, t->index, &x);
+        v += x << t->shift;
+    }
+    v += t->imm;
+    if (v & (t->kind == SITE_TRP_HALF ? 1u : 3u)) {
         h->special_hit = SPECIAL_ALIGN;
         h->stopped = 5;
         s->emu_stop(uc);
