@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import BoardFault
+from harness.backends import BoardFault, BoardHang
 from harness.backends.emulated import BoardExit, EmulatedBoard
 from harness.board import available_boards, load_board
 from harness.build import build_firmware
@@ -317,3 +317,19 @@ def test_no_ccr_traps_by_default(app):
     """Reset CCR: unaligned LDR reads the bytes at the address (little-endian), SDIV by zero gives 0."""
     engine = booted(app, BOARDS[0])
     assert ask(engine, "quiet") == "quiet 0x55443322 0"
+
+
+@pytest.mark.parametrize("sleep", [False, True])
+def test_cycle_budget(app, sleep):
+    """A budget of modelled cycles since the last input: HAL_Delay(50) cannot finish in 20 ms worth of
+    cycles; the run stops within a block (or exactly, asleep in WFI) of the budget."""
+    board, elf = app(BOARDS[0])
+    budget = board.clock_hz // 1000 * 20
+    engine = EmulatedBoard(board, elf, cycle_budget=budget)
+    assert engine.read_line() == f"hal_app {BOARDS[0]} ready"
+    engine.write(b"wfidelay 50\n" if sleep else b"delay 50\n")
+    start = engine.cycles
+    with pytest.raises(BoardHang) as caught:
+        engine.read_line()
+    assert caught.value.report["kind"] == "hang" and "cycle budget" in caught.value.verdict
+    assert 0 <= engine.cycles - start - budget <= (0 if sleep else 64)

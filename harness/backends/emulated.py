@@ -200,8 +200,9 @@ class EmulatedBoard:
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
                  reference_counter: bool = False, cycles: bool = True, profile: bool = False,
-                 strict: bool = False):
+                 strict: bool = False, cycle_budget: int | None = None):
         self.board = board
+        self.cycle_budget = cycle_budget   # modelled cycles the firmware may run after the host's last input
         self.strict = strict           # an access to a peripheral the board does not model is an error
         self.elf_path = Path(elf_path)
         self.budget = int(budget)      # instructions the firmware may run after the host's last input
@@ -263,6 +264,7 @@ class EmulatedBoard:
         nvic = next((p for p in self.board.peripherals.values() if p.cls == "IRQControllers.NVIC"), None)
         self.exceptions = X.ExceptionModel(self, int((nvic.props if nvic else {}).get("priorityMask", "0xFF"), 0))
         self._sleep = 0                      # cycles slept in WFI, without cost accounting (with it: in ticks)
+        self._cycles_from = 0                # the cycle budget runs from here (the host's last input)
         self._fault_pending: BoardFault | None = None   # a fault whose firmware handler runs now
         self.exit_code: int | None = None    # semihosting SYS_EXIT
         self.warnings: list[str] = []        # accesses to peripherals the board does not model, once each
@@ -437,6 +439,7 @@ class EmulatedBoard:
         hang is a command that never finishes, however long the session before it."""
         self._rx.extend(bytes(data))
         self._budget_from = self.instructions
+        self._cycles_from = self._time()
         uart = self.peripherals.get(self.board.console.uart)
         if hasattr(uart, "update_irq"):
             uart.update_irq()                 # RXNE with RXNEIE raises the UART's interrupt
@@ -463,6 +466,10 @@ class EmulatedBoard:
         if reason == "idle":
             verdict = f"IDLE firmware waits for input, the console receiver is empty (pc {self._at(self._pc)})"
             raise BoardIdle(self._report_text("idle", verdict), self._report("idle", verdict))
+        if reason == "cycle-budget":
+            verdict = (f"HANG cycle budget of {self.cycle_budget} modelled cycles exhausted since the last input "
+                       f"(pc {self._at(self._pc)})")
+            raise BoardHang(self._report_text("hang", verdict), self._report("hang", verdict))
         if reason in ("budget", "timeout"):
             if reason == "budget":
                 verdict = f"HANG instruction budget of {self.budget} exhausted since the last input"
@@ -710,6 +717,9 @@ class EmulatedBoard:
             if scs is not None and scs.systick_sample(self._time()):
                 ex.pend(X.SYSTICK)
         due = scs.systick_next_wrap() if scs is not None else None
+        limit = self._cycle_limit()
+        if limit is not None:
+            due = limit if due is None else min(due, limit)
         if due is None:
             hdr.due = NO_LIMIT
         else:
@@ -727,6 +737,13 @@ class EmulatedBoard:
         hdr = self._hdr
         hdr.tick_limit = 0 if hdr.watch else hdr.due
 
+    def _cycle_limit(self) -> int | None:
+        return None if self.cycle_budget is None else self._cycles_from + int(self.cycle_budget)
+
+    def _cycle_budget_spent(self) -> bool:
+        limit = self._cycle_limit()
+        return limit is not None and self._time() >= limit
+
     def _wfi(self) -> bool:
         """The CPU executed WFI: True when it wakes (a pending interrupt, or time advanced to the next
         SysTick wrap), False when nothing can ever wake it."""
@@ -736,6 +753,9 @@ class EmulatedBoard:
         due = scs.systick_next_wrap() if scs is not None else None
         if due is None:
             return False
+        limit = self._cycle_limit()
+        if limit is not None:
+            due = min(due, limit)               # asleep past the budget: the run stops at it
         sleep = due - self._time()
         if sleep > 0:
             self._advance(sleep, self._pc, False)
@@ -1112,12 +1132,16 @@ class EmulatedBoard:
                 if hdr.stopped == 5:
                     self._special_stop(pc, limit)
                     continue
+                if hdr.stopped == 3 and self._cycle_budget_spent():
+                    return "cycle-budget"
                 if hdr.stopped == 3 or hdr.stopped == 4:
                     continue                # an interrupt fell due or the masks changed: serviced at the top
                 if hdr.stopped:
                     return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
                     if self._wfi():
+                        if self._cycle_budget_spent():
+                            return "cycle-budget"
                         continue
                     return "wfi"            # sleeps until an interrupt, and none can ever come
                 # Unicorn returned by itself for another reason: carry on, unless nothing moves

@@ -401,7 +401,10 @@ static inline __attribute__((always_inline)) void block_hook(void *uc, uint64_t 
     h->cur_size = size;
     h->cur_n = n;
     uint64_t before = h->count - n;
-    if (h->cycles_on) before = h->ticks - account(s, uc, e, addr, size, predicted);
+    if (h->cycles_on) {
+        uint32_t own = account(s, uc, e, addr, size, predicted);   /* adds to h->ticks: call it first */
+        before = h->ticks - own;
+    }
     if (__builtin_expect(e->trap | (h->count > h->limit) | (before >= h->tick_limit), 0))
         stop_check(s, uc, e, addr, before);
 }
