@@ -265,6 +265,17 @@ def test_interrupt_entry_and_return_cycles(app):
     assert ask(engine, "delay 2").split()[1] == "2"     # the HAL tick runs again through the flash table
 
 
+def test_interrupt_from_running_code_within_one_block(app):
+    """From running code the interrupt is taken at the first block boundary at or after the due cycle:
+    the polling loop is one block of LDR, CMP, BEQ (2 + 1 + 2 cycles on the M4), so the handler's read
+    comes 0 to 4 cycles after the WFI case's due + 12 + 2."""
+    engine = booted(app, BOARDS[0])
+    reload = 4000
+    c0, h0, h1, m = (int(v) for v in ask(engine, f"irqspin {reload}").split()[1:])
+    late = h0 - (c0 + 3 + reload + 1 + 12 + 2)
+    assert 0 <= late <= 4, late
+
+
 @pytest.mark.parametrize("name", BOARDS)
 def test_interrupt_timing_is_deterministic(app, name):
     first = ask(booted(app, name), "irqtime 3000")

@@ -16,6 +16,7 @@
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
  *   ids            "ids <uid0> <uid1> <uid2> <flash KB> <DBGMCU_IDCODE>", as HAL_GetUIDw0.. / HAL_GetDEVID do
  *   tim2           starts TIM2 (a peripheral the board does not model) and reads its counter
+ *   irqspin <rvr>  the same, polling a flag the handler sets instead of WFI (c0 h0 h1 m, m after the loop)
  *   irqtime <rvr>  VTOR moved to a RAM copy whose SysTick vector is SysTick_Timing; SysTick (TICKINT,
  *                  reload rvr) started from a CYCCNT reading c0, WFI until it interrupts:
  *                  "irqtime c0 h0 h1 m", h0/h1 the handler's first and last CYCCNT reads, m main's first
@@ -425,7 +426,7 @@ __attribute__((naked)) void SysTick_Timing(void) {
 
 static vector_t ram_vectors[VECTORS] __attribute__((aligned(512)));
 
-static void cmd_irqtime(uint32_t reload) {
+static void cmd_irqtime(uint32_t reload, int spin) {
     for (int i = 0; i < VECTORS; i++) ram_vectors[i] = vectors[i];
     ram_vectors[15] = SysTick_Timing;
     SYST_CSR = 0;
@@ -434,17 +435,35 @@ static void cmd_irqtime(uint32_t reload) {
     SYST_CVR = 0;
     __asm volatile("dsb\n isb" ::: "memory");
     uint32_t c0, m;
-    __asm volatile(
-        "ldr r0, =0xE0001004\n"
-        "ldr r1, =0xE000E010\n"
-        "movs r2, #7\n"                  /* ENABLE, TICKINT, core clock */
-        "ldr %[c0], [r0]\n"
-        "str r2, [r1]\n"
-        "wfi\n"
-        "ldr %[m], [r0]\n"
-        : [c0] "=&r"(c0), [m] "=&r"(m)
-        :
-        : "r0", "r1", "r2", "r3", "memory");
+    irq_times[0] = 0;
+    if (spin) {
+        /* running code: polls the handler's mark (LDR, CMP, BEQ: one 5-cycle block per turn on the M4) */
+        __asm volatile(
+            "ldr r0, =0xE0001004\n"
+            "ldr r1, =0xE000E010\n"
+            "movs r2, #7\n"
+            "ldr %[c0], [r0]\n"
+            "str r2, [r1]\n"
+            "1: ldr r3, [%[mark]]\n"
+            "cmp r3, #0\n"
+            "beq 1b\n"
+            "ldr %[m], [r0]\n"
+            : [c0] "=&r"(c0), [m] "=&r"(m)
+            : [mark] "r"(&irq_times[0])
+            : "r0", "r1", "r2", "r3", "cc", "memory");
+    } else {
+        __asm volatile(
+            "ldr r0, =0xE0001004\n"
+            "ldr r1, =0xE000E010\n"
+            "movs r2, #7\n"                  /* ENABLE, TICKINT, core clock */
+            "ldr %[c0], [r0]\n"
+            "str r2, [r1]\n"
+            "wfi\n"
+            "ldr %[m], [r0]\n"
+            : [c0] "=&r"(c0), [m] "=&r"(m)
+            :
+            : "r0", "r1", "r2", "r3", "memory");
+    }
     SCB_VTOR = (uint32_t)vector_table();
     HAL_InitTick();
     put("irqtime "); put_u32(c0); put(" "); put_u32(irq_times[0]); put(" "); put_u32(irq_times[1]);
@@ -537,7 +556,9 @@ int main(void) {
             put(" "); put_hex(REG(DBGMCU_BASE));
             send();
         } else if (starts_with(line, "irqtime ")) {
-            cmd_irqtime(parse_u32(line + 8));
+            cmd_irqtime(parse_u32(line + 8), 0);
+        } else if (starts_with(line, "irqspin ")) {
+            cmd_irqtime(parse_u32(line + 8), 1);
         } else if (equals(line, "quiet")) {
             uint32_t v;
             int32_t q, zero = 0, n = 7;
