@@ -19,12 +19,17 @@ Two mechanisms keep the counts exact where the firmware can see them:
   the current block before it included), and resumes after it. Everything else is an ordinary
   `mmio_map` callback.
 
-Anything outside the regions and the modelled peripherals stays unmapped, so the CPU faults on it.
+Anything outside the regions, the modelled peripherals and the .repl's Tag ranges (tags.py: served as
+Renode does, named in `warnings`) stays unmapped, so the CPU faults on it.
+
+Around the CPU: the ARMv7-M exception model (exceptions.py: NVIC/SCB state, entry and return) and when
+interrupts are taken (interrupts.py: SysTick due times through the native hook's tick limit, WFI, the
+cycle budget); the fault checks Unicorn does not make and the firmware's own fault handlers
+(faults.py); semihosting (semihosting.py).
 """
 from __future__ import annotations
 
 import bisect
-import re
 import ctypes
 import hashlib
 import os
@@ -43,6 +48,8 @@ from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model
 from harness.backends.image import Image
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.faults import SITE_WORD, FaultsMixin
+from harness.backends.interrupts import NOSEQ, InterruptsMixin
 from harness.backends.semihosting import Semihosting
 from harness.backends.tags import TagPage, tag_pages
 from harness.board import Board
@@ -62,7 +69,6 @@ class BoardExit(BoardError):
 
 NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
-NO_LIMIT = (1 << 64) - 1    # tick_limit when no interrupt falls due
 IDLE_GAP = 256              # two empty receiver polls at most this many instructions apart: a wait loop
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
 
@@ -105,7 +111,6 @@ class _ProfileSlot(ctypes.Structure):
 
 
 _PRICER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint32, ctypes.POINTER(_Cost))
-NOSEQ = (1 << 64) - 1        # prev_end when the next block cannot be entered sequentially
 PRED_SIZE = 1 << 12          # the native branch predictor's table (PRED_BITS)
 
 
@@ -189,7 +194,7 @@ def _coster_for(engine: "EmulatedBoard") -> BlockCoster:
 # --------------------------------------------------------------------------------------------------
 # The board
 
-class EmulatedBoard:
+class EmulatedBoard(InterruptsMixin, FaultsMixin):
     """A board built from `board` (harness.board.Board) running `elf_path`.
 
     `write()` queues bytes for the console receiver; `read_line()` runs the CPU until the console has
@@ -634,39 +639,6 @@ class EmulatedBoard:
     def _decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
 
-    # ---------------------------------------------------------------- exceptions (exceptions.py)
-    def scs_vtor(self) -> int:
-        return self._scs.stored(SystemControlSpace.VTOR) & ~0x7F if self._scs else self.board.flash.base
-
-    def _time(self) -> int:
-        """Modelled cycles now (the CPU stopped): what SysTick and CYCCNT count."""
-        hdr = self._hdr
-        return hdr.ticks // self._tpc if hdr.cycles_on else hdr.count + self._sleep
-
-    def _advance(self, cycles: int, addr: int, branch: bool) -> None:
-        """Time passes without instructions (exception entry/return, WFI sleep); `branch`: the next block
-        is entered non-sequentially (the pipeline refills)."""
-        hdr = self._hdr
-        if hdr.cycles_on:
-            ticks = cycles * self._tpc
-            hdr.ticks += ticks
-            self._profile_add(addr, 0, ticks)
-            if self.reference_counter:
-                self.reference_ticks += ticks
-        else:
-            self._sleep += cycles
-        if branch:
-            hdr.prev_end = NOSEQ
-            hdr.pend_taken = hdr.pend_flags = 0
-            self._ref_prev = None
-
-    def exception_entered(self, exc: int, handler: int, cycles: int) -> None:
-        self._pc = handler
-        self._advance(cycles, handler, True)
-
-    def exception_returned(self, exc: int, pc: int, cycles: int) -> None:
-        self._pc = pc
-        self._advance(cycles, pc, True)
 
     def unmodelled_access(self, tag, addr: int, is_write: bool) -> None:
         """The firmware touched a tagged range (tags.py): a warning per tag without a value, once, or
@@ -685,149 +657,6 @@ class EmulatedBoard:
             self._strict_error = text
             self.request_stop("unmodelled")
 
-    def request_interrupt_check(self) -> None:
-        """Look at the pending exceptions at the next block boundary (at once after an exact-page access)."""
-        self._hdr.tick_limit = self._hdr.due = 0
-
-    def irq_level(self, irq: int, level: bool) -> None:
-        """A peripheral's interrupt line changed; a rising line is looked at from the next block on."""
-        self.exceptions.set_level(irq, level)
-        if level:
-            self.request_interrupt_check()
-
-    def stacking_fault(self, exc: int, frame: int) -> None:
-        verdict = (f"FAULT stack overflow: the exception frame for {X.NAMES.get(exc, f'IRQ {exc - 16}')} at "
-                   f"0x{frame:08x} is outside RAM (pc {self._at(self._pc)})")
-        fault = BoardFault(self._report_text("stack-overflow", verdict, frame),
-                           self._report("stack-overflow", verdict, frame))
-        self._dead = fault
-        raise fault
-
-    def _service_interrupts(self) -> None:
-        """At a stop with exact counts: pend what fell due, take what may preempt, and set the native
-        hook's tick limit (next SysTick wrap) and mask watch (a pending interrupt is masked)."""
-        ex, scs, hdr = self.exceptions, self._scs, self._hdr
-        if scs is not None and scs.systick_sample(self._time()):
-            ex.pend(X.SYSTICK)
-        for _ in range(len(ex.priority)):            # each entry may be preempted at once by a higher one
-            exc = ex.takeable()
-            if exc is None:
-                break
-            ex.enter(exc, self._pc)
-            if scs is not None and scs.systick_sample(self._time()):
-                ex.pend(X.SYSTICK)
-        due = scs.systick_next_wrap() if scs is not None else None
-        limit = self._cycle_limit()
-        if limit is not None:
-            due = limit if due is None else min(due, limit)
-        if due is None:
-            hdr.due = NO_LIMIT
-        else:
-            hdr.due = max(0, due * self._tpc if hdr.cycles_on else due - self._sleep)
-        if ex.masked_pending():
-            primask, faultmask, basepri = ex.masks()
-            hdr.watch_masks = primask | faultmask << 1 | basepri << 8
-            hdr.watch |= 1
-        else:
-            hdr.watch &= ~1
-        self._arm_watch()
-
-    def _arm_watch(self) -> None:
-        """The native hook's fast path looks at tick_limit only: 0 while a watch needs every block."""
-        hdr = self._hdr
-        hdr.tick_limit = 0 if hdr.watch else hdr.due
-
-    def _cycle_limit(self) -> int | None:
-        return None if self.cycle_budget is None else self._cycles_from + int(self.cycle_budget)
-
-    def _cycle_budget_spent(self) -> bool:
-        limit = self._cycle_limit()
-        return limit is not None and self._time() >= limit
-
-    def _wfi(self) -> bool:
-        """The CPU executed WFI: True when it wakes (a pending interrupt, or time advanced to the next
-        SysTick wrap), False when nothing can ever wake it."""
-        ex, scs = self.exceptions, self._scs
-        if ex.wakes_wfi():
-            return True
-        due = scs.systick_next_wrap() if scs is not None else None
-        if due is None:
-            return False
-        limit = self._cycle_limit()
-        if limit is not None:
-            due = min(due, limit)               # asleep past the budget: the run stops at it
-        sleep = due - self._time()
-        if sleep > 0:
-            self._advance(sleep, self._pc, False)
-        return True
-
-    _FAULT_CLASS = {
-        # report kind -> (exception, CFSR bits, fault address register)
-        "read-unmapped": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
-        "write-unmapped": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
-        "write-readonly": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
-        "read-protected": (X.BUSFAULT, X.CFSR_PRECISERR | X.CFSR_BFARVALID, "bfar"),
-        "fetch-unmapped": (X.BUSFAULT, X.CFSR_IBUSERR, None),
-        "fetch-protected": (X.MEMMANAGE, X.CFSR_IACCVIOL, None),
-        "undefined-instruction": (X.USAGEFAULT, X.CFSR_UNDEFINSTR, None),
-        "fetch-unaligned": (X.USAGEFAULT, X.CFSR_INVSTATE, None),
-        "unaligned": (X.USAGEFAULT, X.CFSR_UNALIGNED, None),
-        "nocp": (X.USAGEFAULT, X.CFSR_NOCP, None),
-        "divbyzero": (X.USAGEFAULT, X.CFSR_DIVBYZERO, None),
-        "bkpt": (X.HARDFAULT, 0, None),
-    }
-
-    def _enter_fault_handler(self, fault: BoardFault, pc: int) -> bool:
-        """Give the firmware's own handler the fault, as silicon would: the fault status registers set,
-        the exception (or HardFault, escalated) entered with the faulting instruction as return address.
-        False when there is no handler to run (no vector, or a fault inside HardFault: lockup)."""
-        if self._fault_pending is not None:
-            return False                       # a fault inside the handler of a fault: stop with the first
-        kind = fault.report.get("kind")
-        if kind not in self._FAULT_CLASS:
-            return False
-        exc, bits, far = self._FAULT_CLASS[kind]
-        ex = self.exceptions
-        try:
-            target = ex.fault_target(exc)
-        except X.Lockup:
-            return False
-        vector = int.from_bytes(self.uc.mem_read(self.scs_vtor() + 4 * target, 4), "little")
-        if not vector & 1 or not self._mapped(vector & ~1):
-            return False
-        ex.cfsr |= bits
-        if kind == "bkpt":
-            ex.hfsr |= 1 << 31                 # HFSR.DEBUGEVT: a BKPT with no debugger attached
-        if far == "bfar":
-            ex.bfar = fault.report.get("address") or 0
-        self._lib.bc_clear_traps(self._state)   # the handlers run now; a self-loop in them ends the run
-        self._hdr.watch |= 2
-        self._hdr.loop_addr = 0
-        self._arm_watch()
-        self._fault_pending = fault
-        fault.report["handler"] = [X.NAMES.get(target, str(target))]
-        ex.enter(target, pc)
-        return True
-
-    def _raise_pending_fault(self, how: str) -> None:
-        """The firmware's fault handler ended (`how`): stop with the original fault and what the handler
-        printed."""
-        fault = self._fault_pending
-        ex = self.exceptions
-        extra = [f"  fault status CFSR 0x{ex.cfsr:08x} HFSR 0x{ex.hfsr:08x} BFAR 0x{ex.bfar:08x} "
-                 f"MMFAR 0x{ex.mmfar:08x}",
-                 f"  handler      {'/'.join(fault.report.get('handler', []))} ran, then {how} "
-                 f"(pc {self._at(self._pc)}, {self.instructions} instructions)"]
-        tail = self.uart_tail(20)
-        extra.append(f"  console, last {len(tail)} lines:" if tail else "  console: nothing sent")
-        extra.extend(f"  | {t}" for t in tail)
-        text = str(fault).split("\n")
-        cut = next((i for i, t in enumerate(text) if t.startswith("  console")), len(text))
-        fault.args = ("\n".join(text[:cut] + extra),)
-        fault.report.update(uart_tail=tail, cfsr=ex.cfsr, hfsr=ex.hfsr, bfar=ex.bfar, mmfar=ex.mmfar,
-                            handler_end=how)
-        self._dead = fault
-        raise fault
 
     # ---------------------------------------------------------------- running
     def _on_invalid(self, uc, access, address, size, value, _):
@@ -908,109 +737,6 @@ class EmulatedBoard:
             self._price_error = e
             return -1
 
-    # SPECIAL_* in native/blockcount.c
-    SPECIAL_VFP, SPECIAL_SP, SPECIAL_NONCODE, SPECIAL_ALIGN, SPECIAL_DIV0 = 0x10, 0x20, 0x40, 0x80, 0x100
-    STACK_LIMIT_SYMBOLS = ("_sstack", "__StackLimit", "__stack_limit")
-
-    def _block_checks(self, addr: int, block) -> tuple[int, int]:
-        """What the native hook checks when this block is entered: FPU instructions (NOCP while CPACR
-        denies CP10/CP11), how far it moves SP down (the stack limit), and whether it starts outside the
-        ELF's code (a branch into data)."""
-        special, sp_dec = 0, 0
-        for i in block.insns:
-            if i.name.startswith("v") or i.name.startswith("fconst"):
-                special |= self.SPECIAL_VFP
-            if "sp" in i.writes and i.name not in ("pop", "ldm", "ldmia", "vpop", "mov", "add", "addw", "ldr"):
-                special |= self.SPECIAL_SP
-                sp_dec += _sp_decrement(i)
-        ranges = self.coster.memo.ranges if hasattr(self.coster, "memo") else []
-        if ranges:
-            k = bisect.bisect_right([r[0] for r in ranges], addr) - 1
-            if k < 0 or addr >= ranges[k][1]:
-                special |= self.SPECIAL_NONCODE
-        return special, sp_dec
-
-    def _register_sites(self, *kinds: int) -> None:
-        """Put the native site check (bc_site_hook) on every instruction of these kinds, each hook on its
-        own address so that nothing else pays. Word sites are registered at reset; the CCR trap kinds
-        when the firmware first sets UNALIGN_TRP / DIV_0_TRP (the translated code is then flushed, so
-        that the new hooks apply)."""
-        new = [k for k in kinds if k not in self._site_kinds]
-        if not new:
-            return
-        hh = ctypes.c_size_t()
-        for addr, kind, base, index, shift, imm in self._scan_code()[0]:
-            if kind not in new:
-                continue
-            if self._lib.bc_add_site(self._state, addr, kind, base, index, shift, imm) != 0:
-                break                               # table full: the remaining sites go unchecked
-            err = _ucmod.uclib.uc_hook_add(self.uc._uch, ctypes.byref(hh), UC.UC_HOOK_CODE,
-                                           ctypes.c_void_p(_fn_addr(self._lib.bc_site_hook)),
-                                           ctypes.c_void_p(self._state), ctypes.c_uint64(addr), ctypes.c_uint64(addr))
-            if err != UC.UC_ERR_OK:
-                raise HarnessError(f"cannot register the check at 0x{addr:08x}: {UcError(err)}")
-        self._site_kinds.update(new)
-        if kinds != (SITE_WORD,):
-            self.uc.ctl_flush_tb()
-
-    def ccr_changed(self, ccr: int) -> None:
-        """The firmware wrote SCB CCR: UNALIGN_TRP (bit 3) makes unaligned LDR/STR/LDRH/STRH fault,
-        DIV_0_TRP (bit 4) a divide by zero (UsageFault UNALIGNED / DIVBYZERO, ARMv7-M B3.2.8)."""
-        self._hdr.ccr = ccr
-        if ccr & CCR_UNALIGN_TRP:
-            self._register_sites(SITE_TRP_WORD, SITE_TRP_HALF)
-        if ccr & CCR_DIV_0_TRP:
-            self._register_sites(SITE_DIV)
-
-    def _scan_code(self) -> tuple[list[tuple[int, int, int, int, int, int]], list[tuple[int, str]]]:
-        """One pass over the ELF's code (once per firmware): the instructions bc_site_hook checks,
-        as (address, SITE_* kind, base or divisor register, index register or -1, shift, immediate),
-        and the double-precision FPU instructions (address, text). SP bases of LDM/STM are skipped (SP is
-        always word-aligned); PC-relative loads too (their address is fixed at link time)."""
-        memo = self.coster.memo
-        scan = getattr(memo, "code_scan", None)
-        if scan is None:
-            import capstone
-            cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-            sites, f64 = [], []
-            for lo, hi in memo.ranges:
-                try:
-                    code = self.read_code(lo, hi - lo)
-                except UcError:
-                    continue
-                for addr, _, mnem, ops in cs.disasm_lite(code, lo):
-                    if mnem.startswith("v") and (".f64" in mnem or re.search(r"\bd\d+\b", ops)) \
-                            and not mnem.startswith(("vmov", "vldr", "vstr", "vpush", "vpop", "vldm", "vstm")):
-                        f64.append((addr, f"{mnem} {ops}"))
-                    site = _site_of(addr, mnem.split(".")[0], ops)
-                    if site is not None:
-                        sites.append(site)
-            scan = memo.code_scan = (sites, f64)
-        return scan
-
-    def _check_fpu(self) -> None:
-        """Refuse an ELF whose code needs a double-precision FPU on a board whose FPU is single precision
-        (`//! fpu: single`): silicon would take UsageFault UNDEFINSTR at the first such instruction."""
-        if self.board.facts.get("fpu", {}).get("_") != "single":
-            return
-        f64 = self._scan_code()[1]
-        if f64:
-            addr, text = f64[0]
-            raise HarnessError(f"{self.elf_path}: built for a double-precision FPU (`{text}` at {self._at(addr)}, "
-                               f"{len(f64)} such instructions), but {self.board.title}'s FPU is single precision: "
-                               f"build with -mfpu=fpv5-sp-d16")
-
-    def _stack_limit(self) -> tuple[int, str]:
-        """The lowest address the stack may use: the linker script's stack bottom symbol (0: none)."""
-        for name in self.STACK_LIMIT_SYMBOLS:
-            if name in self.image.symbols:
-                return self.image.symbols[name], name
-        return 0, ""
-
-    def fpu_config_changed(self) -> None:
-        """CPACR changed: FPU instructions fault (UsageFault NOCP) unless CP10 grants access."""
-        cpacr = self._scs.stored(SystemControlSpace.CPACR) if self._scs else 0xF << 20
-        self._hdr.fpu_off = 1 if (cpacr >> 20) & 0x3 == 0 else 0
 
     def _func_index(self, addr: int) -> int:
         """Profile slot of the function containing `addr` (0: none)."""
@@ -1189,109 +915,6 @@ class EmulatedBoard:
                 self._raise_pending_fault(f"faulted itself: {fault.verdict}")
             raise fault
 
-    def _special_stop(self, pc: int, limit: int) -> None:
-        """The native hook stopped before the block at `pc` for one of its checks (blockcount.c
-        SPECIAL_*): raise the fault, or for NOCP run up to the FPU instruction and give it to the
-        firmware's fault handler."""
-        hdr, uc = self._hdr, self.uc
-        hit, hdr.special_hit = hdr.special_hit, 0
-        block = self.coster.cost(hdr.cur_addr, hdr.cur_size)
-        if hit == self.SPECIAL_NONCODE:
-            verdict = (f"FAULT branch to non-code: 0x{pc:08x} is not in the ELF's code "
-                       f"({self._describe(pc) or 'unknown memory'}) (pc {self._at(pc)})")
-            extra = [f"  lr           {self._at(uc.reg_read(A.UC_ARM_REG_LR) & ~1)}"]
-            fault = BoardFault(self._report_text("non-code", verdict, pc, extra), self._report("non-code", verdict, pc))
-            self._dead = fault
-            raise fault
-        if hit == self.SPECIAL_SP:
-            sp, moved, culprit = hdr.sp_seen, 0, None
-            for i in block.insns:
-                moved += _sp_decrement(i) if "sp" in i.writes else 0
-                if sp - moved < self.stack_limit and culprit is None:
-                    culprit = i
-            at = culprit.addr if culprit else pc
-            what = f"`{culprit.text}` at {self._at(at)}" if culprit else f"the block at {self._at(pc)}"
-            verdict = (f"FAULT stack overflow: SP 0x{sp:08x} would go below the stack limit 0x{self.stack_limit:08x} "
-                       f"({self.stack_limit_symbol}) by {self.stack_limit - (sp - moved)} bytes (pc {self._at(pc)})")
-            fault = BoardFault(self._report_text("stack-overflow", verdict, sp - moved, [f"  moved by    {what}"]),
-                               self._report("stack-overflow", verdict, sp - moved))
-            fault.report["stack_limit"] = self.stack_limit
-            self._dead = fault
-            raise fault
-        if hit in (self.SPECIAL_ALIGN, self.SPECIAL_DIV0):
-            # bc_site_hook stopped the CPU at the instruction, before it ran
-            first = self.coster.instruction(pc)
-            kind, what = ("unaligned", "unaligned") if hit == self.SPECIAL_ALIGN else ("divbyzero", "divbyzero")
-        else:
-            # SPECIAL_VFP with the FPU off: the instructions before the first FPU one run, then NOCP
-            first = next((i for i in block.insns
-                          if i.addr >= pc and (i.name.startswith("v") or i.name.startswith("fconst"))), None)
-            kind, what = "nocp", "nocp"
-        if first is None:
-            return
-        if first.addr != pc:
-            hdr.fpu_off = 0
-            hdr.align_off = 1
-            hdr.limit = limit
-            hdr.stopped = 0
-            try:
-                uc.emu_start(pc | 1, first.addr)
-            except UcError:
-                pass                       # a fault before it: the main loop meets it again
-            finally:
-                self.fpu_config_changed()
-                hdr.align_off = 0
-            pc2 = uc.reg_read(A.UC_ARM_REG_PC)
-            self._take_back(pc2)
-            self._pc = pc2
-            if pc2 != first.addr:
-                return
-        if kind == "unaligned":
-            address = self._unaligned_address(first)
-            rule = "LDRD/STRD/LDM/STM need a word-aligned address" if first.name in _WORD_ALIGNED else \
-                "CCR.UNALIGN_TRP faults unaligned LDR/STR/LDRH/STRH"
-            verdict = f"FAULT unaligned `{first.text}` at 0x{address:08x}: {rule} (pc {self._at(first.addr)})"
-        elif kind == "divbyzero":
-            address = first.addr
-            verdict = (f"FAULT divide by zero `{first.text}` with CCR.DIV_0_TRP set at 0x{first.addr:08x} "
-                       f"(pc {self._at(first.addr)})")
-        else:
-            address = first.addr
-            verdict = (f"FAULT FPU instruction `{first.text}` while CPACR denies the FPU (CP10/CP11) "
-                       f"at 0x{first.addr:08x} (pc {self._at(first.addr)})")
-        fault = BoardFault(self._report_text(kind, verdict, address), self._report(kind, verdict, address))
-        if self._enter_fault_handler(fault, first.addr):
-            return
-        self._dead = fault
-        raise fault
-
-    def _unaligned_address(self, i) -> int:
-        """The address a load/store at the CPU's PC accesses first."""
-        regs = {**_REG_IDS, "sp": A.UC_ARM_REG_SP}
-        m = _MEM.search(i.text)
-        if m:
-            value = self.uc.reg_read(regs[_ALIASES.get(m[1], m[1])])
-            if m[2]:
-                value += int(m[2], 0)
-            if m[3]:
-                value += self.uc.reg_read(regs[_ALIASES.get(m[3], m[3])]) << int(m[4] or 0)
-        else:
-            first = re.match(r"\S+\s+(\w+)", i.text)[1]
-            value = self.uc.reg_read(regs[_ALIASES.get(first, first)])
-        if i.name in ("ldmdb", "stmdb"):
-            value -= 4 * i.nregs
-        return value & 0xFFFFFFFF
-
-    def _svc_before(self, pc: int) -> bool:
-        try:
-            return int.from_bytes(self.uc.mem_read(pc - 2, 2), "little") & 0xFF00 == 0xDF00
-        except UcError:
-            return False
-
-    def _bkpt_fault(self, pc: int) -> BoardFault:
-        verdict = f"FAULT breakpoint (BKPT) with no debugger attached at 0x{pc:08x} (pc {self._at(pc)})"
-        fault = BoardFault(self._report_text("bkpt", verdict, pc), self._report("bkpt", verdict, pc))
-        return fault
 
     def step_over(self, pc: int, size: int) -> None:
         """The engine performed the instruction at `pc` itself (e.g. a semihosting BKPT): count it with
@@ -1580,56 +1203,6 @@ def _capstone_regs() -> dict[int, int]:
                   C.ARM_REG_PC: A.UC_ARM_REG_PC})
         _CS_REGS = m
     return _CS_REGS
-
-
-_REG_IDS = {**{f"r{k}": getattr(A, f"UC_ARM_REG_R{k}") for k in range(13)}, "sb": A.UC_ARM_REG_R9,
-            "sl": A.UC_ARM_REG_R10, "fp": A.UC_ARM_REG_R11, "ip": A.UC_ARM_REG_R12, "lr": A.UC_ARM_REG_LR}
-SITE_WORD, SITE_TRP_WORD, SITE_TRP_HALF, SITE_DIV = 1, 2, 3, 4    # as in native/blockcount.c
-CCR_UNALIGN_TRP, CCR_DIV_0_TRP = 1 << 3, 1 << 4
-_TRP_WORD = ("ldr", "str", "ldrt", "strt")
-_TRP_HALF = ("ldrh", "strh", "ldrsh", "ldrht", "strht", "ldrsht")
-_MEM = re.compile(r"\[(\w+)(?:, #(-?(?:0x[0-9a-f]+|\d+)))?(?:, (\w+)(?:, lsl #(\d+))?)?\]")
-
-
-def _site_of(addr: int, name: str, ops: str) -> tuple[int, int, int, int, int, int] | None:
-    """The bc_site_hook check for one instruction (see EmulatedBoard._scan_code), None when it needs none."""
-    if name in ("sdiv", "udiv"):
-        divisor = _ALIASES.get(ops.split(", ")[-1], ops.split(", ")[-1])
-        return (addr, SITE_DIV, _REG_IDS[divisor], -1, 0, 0) if divisor in _REG_IDS else None
-    if name in _WORD_ALIGNED:
-        m = re.search(r"\[(\w+)", ops) if "[" in ops else re.match(r"(\w+)", ops)
-        base = _ALIASES.get(m[1], m[1]) if m else None
-        return (addr, SITE_WORD, _REG_IDS[base], -1, 0, 0) if base in _REG_IDS else None
-    if name in _TRP_WORD or name in _TRP_HALF:
-        m = _MEM.search(ops)
-        if not m:
-            return None
-        base = _ALIASES.get(m[1], m[1])
-        regs = {**_REG_IDS, "sp": A.UC_ARM_REG_SP}
-        if base not in regs:
-            return None                                   # PC-relative: a literal, aligned by the linker
-        index = _ALIASES.get(m[3], m[3]) if m[3] else None
-        if index is not None and index not in regs:
-            return None
-        return (addr, SITE_TRP_WORD if name in _TRP_WORD else SITE_TRP_HALF, regs[base],
-                regs[index] if index else -1, int(m[4] or 0), int(m[2], 0) & 3 if m[2] else 0)
-    return None
-
-
-_ALIASES = {"sb": "r9", "sl": "r10", "fp": "r11", "ip": "r12"}
-_WORD_ALIGNED = ("ldrd", "strd", "ldm", "ldmia", "ldmdb", "stm", "stmia", "stmdb", "ldrex", "strex")
-
-
-def _sp_decrement(i) -> int:
-    """Bytes an instruction that writes SP moves it down, from its decoded form (0 when unknown)."""
-    import re
-    if i.name in ("push", "vpush", "stmdb", "vstmdb"):
-        return 4 * i.nregs
-    if i.name in ("sub", "subw"):
-        m = re.search(r"#(0x[0-9a-f]+|\d+)", i.text)
-        return int(m[1], 0) if m else 0
-    m = re.search(r"#-(0x[0-9a-f]+|\d+)\]!", i.text)         # str rX, [sp, #-n]!
-    return int(m[1], 0) if m else 0
 
 
 def _advance_itstate(uc: Uc) -> None:
