@@ -140,6 +140,16 @@ def test_exception_from_the_process_stack(app, name):
 
 
 @pytest.mark.parametrize("name", BOARDS)
+def test_fp_context_survives_an_exception(app, name):
+    """Thread code holding S0/S15 is interrupted by a handler that overwrites them: with CONTROL.FPCA
+    the frame is the extended one (EXC_RETURN 0xFFFFFFE9, B1.5.7) and the return restores them."""
+    engine = booted(app, name)
+    lr, s0, s15 = (int(v, 16) for v in ask(engine, "fpframe").split()[1:])
+    assert lr == 0xFFFFFFE9
+    assert (s0, s15) == (0x3F800000, 0x40490FDB)
+
+
+@pytest.mark.parametrize("name", BOARDS)
 def test_preemption_by_priority(app, name):
     engine = booted(app, name)
     assert ask(engine, "nest") == "nest 1"             # SysTick (priority 0) ran inside PendSV (0xF0)

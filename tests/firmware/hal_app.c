@@ -279,7 +279,7 @@ static uint32_t parse_u32(const char *s) {
 
 /* ---------------------------------------------------------------- exception probes */
 static volatile uint32_t pendsv_frame[8], pendsv_sp, pendsv_lr, pendsv_ipsr, pendsv_runs, expected_pc;
-static volatile uint32_t nest_mode, systick_in_pendsv_icsr, systick_lr, ticks_seen_in_pendsv;
+static volatile uint32_t nest_mode, systick_in_pendsv_icsr, systick_lr, ticks_seen_in_pendsv, fp_clobber;
 
 void pendsv_c(uint32_t *frame, uint32_t lr) {
     for (int i = 0; i < 8; i++) pendsv_frame[i] = frame[i];
@@ -289,6 +289,10 @@ void pendsv_c(uint32_t *frame, uint32_t lr) {
     __asm volatile("mrs %0, ipsr" : "=r"(ipsr));
     pendsv_ipsr = ipsr;
     pendsv_runs++;
+    if (fp_clobber) {
+        uint32_t zero = 0;
+        __asm volatile("vmov s0, %0\n vmov s15, %0" :: "r"(zero) : "s0", "s15");
+    }
     if (nest_mode) {
         uint32_t before = uwTick;
         SCB_ICSR = ICSR_PENDSTSET;          /* SysTick has a higher priority: it preempts at once */
@@ -352,6 +356,26 @@ static void cmd_psp(void) {
     put("psp "); put_hex(pendsv_lr); put(" "); put_hex(top - pendsv_sp); put(" "); put_hex(pendsv_frame[0]);
     put(" "); put_hex(top - psp_after); put(" "); put_hex(control_after & 3); put(" ");
     put_u32(msp_before == msp_after);
+    send();
+}
+
+/* FP registers live across an exception whose handler uses them: CONTROL.FPCA makes the frame the
+ * extended one (EXC_RETURN 0xFFFFFFE9) and the return restores S0-S15 */
+static void cmd_fpframe(void) {
+    uint32_t a = 0x3F800000u, b = 0x40490FDBu, x, y;
+    fp_clobber = 1;
+    __asm volatile(
+        "vmov s0, %[a]\n"
+        "vmov s15, %[b]\n"
+        "str %[bit], [%[icsr]]\n"
+        "dsb\n isb\n"
+        "vmov %[x], s0\n"
+        "vmov %[y], s15\n"
+        : [x] "=&r"(x), [y] "=&r"(y)
+        : [a] "r"(a), [b] "r"(b), [bit] "r"(ICSR_PENDSVSET), [icsr] "r"(&SCB_ICSR)
+        : "s0", "s15", "memory");
+    fp_clobber = 0;
+    put("fpframe "); put_hex(pendsv_lr); put(" "); put_hex(x); put(" "); put_hex(y);
     send();
 }
 
@@ -534,6 +558,8 @@ int main(void) {
             send();
         } else if (equals(line, "frame")) {
             cmd_frame();
+        } else if (equals(line, "fpframe")) {
+            cmd_fpframe();
         } else if (equals(line, "psp")) {
             cmd_psp();
         } else if (equals(line, "nest")) {
