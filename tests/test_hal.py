@@ -210,6 +210,8 @@ def test_semihosting_write_and_exit(app, name):
         engine.read_line()
     assert caught.value.exit_code == 3 == engine.exit_code
     assert caught.value.report["kind"] == "exit"
+    with pytest.raises(BoardExit):                      # final: the firmware does not run on after it
+        engine.read_line()
 
 
 @pytest.mark.parametrize("name", BOARDS)

@@ -493,10 +493,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self._dead = BoardFault(self._report_text("unmodelled", verdict), self._report("unmodelled", verdict))
             raise self._dead
         if reason == "exit":
-            verdict = f"EXIT firmware exited through semihosting with code {self.exit_code} (pc {self._at(self._pc)})"
-            report = self._report("exit", verdict)
-            report["exit_code"] = self.exit_code
-            raise BoardExit(self._report_text("exit", verdict), report, self.exit_code)
+            raise self._dead
         if reason == "sysreset":
             verdict = f"FAULT firmware requested a system reset (AIRCR.SYSRESETREQ) (pc {self._at(self._pc)})"
             self._dead = BoardFault(self._report_text("reset", verdict), self._report("reset", verdict))
@@ -890,6 +887,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 if stop == "continue":
                     continue
                 if stop == "exit":
+                    self._dead = self._exit_stop()      # final: lines sent before it come first
                     return "exit"
                 if stop == "bkpt":
                     fault = self._bkpt_fault(pc)
@@ -915,6 +913,13 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 self._raise_pending_fault(f"faulted itself: {fault.verdict}")
             raise fault
 
+
+    def _exit_stop(self) -> BoardExit:
+        """The firmware exited through semihosting: the final stop (read_line raises it from now on)."""
+        verdict = f"EXIT firmware exited through semihosting with code {self.exit_code} (pc {self._at(self._pc)})"
+        report = self._report("exit", verdict)
+        report["exit_code"] = self.exit_code
+        return BoardExit(self._report_text("exit", verdict), report, self.exit_code)
 
     def step_over(self, pc: int, size: int) -> None:
         """The engine performed the instruction at `pc` itself (e.g. a semihosting BKPT): count it with
