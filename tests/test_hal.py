@@ -101,6 +101,18 @@ def test_uart_interrupt_transmit(app, name):
 
 
 @pytest.mark.parametrize("name", BOARDS)
+def test_uart_interrupt_receive(app, name):
+    """RXNEIE: each received byte raises the UART's interrupt (its NVIC line from the .repl); the CPU
+    sleeps in WFI between them."""
+    engine = booted(app, name)
+    assert ask(engine, "rxirq") == "rx ready"
+    before = engine.exceptions.entries
+    engine.write(b"hello irq\n")
+    assert engine.read_line() == "got hello irq 9"
+    assert engine.exceptions.entries - before >= len("hello irq\n")
+
+
+@pytest.mark.parametrize("name", BOARDS)
 def test_gpio_bsrr(app, name):
     engine = booted(app, name)
     odr_set, odr_reset, idr = (int(v, 16) for v in ask(engine, "gpio").split()[1:])

@@ -11,6 +11,7 @@
  *   mask           PRIMASK and BASEPRI hold a pended PendSV back until they are lowered
  *   fault <what>   bus | udf | usage-udf | bkpt | trp-unaligned | trp-div0: the firmware's own fault
  *                  handlers print the status (trp-*: CCR.UNALIGN_TRP / DIV_0_TRP set, UsageFault enabled)
+ *   rxirq          "rx ready", then the next line is received by RXNE interrupts: "got <line> <length>"
  *   quiet          an unaligned LDR and a divide by zero with the CCR traps off: "quiet <word> <quotient>"
  *   semi <text>    <text> through semihosting SYS_WRITE0
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
@@ -199,8 +200,22 @@ static void console_init(void) {
     NVIC_ISER(CONSOLE_IRQ / 32) = 1u << (CONSOLE_IRQ % 32);
 }
 
+#define UART_RXNEIE (1u << 5)
+static volatile char rx_buf[64];
+static volatile uint32_t rx_n, rx_done;
+
 void USART_IRQHandler(void) {
     uint32_t sr = UART_SR, cr1 = UART_CR1;
+    if ((sr & UART_RXNE) && (cr1 & UART_RXNEIE)) {     /* HAL_UART_Receive_IT: a byte per interrupt */
+        char c = (char)(UART_RDR & 0xFF);
+        if (c == '\n') {
+            rx_buf[rx_n] = 0;
+            rx_done = 1;
+            UART_CR1 &= ~UART_RXNEIE;
+        } else if (c != '\r' && rx_n < sizeof rx_buf - 1) {
+            rx_buf[rx_n++] = c;
+        }
+    }
     if ((sr & UART_TXE) && (cr1 & UART_TXEIE)) {
         UART_TDR = (uint8_t)*tx_ptr++;
         if (--tx_left == 0) UART_CR1 = (UART_CR1 & ~UART_TXEIE) | UART_TCIE;
@@ -558,6 +573,18 @@ int main(void) {
             send();
         } else if (equals(line, "frame")) {
             cmd_frame();
+        } else if (equals(line, "rxirq")) {
+            /* the next line arrives through RXNE interrupts while the CPU sleeps in WFI */
+            rx_n = 0;
+            rx_done = 0;
+            UART_CR1 |= UART_RXNEIE;
+            put("rx ready");
+            send();
+            while (!rx_done) __asm volatile("wfi");
+            put("got ");
+            put((const char *)rx_buf);
+            put(" "); put_u32(rx_n);
+            send();
         } else if (equals(line, "fpframe")) {
             cmd_fpframe();
         } else if (equals(line, "psp")) {
