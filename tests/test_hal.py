@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.backends import BoardFault, BoardHang
+from harness.backends import BoardFault, BoardHang, BoardIdle
 from harness.backends.emulated import BoardExit, EmulatedBoard
 from harness.board import available_boards, load_board
 from harness.build import build_firmware
@@ -110,6 +110,20 @@ def test_uart_interrupt_receive(app, name):
     engine.write(b"hello irq\n")
     assert engine.read_line() == "got hello irq 9"
     assert engine.exceptions.entries - before >= len("hello irq\n")
+
+
+def test_waiting_for_input_by_interrupt_is_idle(app):
+    """A firmware that receives by interrupt and sleeps in WFI meanwhile waits for input: after a second
+    of quiet sleep (the 1 kHz tick waking it) the engine reports idle, resumable like a polling wait."""
+    board, _ = app(BOARDS[0])
+    engine = booted(app, BOARDS[0])
+    assert ask(engine, "rxirq") == "rx ready"
+    start = engine.cycles
+    with pytest.raises(BoardIdle):
+        engine.read_line()
+    assert engine.cycles - start >= board.clock_hz // 1000 * 990     # about one second asleep, not less
+    engine.write(b"late\n")
+    assert engine.read_line() == "got late 4"
 
 
 @pytest.mark.parametrize("name", BOARDS)

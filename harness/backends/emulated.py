@@ -71,6 +71,8 @@ NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
 IDLE_GAP = 256              # two empty receiver polls at most this many instructions apart: a wait loop
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
+IDLE_WFIS = 1000            # WFI wake-ups in a row with the console's receive interrupt on, nothing received
+                            # and nothing sent: the firmware waits for input (1 s of a 1 kHz tick)
 
 _CPU_MODELS = {"m4": A.UC_CPU_ARM_CORTEX_M4, "m7": A.UC_CPU_ARM_CORTEX_M7}
 _REPORT_REGS = [(f"r{i}", getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)] + [
@@ -293,6 +295,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._lines: deque[str] = deque()    # complete lines not yet returned
         self._history: deque[str] = deque(maxlen=200)
         self._last_empty_poll: int | None = None
+        self._quiet_wfis = 0                 # see _waits_for_input_in_wfi
         self._stop_reason: str | None = None
         self._exact_now: int | None = None
         self._exact_ticks: tuple[int, int] | None = None    # (before, after) the performed instruction
@@ -609,10 +612,25 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return bool(self._rx)
 
     def console_rx_pop(self) -> int:
+        self._quiet_wfis = 0
         return self._rx.popleft() if self._rx else 0
+
+    def _waits_for_input_in_wfi(self) -> bool:
+        """At a WFI: the console receives by interrupt (RXNEIE), its queue is empty, and the firmware has
+        neither sent nor received anything for IDLE_WFIS wake-ups: it sleeps until input comes."""
+        uart = self.peripherals.get(self.board.console.uart)
+        if uart is None or not hasattr(uart, "TXEIE") or self._rx or self._lines:
+            self._quiet_wfis = 0
+            return False
+        if not uart.stored(uart.CR1) & uart.RXNEIE:
+            self._quiet_wfis = 0
+            return False
+        self._quiet_wfis += 1
+        return self._quiet_wfis >= IDLE_WFIS
 
     def console_tx(self, byte: int) -> None:
         self._last_empty_poll = None
+        self._quiet_wfis = 0
         self._out.append(byte)
         if byte == 0x0A:
             text = self._decode(bytes(self._out[:-1]).rstrip(b"\r"))
@@ -862,6 +880,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 if hdr.stopped:
                     return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
+                    if self._waits_for_input_in_wfi():
+                        self._quiet_wfis = 0
+                        return "idle"
                     if self._wfi():
                         if self._cycle_budget_spent():
                             return "cycle-budget"
