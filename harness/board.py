@@ -15,6 +15,8 @@ from harness.errors import HarnessError
 PLATFORMS_DIR = Path(__file__).resolve().parent.parent / "renode" / "platforms"
 
 _ENTRY = re.compile(r"^(?P<name>\w+):\s*(?P<cls>[\w.]+)?\s*(?:@\s*(?P<bus>\w+)\s*(?P<addr>.*))?$")
+_IRQ = re.compile(r"^(?P<out>\w*)\s*->\s*(?P<target>\w+)\s*@\s*(?P<n>\d+)$")   # `IRQ -> nvic@39`
+_TAG = re.compile(r'^Tag\s*<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*>\s*"([^"]+)"\s*(0x[0-9a-fA-F]+|\d+)?$')
 _RANGE = re.compile(r"<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*\+\s*(0x[0-9a-fA-F]+|\d+)\s*>")
 
 
@@ -44,6 +46,21 @@ class Peripheral:
     base: int | None
     size: int | None
     props: dict[str, str]
+    irqs: dict[str, int] = field(default_factory=dict)   # output ('' unnamed, 'IRQ', ...) -> NVIC line
+
+
+@dataclass(frozen=True)
+class Tag:
+    """`Tag <start, end> "NAME" value` in the .repl's `sysbus: init:` block: Renode's syntax for an address
+    range it does not model; reads give `value` (0 when none), writes are dropped. The engine does the
+    same and names the tag in a warning (or an error when strict)."""
+    start: int
+    end: int             # inclusive, as Renode writes it
+    name: str
+    value: int | None
+
+    def contains(self, addr: int) -> bool:
+        return self.start <= addr <= self.end
 
 
 @dataclass(frozen=True)
@@ -67,6 +84,7 @@ class Board:
     regions: list[Region]
     peripherals: dict[str, Peripheral]
     facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    tags: list[Tag] = field(default_factory=list)
 
     @property
     def core(self) -> str:
@@ -154,6 +172,7 @@ def parse_repl(path: Path) -> Board:
         raise HarnessError(f"no platform description at {path}")
     facts: dict[str, dict[str, str]] = {}
     entries: dict[str, dict] = {}
+    tags: list[Tag] = []
     current: dict | None = None
     for lineno, raw in enumerate(path.read_text().splitlines(), 1):
         if raw.startswith("//!"):
@@ -167,7 +186,8 @@ def parse_repl(path: Path) -> Board:
             m = _ENTRY.match(line)
             if not m:
                 raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
-            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {}})
+            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
+                                                     "irqs": {}})
             if m["cls"]:
                 current["cls"] = m["cls"]
             addr = (m["addr"] or "").strip()
@@ -179,7 +199,20 @@ def parse_repl(path: Path) -> Board:
         if current is None:
             raise HarnessError(f"{path}:{lineno}: property outside an entry")
         indent = len(line) - len(line.lstrip())
+        if indent >= 8 and line.strip().startswith("Tag"):
+            tag = _TAG.match(line.strip())
+            if not tag:
+                raise HarnessError(f"{path}:{lineno}: cannot read the Tag {line.strip()!r}")
+            start, end = _int(tag[1]), _int(tag[2])
+            if end < start:
+                raise HarnessError(f"{path}:{lineno}: Tag {tag[3]} ends before it starts")
+            tags.append(Tag(start, end, tag[3], _int(tag[4]) if tag[4] else None))
+            continue
         key, sep, value = line.strip().partition(":")
+        if indent == 4 and (irq := _IRQ.match(line.strip())):
+            if irq["target"] == "nvic":               # interrupt lines into the NVIC (not the CPU's own)
+                current["irqs"][irq["out"]] = int(irq["n"])
+            continue
         if indent == 4 and sep and not key.startswith("->"):
             current["props"][key.strip()] = value.strip()
 
@@ -194,7 +227,7 @@ def parse_repl(path: Path) -> Board:
             size = e["size"]
             if size is None and "size" in e["props"]:
                 size = _int(e["props"]["size"])
-            peripherals[name] = Peripheral(name, e["cls"], e["base"], size, e["props"])
+            peripherals[name] = Peripheral(name, e["cls"], e["base"], size, e["props"], e.get("irqs", {}))
     regions.sort(key=lambda r: r.base)
     for a, b in zip(regions, regions[1:]):
         if b.base < a.end:
@@ -215,6 +248,7 @@ def parse_repl(path: Path) -> Board:
         regions=regions,
         peripherals=peripherals,
         facts=facts,
+        tags=sorted(tags, key=lambda t: t.start),
     )
     if board.clock_hz != int(board.fact("clock", "sysclk")):
         raise HarnessError(f"{path}: systickFrequency and `//! clock: sysclk` disagree")

@@ -314,14 +314,12 @@ def _serve_pty(board, elf: Path) -> None:
                 time.sleep(0.2)
         except KeyboardInterrupt:
             return
-        from harness.run import semihosting_exit_code
-        code = semihosting_exit_code(port.engine)
+        code = getattr(port.failure, "exit_code", None)      # BoardExit: the firmware ended itself
         if code is not None:
             err.print(f"stopped: semihosting exit, code {code}", highlight=False)
             raise typer.Exit(code)
         err.print(str(port.failure), markup=False, highlight=False)
         raise typer.Exit(1)
-
 
 
 # `harness calibrate`, `harness calibration-workload` (harness/calibration/commands.py)

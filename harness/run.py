@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from harness.backends import BoardFault, BoardHang, BoardIdle
+from harness.backends import BoardExit, BoardFault, BoardHang, BoardIdle
 from harness.backends.emulated import EmulatedBoard, WatchHit
 from harness.backends.image import Image
 from harness.board import Board
@@ -162,29 +162,6 @@ class RunResult:
     exit_code: int | None = None
 
 
-SEMIHOST_BKPT = 0xBEAB                      # BKPT #0xAB (T1 encoding): Arm semihosting's trap on M-profile
-SYS_EXIT, SYS_EXIT_EXTENDED = 0x18, 0x20
-ADP_STOPPED_APPLICATION_EXIT = 0x20026
-
-
-def semihosting_exit_code(engine: EmulatedBoard) -> int | None:
-    """The exit code when the run stopped on a semihosting SYS_EXIT(_EXTENDED) call, else None.
-    TODO(lead, at merge): E1's engine handles semihosting itself (issue 9); use its stop reason and
-    exit code instead of recognising the unhandled BKPT here."""
-    try:
-        if int.from_bytes(engine.read_code(engine.pc, 2), "little") != SEMIHOST_BKPT:
-            return None
-    except Exception:       # noqa: BLE001 - the PC is not in readable memory: not a semihosting call
-        return None
-    op, arg = engine.reg("r0"), engine.reg("r1")
-    if op == SYS_EXIT:
-        return 0 if arg == ADP_STOPPED_APPLICATION_EXIT else 1
-    if op == SYS_EXIT_EXTENDED:
-        reason, code = (int.from_bytes(engine.read_memory(arg + 4 * i, 4), "little") for i in range(2))
-        return code if reason == ADP_STOPPED_APPLICATION_EXIT else 1
-    return None
-
-
 def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | None = None,
             measure: list[str] = (), on_line: Callable[[str], None] = lambda s: None,
             profile: bool = False, engine_options: dict | None = None) -> tuple[RunResult, EmulatedBoard]:
@@ -192,7 +169,8 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
     `budget` modelled cycles, or a semihosting exit. Each console line goes to `on_line` as it comes."""
     elf = Path(elf)
     check_elf(board, elf)
-    engine = EmulatedBoard(board, elf, budget=1 << 62, profile=profile, **(engine_options or {}))
+    engine = EmulatedBoard(board, elf, budget=1 << 62, cycle_budget=budget, profile=profile,
+                           **(engine_options or {}))
     measures = []
     for spec in measure:
         if spec.count(":") != 1:
@@ -209,25 +187,17 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
         return RunResult(reason, detail, engine.instructions, engine.cycles, lines, measures, report, code)
 
     while True:
-        chunk = None
-        if budget is not None:
-            left = budget - engine.cycles
-            if left <= 0:
-                return result("budget", f"cycle budget of {budget:,} reached"), engine
-            chunk = max(1, left // 4) if left > 64 else left     # instructions cost 1 cycle or more, or
-            # half a cycle when the M7 model pairs two: never far past the budget
         try:
-            line = engine.read_line(max_instructions=chunk)
+            line = engine.read_line()
+        except BoardExit as e:
+            return result("exit", f"semihosting exit, code {e.exit_code}", code=e.exit_code), engine
         except BoardFault as f:
-            code = semihosting_exit_code(engine)
-            if code is not None:
-                return result("exit", f"semihosting exit, code {code}", code=code), engine
             return result("fault", f.verdict, str(f)), engine
         except BoardIdle as e:
             return result("idle", e.verdict, str(e)), engine
         except BoardHang as e:
-            if e.report and e.report.get("kind") == "timeout":
-                continue                      # a slice of the cycle budget ran out: look again
+            if e.report and e.report.get("kind") == "cycle-budget":
+                return result("budget", f"cycle budget of {budget:,} reached"), engine
             return result("hang", e.verdict, str(e)), engine
         lines.append(line)
         on_line(line)

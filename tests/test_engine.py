@@ -105,6 +105,14 @@ FAULTS = {
     "udf": ("undefined-instruction", None, "cmd_fault", "undefined instruction"),
     "fetch": ("fetch-unmapped", lambda b: b.flash.end, "", "fetch from unmapped address"),
     "handler": ("fault-handler", None, "HardFault_Handler", "HardFault handler"),
+    "nocp": ("nocp", None, "cmd_fault", "while CPACR denies the FPU"),
+    "stack": ("stack-overflow", None, "recurse", "stack overflow"),
+    "noncode": ("non-code", None, "noncode_blob", "branch to non-code"),
+    # ARMv7-M A3.2.1: LDRD/STRD/LDM/STM fault on an unaligned address whatever CCR.UNALIGN_TRP says
+    "ldrd": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "strd": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "ldm": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
+    "stm": ("unaligned", lambda b: b.ram_span[0] + 2, "cmd_fault", "need a word-aligned address"),
 }
 
 
@@ -282,3 +290,4 @@ def test_systick_counts_cycles(probe):
     assert v1 == 0                                     # cleared: reads 0 until the first tick
     assert 990 <= v2 <= 999                            # reloaded with 999 on the first tick, then counting down
     assert polls > 0 and 0 <= v3 <= 999
+

@@ -59,6 +59,15 @@ class GarbledLine(BoardError):
         self.raw = raw
 
 
+class BoardExit(BoardError):
+    """The firmware stopped itself cleanly through semihosting (SYS_EXIT / SYS_EXIT_EXTENDED): report kind
+    'exit', `exit_code` on the exception and on the engine."""
+
+    def __init__(self, text: str, report: dict, exit_code: int):
+        super().__init__(text, report)
+        self.exit_code = exit_code
+
+
 class PortError(BoardError):
     """A serial port that cannot be used: absent, busy (held by another program) or not permitted."""
 
@@ -97,5 +106,5 @@ def open_board(backend: str, board, elf, **options):
     return opener(board, elf, **options)
 
 
-__all__ = ["BoardError", "BoardFault", "BoardHang", "BoardIdle", "BoardTimeout", "GarbledLine", "PortError",
+__all__ = ["BoardError", "BoardExit", "BoardFault", "BoardHang", "BoardIdle", "BoardTimeout", "GarbledLine", "PortError",
            "BACKENDS", "open_board"]

@@ -465,7 +465,7 @@ def elf_code_ranges(path: str | Path) -> list[tuple[int, int]]:
             if sym.name in ("$t", "$d", "$a") or sym.name.startswith(("$t.", "$d.", "$a.")):
                 marks.setdefault(sym["st_shndx"], []).append((sym["st_value"] & ~1, sym.name[1]))
         for index, sec in sections:
-            lo, hi = sec["sh_addr"], sec["sh_addr"] + sec["sh_size"]
+            hi = sec["sh_addr"] + sec["sh_size"]
             points = sorted(marks.get(index, []))
             for k, (a, kind) in enumerate(points):
                 b = points[k + 1][0] if k + 1 < len(points) else hi

@@ -19,7 +19,13 @@ Two mechanisms keep the counts exact where the firmware can see them:
   the current block before it included), and resumes after it. Everything else is an ordinary
   `mmio_map` callback.
 
-Anything outside the regions and the modelled peripherals stays unmapped, so the CPU faults on it.
+Anything outside the regions, the modelled peripherals and the .repl's Tag ranges (tags.py: served as
+Renode does, named in `warnings`) stays unmapped, so the CPU faults on it.
+
+Around the CPU: the ARMv7-M exception model (exceptions.py: NVIC/SCB state, entry and return) and when
+interrupts are taken (interrupts.py: SysTick due times through the native hook's tick limit, WFI, the
+cycle budget); the fault checks Unicorn does not make and the firmware's own fault handlers
+(faults.py); semihosting (semihosting.py).
 """
 from __future__ import annotations
 
@@ -37,21 +43,29 @@ from unicorn import unicorn_const as UC
 from unicorn import arm_const as A
 import unicorn.unicorn_py3.unicorn as _ucmod
 
-from harness.backends import BoardFault, BoardHang, BoardIdle
+from harness.backends import BoardExit, BoardFault, BoardHang, BoardIdle
+from harness.backends import exceptions as X
 from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, elf_code_ranges, is_branch
 from harness.backends.image import Image
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.faults import SITE_WORD, FaultsMixin
+from harness.backends.interrupts import NOSEQ, InterruptsMixin
+from harness.backends.semihosting import Semihosting
+from harness.backends.tags import TagPage, tag_pages
 from harness.board import Board
 from harness.build import CACHE
 from harness.errors import HarnessError
 
-__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "MODELS", "RegisterFile", "WatchHit"]
+__all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "BoardExit", "MODELS", "RegisterFile", "WatchHit"]
+
 
 NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
 IDLE_GAP = 256              # two empty receiver polls at most this many instructions apart: a wait loop
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
+IDLE_WFIS = 1000            # WFI wake-ups in a row with the console's receive interrupt on, nothing received
+                            # and nothing sent: the firmware waits for input (1 s of a 1 kHz tick)
 
 _CPU_MODELS = {"m4": A.UC_CPU_ARM_CORTEX_M4, "m7": A.UC_CPU_ARM_CORTEX_M7}
 _REPORT_REGS = [(f"r{i}", getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)] + [
@@ -68,19 +82,22 @@ class _Header(ctypes.Structure):
                 ("cur_size", ctypes.c_uint32), ("cur_n", ctypes.c_uint32), ("stopped", ctypes.c_uint32),
                 ("trap_hit", ctypes.c_uint32), ("blocks", ctypes.c_uint64), ("unknown", ctypes.c_uint64),
                 ("ntraps", ctypes.c_uint32), ("pad", ctypes.c_uint32), ("traps", ctypes.c_uint64 * 8),
-                ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("pad4", ctypes.c_uint64),
+                ("ticks", ctypes.c_uint64), ("prev_end", ctypes.c_uint64), ("tick_limit", ctypes.c_uint64),
+                ("due", ctypes.c_uint64),
                 ("cost_calls", ctypes.c_uint64), ("cycles_on", ctypes.c_uint32), ("cur_seq", ctypes.c_uint32),
                 ("pend_taken", ctypes.c_uint32), ("pend_flags", ctypes.c_uint32),
                 ("flash_penalty", ctypes.c_uint32), ("mispredict", ctypes.c_uint32),
                 ("cost_error", ctypes.c_uint32), ("profile_on", ctypes.c_uint32), ("slow", ctypes.c_uint32),
-                ("pad3", ctypes.c_uint32)]
+                ("watch", ctypes.c_uint32), ("watch_masks", ctypes.c_uint32), ("loop_addr", ctypes.c_uint32),
+                ("fpu_off", ctypes.c_uint32), ("sp_limit", ctypes.c_uint32), ("special_hit", ctypes.c_uint32),
+                ("sp_seen", ctypes.c_uint32), ("align_off", ctypes.c_uint32), ("ccr", ctypes.c_uint32)]
 
 
 class _Cost(ctypes.Structure):
     """Mirror of bc_cost in native/blockcount.c."""
     _fields_ = [("cost_seq", ctypes.c_uint32), ("cost_branch", ctypes.c_uint32), ("lines_seq", ctypes.c_uint32),
                 ("lines_branch", ctypes.c_uint32), ("taken", ctypes.c_uint32), ("flags", ctypes.c_uint32),
-                ("func", ctypes.c_uint32)]
+                ("func", ctypes.c_uint32), ("special", ctypes.c_uint32), ("sp_dec", ctypes.c_uint32)]
 
 
 class _ProfileSlot(ctypes.Structure):
@@ -89,7 +106,6 @@ class _ProfileSlot(ctypes.Structure):
 
 
 _PRICER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_uint64, ctypes.c_uint32, ctypes.POINTER(_Cost))
-NOSEQ = (1 << 64) - 1        # prev_end when the next block cannot be entered sequentially
 PRED_SIZE = 1 << 12          # the native branch predictor's table (PRED_BITS)
 
 
@@ -127,6 +143,11 @@ def native_library() -> ctypes.CDLL:
     lib.bc_forget_prices.argtypes = [ctypes.c_void_p]
     lib.bc_set_profile.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint32]
     lib.bc_settings.argtypes = [ctypes.c_void_p]
+    lib.bc_clear_traps.argtypes = [ctypes.c_void_p]
+    lib.bc_add_site.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_int, ctypes.c_int,
+                                ctypes.c_uint32, ctypes.c_uint32]
+    lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_int]
     lib.bc_header_size.restype = ctypes.c_uint32
     lib.bc_cost_size.restype = ctypes.c_uint32
     lib.bc_max_traps.restype = ctypes.c_uint32
@@ -185,7 +206,7 @@ class WatchHit:
 # --------------------------------------------------------------------------------------------------
 # The board
 
-class EmulatedBoard:
+class EmulatedBoard(InterruptsMixin, FaultsMixin):
     """A board built from `board` (harness.board.Board) running `elf_path`.
 
     `write()` queues bytes for the console receiver; `read_line()` runs the CPU until the console has
@@ -195,8 +216,11 @@ class EmulatedBoard:
     """
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
-                 reference_counter: bool = False, cycles: bool = True, profile: bool = False):
+                 reference_counter: bool = False, cycles: bool = True, profile: bool = False,
+                 strict: bool = False, cycle_budget: int | None = None):
         self.board = board
+        self.cycle_budget = cycle_budget   # modelled cycles the firmware may run after the host's last input
+        self.strict = strict           # an access to a peripheral the board does not model is an error
         self.elf_path = Path(elf_path)
         self.budget = int(budget)      # instructions the firmware may run after the host's last input
         self._budget_from = 0
@@ -257,6 +281,16 @@ class EmulatedBoard:
             raise HarnessError(f"{self.board.name}: no emulated CPU for core {self.board.core!r}") from None
         self.uc = uc
         self.page = uc.ctl_get_page_size()
+        nvic = next((p for p in self.board.peripherals.values() if p.cls == "IRQControllers.NVIC"), None)
+        self.exceptions = X.ExceptionModel(self, int((nvic.props if nvic else {}).get("priorityMask", "0xFF"), 0))
+        self._sleep = 0                      # cycles slept in WFI, without cost accounting (with it: in ticks)
+        self._cycles_from = 0                # the cycle budget runs from here (the host's last input)
+        self._fault_pending: BoardFault | None = None   # a fault whose firmware handler runs now
+        self.exit_code: int | None = None    # semihosting SYS_EXIT
+        self.warnings: list[str] = []        # accesses to peripherals the board does not model, once each
+        self._warned: set[str] = set()
+        self._strict_error: str | None = None
+        self.semihosting = Semihosting(self)
         for r in self.board.regions:
             if r.base % self.page or r.size % self.page:
                 raise HarnessError(f"{self.board.name}: region {r.name} is not aligned to the "
@@ -274,6 +308,7 @@ class EmulatedBoard:
         self._lines: deque[str] = deque()    # complete lines not yet returned
         self._history: deque[str] = deque(maxlen=200)
         self._last_empty_poll: int | None = None
+        self._quiet_wfis = 0                 # see _waits_for_input_in_wfi
         self._stop_reason: str | None = None
         self._exact_now: int | None = None
         self._exact_ticks: tuple[int, int] | None = None    # (before, after) the performed instruction
@@ -305,6 +340,11 @@ class EmulatedBoard:
         if err != UC.UC_ERR_OK:
             raise HarnessError(f"cannot register the native block hook: {UcError(err)}")
         self._block_hook = hh.value
+        self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
+                                    A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
+        self._check_fpu()
+        self._site_kinds: set[int] = set()
+        self._register_sites(SITE_WORD)
         uc.hook_add(UC.UC_HOOK_MEM_INVALID, self._on_invalid)
         if self.reference_counter:
             uc.hook_add(UC.UC_HOOK_CODE, self._on_code)
@@ -324,6 +364,10 @@ class EmulatedBoard:
         self._hdr.ntraps = len(self._trap_names)
 
         self.fetch_config_changed()
+        self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+        self.fpu_config_changed()
+        self.stack_limit, self.stack_limit_symbol = self._stack_limit()
+        self._hdr.sp_limit = self.stack_limit
 
         sp, pc = self._vector(0), self._vector(1)
         if not pc & 1:
@@ -333,7 +377,7 @@ class EmulatedBoard:
         self._pc = pc & ~1
 
     def _build_peripherals(self) -> None:
-        uc, page = self.uc, self.page
+        page = self.page
         self.peripherals: dict[str, RegisterFile] = {}
         self._exact_page: dict[int, RegisterFile] = {}     # page base -> model, for trapped accesses
         windows = []
@@ -361,6 +405,14 @@ class EmulatedBoard:
                     start = off
             if start is not None:
                 self._mmio(model, start, size)
+        taken = {b for lo, hi, _ in windows for b in range(lo, hi, page)}
+        for base, tags in sorted(tag_pages(self.board.tags, page).items()):
+            if base in taken or any(r.base <= base < r.end for r in self.board.regions):
+                raise HarnessError(f"{self.board.path}: Tag {tags[0].name} shares an emulator page with a "
+                                   f"modelled peripheral or memory")
+            model = TagPage(self, base, tags)
+            self.uc.mmio_map(base, page, lambda uc, off, size, _, m=model: m.read(off, size), None,
+                             lambda uc, off, size, value, _, m=model: m.write(off, size, value), None)
         spans = sorted(windows + [(r.base, r.end, r.name) for r in self.board.regions])
         for a, b in zip(spans, spans[1:]):
             if b[0] < a[1]:
@@ -411,6 +463,10 @@ class EmulatedBoard:
         hang is a command that never finishes, however long the session before it."""
         self._rx.extend(bytes(data))
         self._budget_from = self.instructions
+        self._cycles_from = self._time()
+        uart = self.peripherals.get(self.board.console.uart)
+        if hasattr(uart, "update_irq"):
+            uart.update_irq()                 # RXNE with RXNEIE raises the UART's interrupt
 
     def read_line(self, max_instructions: int | None = None) -> str:
         """Run until the console has sent a complete line and return it without its line ending.
@@ -434,6 +490,10 @@ class EmulatedBoard:
         if reason == "idle":
             verdict = f"IDLE firmware waits for input, the console receiver is empty (pc {self._at(self._pc)})"
             raise BoardIdle(self._report_text("idle", verdict), self._report("idle", verdict))
+        if reason == "cycle-budget":
+            verdict = (f"HANG cycle budget of {self.cycle_budget} modelled cycles exhausted since the last input "
+                       f"(pc {self._at(self._pc)})")
+            raise BoardHang(self._report_text("cycle-budget", verdict), self._report("cycle-budget", verdict))
         if reason in ("budget", "timeout"):
             if reason == "budget":
                 verdict = f"HANG instruction budget of {self.budget} exhausted since the last input"
@@ -447,6 +507,12 @@ class EmulatedBoard:
             verdict = f"HANG firmware waits for an interrupt (WFI) and the emulator delivers none " \
                       f"(pc {self._at(self._pc)})"
             raise BoardHang(self._report_text("wfi", verdict), self._report("wfi", verdict))
+        if reason == "unmodelled":
+            verdict = f"FAULT strict: {self._strict_error}"
+            self._dead = BoardFault(self._report_text("unmodelled", verdict), self._report("unmodelled", verdict))
+            raise self._dead
+        if reason == "exit":
+            raise self._dead
         if reason == "sysreset":
             verdict = f"FAULT firmware requested a system reset (AIRCR.SYSRESETREQ) (pc {self._at(self._pc)})"
             self._dead = BoardFault(self._report_text("reset", verdict), self._report("reset", verdict))
@@ -585,7 +651,7 @@ class EmulatedBoard:
         exact for the exact pages, the count at the start of the current block elsewhere. Without cost
         accounting: instructions, as now()."""
         if not self._hdr.cycles_on:
-            return self.now() + (1 if after else 0)
+            return self.now() + self._sleep + (1 if after else 0)
         if self._exact_ticks is not None:
             return self._exact_ticks[1 if after else 0] // self._tpc
         return (self._hdr.ticks - self._current_price()) // self._tpc
@@ -640,10 +706,25 @@ class EmulatedBoard:
         return bool(self._rx)
 
     def console_rx_pop(self) -> int:
+        self._quiet_wfis = 0
         return self._rx.popleft() if self._rx else 0
+
+    def _waits_for_input_in_wfi(self) -> bool:
+        """At a WFI: the console receives by interrupt (RXNEIE), its queue is empty, and the firmware has
+        neither sent nor received anything for IDLE_WFIS wake-ups: it sleeps until input comes."""
+        uart = self.peripherals.get(self.board.console.uart)
+        if uart is None or not hasattr(uart, "TXEIE") or self._rx or self._lines:
+            self._quiet_wfis = 0
+            return False
+        if not uart.stored(uart.CR1) & uart.RXNEIE:
+            self._quiet_wfis = 0
+            return False
+        self._quiet_wfis += 1
+        return self._quiet_wfis >= IDLE_WFIS
 
     def console_tx(self, byte: int) -> None:
         self._last_empty_poll = None
+        self._quiet_wfis = 0
         self._out.append(byte)
         if byte == 0x0A:
             text = self._decode(bytes(self._out[:-1]).rstrip(b"\r"))
@@ -666,6 +747,25 @@ class EmulatedBoard:
     @staticmethod
     def _decode(data: bytes) -> str:
         return data.decode("utf-8", errors="replace")
+
+
+    def unmodelled_access(self, tag, addr: int, is_write: bool) -> None:
+        """The firmware touched a tagged range (tags.py): a warning per tag without a value, once, or
+        with `strict` an error at the next block boundary."""
+        if tag is not None and tag.value is not None:
+            return                                   # a board fact (UID, IDCODE, flash size)
+        name = tag.name if tag is not None else f"0x{addr & ~3:08x}"
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        text = (f"{'write to' if is_write else 'read from'} {name} at 0x{addr:08x}, which {self.board.name} does "
+                f"not model (pc {self._at(pc)})")
+        self.warnings.append(text)
+        if self.strict and self._strict_error is None:
+            self._strict_error = text
+            self.request_stop("unmodelled")
+
 
     # ---------------------------------------------------------------- running
     def _on_invalid(self, uc, access, address, size, value, _):
@@ -740,10 +840,12 @@ class EmulatedBoard:
             c.cost_branch, c.lines_branch = block.total(seq=False)
             c.taken, c.flags = block.taken, block.flags
             c.func = self._func_index(addr) if self._prof is not None else 0
+            c.special, c.sp_dec = self._block_checks(addr, block)
             return 0
         except BaseException as e:          # noqa: BLE001 - reported after emu_start returns
             self._price_error = e
             return -1
+
 
     def _func_index(self, addr: int) -> int:
         """Profile slot of the function containing `addr` (0: none)."""
@@ -824,10 +926,11 @@ class EmulatedBoard:
     def _run(self, limit: int) -> str:
         """Run until something asks to stop; returns the reason ('line', 'idle', 'budget', 'timeout',
         'sysreset'), raises BoardFault on a fault."""
-        uc, hdr, lib = self.uc, self._hdr, self._lib
+        uc, hdr = self.uc, self._hdr
         self._stop_reason = None
         idle_returns = 0
         while True:
+            self._service_interrupts()
             hdr.limit = limit
             hdr.stopped = 0
             hdr.trap_hit = 0
@@ -852,12 +955,33 @@ class EmulatedBoard:
             if err is None:
                 if hdr.trap_hit:
                     raise self._handler_fault(hdr.trap_hit - 1)
+                if self._fault_pending is not None:
+                    if hdr.stopped == 4:
+                        self._raise_pending_fault("looped forever")
+                    if self._stop_reason == "sysreset":
+                        self._raise_pending_fault("requested a system reset")
+                    if hdr.stopped == 1 and self._stop_reason is None:
+                        self._raise_pending_fault("ran out of the instruction budget")
                 if self._stop_reason is not None:
                     return self._stop_reason
+                if hdr.stopped == 5:
+                    self._special_stop(pc, limit)
+                    continue
+                if hdr.stopped == 3 and self._cycle_budget_spent():
+                    return "cycle-budget"
+                if hdr.stopped == 3 or hdr.stopped == 4:
+                    continue                # an interrupt fell due or the masks changed: serviced at the top
                 if hdr.stopped:
                     return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
-                    return "wfi"            # sleeps until an interrupt, and none is ever delivered
+                    if self._waits_for_input_in_wfi():
+                        self._quiet_wfis = 0
+                        return "idle"
+                    if self._wfi():
+                        if self._cycle_budget_spent():
+                            return "cycle-budget"
+                        continue
+                    return "wfi"            # sleeps until an interrupt, and none can ever come
                 # Unicorn returned by itself for another reason: carry on, unless nothing moves
                 idle_returns = idle_returns + 1 if (hdr.count, pc) == (start_count, start_pc) else 0
                 if idle_returns > MAX_IDLE_RETURNS:
@@ -865,6 +989,26 @@ class EmulatedBoard:
                 continue
             if err.errno == UC.UC_ERR_INSN_INVALID and self._hint_before(pc) in ("wfe", "yield"):
                 continue                    # Unicorn stops after these hints; on the chip they fall through
+            if err.errno in (UC.UC_ERR_EXCEPTION, UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT) \
+                    and pc >= 0xFFFFFFE0 and self.exceptions.exit(pc | 1):
+                continue                    # a branch to EXC_RETURN: the exception returned
+            if err.errno == UC.UC_ERR_EXCEPTION:
+                if self._svc_before(pc):
+                    self.exceptions.pend(X.SVCALL)      # taken at the top, or escalated below
+                    if self.exceptions.takeable() == X.SVCALL:
+                        continue
+                    raise self._fault(err, pc)          # SVC at or above its priority: no handler
+                stop = self.semihosting.at_bkpt(pc)
+                if stop == "continue":
+                    continue
+                if stop == "exit":
+                    self._dead = self._exit_stop()      # final: lines sent before it come first
+                    return "exit"
+                if stop == "bkpt":
+                    fault = self._bkpt_fault(pc)
+                    if self._enter_fault_handler(fault, pc):
+                        continue
+                    raise fault
             access = self._bad_access
             if access is not None and err.errno in (UC.UC_ERR_READ_UNMAPPED, UC.UC_ERR_WRITE_UNMAPPED):
                 page = access[1] - access[1] % self.page
@@ -876,7 +1020,33 @@ class EmulatedBoard:
                     if hdr.count > limit:
                         return "budget" if limit == self._budget_limit else "timeout"
                     continue
-            raise self._fault(err, pc)
+            fault = self._fault(err, pc)
+            if self._enter_fault_handler(fault, pc):
+                self._dead = None
+                continue
+            if self._fault_pending is not None:
+                self._raise_pending_fault(f"faulted itself: {fault.verdict}")
+            raise fault
+
+
+    def _exit_stop(self) -> BoardExit:
+        """The firmware exited through semihosting: the final stop (read_line raises it from now on)."""
+        verdict = f"EXIT firmware exited through semihosting with code {self.exit_code} (pc {self._at(self._pc)})"
+        report = self._report("exit", verdict)
+        report["exit_code"] = self.exit_code
+        return BoardExit(self._report_text("exit", verdict), report, self.exit_code)
+
+    def step_over(self, pc: int, size: int) -> None:
+        """The engine performed the instruction at `pc` itself (e.g. a semihosting BKPT): count it with
+        its modelled cycles and go on after it."""
+        hdr = self._hdr
+        ticks = self._ticks_of_insn_at(pc) if hdr.cycles_on and hdr.cur_size else 0
+        self._pc = pc + size
+        hdr.count += 1
+        if hdr.cycles_on:
+            hdr.ticks += ticks
+            hdr.prev_end = pc + size
+            self._profile_add(pc, 1, ticks)
 
     _HINTS = {0xBF10: "yield", 0xBF20: "wfe", 0xBF30: "wfi"}
     _WIDE_HINTS = {0xF3AF8001: "yield", 0xF3AF8002: "wfe", 0xF3AF8003: "wfi"}

@@ -70,10 +70,21 @@ class _StmUart(RegisterFile):
     TE, RE = 1 << 3, 1 << 2
     TXE, TC, RXNE = 1 << 7, 1 << 6, 1 << 5
 
+    TXEIE, TCIE, RXNEIE = 1 << 7, 1 << 6, 1 << 5    # CR1, the same bits on the F4 and F7 layouts
+
     def __init__(self, engine, periph):
         super().__init__(engine, periph)
         self.console = engine.board.console.uart == periph.name
         self.output = bytearray()           # what a non-console UART sent
+        self.irq = periph.irqs.get("", periph.irqs.get("IRQ"))   # NVIC line from the .repl (`-> nvic@N`)
+
+    def update_irq(self) -> None:
+        """The interrupt line: a status flag (TXE, TC, RXNE) AND its enable in CR1, while UE is set."""
+        if self.irq is None:
+            return
+        cr1 = self.stored(self.CR1)
+        level = bool(cr1 & self.UE) and bool(self.status() & cr1 & (self.TXEIE | self.TCIE | self.RXNEIE))
+        self.engine.irq_level(self.irq, level)
 
     def _on(self, bit: int) -> bool:
         cr1 = self.stored(self.CR1)
@@ -92,7 +103,9 @@ class _StmUart(RegisterFile):
                 self.engine.console_polled(bool(value & self.RXNE))
             return value
         if off == self.RDR:
-            return self.engine.console_rx_pop() if self._rx_ready() else 0
+            value = self.engine.console_rx_pop() if self._rx_ready() else 0
+            self.update_irq()
+            return value
         return super().read32(off)
 
     def write32(self, off, value, mask):
@@ -102,10 +115,13 @@ class _StmUart(RegisterFile):
                     self.engine.console_tx(value & 0xFF)
                 else:
                     self.output.append(value & 0xFF)
+            self.update_irq()
             return
         if off == self.SR:
             return                          # flags are computed; clearing them changes nothing here
         super().write32(off, value, mask)
+        if off == self.CR1:
+            self.update_irq()
 
 
 class Stm32Uart(_StmUart):
@@ -285,12 +301,14 @@ class SystemControlSpace(RegisterFile):
     enable/pending set/clear pairs; SCB CPUID (per core), VTOR, AIRCR (SYSRESETREQ stops the run), CCR,
     CPACR, the cache identification registers from the board's `cache:` facts (zero without them), cache
     maintenance writes ignored; a write to CCR (I-cache enable) changes the flash fetch penalty of the
-    cycle model; everything else stores. No exception is ever taken (Unicorn has no exception entry):
-    TICKINT and pending interrupts are recorded only."""
+    cycle model; everything else stores. The NVIC and the exception registers of the SCB (ICSR, SHPR,
+    SHCSR, the fault status registers, STIR) belong to the engine's exception model (exceptions.py);
+    SysTick pends its exception at the wrap when TICKINT is set (`systick_sample`, `systick_next_wrap`)."""
     size = 0x1000
-    exact_pages = (0x000,)
+    # SysTick and the NVIC enable/pending registers (0x000 page), the SCB (0xC00 page: ICSR, SHPR, STIR):
+    # a store there may make an exception take effect at once, so it is performed at the exact instruction
+    exact_pages = (0x000, 0xC00)
     SYST_CSR, SYST_RVR, SYST_CVR, SYST_CALIB = 0x010, 0x014, 0x018, 0x01C
-    SET_CLEAR = {0x100: (0x100, True), 0x180: (0x100, False), 0x200: (0x200, True), 0x280: (0x200, False)}
     CPUID, VTOR, AIRCR, CCR = 0xD00, 0xD08, 0xD0C, 0xD14
     CLIDR, CTR, CCSIDR, CSSELR, CPACR = 0xD78, 0xD7C, 0xD80, 0xD84, 0xD88
     DEMCR, STIR, FPCCR = 0xDFC, 0xF00, 0xF34
@@ -303,12 +321,11 @@ class SystemControlSpace(RegisterFile):
 
     def __init__(self, engine, periph):
         super().__init__(engine, periph)
-        self._enabled_bits = [0] * 16         # NVIC ISER/ICER words
-        self._pending_bits = [0] * 16
         self._st_value = 0                    # SysTick value at _st_t0
         self._st_wraps = 0                    # 1 -> 0 transitions up to _st_t0
         self._st_t0 = 0
         self._st_flag_base = 0                # wraps already reported through COUNTFLAG
+        self._st_irq_base = 0                 # wraps already turned into a SysTick exception
 
     def reset_values(self):
         core = self.board.core
@@ -357,6 +374,32 @@ class SystemControlSpace(RegisterFile):
         period = reload + 1
         return reload - after_zero % period, wraps + (after_zero + 1) // period
 
+    def systick_sample(self, now: int) -> bool:
+        """True when SysTick wrapped since the last sample with TICKINT set: its exception pends."""
+        wraps = self._systick_at(now)[1]
+        fired = wraps > self._st_irq_base and bool(self.stored(self.SYST_CSR) & 2)
+        self._st_irq_base = max(self._st_irq_base, wraps)
+        return fired
+
+    def systick_next_wrap(self) -> int | None:
+        """The cycle count of the next wrap not sampled yet, when it raises the exception (ENABLE and
+        TICKINT); None when none will come."""
+        csr = self.stored(self.SYST_CSR)
+        if csr & 3 != 3:
+            return None
+        div = 1 if csr & 4 else self.STM32_EXTERNAL_CLOCK_DIV
+        v0, reload = self._st_value, self.stored(self.SYST_RVR) & 0xFFFFFF
+        n = self._st_irq_base + 1 - self._st_wraps          # the n-th wrap after the settle point
+        if v0 > 0:
+            if n > 1 and reload == 0:
+                return None
+            k = v0 + (reload + 1) * (n - 1)
+        else:
+            if reload == 0:
+                return None
+            k = (reload + 1) * n
+        return self._st_t0 + k * div
+
     def _systick_settle(self, t: int) -> None:
         self._st_value, self._st_wraps = self._systick_at(t)
         self._st_t0 = t
@@ -369,10 +412,8 @@ class SystemControlSpace(RegisterFile):
             return (self.stored(off) & 0x7) | (flag << 16)
         if off == self.SYST_CVR:
             return self._systick_at(self.engine.now_cycles())[0]
-        for base, (group, _) in self.SET_CLEAR.items():
-            if base <= off < base + 0x40:
-                bits = self._enabled_bits if group == 0x100 else self._pending_bits
-                return bits[(off - base) // 4]
+        if self.engine.exceptions.owns(off):
+            return 0 if off == self.STIR else self.engine.exceptions.read32(off)
         if off == self.CPUID:
             return self.cpuid()
         if off == self.AIRCR:
@@ -391,6 +432,8 @@ class SystemControlSpace(RegisterFile):
         value &= mask
         if off in (self.SYST_CSR, self.SYST_RVR, self.SYST_CVR):
             after = self.engine.now_cycles(after=True)
+            if self.systick_sample(after):          # wraps up to now pend under the old settings
+                self.engine.exceptions.pend(15)
             self._systick_settle(after)
             if off == self.SYST_CVR:
                 self._st_value = 0
@@ -400,23 +443,26 @@ class SystemControlSpace(RegisterFile):
             else:
                 self.store(off, value & 0xFFFFFF, mask)
             return
-        for base, (group, setting) in self.SET_CLEAR.items():
-            if base <= off < base + 0x40:
-                bits = self._enabled_bits if group == 0x100 else self._pending_bits
-                i = (off - base) // 4
-                bits[i] = bits[i] | value if setting else bits[i] & ~value
-                return
-        if off in (self.CPUID, self.CLIDR, self.CTR, self.CCSIDR, self.STIR, self.SYST_CALIB) \
+        if self.engine.exceptions.owns(off):
+            self.engine.exceptions.write32(off, value, mask)
+            return
+        if off in (self.CPUID, self.CLIDR, self.CTR, self.CCSIDR, self.SYST_CALIB) \
                 or off in self.CACHE_MAINTENANCE:
             return                                          # read-only or maintenance: nothing to keep
         if off == self.CCR:
             super().write32(off, value, mask)
             self.engine.fetch_config_changed()
+            self.engine.ccr_changed(self.stored(off))
+            return
+        if off == self.CPACR:
+            super().write32(off, value, mask)
+            self.engine.fpu_config_changed()
             return
         if off == self.AIRCR:
             if mask & 0xFFFF0000 and (value >> 16) != 0x05FA:
                 return                                      # wrong VECTKEY: the write is ignored
             self.store(off, value & 0x8700, mask & 0x8700)
+            self.engine.exceptions.set_prigroup(self.stored(off))
             if value & (1 << 2):
                 self.engine.request_stop("sysreset")
             return

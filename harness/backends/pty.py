@@ -20,7 +20,7 @@ import tty
 from collections import deque
 from pathlib import Path
 
-from harness.backends import BoardError, BoardFault, BoardHang, BoardIdle
+from harness.backends import BoardError, BoardExit, BoardFault, BoardHang, BoardIdle
 from harness.board import Board
 
 SLICE = 5_000_000          # instructions per run before the pump looks for host input again
@@ -157,7 +157,7 @@ class EmulatedPty:
                 if hang.report.get("kind") != "timeout":
                     self.failure = hang     # budget spent or WFI: the board is stuck, as a real one would be
                 continue
-            except BoardFault as fault:
-                self.failure = fault       # a real chip sits in its fault handler: the line goes quiet
+            except (BoardFault, BoardExit) as end:
+                self.failure = end         # a real chip sits in its fault handler (or halts): the line goes quiet
                 continue
             self._send(line)

@@ -2,7 +2,8 @@
  * a polled console on the board's console UART, and one command per line:
  *   ping                 -> pong
  *   echo <text>          -> <text>
- *   fault ram-write | ram-read | flash-write | udf | fetch | handler
+ *   fault ram-write | ram-read | flash-write | udf | fetch | handler | nocp | stack | noncode
+ *         | ldrd | strd | ldm | stm  (at BOARD_RAM_BASE + 2)
  *   spin                 -> never answers
  *   cyccnt               -> DWT CYCCNT read at several places, including mid-block and inside an IT block
  *   systick              -> SysTick values read back
@@ -269,6 +270,18 @@ static void cmd_info(void) {
     put_hex(RCC_CR); puts_("\r\n");
 }
 
+/* recursion with a frame the compiler cannot drop, deeper than any stack: runs below the stack limit */
+static volatile uint32_t recurse_depth = 0xFFFFFFFFu;
+__attribute__((noinline)) uint32_t recurse(uint32_t n) {
+    volatile uint32_t pad[16];
+    pad[n & 15u] = n;
+    if (n >= recurse_depth) return pad[0];
+    return recurse(n + 1u) + pad[(n + 1u) & 15u];
+}
+
+/* data in flash, not code: a branch here is a branch to non-code (the halfwords would decode as NOPs) */
+const uint16_t noncode_blob[8] = {0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, 0xBF00, 0x4770};
+
 __attribute__((noinline)) static void cmd_fault(const char *what) {
     if (equals(what, "ram-write")) {
         REG(BOARD_RAM_BASE + BOARD_RAM_SIZE) = 0x12345678u;
@@ -283,6 +296,26 @@ __attribute__((noinline)) static void cmd_fault(const char *what) {
         f();
     } else if (equals(what, "handler")) {
         HardFault_Handler();
+    } else if (equals(what, "nocp")) {
+        SCB_CPACR &= ~(0xFu << 20);         /* CP10, CP11: no access */
+        __asm volatile("dsb\n isb\n vadd.f32 s0, s0, s1" ::: "memory");
+    } else if (equals(what, "stack")) {
+        put_u32(recurse(0));
+    } else if (equals(what, "ldrd")) {
+        uint32_t a, b;
+        __asm volatile("ldrd %0, %1, [%2]" : "=&r"(a), "=&r"(b) : "r"(BOARD_RAM_BASE + 2u) : "memory");
+        put_u32(a + b);
+    } else if (equals(what, "strd")) {
+        __asm volatile("strd %0, %1, [%2]" :: "r"(1u), "r"(2u), "r"(BOARD_RAM_BASE + 2u) : "memory");
+    } else if (equals(what, "ldm")) {
+        uint32_t base = BOARD_RAM_BASE + 2u;
+        __asm volatile("ldm %0, {r4, r5}" :: "r"(base) : "r4", "r5", "memory");
+    } else if (equals(what, "stm")) {
+        uint32_t base = BOARD_RAM_BASE + 2u;
+        __asm volatile("stm %0, {r4, r5}" :: "r"(base) : "memory");
+    } else if (equals(what, "noncode")) {
+        void (*f)(void) = (void (*)(void))((uint32_t)noncode_blob | 1u);
+        f();
     }
     puts_("survived\r\n");
 }

@@ -27,6 +27,9 @@
 
 typedef int (*mem_read_fn)(void *uc, uint64_t addr, void *buf, uint64_t size);
 typedef int (*emu_stop_fn)(void *uc);
+#define SITE_BITS 13
+#define SITE_SIZE (1u << SITE_BITS)
+typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 
 /* Filled by the cost provider for one block (mirrored by emulated._Cost). */
 typedef struct {
@@ -37,6 +40,8 @@ typedef struct {
     uint32_t taken;        /* extra ticks when its last instruction is a conditional branch, taken */
     uint32_t flags;        /* COND_FINAL, BACKWARD */
     uint32_t func;         /* profile slot (the function the block is in), < nfuncs */
+    uint32_t special;      /* SPECIAL_*: checks the hook makes when the block is entered */
+    uint32_t sp_dec;       /* bytes its instructions move SP down (PUSH, SUB SP, ...), for the stack check */
 } bc_cost;
 
 /* Per-function totals while profiling (mirrored by emulated._ProfileSlot). */
@@ -56,6 +61,22 @@ typedef int (*cost_fn)(uint64_t addr, uint32_t size, bc_cost *out);
 #define NOSEQ UINT64_MAX   /* prev_end when the next block cannot be a sequential successor */
 #define COND_FINAL 1u      /* cost flags: the last instruction branches only if a condition holds */
 #define BACKWARD 2u        /* ... to an address behind it (static prediction: taken) */
+#define WATCH_MASKS 1u
+#define WATCH_SELFLOOP 2u
+/* entry_t.trap: the trap index (1..MAX_TRAPS) in the low bits, and checks made at the block's entry */
+#define TRAP_INDEX 0x0Fu
+#define SPECIAL_VFP 0x10u      /* has FPU instructions: a fault while CPACR denies CP10/CP11 */
+#define SPECIAL_SP 0x20u       /* moves SP down: checked against the stack limit */
+#define SPECIAL_NONCODE 0x40u  /* starts outside the ELF's code */
+#define SPECIAL_ALIGN 0x80u    /* special_hit: a site (bc_site_hook) with an unaligned address */
+#define SPECIAL_DIV0 0x100u    /* special_hit: a divide site with a zero divisor while CCR.DIV_0_TRP */
+/* site kinds (bc_add_site) */
+#define SITE_WORD 1u           /* LDRD/STRD/LDM/STM/LDREX/STREX: word-aligned always */
+#define SITE_TRP_WORD 2u       /* LDR/STR (word): word-aligned while CCR.UNALIGN_TRP */
+#define SITE_TRP_HALF 3u       /* LDRH/STRH/LDRSH: halfword-aligned while CCR.UNALIGN_TRP */
+#define SITE_DIV 4u            /* SDIV/UDIV: the divisor, while CCR.DIV_0_TRP */
+#define CCR_UNALIGN_TRP 8u
+#define CCR_DIV_0_TRP 16u
 
 /* Mirrored field for field by a ctypes.Structure in emulated.py (_Header): keep the two in step. */
 typedef struct {
@@ -74,7 +95,9 @@ typedef struct {
     /* modelled cost (cycles_on), in ticks */
     uint64_t ticks;        /* ticks of every block entered so far, the current one in full */
     uint64_t prev_end;     /* end of the block entered last; NOSEQ: the next entry is not sequential */
-    uint64_t pad4;
+    uint64_t tick_limit;   /* call stop_check at the first block entered when this much time has passed
+                              (ticks with cycles_on, instructions without): `due`, or 0 while `watch` */
+    uint64_t due;          /* stop there: an interrupt falls due */
     uint64_t cost_calls;   /* blocks priced by the cost provider */
     uint32_t cycles_on;    /* 1: account cost */
     uint32_t cur_seq;      /* 1: the current block was entered sequentially */
@@ -85,7 +108,17 @@ typedef struct {
     uint32_t cost_error;   /* the cost provider failed (the run was stopped) */
     uint32_t profile_on;   /* 1: add instructions and ticks per function into prof[] */
     uint32_t slow;         /* flash_penalty | profile_on: set by bc_settings() */
-    uint32_t pad3;
+    uint32_t watch;        /* WATCH_MASKS: stop at the first block where PRIMASK/FAULTMASK/BASEPRI differ
+                              from watch_masks (an interrupt is pending but masked by them);
+                              WATCH_SELFLOOP: stop when a one-instruction block follows itself (`b .`) */
+    uint32_t watch_masks;  /* PRIMASK | FAULTMASK << 1 | BASEPRI << 8, as the engine last saw them */
+    uint32_t loop_addr;    /* WATCH_SELFLOOP: the last block entered, if it was one instruction */
+    uint32_t fpu_off;      /* 1: CPACR denies CP10/CP11 (a block with SPECIAL_VFP stops: NOCP) */
+    uint32_t sp_limit;     /* the lowest SP allowed (the stack's bottom symbol); 0: no check */
+    uint32_t special_hit;  /* the SPECIAL_* check that stopped the run (stopped = 5) */
+    uint32_t sp_seen;      /* the SP at the entry of the block that failed the stack check */
+    uint32_t align_off;    /* 1: skip the alignment checks (the engine runs up to the faulting instruction) */
+    uint32_t ccr;          /* SCB CCR as the firmware set it (UNALIGN_TRP, DIV_0_TRP) */
 } bc_header;
 
 /* 32 bytes, so that an entry never straddles a cache line. */
@@ -101,21 +134,37 @@ typedef struct {
     uint16_t lines_seq;
     uint16_t lines_branch;
     uint16_t taken;
-    uint8_t trap;          /* index + 1 of the trap address the block starts at, 0: none */
+    uint8_t trap;          /* index + 1 of the trap address the block starts at (0: none) | SPECIAL_* */
     uint8_t pad;
 } entry_t;
+
+/* An instruction checked by bc_site_hook: address = base + (index << shift) + imm, or the divisor. */
+typedef struct {
+    uint64_t addr;
+    int base;              /* Unicorn register id (the divisor for SITE_DIV) */
+    int index;             /* Unicorn register id, -1: none */
+    uint8_t shift;
+    uint8_t imm;           /* the immediate offset mod 4 */
+    uint8_t kind;          /* SITE_* */
+    uint8_t pad;
+} site_t;
 
 typedef struct {
     bc_header h;
     mem_read_fn mem_read;
     emu_stop_fn emu_stop;
     cost_fn price;
+    reg_read_fn reg_read;      /* for the mask watch (bc_set_watch_regs) */
+    int mask_regs[3];          /* Unicorn ids of PRIMASK, FAULTMASK, BASEPRI */
+    int sp_reg;                /* ... and of SP */
     bc_prof *prof;             /* profile slots (owned by the caller), nfuncs of them */
     uint32_t nfuncs;
     uint32_t used;
     entry_t table[TABLE_SIZE] __attribute__((aligned(64)));
     uint8_t pred[PRED_SIZE];   /* 2-bit counters + 1 (0: never seen) */
     uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
+    uint32_t sp_dec[TABLE_SIZE];   /* per entry: bc_cost.sp_dec */
+    site_t sites[SITE_SIZE];       /* instructions checked by bc_site_hook (addr 0: empty slot) */
 } bc_state;
 
 static int is_wide(uint16_t hw) {
@@ -207,6 +256,8 @@ static __attribute__((noinline)) void price(bc_state *s, void *uc, entry_t *e, u
     e->taken = (uint16_t)(c.flags & COND_FINAL ? c.taken : 0);
     e->flags = (uint8_t)c.flags;
     e->func = (uint16_t)c.func;
+    e->trap = (uint8_t)((e->trap & TRAP_INDEX) | (c.special & ~TRAP_INDEX & 0xFFu));
+    s->sp_dec[e - s->table] = c.sp_dec;
     e->priced = 1;
     h->cost_calls++;
 }
@@ -224,28 +275,32 @@ static const uint8_t pred_next[20] = {
     /* ctr 0 */ 1, 2, 1, 2,  /* ctr 1 */ 1, 3, 1, 3,  /* ctr 2 */ 2, 4, 2, 4,  /* ctr 3 */ 3, 4, 3, 4,
 };
 
-/* The rarely needed parts of account(): flash wait states and the profile. */
+/* The rarely needed parts of account(): flash wait states and the profile. Returns the block's own
+ * flash penalty (part of its own price). */
 static __attribute__((noinline)) uint32_t account_slow(bc_state *s, entry_t *e, uint32_t seq, uint32_t cost) {
     bc_header *h = &s->h;
-    if (h->flash_penalty) cost += (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
+    uint32_t lines = 0;
+    if (h->flash_penalty) lines = (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
     if (h->profile_on && s->prof) {
         s->prof[e->func].instructions += e->n;
-        s->prof[e->func].ticks += cost;
+        s->prof[e->func].ticks += cost + lines;
     }
-    return cost;
+    return lines;
 }
 
 /* Settle the previous block's conditional branch and charge this block. `predicted` (a constant: the
  * hook comes in two builds) adds the branch predictor of the M7 model: a 2-bit counter per branch,
  * starting weakly taken for a backward target, weakly not taken otherwise. The price charged for the
- * block itself (without the settled branch) is not stored: the caller recomputes it from cur_seq. */
-static inline __attribute__((always_inline)) void account(bc_state *s, void *uc, entry_t *e, uint64_t addr,
-                                                          uint32_t size, const int predicted) {
+ * block itself (without the settled branch) is not stored: the caller recomputes it from cur_seq; it is
+ * returned, so that the hook knows the time at which this block starts. */
+static inline __attribute__((always_inline)) uint32_t account(bc_state *s, void *uc, entry_t *e, uint64_t addr,
+                                                              uint32_t size, const int predicted) {
     bc_header *h = &s->h;
     if (__builtin_expect(!e->priced, 0)) price(s, uc, e, addr, size);
     uint64_t end = addr + size;
     uint32_t seq = addr == h->prev_end;
-    uint32_t cost = seq ? e->cost_seq : e->cost_branch + h->pend_taken;   /* pend_taken: 0 unless conditional */
+    uint32_t own = seq ? e->cost_seq : e->cost_branch;
+    uint32_t cost = seq ? own : own + h->pend_taken;   /* pend_taken: 0 unless conditional */
     if (predicted) {
         if (h->pend_flags & COND_FINAL) {
             uint8_t *p = &s->pred[pred_slot(h->prev_end)];    /* prev_end: where the pending branch ends */
@@ -255,19 +310,75 @@ static inline __attribute__((always_inline)) void account(bc_state *s, void *uc,
         }
         h->pend_flags = e->flags;
     }
-    if (__builtin_expect(h->slow != 0, 0)) cost = account_slow(s, e, seq, cost);
+    if (__builtin_expect(h->slow != 0, 0)) {
+        uint32_t lines = account_slow(s, e, seq, cost);
+        cost += lines;
+        own += lines;
+    }
     h->ticks += cost;
     h->cur_seq = seq;
     h->pend_taken = e->taken;
     h->prev_end = end;
+    return own;
 }
 
-static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t *e) {
+static uint32_t read_masks(bc_state *s, void *uc) {
+    uint32_t v[3] = {0, 0, 0};
+    if (!s->reg_read) return 0;
+    for (int i = 0; i < 3; i++) s->reg_read(uc, s->mask_regs[i], &v[i]);
+    return (v[0] & 1) | (v[1] & 1) << 1 | (v[2] & 0xFF) << 8;
+}
+
+/* `before`: the time (ticks, or instructions without cost accounting) at which this block starts. A stop
+ * at the tick limit or on a mask change comes before the block runs: it is the boundary where the engine
+ * takes an interrupt. */
+static __attribute__((noinline)) void stop_check(bc_state *s, void *uc, entry_t *e, uint64_t addr,
+                                                 uint64_t before) {
     bc_header *h = &s->h;
     if (h->stopped) return;
-    if (e->trap) {
-        h->trap_hit = e->trap;
+    if (h->watch & WATCH_SELFLOOP) {
+        /* `b.n .` (0xE7FE) or `b.w .` (0xF7FF 0xBFFE) stops before it runs; any other one-instruction
+         * block stops when it follows itself */
+        uint8_t code[4] = {0, 0, 0, 0};
+        int self_branch = 0;
+        if (e->n == 1 && s->mem_read(uc, addr, code, e->size) == 0) {
+            uint32_t w = (uint32_t)code[0] | code[1] << 8 | (uint32_t)code[2] << 16 | (uint32_t)code[3] << 24;
+            self_branch = (e->size == 2 && w == 0xE7FEu) || (e->size == 4 && w == 0xBFFEF7FFu);
+        }
+        if (self_branch || (e->n == 1 && (uint32_t)addr == h->loop_addr)) {
+            h->stopped = 4;
+            s->emu_stop(uc);
+            return;
+        }
+        h->loop_addr = e->n == 1 ? (uint32_t)addr : 0;
+    }
+    if (e->trap & ~TRAP_INDEX) {
+        uint32_t hit = 0;
+        if ((e->trap & SPECIAL_NONCODE)) hit = SPECIAL_NONCODE;
+        else if ((e->trap & SPECIAL_VFP) && h->fpu_off) hit = SPECIAL_VFP;
+        else if ((e->trap & SPECIAL_SP) && h->sp_limit && s->reg_read) {
+            uint32_t sp = 0;
+            s->reg_read(uc, s->sp_reg, &sp);
+            if ((uint64_t)sp < (uint64_t)h->sp_limit + s->sp_dec[e - s->table]) {
+                hit = SPECIAL_SP;
+                h->sp_seen = sp;
+            }
+        }
+        if (hit) {
+            h->special_hit = hit;
+            h->stopped = 5;
+            s->emu_stop(uc);
+            return;
+        }
+    }
+    if (e->trap & TRAP_INDEX) {
+        h->trap_hit = e->trap & TRAP_INDEX;
         h->stopped = 2;
+        s->emu_stop(uc);
+        return;
+    }
+    if (before >= h->due || ((h->watch & WATCH_MASKS) && read_masks(s, uc) != h->watch_masks)) {
+        h->stopped = 3;
         s->emu_stop(uc);
         return;
     }
@@ -289,8 +400,13 @@ static inline __attribute__((always_inline)) void block_hook(void *uc, uint64_t 
     h->cur_addr = addr;
     h->cur_size = size;
     h->cur_n = n;
-    if (h->cycles_on) account(s, uc, e, addr, size, predicted);
-    if (__builtin_expect(e->trap || h->count > h->limit, 0)) stop_check(s, uc, e);
+    uint64_t before = h->count - n;
+    if (h->cycles_on) {
+        uint32_t own = account(s, uc, e, addr, size, predicted);   /* adds to h->ticks: call it first */
+        before = h->ticks - own;
+    }
+    if (__builtin_expect(e->trap | (h->count > h->limit) | (before >= h->tick_limit), 0))
+        stop_check(s, uc, e, addr, before);
 }
 
 /* The UC_HOOK_BLOCK callbacks: without a branch predictor (M4 model, or no cost accounting) and with. */
@@ -315,6 +431,78 @@ uint64_t bc_count_at(bc_state *s, void *uc, uint64_t pc) {
     return s->h.count - bc_remaining(s, uc, pc);
 }
 
+/* A checked instruction (see site_t); the caller registers bc_site_hook on its address alone. */
+int bc_add_site(bc_state *s, uint64_t addr, uint32_t kind, int base, int index, uint32_t shift, uint32_t imm) {
+    uint32_t h = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
+    for (uint32_t k = 0; k < SITE_SIZE; k++, h = (h + 1) & (SITE_SIZE - 1)) {
+        site_t *t = &s->sites[h];
+        if (t->addr == 0 || t->addr == addr) {
+            t->addr = addr;
+            t->base = base;
+            t->index = index;
+            t->shift = (uint8_t)shift;
+            t->imm = (uint8_t)(imm & 3);
+            t->kind = (uint8_t)kind;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* UC_HOOK_CODE callback, registered on each site alone (begin = end = its address), so it costs nothing
+ * elsewhere. Unicorn does not fault an unaligned LDRD/STRD/LDM/STM (silicon does, UsageFault UNALIGNED,
+ * whatever CCR.UNALIGN_TRP says), nor an unaligned LDR/STR/LDRH/STRH under CCR.UNALIGN_TRP, nor a divide
+ * by zero under CCR.DIV_0_TRP (UsageFault DIVBYZERO). A stop here comes before the instruction runs. */
+void bc_site_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
+    bc_state *s = (bc_state *)user;
+    bc_header *h = &s->h;
+    (void)size;
+    if (h->align_off || h->stopped || !s->reg_read) return;
+    uint32_t k = (uint32_t)(addr >> 1) & (SITE_SIZE - 1);
+    while (s->sites[k].addr != addr) {
+        if (s->sites[k].addr == 0) return;
+        k = (k + 1) & (SITE_SIZE - 1);
+    }
+    const site_t *t = &s->sites[k];
+    if ((t->kind == SITE_TRP_WORD || t->kind == SITE_TRP_HALF) && !(h->ccr & CCR_UNALIGN_TRP)) return;
+    if (t->kind == SITE_DIV && !(h->ccr & CCR_DIV_0_TRP)) return;
+    uint32_t v = 0, x = 0;
+    s->reg_read(uc, t->base, &v);
+    if (t->kind == SITE_DIV) {
+        if (v == 0) {
+            h->special_hit = SPECIAL_DIV0;
+            h->stopped = 5;
+            s->emu_stop(uc);
+        }
+        return;
+    }
+    if (t->index >= 0) {
+        s->reg_read(uc, t->index, &x);
+        v += x << t->shift;
+    }
+    v += t->imm;
+    if (v & (t->kind == SITE_TRP_HALF ? 1u : 3u)) {
+        h->special_hit = SPECIAL_ALIGN;
+        h->stopped = 5;
+        s->emu_stop(uc);
+    }
+}
+
+/* No more trap addresses (the firmware's fault handlers are now entered as exceptions). */
+void bc_clear_traps(bc_state *s) {
+    s->h.ntraps = 0;
+    for (uint32_t i = 0; i < TABLE_SIZE; i++) s->table[i].trap &= (uint8_t)~TRAP_INDEX;
+}
+
+/* Unicorn's uc_reg_read and the ids of PRIMASK, FAULTMASK and BASEPRI, for the mask watch. */
+void bc_set_watch_regs(bc_state *s, void *reg_read, int primask, int faultmask, int basepri, int sp) {
+    s->reg_read = (reg_read_fn)reg_read;
+    s->sp_reg = sp;
+    s->mask_regs[0] = primask;
+    s->mask_regs[1] = faultmask;
+    s->mask_regs[2] = basepri;
+}
+
 bc_state *bc_new(void *mem_read, void *emu_stop) {
     size_t bytes = (sizeof(bc_state) + 63) & ~(size_t)63;
     bc_state *s = (bc_state *)aligned_alloc(64, bytes);
@@ -323,6 +511,7 @@ bc_state *bc_new(void *mem_read, void *emu_stop) {
     s->mem_read = (mem_read_fn)mem_read;
     s->emu_stop = (emu_stop_fn)emu_stop;
     s->h.limit = UINT64_MAX;
+    s->h.tick_limit = s->h.due = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     return s;
 }
@@ -358,6 +547,7 @@ void bc_reset(bc_state *s) {
     uint32_t on = s->h.cycles_on, mispredict = s->h.mispredict, profile = s->h.profile_on;
     memset(&s->h, 0, sizeof s->h);
     s->h.limit = UINT64_MAX;
+    s->h.tick_limit = s->h.due = UINT64_MAX;
     s->h.prev_end = NOSEQ;
     s->h.cycles_on = on;
     s->h.mispredict = mispredict;
