@@ -260,6 +260,7 @@ def run_cmd(
     budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles.")] = None,
     measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
     pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
+    strict: Annotated[bool, typer.Option("--strict", help="An access to a peripheral the board does not model stops the run (default: a warning).")] = False,
 ) -> None:
     """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
     from harness.run import WrongBoard, check_elf, run_elf
@@ -268,10 +269,11 @@ def run_cmd(
         for note in check_elf(b, elf):
             err.print(f"note: {note}", markup=False, highlight=False)
         if pty:
-            _serve_pty(b, elf)
+            _serve_pty(b, elf, strict=strict)
             return
-        res, _ = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
-                         on_line=lambda line: out.print(line, markup=False, highlight=False))
+        res, engine = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
+                              on_line=lambda line: out.print(line, markup=False, highlight=False),
+                              engine_options={"strict": strict})
     except WrongBoard as e:
         err.print(f"refused: {e}", markup=False, highlight=False)
         raise typer.Exit(2)
@@ -280,6 +282,8 @@ def run_cmd(
         raise typer.Exit(1)
     if res.report and res.reason in ("fault", "hang"):
         err.print(res.report, markup=False, highlight=False)
+    for w in engine.warnings:
+        err.print(f"warning: {w}", markup=False, highlight=False)
     err.print(f"stopped: {res.detail}", markup=False, highlight=False)
     err.print(f"{res.instructions:,} instructions, {res.cycles:,} cycles (modelled)", highlight=False)
     if res.measures:
@@ -301,9 +305,9 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _serve_pty(board, elf: Path) -> None:
+def _serve_pty(board, elf: Path, strict: bool = False) -> None:
     from harness.backends.pty import EmulatedPty
-    with EmulatedPty(board) as port:
+    with EmulatedPty(board, strict=strict) as port:
         err.print(f"console of {board.name} on {port.port} (Ctrl-C to stop)", highlight=False)
         if sys.stdin.isatty():      # pyserial drops what arrived before it opened the port: boot after it
             err.print("open the port, then press Enter to boot", highlight=False)
