@@ -26,9 +26,11 @@ class CaseResult:
     bit_exact: bool = True         # every output the same bytes as TFLM's
 
 
-def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "") -> CaseResult:
+def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "",
+                    kernels: str = "optimized") -> CaseResult:
+    """`kernels`: the kernel set the planner picks from (harness/plan/optimize.py)."""
     path = Path(path)
-    low = lower(load_model(path))
+    low = lower(load_model(path), kernels)
     host, ref = HostModel(low), TflmReference(path)
     t_out = low.graph.tensor(low.output)
     bad, first, worst, exact = 0, "", 0.0, True
@@ -45,5 +47,6 @@ def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str =
 
 
 def run_case(build: Callable, key: str, *, inputs: int = 5, seed: int = 0, int16x8: bool = False,
-             float32: bool = False) -> CaseResult:
-    return compare_on_host(convert(build, key, int16x8=int16x8, float32=float32, folder="sweep"), inputs, seed, key)
+             float32: bool = False, kernels: str = "optimized") -> CaseResult:
+    return compare_on_host(convert(build, key, int16x8=int16x8, float32=float32, folder="sweep"), inputs, seed, key,
+                           kernels)

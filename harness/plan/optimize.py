@@ -1,0 +1,64 @@
+"""Kernel choice: replace a reference kernel call by an optimized one (firmware/kernels/dsp, for the
+Cortex-M DSP extension) where the op's shape is one the optimized kernel handles, and lay out its
+constants offline the way that kernel reads them. The reference kernel stays the fallback for every other
+shape. Both compute the same bytes (the same int32 sums, the one requantization of tm_quant.h); the
+per-op sweeps (tests/kernels) and tests/test_kernels_dsp.py check both paths against TFLM.
+
+Each rule names the reference kernel it replaces; `choose` returns the call unchanged when none applies."""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.plan.kernel import Const, KernelCall
+
+KERNEL_SETS = ("optimized", "reference")
+
+
+def _even(a: np.ndarray) -> np.ndarray:
+    """An array over output channels padded to an even length (the kernels work on channel pairs)."""
+    return np.concatenate([a, a[-1:] * 0]) if len(a) % 2 else a
+
+
+def conv_weights_dsp(w: np.ndarray) -> np.ndarray:
+    """[out_c][K] int8 (K = taps in [ky][kx][c] order) -> the layout tm_conv2d_s8_dsp reads: K zero-padded
+    to a multiple of 4, out_c to even; per channel pair and group of 4 taps, channel 2j's 4 bytes then
+    2j+1's, each group in the order k, k+2, k+1, k+3 (so SXTB16 yields (k, k+1), SXTB16 ROR 8 (k+2, k+3))."""
+    out_c, k = w.shape
+    depth = -(-k // 4) * 4
+    padded = np.zeros((out_c + out_c % 2, depth), np.int8)
+    padded[:out_c, :k] = w
+    g = padded.reshape(-1, 2, depth // 4, 4)[..., [0, 2, 1, 3]]      # [pair][channel][group][4]
+    return np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(-1)  # [pair][group][channel][4]
+
+
+def _conv2d(call: KernelCall) -> KernelCall | None:
+    f = call.fields
+    if f["groups"] != 1:
+        return None
+    w = f["weights"].data
+    out_c = f["out_c"]
+    depth = -(-(f["kernel_h"] * f["kernel_w"] * f["in_c"]) // 4) * 4
+    keep = ("in_offset", "out_offset", "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+            "kernel_h", "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+            "in_zero_point", "out_zero_point", "act_min", "act_max")
+    fields = {k: f[k] for k in keep}
+    fields.update({
+        "depth": depth,
+        "weights": Const("int8_t", conv_weights_dsp(np.asarray(w, np.int8).reshape(out_c, -1))),
+        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "multiplier": Const("int32_t", _even(f["multiplier"].data)),
+        "shift": Const("int8_t", _even(f["shift"].data)),
+    })
+    return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
+                      macs=call.macs, scratch=2 * depth * 2)
+
+
+_RULES = {"tm_conv2d_s8": _conv2d}
+
+
+def choose(call: KernelCall, kernels: str = "optimized") -> KernelCall:
+    """The call to emit for this op: an optimized kernel where a rule takes the shape, else `call`."""
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"kernel set {kernels!r}: expected one of {', '.join(KERNEL_SETS)}")
+    rule = _RULES.get(call.kernel) if kernels == "optimized" else None
+    return (rule(call) if rule else None) or call
