@@ -53,7 +53,15 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
                       macs=call.macs, scratch=2 * depth * 2)
 
 
-_RULES = {"tm_conv2d_s8": _conv2d}
+def _depthwise(call: KernelCall) -> KernelCall | None:
+    """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets): the same params."""
+    if call.fields["depth_multiplier"] != 1:
+        return None
+    return KernelCall("tm_depthwise_conv2d_s8_dsp", "dsp/depthwise_conv2d_dsp.h", call.struct, call.op,
+                      call.fields, macs=call.macs)
+
+
+_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise}
 
 
 def choose(call: KernelCall, kernels: str = "optimized") -> KernelCall:
