@@ -6,14 +6,19 @@
 #define TM_QUANT_H
 #include <stdint.h>
 
+/* TFLM (gemmlowp) computes (ab + nudge) / 2^31 truncated toward zero, nudge = 2^30 for ab >= 0 and
+ * 1 - 2^30 below. For ab < 0 that truncation is a ceiling: ceil((ab + 1 - 2^30) / 2^31) =
+ * floor((ab + 2^30) / 2^31), the same expression as for ab >= 0. So one arithmetic shift of ab + 2^30
+ * gives TFLM's value for every operand pair (checked against the nudge form in
+ * tests/test_kernels_dsp.py), in a handful of instructions (SMULL, ADDS/ADC, a funnel shift) instead of a
+ * signed 64-bit division's sign fix-ups. The only overflow, INT32_MIN * INT32_MIN, saturates. */
 static inline int32_t tm_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
     if (a == INT32_MIN && b == INT32_MIN) {
         return INT32_MAX;
     }
     int64_t ab = (int64_t)a * (int64_t)b;
-    int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / (1ll << 31));
+    return (int32_t)((ab + (1ll << 30)) >> 31);   /* >> of a negative int64: arithmetic in GCC and Clang */
 }
 
 static inline int32_t tm_rounding_divide_by_pot(int32_t x, int exponent)

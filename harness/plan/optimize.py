@@ -22,12 +22,12 @@ def _even(a: np.ndarray) -> np.ndarray:
 def conv_weights_dsp(w: np.ndarray) -> np.ndarray:
     """[out_c][K] int8 (K = taps in [ky][kx][c] order) -> the layout tm_conv2d_s8_dsp reads: K zero-padded
     to a multiple of 4, out_c to even; per channel pair and group of 4 taps, channel 2j's 4 bytes then
-    2j+1's, each group in the order k, k+2, k+1, k+3 (so SXTB16 yields (k, k+1), SXTB16 ROR 8 (k+2, k+3))."""
+    2j+1's (the kernel's im2col stores its taps in the order SXTB16 / SXTB16 ROR 8 unpack these words)."""
     out_c, k = w.shape
     depth = -(-k // 4) * 4
     padded = np.zeros((out_c + out_c % 2, depth), np.int8)
     padded[:out_c, :k] = w
-    g = padded.reshape(-1, 2, depth // 4, 4)[..., [0, 2, 1, 3]]      # [pair][channel][group][4]
+    g = padded.reshape(-1, 2, depth // 4, 4)                          # [pair][channel][group][4]
     return np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(-1)  # [pair][group][channel][4]
 
 

@@ -22,8 +22,8 @@ typedef struct {
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
     /* Weights for output channels (2j, 2j+1), for each group of 4 taps k..k+3 (taps in [ky][kx][c] order,
-     * zero-padded to `depth`): 4 bytes of channel 2j then 4 of channel 2j+1, each in the order
-     * w[k], w[k+2], w[k+1], w[k+3] so that SXTB16 gives (w[k], w[k+1]) and SXTB16 ROR 8 (w[k+2], w[k+3]).
+     * zero-padded to `depth`): 4 bytes of channel 2j then 4 of channel 2j+1, in tap order (SXTB16 gives
+     * (w[k], w[k+2]), SXTB16 ROR 8 (w[k+1], w[k+3]); the im2col buffer holds its taps in that order).
      * An odd out_c is padded with a zero channel; bias, multiplier and shift likewise. */
     const int8_t  *weights;
     const int32_t *bias;         /* [out_c rounded up to even] or NULL */

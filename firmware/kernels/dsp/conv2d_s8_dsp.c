@@ -6,13 +6,27 @@
 #include "tm_quant.h"
 
 /* One output pixel's taps as int16 (x + input offset; 0 outside the image), written into slot `slot` of
- * the pair buffer: per group of 4 taps, 4 values of pixel 0 then 4 of pixel 1. */
+ * the pair buffer: per group of 4 taps k..k+3, 4 values of pixel 0 then 4 of pixel 1, each in the order
+ * k, k+2, k+1, k+3 -- the order SXTB16 and SXTB16 ROR 8 unpack a word of 4 int8 weights in. */
 static void im2col(const tm_conv2d_dsp_params_t *p, const int8_t *in, int oy, int ox, int16_t *buf, int slot)
 {
+    static const uint8_t pos[4] = {0, 2, 1, 3};
     const int in_c = p->in_c, zp = p->in_zero_point;
     int16_t *d = buf + 4 * slot;
-    int j = 0;
     const int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    if (p->kernel_h == 1 && p->kernel_w == 1 && (in_c & 3) == 0 && iy0 >= 0 && ix0 >= 0) {
+        /* one tap inside the image (1x1, no padding: pointwise): whole words, SXTB16 + SADD16 */
+        const uint32_t zp2 = ((uint32_t)zp & 0xFFFFu) | ((uint32_t)zp << 16);
+        const int8_t *x = in + (iy0 * p->in_w + ix0) * in_c;
+        for (int c = 0; c < in_c; c += 4, d += 8) {
+            const uint32_t v = tm_ld32(x + c);
+            const uint32_t even = tm_sadd16(tm_sxtb16(v), zp2), odd = tm_sadd16(tm_sxtb16_ror8(v), zp2);
+            __builtin_memcpy(d, &even, 4);
+            __builtin_memcpy(d + 2, &odd, 4);
+        }
+        return;
+    }
+    int j = 0;
     for (int ky = 0; ky < p->kernel_h; ky++) {
         const int iy = iy0 + ky * p->dilation_h;
         for (int kx = 0; kx < p->kernel_w; kx++) {
@@ -20,7 +34,7 @@ static void im2col(const tm_conv2d_dsp_params_t *p, const int8_t *in, int oy, in
             const int inside = iy >= 0 && iy < p->in_h && ix >= 0 && ix < p->in_w;
             const int8_t *x = in + (iy * p->in_w + ix) * in_c;
             for (int c = 0; c < in_c; c++) {
-                d[j] = (int16_t)(inside ? x[c] + zp : 0);
+                d[pos[j]] = (int16_t)(inside ? x[c] + zp : 0);
                 if (++j == 4) {
                     j = 0;
                     d += 8;
@@ -29,7 +43,7 @@ static void im2col(const tm_conv2d_dsp_params_t *p, const int8_t *in, int oy, in
         }
     }
     for (; j != 0 && j < 4; j++) {
-        d[j] = 0;
+        d[pos[j]] = 0;
     }
 }
 
@@ -49,24 +63,33 @@ static void __attribute__((noinline)) tm_mm_2x2(const int16_t *col, const int8_t
 {
     int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
     const int8_t *end = w + 8 * groups;
-    while (w != end) {
-        const uint32_t x0a = tm_ld32(col), x0b = tm_ld32(col + 2);
-        const uint32_t x1a = tm_ld32(col + 4), x1b = tm_ld32(col + 6);
-        const uint32_t wa = tm_ld32(w), wb = tm_ld32(w + 4);
-        col += 8;
-        w += 8;
-        uint32_t lo = tm_sxtb16(wa), hi = tm_sxtb16_ror8(wa);
-        a00 = tm_smlad(x0a, lo, a00);
-        a00 = tm_smlad(x0b, hi, a00);
-        a10 = tm_smlad(x1a, lo, a10);
-        a10 = tm_smlad(x1b, hi, a10);
-        lo = tm_sxtb16(wb);
-        hi = tm_sxtb16_ror8(wb);
-        a01 = tm_smlad(x0a, lo, a01);
-        a01 = tm_smlad(x0b, hi, a01);
-        a11 = tm_smlad(x1a, lo, a11);
-        a11 = tm_smlad(x1b, hi, a11);
+#define TM_MM_GROUP                                                     \
+    do {                                                                \
+        const uint32_t x0a = tm_ld32(col), x0b = tm_ld32(col + 2);      \
+        const uint32_t x1a = tm_ld32(col + 4), x1b = tm_ld32(col + 6);  \
+        const uint32_t wa = tm_ld32(w), wb = tm_ld32(w + 4);            \
+        col += 8;                                                       \
+        w += 8;                                                         \
+        uint32_t lo = tm_sxtb16(wa), hi = tm_sxtb16_ror8(wa);           \
+        a00 = tm_smlad(x0a, lo, a00);                                   \
+        a00 = tm_smlad(x0b, hi, a00);                                   \
+        a10 = tm_smlad(x1a, lo, a10);                                   \
+        a10 = tm_smlad(x1b, hi, a10);                                   \
+        lo = tm_sxtb16(wb);                                             \
+        hi = tm_sxtb16_ror8(wb);                                        \
+        a01 = tm_smlad(x0a, lo, a01);                                   \
+        a01 = tm_smlad(x0b, hi, a01);                                   \
+        a11 = tm_smlad(x1a, lo, a11);                                   \
+        a11 = tm_smlad(x1b, hi, a11);                                   \
+    } while (0)
+    if (groups & 1) {
+        TM_MM_GROUP;
     }
+    while (w != end) {          /* two groups per pass: the loop's own cost over 16 SMLADs */
+        TM_MM_GROUP;
+        TM_MM_GROUP;
+    }
+#undef TM_MM_GROUP
     a[0] = a00;
     a[1] = a01;
     a[2] = a10;
