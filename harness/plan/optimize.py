@@ -13,6 +13,10 @@ from harness.plan.kernel import Const, KernelCall
 
 KERNEL_SETS = ("optimized", "reference")
 
+# tm_conv2d_s8_dsp keeps a pixel pair's im2col buffer (4 * depth bytes) on the stack: above this depth
+# (a 4 KB buffer) the reference kernel, which needs none, is used.
+CONV_DSP_MAX_DEPTH = 1024
+
 
 def _even(a: np.ndarray) -> np.ndarray:
     """An array over output channels padded to an even length (the kernels work on channel pairs)."""
@@ -33,11 +37,11 @@ def conv_weights_dsp(w: np.ndarray) -> np.ndarray:
 
 def _conv2d(call: KernelCall) -> KernelCall | None:
     f = call.fields
-    if f["groups"] != 1:
+    depth = -(-(f["kernel_h"] * f["kernel_w"] * f["in_c"]) // 4) * 4
+    if f["groups"] != 1 or depth > CONV_DSP_MAX_DEPTH:
         return None
     w = f["weights"].data
     out_c = f["out_c"]
-    depth = -(-(f["kernel_h"] * f["kernel_w"] * f["in_c"]) // 4) * 4
     keep = ("in_offset", "out_offset", "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
             "kernel_h", "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
             "in_zero_point", "out_zero_point", "act_min", "act_max")
@@ -50,7 +54,7 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
         "shift": Const("int8_t", _even(f["shift"].data)),
     })
     return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
-                      macs=call.macs, scratch=2 * depth * 2)
+                      macs=call.macs)
 
 
 def _depthwise(call: KernelCall) -> KernelCall | None:

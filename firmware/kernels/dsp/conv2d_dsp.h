@@ -9,8 +9,8 @@
 typedef struct {
     uint32_t in_offset;          /* arena offsets */
     uint32_t out_offset;
-    uint32_t scratch_offset;     /* 2 pixels x depth int16 (the im2col buffer), 4-byte aligned */
-    uint32_t depth;              /* kernel_h * kernel_w * in_c rounded up to a multiple of 4 */
+    uint32_t depth;              /* kernel_h * kernel_w * in_c rounded up to a multiple of 4 (the im2col
+                                  * buffer on the stack is 2 pixels x depth int16) */
     uint16_t batches;
     uint16_t in_h, in_w, in_c;
     uint16_t out_h, out_w, out_c;
