@@ -274,3 +274,45 @@ def bench_kernels(models=BENCH_MODELS, boards=BENCH_BOARDS, ops=("CONV_2D", "DEP
                     cycles, _, _ = run_lowered(single_op(low, i), load_board(b), f"{mid}-op{call.op.index}-{k}", 1)
                     row.cycles[(b, k)] = cycles
     return list(rows.values())
+
+
+def _ratio(num: float, den: float) -> str:
+    return f"{num / den:.3f}" if den else "-"
+
+
+def kernels_table(rows: list[KernelRow], boards=BENCH_BOARDS):
+    """Cycles per MAC per (op, shape): reference vs optimized per board, and the speed-up."""
+    from rich.table import Table
+    board, limit = POINTWISE_TARGET
+    t = Table(title="harness bench kernels: modelled cycles per MAC, one op alone at the zoo's shapes "
+                    f"(pointwise >= 16 channels: target <= {limit} on {board})", header_style="bold")
+    for col in ("model", "op", "shape", "MACs", "optimized kernel"):
+        t.add_column(col, justify="left" if col != "MACs" else "right")
+    for b in boards:
+        for col in ("ref", "opt", "x"):
+            t.add_column(f"{b}\n{col}", justify="right")
+    for r in rows:
+        cells = [r.model, r.op + (" (pointwise)" if r.pointwise else ""), r.shape, f"{r.macs:,}",
+                 r.kernels.get("optimized", "-")]
+        for b in boards:
+            ref, opt = r.cycles.get((b, "reference")), r.cycles.get((b, "optimized"))
+            cells += [_ratio(ref, r.macs), _ratio(opt, r.macs), f"{ref / opt:.1f}" if ref and opt else "-"]
+        t.add_row(*cells)
+    return t
+
+
+def models_table(runs: list[ModelRun]):
+    """Cycles per inference and per MAC per model and board, both kernel sets, against the targets."""
+    from rich.table import Table
+    t = Table(title="harness bench models: modelled cycles per inference (emulated boards)", header_style="bold")
+    for col in ("model", "board", "kernels", "MACs", "cycles", "cycles/MAC", "target", "status", "bit-exact"):
+        t.add_column(col, justify="right" if col in ("MACs", "cycles", "cycles/MAC", "target") else "left")
+    for r in runs:
+        d = r.as_dict()
+        status = "-" if d["target"] is None else ("meets" if d["meets_target"] else "misses")
+        if r.kernels != "optimized" and d["target"] is not None:
+            status = "(reference)"
+        t.add_row(r.model, r.board, r.kernels, f"{r.macs:,}", f"{r.cycles:,}", f"{r.cycles_per_mac:.3f}",
+                  "-" if d["target"] is None else f"<= {d['target']}", status,
+                  f"{r.inputs - r.mismatches}/{r.inputs}")
+    return t
