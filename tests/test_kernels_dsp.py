@@ -193,3 +193,42 @@ def test_dsp_kernel_edges_bit_exact_on_the_emulated_board(name, board):
                                              else "tm_conv2d_s8_dsp"]
     _, bad, _ = run_lowered(low, load_board(board), f"dsp-{name}", inputs=4, reference=TflmReference(path).run)
     assert bad == 0
+
+
+def _fc(n_in, n_out, batch=1, act=None, bias=True):
+    def build(tf):
+        x = tf.keras.Input((n_in,), batch_size=batch if batch > 1 else None)
+        y = tf.keras.layers.Dense(n_out, activation=act, use_bias=bias)(x)
+        return tf.keras.Model(x, y)
+    return build, f"dsp-fc-v1-{n_in}-{n_out}-{batch}-{act}-{bias}"
+
+
+# FULLY_CONNECTED int8 goes to the conv DSP kernel as a 1x1 convolution over the batch: in_features not a
+# multiple of 4, odd out_features, a batch of 3 (an odd pixel count), no bias, activations.
+FC_CASES = [_fc(10, 7), _fc(64, 12, act="relu"), _fc(33, 5, batch=3), _fc(16, 16, bias=False, act="relu6"),
+            _fc(1, 3)]
+
+
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
+@pytest.mark.parametrize("case", range(len(FC_CASES)))
+def test_fully_connected_bit_exact_on_the_host(case, kernels):
+    from harness.sweep import run_case
+    build, key = FC_CASES[case]
+    r = run_case(build, key, inputs=4, kernels=kernels)
+    assert r.ops == ["FULLY_CONNECTED"]
+    assert r.kernels == ["tm_conv2d_s8_dsp" if kernels == "optimized" else "tm_fully_connected_s8"]
+    assert r.mismatches == 0, r.first_diff
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("board", ["nucleo_f446re", "nucleo_f746zg"])
+def test_fully_connected_bit_exact_on_the_emulated_board(board):
+    from harness.bench import run_lowered
+    from harness.board import load_board
+    from harness.reference import TflmReference
+    from harness.tfgen import convert
+    build, key = FC_CASES[2]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    _, bad, _ = run_lowered(low, load_board(board), "dsp-fc", inputs=4, reference=TflmReference(path).run)
+    assert bad == 0

@@ -57,6 +57,32 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
                       macs=call.macs)
 
 
+def _fully_connected(call: KernelCall) -> KernelCall | None:
+    """FULLY_CONNECTED int8 is a 1x1 convolution over `batches` pixels: the conv DSP kernel, with a per-tensor
+    multiplier/shift broadcast to every output channel (the reference applies the one pair to all)."""
+    f = call.fields
+    out_f, in_f = f["out_features"], f["in_features"]
+    depth = -(-in_f // 4) * 4
+    if depth > CONV_DSP_MAX_DEPTH:
+        return None
+    mult, shift = np.asarray(f["multiplier"].data, np.int32), np.asarray(f["shift"].data, np.int8)
+    if not f["per_channel"]:
+        mult, shift = np.repeat(mult[:1], out_f), np.repeat(shift[:1], out_f)
+    fields = {
+        "in_offset": f["in_offset"], "out_offset": f["out_offset"], "batches": 1,
+        "in_h": f["batches"], "in_w": 1, "in_c": in_f, "out_h": f["batches"], "out_w": 1, "out_c": out_f,
+        "kernel_h": 1, "kernel_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1,
+        "pad_h": 0, "pad_w": 0, "in_zero_point": f["in_zero_point"], "out_zero_point": f["out_zero_point"],
+        "act_min": f["act_min"], "act_max": f["act_max"], "depth": depth,
+        "weights": Const("int8_t", conv_weights_dsp(np.asarray(f["weights"].data, np.int8).reshape(out_f, in_f))),
+        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "multiplier": Const("int32_t", _even(mult)),
+        "shift": Const("int8_t", _even(shift)),
+    }
+    return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
+                      macs=call.macs)
+
+
 def _depthwise(call: KernelCall) -> KernelCall | None:
     """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets): the same params."""
     if call.fields["depth_multiplier"] != 1:
@@ -65,7 +91,7 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
                       call.fields, macs=call.macs)
 
 
-_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise}
+_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise, "tm_fully_connected_s8": _fully_connected}
 
 
 def choose(call: KernelCall, kernels: str = "optimized") -> KernelCall:
