@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from harness.backends.emulated import EmulatedBoard
 from harness.board import Board, load_board
 from harness.build import FIRMWARE, build_firmware
+from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 
 BENCH_SOURCE = FIRMWARE / "bench" / "engine_bench.c"
@@ -139,6 +141,8 @@ class ModelRun:
     macs: int
     inputs: int
     mismatches: int              # outputs that differ from TFLM's
+    runtime_code_bytes: int      # flash of the kernels and executor linked (harness/codesize.py)
+    elf: str = ""
     calls: list[str] = field(default_factory=list)       # the C kernel of each op
     profile: list[dict] = field(default_factory=list)    # engine per-function totals over all inferences
 
@@ -156,10 +160,10 @@ class ModelRun:
 
 
 def run_lowered(low, board: Board, name: str, inputs: int = 2, seed: int = 0, reference=None,
-                profile: bool = False) -> tuple[int, int, list[dict]]:
+                profile: bool = False) -> tuple[int, int, list[dict], Path]:
     """Build `low` for `board`, run `inputs` seeded random inputs on the emulated board; returns (cycles of
     the last inference, outputs differing from `reference` (a callable input -> bytes, or None: not
-    compared), the engine's per-function profile)."""
+    compared), the engine's per-function profile, the ELF)."""
     from harness.plan.emit import emit_model_c
     from harness.protocol import DutClient
     from harness.reference import outputs_agree, random_inputs
@@ -174,7 +178,7 @@ def run_lowered(low, board: Board, name: str, inputs: int = 2, seed: int = 0, re
         if reference is not None:
             bad += not outputs_agree(raw, reference(x), low.graph.tensor(low.output))[0]
     cycles = client.stats()["cycles"]
-    return cycles, bad, engine.profile() if profile else []
+    return cycles, bad, engine.profile() if profile else [], fw.elf
 
 
 def run_model(model: str, board_name: str, kernels: str = "optimized", inputs: int = 2, seed: int = 0,
@@ -187,8 +191,10 @@ def run_model(model: str, board_name: str, kernels: str = "optimized", inputs: i
     mid, path = resolve(model)
     low = lower(load_model(path), kernels)
     ref = TflmReference(path)
-    cycles, bad, prof = run_lowered(low, load_board(board_name), f"{mid}-{kernels}", inputs, seed, ref.run, profile)
-    return ModelRun(mid, board_name, kernels, cycles, low.macs, inputs, bad, [c.kernel for c in low.calls], prof)
+    cycles, bad, prof, elf = run_lowered(low, load_board(board_name), f"{mid}-{kernels}", inputs, seed, ref.run,
+                                         profile)
+    return ModelRun(mid, board_name, kernels, cycles, low.macs, inputs, bad, runtime_code_bytes(elf), str(elf),
+                    [c.kernel for c in low.calls], prof)
 
 
 def bench_models(models=BENCH_MODELS, boards=BENCH_BOARDS, kernel_sets=("reference", "optimized"), inputs: int = 2,
@@ -271,7 +277,7 @@ def bench_kernels(models=BENCH_MODELS, boards=BENCH_BOARDS, ops=("CONV_2D", "DEP
                 row.kernels[k] = low.calls[i].kernel
                 for b in boards:
                     progress(f"{mid} op {call.op.index} {call.op.name} on {b}, {k}")
-                    cycles, _, _ = run_lowered(single_op(low, i), load_board(b), f"{mid}-op{call.op.index}-{k}", 1)
+                    cycles, _, _, _ = run_lowered(single_op(low, i), load_board(b), f"{mid}-op{call.op.index}-{k}", 1)
                     row.cycles[(b, k)] = cycles
     return list(rows.values())
 
@@ -305,8 +311,10 @@ def models_table(runs: list[ModelRun]):
     """Cycles per inference and per MAC per model and board, both kernel sets, against the targets."""
     from rich.table import Table
     t = Table(title="harness bench models: modelled cycles per inference (emulated boards)", header_style="bold")
-    for col in ("model", "board", "kernels", "MACs", "cycles", "cycles/MAC", "target", "status", "bit-exact"):
-        t.add_column(col, justify="right" if col in ("MACs", "cycles", "cycles/MAC", "target") else "left")
+    for col in ("model", "board", "kernels", "MACs", "cycles", "cycles/MAC", "target", "status", "bit-exact",
+                "kernel code"):
+        t.add_column(col, justify="right" if col in ("MACs", "cycles", "cycles/MAC", "target", "kernel code")
+                     else "left")
     for r in runs:
         d = r.as_dict()
         status = "-" if d["target"] is None else ("meets" if d["meets_target"] else "misses")
@@ -314,5 +322,5 @@ def models_table(runs: list[ModelRun]):
             status = "(reference)"
         t.add_row(r.model, r.board, r.kernels, f"{r.macs:,}", f"{r.cycles:,}", f"{r.cycles_per_mac:.3f}",
                   "-" if d["target"] is None else f"<= {d['target']}", status,
-                  f"{r.inputs - r.mismatches}/{r.inputs}")
+                  f"{r.inputs - r.mismatches}/{r.inputs}", f"{r.runtime_code_bytes:,} B")
     return t

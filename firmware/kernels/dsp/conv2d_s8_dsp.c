@@ -116,6 +116,9 @@ tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
     uint32_t words[p->depth];
     int16_t *buf = (int16_t *)words;
     const int32_t zp_out = p->out_zero_point, lo = p->act_min, hi = p->act_max;
+    /* read once into locals: the output stores are int8_t, which may alias anything */
+    const int32_t *const bias = p->bias, *const mult = p->multiplier;
+    const int8_t *const shift = p->shift, *const weights = p->weights;
     const int in_image = p->in_h * p->in_w * p->in_c;
     for (int pix = 0; pix < n_pix; pix += 2) {
         const int two = pix + 1 < n_pix;
@@ -127,15 +130,15 @@ tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
             zero_slot(buf, 1, groups);
         }
         int8_t *y0 = out + pix * out_c, *y1 = y0 + out_c;
-        const int8_t *w = p->weights;
+        const int8_t *w = weights;
         for (int oc = 0; oc < out_c; oc += 2, w += 8 * groups) {
             int32_t a[4];                                        /* pixel 0 ch 0, ch 1; pixel 1 ch 0, ch 1 */
-            a[0] = a[2] = p->bias ? p->bias[oc] : 0;
-            a[1] = a[3] = p->bias ? p->bias[oc + 1] : 0;
+            a[0] = a[2] = bias ? bias[oc] : 0;
+            a[1] = a[3] = bias ? bias[oc + 1] : 0;
             tm_mm_2x2(buf, w, groups, a);
             const int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
-            const int32_t m0 = p->multiplier[oc], m1 = p->multiplier[oc + 1];
-            const int s0 = p->shift[oc], s1 = p->shift[oc + 1];
+            const int32_t m0 = mult[oc], m1 = mult[oc + 1];
+            const int s0 = shift[oc], s1 = shift[oc + 1];
             y0[oc] = tm_out(a00, m0, s0, zp_out, lo, hi);
             if (two) {
                 y1[oc] = tm_out(a10, m0, s0, zp_out, lo, hi);
