@@ -160,12 +160,14 @@ def test_conv_weight_layout_by_hand():
 
 def test_planner_picks_the_dsp_kernels_for_the_zoo_shapes():
     """Every CONV_2D of kws_micronet_s (groups 1, the 10x4 input layer, the pointwise layers, the final
-    1x1) and every DEPTHWISE_CONV_2D (multiplier 1) gets the DSP kernel; the reference set keeps them all."""
+    1x1), every DEPTHWISE_CONV_2D (multiplier 1) and the 25x5 average pool get the DSP kernel; the
+    reference set keeps the reference kernel for all."""
     g = load_model(shared_model("ml-zoo/kws_micronet_s.tflite"))
     opt, ref = lower(g, "optimized"), lower(g, "reference")
-    want = {"CONV_2D": "tm_conv2d_s8_dsp", "DEPTHWISE_CONV_2D": "tm_depthwise_conv2d_s8_dsp"}
+    want = {"CONV_2D": "tm_conv2d_s8_dsp", "DEPTHWISE_CONV_2D": "tm_depthwise_conv2d_s8_dsp",
+            "AVERAGE_POOL_2D": "tm_average_pool_2d_s8_dsp"}
     for o, r in zip(opt.calls, ref.calls):
-        assert o.kernel == want.get(o.op.name, r.kernel), (o.op.index, o.op.name, o.kernel)
+        assert o.kernel == want[o.op.name], (o.op.index, o.op.name, o.kernel)
         assert r.kernel in ("tm_conv2d_s8", "tm_depthwise_conv2d_s8", "tm_average_pool_2d_s8")
         assert o.macs == r.macs
     assert opt.plan.arena_bytes == ref.plan.arena_bytes     # the DSP kernels need no arena scratch
@@ -180,8 +182,8 @@ def test_kws_micronet_s_bit_exact_and_faster_on_the_emulated_board(board):
     run = run_model(str(shared_model("ml-zoo/kws_micronet_s.tflite")), board, "optimized", inputs=3, profile=True)
     assert run.mismatches == 0
     ran = {p["function"] for p in run.profile}
-    assert {"tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp"} <= ran
-    assert not ran & {"tm_conv2d_s8", "tm_depthwise_conv2d_s8"}
+    assert {"tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp", "tm_average_pool_2d_s8_dsp"} <= ran
+    assert not ran & {"tm_conv2d_s8", "tm_depthwise_conv2d_s8", "tm_average_pool_2d_s8"}
     # the issue's flash budget for the kernels a MicroNet needs; per function, the sizes binutils' nm reads
     # from the symbol table
     assert 0 < run.runtime_code_bytes <= 20 * 1024
@@ -189,7 +191,7 @@ def test_kws_micronet_s_bit_exact_and_faster_on_the_emulated_board(board):
     nm = subprocess.run(["arm-none-eabi-nm", "-S", run.elf], capture_output=True, text=True, check=True).stdout
     sizes = {f[3]: int(f[1], 16) for f in (ln.split() for ln in nm.splitlines()) if len(f) == 4}
     code = runtime_code(run.elf)
-    assert {"tm_invoke", "tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp", "tm_average_pool_2d_s8"} <= set(code)
+    assert {"tm_invoke", "tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp", "tm_average_pool_2d_s8_dsp"} <= set(code)
     assert all(code[f] == sizes[f] for f in code), {f: (code[f], sizes.get(f)) for f in code}
 
 

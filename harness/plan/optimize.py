@@ -91,7 +91,16 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
                       call.fields, macs=call.macs)
 
 
-_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise, "tm_fully_connected_s8": _fully_connected}
+def _average_pool(call: KernelCall) -> KernelCall | None:
+    """Windows of at most 256 taps: the int16 halfword sums cannot overflow (|sum| <= 256 * 128)."""
+    if call.fields["filter_h"] * call.fields["filter_w"] > 256:
+        return None
+    return KernelCall("tm_average_pool_2d_s8_dsp", "dsp/pooling_dsp.h", call.struct, call.op, call.fields,
+                      macs=call.macs)
+
+
+_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise, "tm_fully_connected_s8": _fully_connected,
+          "tm_average_pool_2d_s8": _average_pool}
 
 
 def choose(call: KernelCall, kernels: str = "optimized") -> KernelCall:
