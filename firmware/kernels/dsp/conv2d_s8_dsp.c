@@ -59,7 +59,7 @@ static void zero_slot(int16_t *buf, int slot, uint32_t groups)
 
 /* The inner kernel: 2 pixels x 2 output channels over `groups` groups of 4 taps, 8 SMLADs per group.
  * Kept out of line so that its loop has the registers to itself. */
-static void __attribute__((noinline)) tm_mm_2x2(const int16_t *col, const int8_t *w, uint32_t groups, int32_t *a)
+static void __attribute__((noinline)) TM_NO_LDRD_PAIRING tm_mm_2x2(const int16_t *col, const int8_t *w, uint32_t groups, int32_t *a)
 {
     int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
     const int8_t *end = w + 8 * groups;

@@ -15,6 +15,14 @@ static inline uint32_t tm_ld32(const void *p)
     return v;
 }
 
+/* For an inner loop of independent loads: GCC's peephole pass pairs adjacent loads into LDRD, which the
+ * Cortex-M4 cannot pipeline with its neighbours (3 cycles for 2 words, where a run of LDRs costs 1 each). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define TM_NO_LDRD_PAIRING __attribute__((optimize("no-peephole2")))
+#else
+#define TM_NO_LDRD_PAIRING
+#endif
+
 static inline uint32_t tm_ror(uint32_t x, unsigned n)
 {
     return (x >> n) | (x << ((32u - n) & 31u));
