@@ -101,6 +101,48 @@ static inline int8_t tm_out(int32_t acc, int32_t mult, int shift, int32_t zp, in
     return (int8_t)tm_clamp(tm_requantize(acc, mult, shift) + zp, lo, hi);
 }
 
+/* What every output channel pair needs, gathered once per call. */
+typedef struct {
+    const int8_t *weights;
+    const int32_t *bias, *mult;
+    const int8_t *shift;
+    int out_c;
+    uint32_t groups;
+    int32_t zp, lo, hi;
+} conv_out_t;
+
+/* All output channels of one pixel pair from its im2col buffer; `two` = 0 when there is only pixel 0.
+ * Out of line and free of the caller's variable-length buffer, so it needs no frame pointer and keeps its
+ * loop state in registers. */
+static void __attribute__((noinline)) conv_pair(const conv_out_t *o, const int16_t *buf, int8_t *y0, int two)
+{
+    const int8_t *w = o->weights;
+    const int32_t *const bias = o->bias, *const mult = o->mult;
+    const int8_t *const shift = o->shift;
+    const int out_c = o->out_c;
+    const uint32_t step = 8 * o->groups;
+    const int32_t zp = o->zp, lo = o->lo, hi = o->hi;
+    int8_t *y1 = y0 + out_c;
+    for (int oc = 0; oc < out_c; oc += 2, w += step) {
+        int32_t a[4];                                        /* pixel 0 ch 0, ch 1; pixel 1 ch 0, ch 1 */
+        a[0] = a[2] = bias ? bias[oc] : 0;
+        a[1] = a[3] = bias ? bias[oc + 1] : 0;
+        tm_mm_2x2(buf, w, o->groups, a);
+        const int32_t m0 = mult[oc], m1 = mult[oc + 1];
+        const int s0 = shift[oc], s1 = shift[oc + 1];
+        y0[oc] = tm_out(a[0], m0, s0, zp, lo, hi);
+        if (two) {
+            y1[oc] = tm_out(a[2], m0, s0, zp, lo, hi);
+        }
+        if (oc + 1 < out_c) {
+            y0[oc + 1] = tm_out(a[1], m1, s1, zp, lo, hi);
+            if (two) {
+                y1[oc + 1] = tm_out(a[3], m1, s1, zp, lo, hi);
+            }
+        }
+    }
+}
+
 tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
 {
     const tm_conv2d_dsp_params_t *p = params;
@@ -115,10 +157,8 @@ tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
      * planner bounds depth (harness/plan/optimize.py). */
     uint32_t words[p->depth];
     int16_t *buf = (int16_t *)words;
-    const int32_t zp_out = p->out_zero_point, lo = p->act_min, hi = p->act_max;
-    /* read once into locals: the output stores are int8_t, which may alias anything */
-    const int32_t *const bias = p->bias, *const mult = p->multiplier;
-    const int8_t *const shift = p->shift, *const weights = p->weights;
+    const conv_out_t o = {p->weights, p->bias, p->multiplier, p->shift, out_c, groups,
+                          p->out_zero_point, p->act_min, p->act_max};
     const int in_image = p->in_h * p->in_w * p->in_c;
     for (int pix = 0; pix < n_pix; pix += 2) {
         const int two = pix + 1 < n_pix;
@@ -129,27 +169,7 @@ tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
         if (!two) {
             zero_slot(buf, 1, groups);
         }
-        int8_t *y0 = out + pix * out_c, *y1 = y0 + out_c;
-        const int8_t *w = weights;
-        for (int oc = 0; oc < out_c; oc += 2, w += 8 * groups) {
-            int32_t a[4];                                        /* pixel 0 ch 0, ch 1; pixel 1 ch 0, ch 1 */
-            a[0] = a[2] = bias ? bias[oc] : 0;
-            a[1] = a[3] = bias ? bias[oc + 1] : 0;
-            tm_mm_2x2(buf, w, groups, a);
-            const int32_t a00 = a[0], a01 = a[1], a10 = a[2], a11 = a[3];
-            const int32_t m0 = mult[oc], m1 = mult[oc + 1];
-            const int s0 = shift[oc], s1 = shift[oc + 1];
-            y0[oc] = tm_out(a00, m0, s0, zp_out, lo, hi);
-            if (two) {
-                y1[oc] = tm_out(a10, m0, s0, zp_out, lo, hi);
-            }
-            if (oc + 1 < out_c) {
-                y0[oc + 1] = tm_out(a01, m1, s1, zp_out, lo, hi);
-                if (two) {
-                    y1[oc + 1] = tm_out(a11, m1, s1, zp_out, lo, hi);
-                }
-            }
-        }
+        conv_pair(&o, buf, out + pix * out_c, two);
     }
     return TM_OK;
 }
