@@ -30,8 +30,21 @@ def runtime_code(elf_path: Path | str) -> dict[str, int]:
                 low, high = attrs["DW_AT_low_pc"].value, attrs["DW_AT_high_pc"]
                 size = high.value - low if high.form == "DW_FORM_addr" else high.value   # DWARF 4+: a length
                 if low and size > 0:
-                    out[attrs["DW_AT_name"].value.decode()] = size
+                    out[_name(die, low)] = size
     return out
+
+
+def _name(die, low: int) -> str:
+    """A function's name; an out-of-line copy the compiler made of an inlined or specialised function
+    (`foo.constprop.0`) names its origin, so it is keyed `foo@<address>`."""
+    if "DW_AT_name" in die.attributes:
+        return die.attributes["DW_AT_name"].value.decode()
+    for ref in ("DW_AT_abstract_origin", "DW_AT_specification"):
+        if ref in die.attributes:
+            origin = die.get_DIE_from_attribute(ref)
+            if "DW_AT_name" in origin.attributes:
+                return f"{origin.attributes['DW_AT_name'].value.decode()}@{low:#x}"
+    return f"?@{low:#x}"
 
 
 def runtime_code_bytes(elf_path: Path | str) -> int:

@@ -192,7 +192,7 @@ def test_kws_micronet_s_bit_exact_and_faster_on_the_emulated_board(board):
     sizes = {f[3]: int(f[1], 16) for f in (ln.split() for ln in nm.splitlines()) if len(f) == 4}
     code = runtime_code(run.elf)
     assert {"tm_invoke", "tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp", "tm_average_pool_2d_s8_dsp"} <= set(code)
-    assert all(code[f] == sizes[f] for f in code), {f: (code[f], sizes.get(f)) for f in code}
+    assert all(code[f] == sizes[f] for f in code if "@" not in f), {f: (code[f], sizes.get(f)) for f in code}
 
 
 # Single-op models at the shapes the DSP kernels' edge paths handle: an odd number of output channels (the
