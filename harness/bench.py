@@ -307,6 +307,16 @@ def kernels_table(rows: list[KernelRow], boards=BENCH_BOARDS):
     return t
 
 
+def pointwise_verdict(rows: list[KernelRow]) -> str | None:
+    """Where the optimized pointwise convolutions (>= 16 channels) stand against issue 8's M4 target."""
+    board, limit = POINTWISE_TARGET
+    got = [r.cycles[(board, "optimized")] / r.macs for r in rows if r.pointwise and (board, "optimized") in r.cycles]
+    if not got:
+        return None
+    return (f"pointwise conv (>= 16 channels) on {board}: {min(got):.3f}-{max(got):.3f} cycles/MAC optimized; "
+            f"target <= {limit}: {'meets' if max(got) <= limit else 'misses'}")
+
+
 def models_table(runs: list[ModelRun]):
     """Cycles per inference and per MAC per model and board, both kernel sets, against the targets."""
     from rich.table import Table

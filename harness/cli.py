@@ -269,6 +269,9 @@ def bench_kernels_cmd(
         sys.stdout.write(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
     else:
         out.print(bench.kernels_table(rows, boards))
+        verdict = bench.pointwise_verdict(rows)
+        if verdict:
+            out.print(verdict, highlight=False)
 
 
 def main() -> None:
