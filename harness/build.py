@@ -149,7 +149,7 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
     gcc = _toolchain()
     if sources is None:
         sources = sorted((FIRMWARE / "src").glob("*.c")) + sorted((FIRMWARE / "runtime").glob("*.c")) \
-            + sorted((FIRMWARE / "kernels").glob("*.c"))
+            + sorted((FIRMWARE / "kernels").rglob("*.c"))
     headers = sorted(FIRMWARE.rglob("*.h"))
     generated = {"board.h": board_header(board), "link.ld": linker_script(board, oversize), **extra_sources}
     flags = CFLAGS + cpu_flags(board)

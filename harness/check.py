@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from harness.backends import open_board
 from harness.board import Board, load_board
 from harness.build import DoesNotFit, build_firmware
+from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 from harness.fit import Fit, breakdown, static_fit
 from harness.inputs import real_inputs
@@ -51,6 +52,7 @@ class Verdict:
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
     macs: int | None = None
+    runtime_code_bytes: int | None = None   # flash of the kernels and executor linked for this model (harness/codesize.py)
     model_bytes: int | None = None
     ops: list[str] = field(default_factory=list)
     memory: dict[str, int] = field(default_factory=dict)   # bytes per part: code, weights, arena, stack...
@@ -142,6 +144,7 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         _judge_fit(v)
         return
     v.elf = str(fw.elf)
+    v.runtime_code_bytes = runtime_code_bytes(fw.elf)
     dut = open_board(backend, board, fw.elf)
     try:
         _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)

@@ -364,5 +364,52 @@ def bench_engine(
               f"(median of back-to-back pairs); target >= 80%", highlight=False)
 
 
+@bench_app.command("models")
+def bench_models_cmd(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite (repeatable).")] = None,
+    board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name (repeatable).")] = None,
+    inputs: Annotated[int, typer.Option(help="Seeded random inputs per cell (compared with TFLM).")] = 2,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Cycles per inference and per MAC, reference and optimized kernels, against issue 8's targets."""
+    from harness import bench
+    try:
+        with err.status("bench models") as status:
+            runs = bench.bench_models(model or bench.BENCH_MODELS, board or bench.BENCH_BOARDS, inputs=inputs,
+                                      progress=status.update)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps([r.as_dict() for r in runs], indent=2) + "\n")
+    else:
+        out.print(bench.models_table(runs))
+    raise typer.Exit(int(any(r.mismatches for r in runs)))
+
+
+@bench_app.command("kernels")
+def bench_kernels_cmd(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite (repeatable).")] = None,
+    board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name (repeatable).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Cycles per MAC of each kernel at the zoo's shapes, reference vs optimized, per core."""
+    from harness import bench
+    boards = board or bench.BENCH_BOARDS
+    try:
+        with err.status("bench kernels") as status:
+            rows = bench.bench_kernels(model or bench.BENCH_MODELS, boards, progress=status.update)
+    except HarnessError as e:
+        err.print(f"error: {e}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    if as_json:
+        sys.stdout.write(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
+    else:
+        out.print(bench.kernels_table(rows, boards))
+        verdict = bench.pointwise_verdict(rows)
+        if verdict:
+            out.print(verdict, highlight=False)
+
+
 def main() -> None:
     app()

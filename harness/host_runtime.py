@@ -21,7 +21,7 @@ class HostModel:
         if not cc:
             raise HarnessError("no host C compiler (cc) for the host build of the runtime")
         src = emit_model_c(low, model_id)
-        c_files = sorted((FIRMWARE / "runtime").glob("*.c")) + sorted((FIRMWARE / "kernels").glob("*.c"))
+        c_files = sorted((FIRMWARE / "runtime").glob("*.c")) + sorted((FIRMWARE / "kernels").rglob("*.c"))
         h = hashlib.sha256(src.encode())
         for p in c_files + sorted(FIRMWARE.rglob("*.h")):
             h.update(p.read_bytes())

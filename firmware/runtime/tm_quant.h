@@ -6,21 +6,27 @@
 #define TM_QUANT_H
 #include <stdint.h>
 
+/* TFLM (gemmlowp) computes (ab + nudge) / 2^31 truncated toward zero, nudge = 2^30 for ab >= 0 and
+ * 1 - 2^30 below. For ab < 0 that truncation is a ceiling: ceil((ab + 1 - 2^30) / 2^31) =
+ * floor((ab + 2^30) / 2^31), the same expression as for ab >= 0. So one arithmetic shift of ab + 2^30
+ * gives TFLM's value for every operand pair. The only overflow is INT32_MIN * INT32_MIN (2^31, which wraps
+ * to INT32_MIN; no other pair can give INT32_MIN since |ab| <= 2^62 - 2^31 otherwise): it saturates.
+ * Branch-free (SMLAL, a funnel shift, a conditional move): the kernels run this once per output.
+ * tests/test_kernels_dsp.py checks this and tm_requantize against TFLM's own formulas. */
 static inline int32_t tm_sat_rounding_doubling_high_mul(int32_t a, int32_t b)
 {
-    if (a == INT32_MIN && b == INT32_MIN) {
-        return INT32_MAX;
-    }
     int64_t ab = (int64_t)a * (int64_t)b;
-    int32_t nudge = ab >= 0 ? (1 << 30) : (1 - (1 << 30));
-    return (int32_t)((ab + nudge) / (1ll << 31));
+    /* >> of a negative int64 is arithmetic, and the narrowing wraps, in GCC and Clang */
+    int32_t r = (int32_t)(uint32_t)(uint64_t)((ab + (1ll << 30)) >> 31);
+    return r == INT32_MIN ? INT32_MAX : r;
 }
 
+/* x / 2^exponent rounded half away from zero, 0 <= exponent <= 31. */
 static inline int32_t tm_rounding_divide_by_pot(int32_t x, int exponent)
 {
-    int32_t mask = (int32_t)((1ll << exponent) - 1);
+    int32_t mask = (int32_t)((1u << exponent) - 1u);
     int32_t remainder = x & mask;
-    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    int32_t threshold = (mask >> 1) + (int32_t)((uint32_t)x >> 31);
     return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
@@ -28,7 +34,7 @@ static inline int32_t tm_rounding_divide_by_pot(int32_t x, int exponent)
 static inline int32_t tm_requantize(int32_t x, int32_t multiplier, int shift)
 {
     int left = shift > 0 ? shift : 0;
-    int right = shift > 0 ? 0 : -shift;
+    int right = left - shift;                 /* max(-shift, 0) */
     return tm_rounding_divide_by_pot(tm_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
 }
 

@@ -8,6 +8,7 @@ from harness.errors import HarnessError
 from harness.plan.kernel import KernelCall
 from harness.plan.memory import Alias, GreedyPlanner, Plan
 from harness.plan.model import Graph, ModelError
+from harness.plan.optimize import choose
 from harness.plan.ops import LOWERINGS
 
 SCRATCH = -1   # planner key base for kernel scratch buffers: -1 - call index (index into Lowered.calls)
@@ -30,7 +31,9 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return sorted({op.name for op in graph.ops if op.name not in LOWERINGS})
 
 
-def lower(graph: Graph) -> Lowered:
+def lower(graph: Graph, kernels: str = "optimized") -> Lowered:
+    """`kernels`: "optimized" (the DSP kernels where the shape allows, harness/plan/optimize.py) or
+    "reference" (the reference kernel for every op)."""
     missing = unsupported_ops(graph)
     if missing:
         raise ModelError(f"{graph.path.name}: unsupported op(s): {', '.join(missing)} "
@@ -47,7 +50,7 @@ def lower(graph: Graph) -> Lowered:
         if isinstance(result, Alias):
             aliases.append(result)
         elif result is not None:
-            calls.append(result)
+            calls.append(choose(result, kernels))
     if graph.tensor(graph.outputs[0]).is_constant:
         raise ModelError(f"{graph.path.name}: the graph's output {graph.tensor(graph.outputs[0]).name!r} "
                          "is a constant; nothing to run")

@@ -130,11 +130,16 @@ def per_tensor_weights(monkeypatch):
     monkeypatch.setattr(tf.lite.TFLiteConverter, "from_keras_model", staticmethod(patched))
 
 
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
 @pytest.mark.parametrize("case", CASES, ids=[f"c{i}" for i in range(len(CASES))])
-def test_conv2d_bit_exact(case, request):
+def test_conv2d_bit_exact(case, kernels, request):
+    """Both kernel sets: the planner's choice (the DSP kernel wherever groups == 1, harness/plan/optimize.py)
+    and the reference kernel alone."""
     if case.per_tensor:
         request.getfixturevalue("per_tensor_weights")
-    r = run_case(case.build, case.key, inputs=3)
+    r = run_case(case.build, case.key, inputs=3, kernels=kernels)
+    dsp = kernels == "optimized" and case.groups == 1
+    assert r.kernels == ["tm_conv2d_s8_dsp" if dsp else "tm_conv2d_s8"], r.kernels
     g = load_model(r.path)
     assert r.ops == ["CONV_2D"], r.ops
     op = g.ops[0]

@@ -51,6 +51,9 @@ EDGES = [
     ("avg", (9, 8, 5), (2, 2), (3, 3), "valid", "none"),      # stride > window: skipped pixels
     ("max", (8, 9, 3), (3, 2), (1, 3), "same", "relu"),
     ("avg", (6, 6, 16), (3, 3), (2, 2), "same", "none"),      # odd total padding: extra after
+    ("avg", (16, 16, 7), (16, 16), (1, 1), "valid", "none"),  # 256 taps: the DSP kernel's largest window
+    ("avg", (17, 16, 6), (17, 16), (1, 1), "valid", "none"),  # 272 taps: the reference kernel
+    ("avg", (25, 5, 12), (25, 5), (1, 1), "valid", "relu"),   # kws_micronet's global pool, fewer channels
 ]
 CASES = EDGES + _cases(80 if LARGE else 24, seed=11)
 
@@ -59,10 +62,15 @@ def _key(case) -> str:
     return "pool/v1/" + "-".join(str(v) for v in case)
 
 
+@pytest.mark.parametrize("kernels", ["optimized", "reference"])
 @pytest.mark.parametrize("case", CASES, ids=_key)
-def test_pool_matches_tflm(case):
-    r = run_case(_builder(*case), _key(case))
+def test_pool_matches_tflm(case, kernels):
+    """Both kernel sets: int8 average pooling over windows of <= 256 taps takes the DSP kernel
+    (harness/plan/optimize.py)."""
+    r = run_case(_builder(*case), _key(case), kernels=kernels)
     assert r.ops == [("AVERAGE_POOL_2D" if case[0] == "avg" else "MAX_POOL_2D")], r.ops
+    dsp = kernels == "optimized" and case[0] == "avg" and case[2][0] * case[2][1] <= 256
+    assert r.kernels[0].endswith("_dsp") == dsp, r.kernels
     assert r.mismatches == 0, r.first_diff
 
 

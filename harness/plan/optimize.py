@@ -1,0 +1,111 @@
+"""Kernel choice: replace a reference kernel call by an optimized one (firmware/kernels/dsp, for the
+Cortex-M DSP extension) where the op's shape is one the optimized kernel handles, and lay out its
+constants offline the way that kernel reads them. The reference kernel stays the fallback for every other
+shape. Both compute the same bytes (the same int32 sums, the one requantization of tm_quant.h); the
+per-op sweeps (tests/kernels) and tests/test_kernels_dsp.py check both paths against TFLM.
+
+Each rule names the reference kernel it replaces; `choose` returns the call unchanged when none applies."""
+from __future__ import annotations
+
+import numpy as np
+
+from harness.plan.kernel import Const, KernelCall
+
+KERNEL_SETS = ("optimized", "reference")
+
+# tm_conv2d_s8_dsp keeps a pixel pair's im2col buffer (4 * depth bytes) on the stack: above this depth
+# (a 4 KB buffer) the reference kernel, which needs none, is used.
+CONV_DSP_MAX_DEPTH = 1024
+
+
+def _even(a: np.ndarray) -> np.ndarray:
+    """An array over output channels padded to an even length (the kernels work on channel pairs)."""
+    return np.concatenate([a, a[-1:] * 0]) if len(a) % 2 else a
+
+
+def conv_weights_dsp(w: np.ndarray) -> np.ndarray:
+    """[out_c][K] int8 (K = taps in [ky][kx][c] order) -> the layout tm_conv2d_s8_dsp reads: K zero-padded
+    to a multiple of 4, out_c to even; per channel pair and group of 4 taps, channel 2j's 4 bytes then
+    2j+1's (the kernel's im2col stores its taps in the order SXTB16 / SXTB16 ROR 8 unpack these words)."""
+    out_c, k = w.shape
+    depth = -(-k // 4) * 4
+    padded = np.zeros((out_c + out_c % 2, depth), np.int8)
+    padded[:out_c, :k] = w
+    g = padded.reshape(-1, 2, depth // 4, 4)                          # [pair][channel][group][4]
+    return np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(-1)  # [pair][group][channel][4]
+
+
+def _conv2d(call: KernelCall) -> KernelCall | None:
+    f = call.fields
+    depth = -(-(f["kernel_h"] * f["kernel_w"] * f["in_c"]) // 4) * 4
+    if f["groups"] != 1 or depth > CONV_DSP_MAX_DEPTH:
+        return None
+    w = f["weights"].data
+    out_c = f["out_c"]
+    keep = ("in_offset", "out_offset", "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "out_c",
+            "kernel_h", "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
+            "in_zero_point", "out_zero_point", "act_min", "act_max")
+    fields = {k: f[k] for k in keep}
+    fields.update({
+        "depth": depth,
+        "weights": Const("int8_t", conv_weights_dsp(np.asarray(w, np.int8).reshape(out_c, -1))),
+        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "multiplier": Const("int32_t", _even(f["multiplier"].data)),
+        "shift": Const("int8_t", _even(f["shift"].data)),
+    })
+    return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
+                      macs=call.macs)
+
+
+def _fully_connected(call: KernelCall) -> KernelCall | None:
+    """FULLY_CONNECTED int8 is a 1x1 convolution over `batches` pixels: the conv DSP kernel, with a per-tensor
+    multiplier/shift broadcast to every output channel (the reference applies the one pair to all)."""
+    f = call.fields
+    out_f, in_f = f["out_features"], f["in_features"]
+    depth = -(-in_f // 4) * 4
+    if depth > CONV_DSP_MAX_DEPTH:
+        return None
+    mult, shift = np.asarray(f["multiplier"].data, np.int32), np.asarray(f["shift"].data, np.int8)
+    if not f["per_channel"]:
+        mult, shift = np.repeat(mult[:1], out_f), np.repeat(shift[:1], out_f)
+    fields = {
+        "in_offset": f["in_offset"], "out_offset": f["out_offset"], "batches": 1,
+        "in_h": f["batches"], "in_w": 1, "in_c": in_f, "out_h": f["batches"], "out_w": 1, "out_c": out_f,
+        "kernel_h": 1, "kernel_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1,
+        "pad_h": 0, "pad_w": 0, "in_zero_point": f["in_zero_point"], "out_zero_point": f["out_zero_point"],
+        "act_min": f["act_min"], "act_max": f["act_max"], "depth": depth,
+        "weights": Const("int8_t", conv_weights_dsp(np.asarray(f["weights"].data, np.int8).reshape(out_f, in_f))),
+        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "multiplier": Const("int32_t", _even(mult)),
+        "shift": Const("int8_t", _even(shift)),
+    }
+    return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
+                      macs=call.macs)
+
+
+def _depthwise(call: KernelCall) -> KernelCall | None:
+    """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets): the same params."""
+    if call.fields["depth_multiplier"] != 1:
+        return None
+    return KernelCall("tm_depthwise_conv2d_s8_dsp", "dsp/depthwise_conv2d_dsp.h", call.struct, call.op,
+                      call.fields, macs=call.macs)
+
+
+def _average_pool(call: KernelCall) -> KernelCall | None:
+    """Windows of at most 256 taps: the int16 halfword sums cannot overflow (|sum| <= 256 * 128)."""
+    if call.fields["filter_h"] * call.fields["filter_w"] > 256:
+        return None
+    return KernelCall("tm_average_pool_2d_s8_dsp", "dsp/pooling_dsp.h", call.struct, call.op, call.fields,
+                      macs=call.macs)
+
+
+_RULES = {"tm_conv2d_s8": _conv2d, "tm_depthwise_conv2d_s8": _depthwise, "tm_fully_connected_s8": _fully_connected,
+          "tm_average_pool_2d_s8": _average_pool}
+
+
+def choose(call: KernelCall, kernels: str = "optimized") -> KernelCall:
+    """The call to emit for this op: an optimized kernel where a rule takes the shape, else `call`."""
+    if kernels not in KERNEL_SETS:
+        raise ValueError(f"kernel set {kernels!r}: expected one of {', '.join(KERNEL_SETS)}")
+    rule = _RULES.get(call.kernel) if kernels == "optimized" else None
+    return (rule(call) if rule else None) or call
