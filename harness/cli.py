@@ -53,8 +53,9 @@ def _table(verdicts: list[Verdict]) -> Table:
 def _details(v: Verdict) -> None:
     if v.fit:
         regions = "  ".join(f"{r.region} {r.used:,}/{r.size:,} B ({r.percent:.1f}%)" for r in v.fit.regions)
+        code = f"; runtime code {v.runtime_code_bytes:,} B" if v.runtime_code_bytes else ""
         out.print(f"  {v.model} on {v.board}: {regions}; stack high-water "
-                  f"{v.fit.stack if v.fit.stack is not None else '-'} B", highlight=False)
+                  f"{v.fit.stack if v.fit.stack is not None else '-'} B{code}", highlight=False)
     for r in v.reasons:
         out.print(f"  {v.model} on {v.board}: {r.splitlines()[0]}", highlight=False, markup=False)
 

@@ -48,7 +48,8 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
     lines += latency_section(verdicts, boards, models)
     lines += ["", "## Against the MicroNets paper (Table 4) and TFLM", "",
               "| model | paper row | paper flash KB | our .tflite KB | paper SRAM B | TFLM arena B | our arena B | "
-              "our SRAM B (F446RE) | paper runs on | we fit on |", "|---|---|---|---|---|---|---|---|---|---|"]
+              "our SRAM B (F446RE) | our runtime code B | paper runs on | we fit on |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for m in models:
         z = zoo.get(m)
         if not z or not z.paper:
@@ -62,6 +63,7 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             f"{(any_v.model_bytes or 0) / KB:.0f} | {z.paper['sram_bytes']} | {meta.get('tflm_arena', {}).get(m, '-')} | "
             f"{any_v.arena_bytes if any_v.arena_bytes is not None else '-'} | "
             f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
+            f"{next((f'{v.runtime_code_bytes:,}' for v in vs if v.runtime_code_bytes), '-')} | "
             f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
     lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", "",
               "![predicted latency per model and board](latency.png)"]
@@ -104,7 +106,8 @@ def junit_xml(verdicts: list[Verdict]) -> str:
         case = ET.SubElement(suite, "testcase", classname=f"check.{v.board}", name=v.model, time=str(v.seconds))
         props = ET.SubElement(case, "properties")
         figures = {"flash_bytes": v.fit.flash.used if v.fit else None, "sram_bytes": v.fit.sram.used if v.fit else None,
-                   "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches}
+                   "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches,
+                   "runtime_code_bytes": v.runtime_code_bytes}
         if v.prediction:
             figures.update(v.prediction.as_dict())
         for k, val in figures.items():
