@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from harness.backends.emulated import EmulatedBoard
 from harness.board import Board, load_board
-from harness.build import FIRMWARE, build_firmware
+from harness.build import BARE_SOURCES, FIRMWARE, build_firmware
 from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 
@@ -101,7 +101,7 @@ def engine_bench(board_name: str = "nucleo_f446re", instructions: int = 200_000_
     if instructions < MIN_INSTRUCTIONS:
         raise HarnessError(f"the engine bench needs a workload of at least {MIN_INSTRUCTIONS:,} instructions")
     board = load_board(board_name)
-    elf = build_firmware(board, {}, name="engine_bench", sources=[BENCH_SOURCE]).elf
+    elf = build_firmware(board, {}, name="engine_bench", sources=[BENCH_SOURCE, *BARE_SOURCES]).elf
     progress("calibrating")
     engines = {False: _boot(board, elf, False), True: _boot(board, elf, True)}
     per_pass = _run(engines[False], 4)[0] / 4

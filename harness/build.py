@@ -16,6 +16,11 @@ from harness.errors import HarnessError
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
 CACHE = Path(os.environ.get("HARNESS_CACHE", ROOT / "build"))
+# The bare-metal base of the test firmwares and the engine benchmark (firmware/bare/bare.h): its own startup
+# and vector table, and the harness firmware's polled console driver. Test firmware passes
+# sources=[its own .c, *BARE_SOURCES]; one that defines its own vector table leaves out vectors.c.
+BARE_SOURCES = [FIRMWARE / "bare" / "bare.c", FIRMWARE / "bare" / "vectors.c", FIRMWARE / "src" / "console.c",
+                FIRMWARE / "src" / "console_stm32_uart.c", FIRMWARE / "src" / "console_stm32f7_usart.c"]
 
 # Compiler flags per Renode cpuType and FPU width: a fact of the toolchain, not of the board.
 _CPU_FLAGS = {

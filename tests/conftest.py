@@ -29,3 +29,10 @@ def small_model() -> tuple[str, Path]:
     """The walking-skeleton model: TFLM's hello_world where ../shared has it, else our own."""
     p = SHARED / "tflite-micro/hello_world_int8.tflite"
     return ("hello_world_int8", p) if p.is_file() else registry.resolve("gen_ad_fc_s")
+
+
+@pytest.fixture(scope="module")
+def bench_elf():
+    """The cycle microbenchmark firmware (tests/firmware/cycles_bench.c): board name -> (board, ELF)."""
+    from firmware_boot import firmware
+    return firmware("cycles_bench")

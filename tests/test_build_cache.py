@@ -13,8 +13,9 @@ PROBE = ROOT / "tests" / "firmware" / "engine_probe.c"
 SCRIPT = f"""
 import hashlib, sys
 from harness.board import load_board
-from harness.build import build_firmware
-fw = build_firmware(load_board("nucleo_f446re"), {{}}, name="engine_probe", sources=[__import__("pathlib").Path({str(PROBE)!r})])
+from harness.build import BARE_SOURCES, build_firmware
+fw = build_firmware(load_board("nucleo_f446re"), {{}}, name="engine_probe",
+                    sources=[__import__("pathlib").Path({str(PROBE)!r}), *BARE_SOURCES])
 print(fw.elf, hashlib.sha256(fw.elf.read_bytes()).hexdigest())
 """
 

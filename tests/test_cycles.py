@@ -12,17 +12,13 @@ after it; the second load is not counted (CYCCNT counts cycles completed before 
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from harness.backends.emulated import EmulatedBoard
+from firmware_boot import boot, run_benches
 from harness.board import available_boards, load_board
-from harness.build import build_firmware
 
 pytestmark = pytest.mark.emulated
 
-BENCH = Path(__file__).resolve().parent / "firmware" / "cycles_bench.c"
 FRAME = 2 + 1 + 1
 
 # name: cycles of the sequence on the Cortex-M4, from the TRM
@@ -105,36 +101,8 @@ M4_EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def bench_elf():
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            board = load_board(name)
-            cache[name] = (board, build_firmware(board, {}, name="cycles_bench", sources=[BENCH]).elf)
-        return cache[name]
-    return get
-
-
-def start(bench_elf, name: str, **kw) -> EmulatedBoard:
-    board, elf = bench_elf(name)
-    engine = EmulatedBoard(board, elf, **kw)
-    assert engine.read_line() == f"cycles_bench {name} ready"
-    return engine
-
-
-def run_benches(engine: EmulatedBoard) -> dict[str, int]:
-    engine.write(b"bench\n")
-    out = {}
-    while (line := engine.read_line()) != "end":
-        name, value = line.split()
-        out[name] = int(value)
-    return out
-
-
 def test_m4_microbenchmarks_match_the_trm(bench_elf):
-    results = run_benches(start(bench_elf, "nucleo_f446re"))
+    results = run_benches(boot(bench_elf, "nucleo_f446re"))
     assert set(results) == set(M4_EXPECTED)
     got = {name: results[name] - FRAME for name in M4_EXPECTED}
     assert got == M4_EXPECTED
@@ -145,7 +113,7 @@ def test_same_elf_same_cycles(bench_elf, name):
     """Deterministic: the same ELF gives the same readings and the same totals on every run."""
     runs = []
     for _ in range(2):
-        engine = start(bench_elf, name)
+        engine = boot(bench_elf, name)
         runs.append((run_benches(engine), engine.instructions, engine.cycles))
     assert runs[0] == runs[1]
     assert runs[0][2] > 0
@@ -155,8 +123,8 @@ def test_same_elf_same_cycles(bench_elf, name):
 def test_block_accounting_equals_per_instruction_accounting(bench_elf, name):
     """The native per-block sums, with their take-backs and mid-block CYCCNT reads, equal the cost
     rules applied instruction by instruction (a Python code hook)."""
-    engine = start(bench_elf, name, reference_counter=True)
-    plain = run_benches(start(bench_elf, name))
+    engine = boot(bench_elf, name, reference_counter=True)
+    plain = run_benches(boot(bench_elf, name))
     assert run_benches(engine) == plain                 # the reference hook changes nothing seen
     assert (engine.instructions, engine._hdr.ticks) == (engine.reference_count, engine.reference_ticks)
     for *_, ticks, ref_before, _ in engine.exact_log:
@@ -168,7 +136,7 @@ def test_flash_wait_states_while_the_accelerator_is_off(bench_elf):
     an instruction starts to fetch costs FLASH_ACR.LATENCY cycles; with it on, nothing.
     nops32 is aligned to a 16-byte line: NOP at +0, first read at +2, NOP +4, 32 NOPs +6..+68, NOP +70;
     of the measured instructions (+2 .. +70), those at +16, +32, +48 and +64 start a line: 4 lines."""
-    engine = start(bench_elf, "nucleo_f446re")
+    engine = boot(bench_elf, "nucleo_f446re")
     latency = 5
     for acr, extra in ((0x100 | latency, 4 * latency), (0x300 | latency, 0), (0x000, 0)):
         engine.write(f"acr {acr:x}\n".encode())
@@ -180,8 +148,8 @@ def test_flash_wait_states_while_the_accelerator_is_off(bench_elf):
 def test_m7_model_is_never_slower_than_the_m4_on_these_sequences(bench_elf, name):
     """The M7 model is an approximation (docs/cycle-model.md): dual issue, single-cycle loads and
     LDM pairs, predicted branches. On these in-cache sequences it must not be slower than the M4."""
-    m4 = run_benches(start(bench_elf, "nucleo_f446re"))
-    m7 = run_benches(start(bench_elf, name))
+    m4 = run_benches(boot(bench_elf, "nucleo_f446re"))
+    m7 = run_benches(boot(bench_elf, name))
     slower = {k: (m7[k], m4[k]) for k in m4 if m7[k] > m4[k]}
     assert not slower
     assert m7["ldm8"] - m7["empty"] in (4, 5)            # two registers per cycle: ceil(8 / 2)
@@ -192,7 +160,7 @@ def test_m7_model_is_never_slower_than_the_m4_on_these_sequences(bench_elf, name
 def test_profile_per_function_sums_to_the_totals(bench_elf, name):
     """profile=True: instructions and cycles per ELF function, exact (including the instructions the
     engine performs itself for CYCCNT reads and the tails taken back at every stop)."""
-    engine = start(bench_elf, name, profile=True)
+    engine = boot(bench_elf, name, profile=True)
     results = run_benches(engine)
     prof = engine.profile()
     assert sum(p["instructions"] for p in prof) == engine.instructions
@@ -207,7 +175,7 @@ def test_profile_per_function_sums_to_the_totals(bench_elf, name):
 def test_instructions_of_a_firmware_timing(bench_elf):
     """The engine finds the two CYCCNT reads behind a firmware-reported delta and gives the exact
     instructions between them: loop10 runs its first read, NOP, 10 x (SUBS, BNE), NOP."""
-    engine = start(bench_elf, "nucleo_f446re")
+    engine = boot(bench_elf, "nucleo_f446re")
     results = run_benches(engine)
     assert engine.counts_between_reads(results["loop10"]) == (1 + 1 + 10 * 2 + 1, results["loop10"])
     assert engine.counts_between_reads(10 ** 9) is None

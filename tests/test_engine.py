@@ -4,38 +4,25 @@ detection, and the native instruction and cycle counts against per-instruction P
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
+from firmware_boot import boot, firmware
 from harness.backends import BoardFault, BoardHang, BoardIdle
 from harness.backends.emulated import EmulatedBoard
-from harness.board import available_boards, load_board
-from harness.build import build_firmware
+from harness.board import available_boards
 
 pytestmark = pytest.mark.emulated
 
-PROBE = Path(__file__).resolve().parent / "firmware" / "engine_probe.c"
 BOARDS = available_boards()
 
 
 @pytest.fixture(scope="module")
 def probe():
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            board = load_board(name)
-            cache[name] = (board, build_firmware(board, {}, name="engine_probe", sources=[PROBE]).elf)
-        return cache[name]
-    return get
+    return firmware("engine_probe")
 
 
-def booted(probe, name: str, **kw) -> EmulatedBoard:
-    board, elf = probe(name)
-    engine = EmulatedBoard(board, elf, **kw)
-    assert engine.read_line() == f"engine_probe {name} ready"
-    return engine
+booted = boot
 
 
 def ask(engine: EmulatedBoard, line: str, **kw) -> str:

@@ -5,10 +5,9 @@ firmware's own fault handlers and semihosting. Expected values come from the ARM
 Reference Manual (frame layout, EXC_RETURN, priorities) and the board's clock in its .repl."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
+from firmware_boot import boot, firmware
 from harness.backends import BoardFault, BoardHang, BoardIdle
 from harness.backends.emulated import BoardExit, EmulatedBoard
 from harness.board import available_boards, load_board
@@ -17,7 +16,6 @@ from harness.errors import HarnessError
 
 pytestmark = pytest.mark.emulated
 
-APP = Path(__file__).resolve().parent / "firmware" / "hal_app.c"
 BOARDS = available_boards()
 
 
@@ -40,22 +38,11 @@ def app_header(board) -> str:
 
 @pytest.fixture(scope="module")
 def app():
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            board = load_board(name)
-            cache[name] = (board, build_firmware(board, {"irq.h": app_header(board)}, name="hal_app",
-                                                 sources=[APP]).elf)
-        return cache[name]
-    return get
+    # its own vector table (the console UART's interrupt line), not the base's
+    return firmware("hal_app", lambda board: {"irq.h": app_header(board)}, vectors=False)
 
 
-def booted(app, name: str, **kw) -> EmulatedBoard:
-    board, elf = app(name)
-    engine = EmulatedBoard(board, elf, **kw)
-    assert engine.read_line() == f"hal_app {name} ready"
-    return engine
+booted = boot
 
 
 def ask(engine: EmulatedBoard, line: str) -> str:

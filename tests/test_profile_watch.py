@@ -8,72 +8,39 @@ firmware (tests/firmware/cycles_bench.c):
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from harness.backends.emulated import EmulatedBoard
-from harness.board import load_board
-from harness.build import build_firmware
+from firmware_boot import boot, run_benches
 
 pytestmark = pytest.mark.emulated
 
-BENCH = Path(__file__).resolve().parent / "firmware" / "cycles_bench.c"
 BOARDS = ["nucleo_f446re", "nucleo_f746zg"]
-
-
-@pytest.fixture(scope="module")
-def bench_elf():
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            board = load_board(name)
-            cache[name] = (board, build_firmware(board, {}, name="cycles_bench", sources=[BENCH]).elf)
-        return cache[name]
-    return get
-
-
-def _boot(bench_elf, name: str, **kw) -> EmulatedBoard:
-    board, elf = bench_elf(name)
-    engine = EmulatedBoard(board, elf, **kw)
-    assert engine.read_line() == f"cycles_bench {name} ready"
-    return engine
-
-
-def _bench(engine: EmulatedBoard) -> dict[str, int]:
-    engine.write(b"bench\n")
-    out = {}
-    while (line := engine.read_line()) != "end":
-        name, value = line.split()
-        out[name] = int(value)
-    return out
 
 
 @pytest.mark.parametrize("name", BOARDS)
 def test_watch_on_the_cyccnt_load_sees_what_the_firmware_reads(bench_elf, name):
-    probe = _boot(bench_elf, name)
-    _bench(probe)
+    probe = boot(bench_elf, name)
+    run_benches(probe)
     read_pcs = {pc for pc, *_ in probe.cyccnt_reads}
     assert read_pcs                                   # the firmware did read CYCCNT
 
-    engine = _boot(bench_elf, name)
+    engine = boot(bench_elf, name)
     hits: list[int] = []
     for pc in read_pcs:
         engine.watch(pc, lambda e, h: hits.append(h.cycles))
-    results = _bench(engine)
+    results = run_benches(engine)
     reads = list(engine.cyccnt_reads)
     assert len(hits) == len(reads) == 2 * len(results)
     assert hits == [cycles for *_, cycles in reads]
     # the register's values (the firmware zeroes CYCCNT first): the same cycles apart as the watches
     values = [value for _, _, value, _, _ in reads]
     assert [b - a for a, b in zip(hits, hits[1:])] == [b - a for a, b in zip(values, values[1:])]
-    assert results == _bench(_boot(bench_elf, name))  # watching changes nothing the firmware sees
+    assert results == run_benches(boot(bench_elf, name))  # watching changes nothing the firmware sees
 
 
 @pytest.mark.parametrize("name", BOARDS)
 def test_watch_counts_equal_the_per_instruction_reference(bench_elf, name):
-    engine = _boot(bench_elf, name, reference_counter=True)
+    engine = boot(bench_elf, name, reference_counter=True)
     funcs = {n: a for a, size, n in engine.image.functions if n.startswith("bench_")}
     sizes = {n: size for a, size, n in engine.image.functions}
     # every benchmark's entry (a block start, reached by a call), and instructions inside blocks: the
@@ -91,25 +58,25 @@ def test_watch_counts_equal_the_per_instruction_reference(bench_elf, name):
         assert hit.ticks == e._ref_before
         checked.append(hit.address)
 
-    _bench(engine)          # every benchmark translated already: the watches must still take effect
+    run_benches(engine)          # every benchmark translated already: the watches must still take effect
     for a in addresses:
         engine.watch(a, check)
-    _bench(engine)
+    run_benches(engine)
     assert set(checked) == addresses
     assert (engine.instructions, engine.ticks) == (engine.reference_count, engine.reference_ticks)
 
 
 def test_unwatch_and_reset(bench_elf):
-    engine = _boot(bench_elf, "nucleo_f446re")
+    engine = boot(bench_elf, "nucleo_f446re")
     entry = engine.symbol("bench_empty")
     seen = []
     handle = engine.watch(entry, lambda e, h: seen.append(h.instructions))
-    _bench(engine)
+    run_benches(engine)
     assert len(seen) == 1
     engine.reset()                                   # watches survive a reset
     assert engine.read_line() == "cycles_bench nucleo_f446re ready"
-    _bench(engine)
+    run_benches(engine)
     assert len(seen) == 2 and seen[0] == seen[1]     # deterministic
     engine.unwatch(handle)
-    _bench(engine)
+    run_benches(engine)
     assert len(seen) == 2

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from harness.board import load_board
-from harness.build import board_header, linker_script
+from harness.build import BARE_SOURCES, board_header, linker_script
 from harness.cli import app
 from harness.profile import call_returns
 from harness.run import WrongBoard, check_elf, latency, run_elf
@@ -33,7 +33,7 @@ def user_elf(tmp: Path, board_name: str, fpu: str, *defines: str, extra: str = "
     (out / "board.h").write_text(board_header(board))
     ld = re.sub(r"/DISCARD/\s*:\s*\{[^}]*\}", "", linker_script(board, 1))   # a user's script keeps them
     (out / "link.ld").write_text(ld)
-    srcs = [str(APP)]
+    srcs = [str(APP), *map(str, BARE_SOURCES)]        # a user's project is several files too: see run_app.c
     if extra:
         (out / "extra.c").write_text(extra)
         srcs.append(str(out / "extra.c"))

@@ -12,7 +12,7 @@ from robot.api.deco import keyword
 
 from harness import registry
 from harness.board import load_board
-from harness.build import DoesNotFit, build_firmware
+from harness.build import BARE_SOURCES, DoesNotFit, build_firmware
 from harness.errors import HarnessError
 from harness.fit import static_fit
 from harness.protocol import DutClient, ProtocolError
@@ -111,15 +111,15 @@ class HarnessKeywords:
 
     @keyword("Build Firmware")
     def build(self, model: str, board: str) -> str:
-        """Build the firmware for `model` (a registry id or .tflite; or a test firmware's .c file) on
-        `board`; returns the ELF's path. Fails when the model is unsupported or does not fit."""
+        """Build the firmware for `model` (a registry id or .tflite; or a test firmware's .c file, built
+        on the shared base firmware/bare) on `board`; returns the ELF's path. Fails when the model is unsupported or does not fit."""
         key = (model, board)
         if key not in self._built:
             b = load_board(board)
             try:
                 if model.endswith(".c"):
                     src = resolve_path(model)
-                    fw = build_firmware(b, {}, name=src.stem, sources=[src])
+                    fw = build_firmware(b, {}, name=src.stem, sources=[src, *BARE_SOURCES])
                 else:
                     from harness.plan.emit import emit_model_c
                     mid, graph, low = self._lowered(model)

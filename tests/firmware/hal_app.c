@@ -25,10 +25,8 @@
  * CONSOLE_IRQ (the console UART's NVIC line), UID_BASE, FLASHSIZE_BASE, DBGMCU_BASE and TIM2_BASE come from
  * the board's .repl through the generated irq.h. */
 #include <stdint.h>
-#include "board.h"
+#include "../../firmware/bare/bare.h"     /* startup, polled console, parsing, DWT: the shared base */
 #include "irq.h"
-
-#define REG(addr) (*(volatile uint32_t *)(addr))
 
 #define RCC_CR      REG(BOARD_RCC_BASE + 0x00u)
 #define RCC_PLLCFGR REG(BOARD_RCC_BASE + 0x04u)
@@ -39,30 +37,21 @@
 #define PWR_CSR     REG(BOARD_PWR_BASE + 0x04u)
 #define FLASH_ACR   REG(BOARD_FLASH_IF_BASE + 0x00u)
 
-#define GPIO_MODER REG(BOARD_CONSOLE_GPIO_BASE + 0x00u)
 #define GPIO_IDR   REG(BOARD_CONSOLE_GPIO_BASE + 0x10u)
 #define GPIO_ODR   REG(BOARD_CONSOLE_GPIO_BASE + 0x14u)
 #define GPIO_BSRR  REG(BOARD_CONSOLE_GPIO_BASE + 0x18u)
-#define GPIO_AFRL  REG(BOARD_CONSOLE_GPIO_BASE + 0x20u)
-#define GPIO_AFRH  REG(BOARD_CONSOLE_GPIO_BASE + 0x24u)
 
 #if defined(BOARD_CONSOLE_STM32_UART)
 #define UART_SR   REG(BOARD_CONSOLE_BASE + 0x00u)
 #define UART_RDR  REG(BOARD_CONSOLE_BASE + 0x04u)
 #define UART_TDR  REG(BOARD_CONSOLE_BASE + 0x04u)
-#define UART_BRR  REG(BOARD_CONSOLE_BASE + 0x08u)
 #define UART_CR1  REG(BOARD_CONSOLE_BASE + 0x0Cu)
-#define UART_UE   (1u << 13)
 #elif defined(BOARD_CONSOLE_STM32F7_USART)
 #define UART_CR1  REG(BOARD_CONSOLE_BASE + 0x00u)
-#define UART_BRR  REG(BOARD_CONSOLE_BASE + 0x0Cu)
 #define UART_SR   REG(BOARD_CONSOLE_BASE + 0x1Cu)
 #define UART_RDR  REG(BOARD_CONSOLE_BASE + 0x24u)
 #define UART_TDR  REG(BOARD_CONSOLE_BASE + 0x28u)
-#define UART_UE   (1u << 0)
 #endif
-#define UART_TE (1u << 3)
-#define UART_RE (1u << 2)
 #define UART_TXEIE (1u << 7)
 #define UART_TCIE  (1u << 6)
 #define UART_TXE  (1u << 7)
@@ -82,26 +71,16 @@
 #define SCB_CFSR   REG(BOARD_SCS_BASE + 0xD28u)
 #define SCB_HFSR   REG(BOARD_SCS_BASE + 0xD2Cu)
 #define SCB_BFAR   REG(BOARD_SCS_BASE + 0xD38u)
-#define SCB_CPACR  REG(BOARD_SCS_BASE + 0xD88u)
-#define DEMCR      REG(BOARD_SCS_BASE + 0xDFCu)
-#define DWT_CTRL   REG(BOARD_DWT_BASE + 0x000u)
-#define DWT_CYCCNT REG(BOARD_DWT_BASE + 0x004u)
-#define DWT_LAR    REG(BOARD_DWT_BASE + 0xFB0u)
 #define ICSR_PENDSVSET (1u << 28)
 #define ICSR_PENDSTSET (1u << 26)
 
-extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
-int main(void);
-void Reset_Handler(void);
-void HardFault_Handler(void);
-void UsageFault_Handler(void);
+extern uint32_t _estack;
 void SysTick_Handler(void);
 void PendSV_Handler(void);
 void USART_IRQHandler(void);
-void Default_Handler(void);
 
-void Default_Handler(void) { for (;;) {} }
-
+/* Its own table, not the base's vectors.c: the console UART's interrupt line comes after the 16 system
+ * vectors. Reset_Handler and Default_Handler are the base's; HardFault and UsageFault are taken over below. */
 #define VECTORS (16 + 64)
 typedef void (*vector_t)(void);
 static vector_t const *vector_table(void);
@@ -114,17 +93,6 @@ const vector_t vectors[VECTORS] = {
     [16 + CONSOLE_IRQ] = USART_IRQHandler,
 };
 static vector_t const *vector_table(void) { return vectors; }
-
-void Reset_Handler(void) {
-    uint32_t *src = &_sidata, *dst = &_sdata;
-    while (dst < &_edata) *dst++ = *src++;
-    for (dst = &_sbss; dst < &_ebss; dst++) *dst = 0;
-    SCB_CPACR |= (0xFu << 20);
-    SCB_VTOR = (uint32_t)vector_table();
-    __asm volatile("dsb\n isb" ::: "memory");
-    main();
-    for (;;) {}
-}
 
 /* ---------------------------------------------------------------- HAL-style clock and tick */
 uint32_t SystemCoreClock = BOARD_HSI_HZ;
@@ -171,31 +139,14 @@ static void HAL_Delay(uint32_t ms, int sleep) {
     }
 }
 
-static void cyccnt_enable(void) {
-    DEMCR |= 1u << 24;
-    DWT_LAR = 0xC5ACCE55u;
-    DWT_CYCCNT = 0;
-    DWT_CTRL |= 1u;
-}
-
 /* ---------------------------------------------------------------- UART: polled receive, IT transmit */
 static const char *volatile tx_ptr;
 static volatile uint32_t tx_left;
 static volatile int tx_busy;
 
-static void console_init(void) {
-    BOARD_CONSOLE_GPIO_RCC_ENR |= 1u << BOARD_CONSOLE_GPIO_RCC_BIT;
-    BOARD_CONSOLE_RCC_ENR |= 1u << BOARD_CONSOLE_RCC_BIT;
-    const uint32_t pins[2] = {BOARD_CONSOLE_TX_PIN, BOARD_CONSOLE_RX_PIN};
-    for (int i = 0; i < 2; i++) {
-        uint32_t pin = pins[i];
-        GPIO_MODER = (GPIO_MODER & ~(3u << (2 * pin))) | (2u << (2 * pin));
-        volatile uint32_t *afr = pin < 8 ? &GPIO_AFRL : &GPIO_AFRH;
-        uint32_t shift = 4 * (pin & 7);
-        *afr = (*afr & ~(0xFu << shift)) | ((uint32_t)BOARD_CONSOLE_AF << shift);
-    }
-    UART_BRR = (BOARD_CONSOLE_CLOCK_HZ + BOARD_CONSOLE_BAUD / 2) / BOARD_CONSOLE_BAUD;
-    UART_CR1 = UART_UE | UART_TE | UART_RE;
+/* the base's polled console (UE, TE, RE), with its interrupt line open in the NVIC */
+static void console_irq_init(void) {
+    console_init();
     NVIC_IPR8(CONSOLE_IRQ) = 0x40;
     NVIC_ISER(CONSOLE_IRQ / 32) = 1u << (CONSOLE_IRQ % 32);
 }
@@ -238,58 +189,14 @@ static char out[160];
 static uint32_t out_n;
 
 static void put(const char *s) { while (*s && out_n < sizeof out - 2) out[out_n++] = *s++; }
-static void put_u32(uint32_t v) {
-    char buf[11];
-    int i = 10;
-    buf[i] = 0;
-    do { buf[--i] = (char)('0' + v % 10); v /= 10; } while (v);
-    put(&buf[i]);
-}
-static void put_hex(uint32_t v) {
-    char buf[11] = "0x";
-    for (int i = 0; i < 8; i++) buf[2 + i] = "0123456789abcdef"[(v >> (28 - 4 * i)) & 0xF];
-    buf[10] = 0;
-    put(buf);
-}
+static void put_u32(uint32_t v) { char buf[BARE_NUM_CHARS]; put(u32_text(buf, v)); }
+static void put_hex(uint32_t v) { char buf[BARE_NUM_CHARS]; put(hex_text(buf, v)); }
 static void send(void) {               /* the line in `out`, by interrupt; waits until it is out */
     out[out_n++] = '\r';
     out[out_n++] = '\n';
     transmit_it(out, out_n);
     while (tx_busy) {}
     out_n = 0;
-}
-
-/* polled, for the fault handlers (no interrupt can run there) */
-static void putc_polled(char c) { while (!(UART_SR & UART_TXE)) {} UART_TDR = (uint8_t)c; }
-static void puts_polled(const char *s) { while (*s) putc_polled(*s++); }
-static void hex_polled(uint32_t v) {
-    puts_polled("0x");
-    for (int i = 7; i >= 0; i--) putc_polled("0123456789abcdef"[(v >> (4 * i)) & 0xF]);
-}
-
-static char getc_(void) {
-    while (!(UART_SR & UART_RXNE)) {}
-    return (char)(UART_RDR & 0xFF);
-}
-
-static int read_line(char *buf, int cap) {
-    int n = 0;
-    for (;;) {
-        char c = getc_();
-        if (c == '\r') continue;
-        if (c == '\n') break;
-        if (n < cap - 1) buf[n++] = c;
-    }
-    buf[n] = 0;
-    return n;
-}
-
-static int starts_with(const char *s, const char *p) { while (*p) if (*s++ != *p++) return 0; return 1; }
-static int equals(const char *a, const char *b) { while (*a && *a == *b) { a++; b++; } return *a == *b; }
-static uint32_t parse_u32(const char *s) {
-    uint32_t v = 0;
-    while (*s >= '0' && *s <= '9') v = v * 10 + (uint32_t)(*s++ - '0');
-    return v;
 }
 
 /* ---------------------------------------------------------------- exception probes */
@@ -432,17 +339,18 @@ static void cmd_mask(void) {
     send();
 }
 
+/* the console is polled here: no interrupt can run in a fault handler */
 void HardFault_Handler(void) {
-    puts_polled("hardfault cfsr="); hex_polled(SCB_CFSR);
-    puts_polled(" hfsr="); hex_polled(SCB_HFSR);
-    puts_polled(" bfar="); hex_polled(SCB_BFAR);
-    puts_polled("\r\n");
+    console_puts("hardfault cfsr="); console_put_hex(SCB_CFSR);
+    console_puts(" hfsr="); console_put_hex(SCB_HFSR);
+    console_puts(" bfar="); console_put_hex(SCB_BFAR);
+    console_puts("\r\n");
     for (;;) {}
 }
 
 void UsageFault_Handler(void) {
-    puts_polled("usagefault cfsr="); hex_polled(SCB_CFSR);
-    puts_polled("\r\n");
+    console_puts("usagefault cfsr="); console_put_hex(SCB_CFSR);
+    console_puts("\r\n");
     for (;;) {}
 }
 
@@ -541,10 +449,12 @@ static void semihost(uint32_t op, void *arg) {
 }
 
 int main(void) {
+    SCB_VTOR = (uint32_t)vector_table();
+    __asm volatile("dsb\n isb" ::: "memory");
     SystemClock_Config();
     HAL_InitTick();
-    console_init();
-    cyccnt_enable();
+    console_irq_init();
+    cyccnt_start();
     put("hal_app " BOARD_NAME " ready");
     send();
     char line[96];
