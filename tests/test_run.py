@@ -144,3 +144,12 @@ def test_cli_run_pty_ends_on_the_semihosting_exit(tmp_path):
     res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--pty"])
     assert res.exit_code == 0, res.output
     assert "/dev/pts/" in res.output and "semihosting exit, code 0" in res.output
+
+
+def test_cli_run_names_unmodelled_peripherals_and_stops_on_them_when_strict(tmp_path):
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4", "TIMER")
+    res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf)])
+    assert res.exit_code == 0, res.output                  # a warning: the run goes on to its exit
+    assert re.search(r"warning: .*TIM2", res.output) and "semihosting exit, code 0" in res.output
+    res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--strict"])
+    assert res.exit_code == 1 and re.search(r"FAULT strict.*TIM2", res.output), res.output

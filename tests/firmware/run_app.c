@@ -2,7 +2,8 @@
  * times with a data-dependent loop, prints each pass and a line in the style of TFLM examples, then
  * leaves through Arm semihosting's SYS_EXIT (BKPT 0xAB) with ADP_Stopped_ApplicationExit.
  * Compile with -DSPIN to spin forever instead of exiting (a run that needs a cycle budget), with
- * -DCRASH to write to flash after the passes (a fault). */
+ * -DCRASH to write to flash after the passes (a fault), with -DTIMER to start a timer the board
+ * does not model (TIM2, as a HAL application's time base might). */
 #include <stdint.h>
 /* The shared base (startup, vectors, console, DWT) stands for the vendor startup and drivers a user's
  * project compiles next to its main.c; what keeps this a user's ELF is that tests/test_run.py builds
@@ -44,6 +45,9 @@ int main(void) {
     console_puts("done\r\n");
 #if defined(CRASH)
     *(volatile uint32_t *)(uintptr_t)vectors = 0;     /* flash is read-only: a fault */
+#endif
+#if defined(TIMER)
+    *(volatile uint32_t *)0x40000000u = 1u;           /* TIM2_CR1.CEN (RM0390/RM0385: TIM2 at 0x40000000) */
 #endif
 #if defined(SPIN)
     for (;;) { sink++; }
