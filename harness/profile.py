@@ -98,6 +98,15 @@ class InferenceProfile:
     def total_cycles(self) -> float:
         return self.ticks / self.ticks_per_cycle
 
+    def cycles_by_op_type(self) -> dict[str, int]:
+        """Modelled cycles per op type (the calibration's per-op features); tm_invoke's loop and the
+        timing code as `(runtime)`. Sums to the inference's total."""
+        out: dict[str, int] = {}
+        for r in self.ops:
+            out[r.op] = out.get(r.op, 0) + r.ticks
+        out["(runtime)"] = self.dispatch.ticks + self.timing.ticks
+        return {k: round(v / self.ticks_per_cycle) for k, v in out.items()}
+
     def as_dict(self) -> dict:
         def seg(s: Segment) -> dict:
             return {"instructions": s.instructions, "cycles": self.cycles(s),
@@ -294,7 +303,13 @@ def profile_model(board: Board, model_path: Path, model_id: str | None = None, *
         fw = build_firmware(board, {"model_data.c": emit_model_c(low, model_id)}, name=model_id)
     except DoesNotFit as e:
         raise HarnessError(f"{model_id} does not fit {board.name}: {e}") from None
-    engine = EmulatedBoard(board, fw.elf, profile=True)
+    return profile_firmware(board, fw.elf, graph, low, model_id, seed=seed, progress=progress)
+
+
+def profile_firmware(board: Board, elf: Path, graph, low: Lowered, model_id: str, *, seed: int = 0,
+                     progress=lambda s: None) -> InferenceProfile:
+    """Profile one inference of an already built model firmware `elf` (planned as `low`)."""
+    engine = EmulatedBoard(board, elf, profile=True)
     client = DutClient(engine)
     client.wait_ready()
     x = random_inputs(graph.tensor(low.input), 1, seed)[0]

@@ -35,4 +35,9 @@ def test_workload_builds_a_manifest_and_a_csv_to_fill(tmp_path):
     assert [(r["firmware_sha256"], int(r["cycles"]), r["measured_ms"]) for r in rows] == \
         [(e["firmware_sha256"], e["cycles"], "")]
     assert read_csv(tmp_path / "workload.csv") == []            # nothing measured yet
-    assert read_counts(tmp_path / "workload.csv")[e["firmware_sha256"]].cycles == e["cycles"]
+    counts = read_counts(tmp_path / "workload.csv")[e["firmware_sha256"]]
+    assert counts.cycles == e["cycles"]
+    # per-op cycles (the per-op-type mapping's features) from the profile, summing to the firmware's
+    # own DWT measurement of the inference (within rounding per op type)
+    assert counts.ops == e["ops"] and "FULLY_CONNECTED" in e["ops"]
+    assert abs(sum(e["ops"].values()) - e["cycles"]) <= len(e["ops"])

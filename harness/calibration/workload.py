@@ -20,7 +20,7 @@ from typing import Callable
 
 from harness.board import load_board
 from harness.build import DoesNotFit, build_firmware
-from harness.calibration.measurements import Measurement, emulated_counts, sha256_file, write_csv
+from harness.calibration.measurements import Measurement, sha256_file, write_csv
 from harness.errors import HarnessError
 from harness.tfgen import convert
 
@@ -132,6 +132,7 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
     from harness.plan.emit import emit_model_c
     from harness.plan.lower import lower
     from harness.plan.model import ModelError, load_model
+    from harness.profile import profile_firmware
     out = Path(out)
     (out / "models").mkdir(parents=True, exist_ok=True)
     entries, rows = [], []
@@ -141,7 +142,8 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
         tflite = out / "models" / f"{spec.name}.tflite"
         shutil.copyfile(convert(spec.build, key, seed=seed, folder="calibration"), tflite)
         try:
-            low = lower(load_model(tflite))
+            graph = load_model(tflite)
+            low = lower(graph)
         except ModelError as e:
             entries.append({"name": spec.name, "unsupported": str(e)})
             continue
@@ -159,11 +161,13 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
             elf.parent.mkdir(exist_ok=True)
             shutil.copyfile(fw.elf, elf)
             entry.update(fits=True, elf=str(elf.relative_to(out)), firmware_sha256=sha256_file(elf))
-            if emulate:
+            if emulate:                  # the seeded input the hardware test times, profiled per op
                 progress(f"{spec.name} on {board.name}: emulating")
-                entry["cycles"], entry["instructions"] = emulated_counts(board.name, elf, tflite)
+                prof = profile_firmware(board, elf, graph, low, spec.name, seed=0)
+                entry["cycles"], entry["instructions"] = prof.firmware_cycles, prof.instructions
+                entry["ops"] = prof.cycles_by_op_type()
                 rows.append(Measurement(board.name, entry["firmware_sha256"], None, entry["cycles"],
-                                        entry["instructions"], model=spec.name))
+                                        entry["instructions"], ops=entry["ops"], model=spec.name))
             entries.append(entry)
     if not any(e.get("fits") for e in entries):
         raise HarnessError("no workload model fits the boards given")
