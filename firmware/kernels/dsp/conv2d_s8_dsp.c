@@ -4,6 +4,13 @@
 #include "conv2d_dsp.h"
 #include "tm_acle.h"
 #include "tm_quant.h"
+/* The firmware build's board header (generated from the board's .repl) names the core: the M7 dual-issues
+ * loads with MACs, so the M4's grouped-load schedule below is for the M4 only. */
+#if defined(__has_include)
+#if __has_include("board.h")
+#include "board.h"
+#endif
+#endif
 
 /* One output pixel's taps as int16 (x + input offset; 0 outside the image), written into slot `slot` of
  * the pair buffer: per group of 4 taps k..k+3, 4 values of pixel 0 then 4 of pixel 1, each in the order
@@ -66,14 +73,15 @@ static void zero_slot(int16_t *buf, int slot, uint32_t groups)
  * after another load (TRM 3.3.2: a run of N LDRs costs N + 1, a load after anything else 2): each group's
  * six loads (four im2col words, two weight words) are issued as one run and the pointers advance by the
  * post-indexed forms inside that run, so a group is 7 cycles of loads + 4 SXTB16 + 8 SMLAD = 19 cycles for
- * 16 MACs, and the loop's compare-and-branch (3) is paid once per two groups. GCC's schedule of the same
- * C interleaved loads with the MACs and spilled a register (~1.58 cycles/MAC against this loop's 1.28).
+ * 16 MACs, and the loop's compare-and-branch (3) is paid once per four groups. GCC's schedule of the same
+ * C interleaved loads with the MACs and spilled a register (~1.58 cycles/MAC against this loop's 1.23).
  * Doing a whole batch of channel pairs per call keeps the call, register save and restore out of the
  * per-pair cost (~40 cycles per 4 outputs when it was called per pair). All 14 allocatable registers are
- * used: r4-r7 the sums (in acc's order), r8-r11 the im2col words, r12/lr the weight words, r3 the unpacked low halves;
- * col, weight bytes per pair, acc and the pair count live in the frame. The portable C below is the host
- * build's, with the same results. */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
+ * used: r4-r7 the sums (in acc's order), r8-r11 the im2col words, r12/lr the weight words, r3 the
+ * unpacked low halves; col, weight bytes per pair, acc and the pair count live in the frame. The portable C below is the host
+ * build's and the Cortex-M7's, with the same results: the M7 issues a load together with a MAC or SXTB16,
+ * so GCC's interleaved schedule of that C suits it better than the M4's runs of loads. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && !defined(BOARD_CORE_M7)
 /* One group: im2col words at COL1..COL3 and LAST_COL, weights at W1 and LAST_W; the last load of each
  * is post-indexed where its pointer advances. */
 #define TM_MM_GROUP_ASM(COL1, COL2, COL3, LAST_COL, W1, LAST_W) \
@@ -109,16 +117,24 @@ static void __attribute__((naked, noinline)) tm_mm_2x2(const int16_t *col, const
         "movs r5, #0\n\t"
         "movs r6, #0\n\t"
         "movs r7, #0\n\t"
-        "tst r2, #8\n\t"                             /* an odd number of groups: one on its own first */
+        "tst r2, #8\n\t"                             /* groups % 2: one group on its own */
         "add.w r2, r1, r2\n\t"                       /* this pair's end of weights; flags kept */
         "beq 1f\n\t"
         TM_MM_GROUP_ASM("[r0, #4]", "[r0, #8]", "[r0, #12]", "[r0], #16", "[r1, #4]", "[r1], #8")
         "1:\n\t"
+        "ldr r3, [sp, #4]\n\t"
+        "tst r3, #16\n\t"                            /* groups % 4 >= 2: two groups */
+        "beq 5f\n\t"
+        TM_MM_GROUP_ASM("[r0, #4]", "[r0, #8]", "[r0, #12]", "[r0], #32", "[r1, #4]", "[r1], #16")
+        TM_MM_GROUP_ASM("[r0, #-12]", "[r0, #-8]", "[r0, #-4]", "[r0, #-16]", "[r1, #-4]", "[r1, #-8]")
+        "5:\n\t"
         "cmp r1, r2\n\t"
         "beq 3f\n\t"
         ".p2align 2\n"
-        "2:\n\t"
-        TM_MM_GROUP_ASM("[r0, #4]", "[r0, #8]", "[r0, #12]", "[r0], #32", "[r1, #4]", "[r1], #16")
+        "2:\n\t"                                      /* four groups per pass */
+        TM_MM_GROUP_ASM("[r0, #4]", "[r0, #8]", "[r0, #12]", "[r0], #64", "[r1, #4]", "[r1], #32")
+        TM_MM_GROUP_ASM("[r0, #-44]", "[r0, #-40]", "[r0, #-36]", "[r0, #-48]", "[r1, #-20]", "[r1, #-24]")
+        TM_MM_GROUP_ASM("[r0, #-28]", "[r0, #-24]", "[r0, #-20]", "[r0, #-32]", "[r1, #-12]", "[r1, #-16]")
         TM_MM_GROUP_ASM("[r0, #-12]", "[r0, #-8]", "[r0, #-4]", "[r0, #-16]", "[r1, #-4]", "[r1, #-8]")
         "cmp r1, r2\n\t"
         "bne 2b\n"
@@ -134,27 +150,39 @@ static void __attribute__((naked, noinline)) tm_mm_2x2(const int16_t *col, const
 }
 #undef TM_MM_GROUP_ASM
 #else
-static void tm_mm_2x2(const int16_t *col, const int8_t *w, uint32_t groups, int32_t *acc, uint32_t pairs)
+static void __attribute__((noinline)) TM_NO_LDRD_PAIRING tm_mm_2x2(const int16_t *col, const int8_t *w, uint32_t groups, int32_t *acc, uint32_t pairs)
 {
     for (uint32_t p = 0; p < pairs; p++, acc += 4) {
         int32_t a00 = 0, a01 = 0, a10 = 0, a11 = 0;
         const int16_t *x = col;
-        for (uint32_t g = 0; g < groups; g++, x += 8, w += 8) {
-            const uint32_t x0a = tm_ld32(x), x0b = tm_ld32(x + 2);
-            const uint32_t x1a = tm_ld32(x + 4), x1b = tm_ld32(x + 6);
-            const uint32_t wa = tm_ld32(w), wb = tm_ld32(w + 4);
-            uint32_t lo = tm_sxtb16(wa), hi = tm_sxtb16_ror8(wa);
-            a00 = tm_smlad(x0a, lo, a00);
-            a00 = tm_smlad(x0b, hi, a00);
-            a10 = tm_smlad(x1a, lo, a10);
-            a10 = tm_smlad(x1b, hi, a10);
-            lo = tm_sxtb16(wb);
-            hi = tm_sxtb16_ror8(wb);
-            a01 = tm_smlad(x0a, lo, a01);
-            a01 = tm_smlad(x0b, hi, a01);
-            a11 = tm_smlad(x1a, lo, a11);
-            a11 = tm_smlad(x1b, hi, a11);
+        const int8_t *const end = w + 8 * groups;
+#define TM_MM_GROUP                                                     \
+    do {                                                                \
+        const uint32_t x0a = tm_ld32(x), x0b = tm_ld32(x + 2);          \
+        const uint32_t x1a = tm_ld32(x + 4), x1b = tm_ld32(x + 6);      \
+        const uint32_t wa = tm_ld32(w), wb = tm_ld32(w + 4);            \
+        x += 8;                                                         \
+        w += 8;                                                         \
+        uint32_t lo = tm_sxtb16(wa), hi = tm_sxtb16_ror8(wa);           \
+        a00 = tm_smlad(x0a, lo, a00);                                   \
+        a00 = tm_smlad(x0b, hi, a00);                                   \
+        a10 = tm_smlad(x1a, lo, a10);                                   \
+        a10 = tm_smlad(x1b, hi, a10);                                   \
+        lo = tm_sxtb16(wb);                                             \
+        hi = tm_sxtb16_ror8(wb);                                        \
+        a01 = tm_smlad(x0a, lo, a01);                                   \
+        a01 = tm_smlad(x0b, hi, a01);                                   \
+        a11 = tm_smlad(x1a, lo, a11);                                   \
+        a11 = tm_smlad(x1b, hi, a11);                                   \
+    } while (0)
+        if (groups & 1) {
+            TM_MM_GROUP;
         }
+        while (w != end) {      /* two groups per pass: the loop's own cost over 16 SMLADs */
+            TM_MM_GROUP;
+            TM_MM_GROUP;
+        }
+#undef TM_MM_GROUP
         acc[0] = a00;
         acc[1] = a10;
         acc[2] = a01;
