@@ -342,3 +342,22 @@ def test_fully_connected_bit_exact_on_the_emulated_board(board):
     low = lower(load_model(path), "optimized")
     _, bad, _, _ = run_lowered(low, load_board(board), "dsp-fc", inputs=4, reference=TflmReference(path).run)
     assert bad == 0
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", ["conv-odd", "fc"])
+def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name):
+    """The conv kernel's other requantization path, tm_requantize, taken where the planner cannot prove
+    tm_requantize_bounded's precondition: forced on ops that qualify (every zoo op does), TFLM's bytes still."""
+    from harness.bench import run_lowered
+    from harness.board import load_board
+    from harness.reference import TflmReference
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS[name] if name != "fc" else FC_CASES[2]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    assert [c.fields.get("bounded") for c in low.calls] == [1]
+    low.calls[0].fields["bounded"] = 0
+    _, bad, _, _ = run_lowered(low, load_board("nucleo_f446re"), f"dsp-generic-{name}", inputs=4,
+                               reference=TflmReference(path).run)
+    assert bad == 0
