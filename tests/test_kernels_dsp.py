@@ -15,7 +15,7 @@ from conftest import shared_model
 from harness.build import CACHE, FIRMWARE
 from harness.plan.lower import lower
 from harness.plan.model import load_model
-from harness.plan.optimize import conv_weights_dsp
+from harness.plan.optimize import conv_weights_dsp, sums_bounded
 
 _SHIMS = r"""
 #include "tm_quant.h"
@@ -33,6 +33,10 @@ void t_high_mul(const int32_t *a, const int32_t *b, int32_t *out, int n)
 void t_requantize(const int32_t *x, const int32_t *m, const int32_t *s, int32_t *out, int n)
 {
     for (int i = 0; i < n; i++) out[i] = tm_requantize(x[i], m[i], s[i]);
+}
+void t_requantize_bounded(const int32_t *x, const int32_t *m, const int32_t *s, int32_t *out, int n)
+{
+    for (int i = 0; i < n; i++) out[i] = tm_requantize_bounded(x[i], m[i], s[i]);
 }
 void t_divide_by_pot(const int32_t *x, const int32_t *e, int32_t *out, int n)
 {
@@ -145,6 +149,48 @@ def test_requantize_and_divide_by_pot_are_tflms(shims):
     got = _call(shims.t_requantize, *zip(*req))
     bad = [(c, g) for c, g in zip(req, got) if g != _tflm_requantize(*c)]
     assert not bad, bad[:5]
+
+
+def test_requantize_bounded_is_tflms_within_its_bound(shims):
+    """tm_requantize_bounded (the conv kernel's form where the planner proved |x| * 2^max(shift, 0) < 2^30
+    and multiplier >= 0) against TFLM's formulas: every shift the planner can give, the bound's edges, the
+    ties of both roundings (x = odd multiples of 2^(e-1), doubled, with the multiplier 2^30 = 0.5), and
+    random accumulators and multipliers."""
+    rng = random.Random(10)
+    mults = (0, 2**30, 2**31 - 1, 1518500250, 1073741825)
+    cases = []
+    for shift in range(-31, 8):
+        left, lim = max(shift, 0), (2**30 >> max(shift, 0)) - 1          # the largest |x| allowed
+        e = max(-shift, 0)
+        xs = [0, 1, -1, 2, -2, lim, -lim, lim - 1, -lim + 1]
+        for k in (1, 3, 5, 2**20 + 1):                                   # ties: y = +-k * 2^(e-1) exactly
+            for d in (-1, 0, 1):
+                v = (k << e >> 1) * 2 + d
+                xs += [v, -v]
+        cases += [(x, m, shift) for x in xs if abs(x) <= lim for m in mults]
+        cases += [(rng.randint(-lim, lim), rng.choice([0, rng.randrange(2**30, 2**31)]), shift)
+                  for _ in range(1500)]
+        assert left >= 0
+    got = _call(shims.t_requantize_bounded, *zip(*cases))
+    bad = [(c, g) for c, g in zip(cases, got) if g != _tflm_requantize(*c)]
+    assert not bad, bad[:5]
+
+
+def test_sums_bounded_by_hand():
+    """The planner's proof that a conv's sums meet tm_requantize_bounded's precondition. One channel, weights
+    (127, -128): sum|w| = 255; input offset 128 (zero point -128): |x + 128| <= 255; so |sum| <= |bias| +
+    65025, times 2^shift for a positive shift, must stay below 2^30 = 1073741824."""
+    w = np.array([[127, -128]], np.int8)
+    ok = lambda bias, shift, mult=2**30: sums_bounded(w, np.array([bias], np.int32), 128, [mult], [shift])  # noqa: E731
+    assert ok(1000, -7)
+    assert ok(2**30 - 65025 - 1, -7) and not ok(2**30 - 65025, -7)        # the bound's edge
+    assert ok(-(2**30 - 65025 - 1), 0) and not ok(-(2**30 - 65025), 0)
+    assert ok(1000, 13) and not ok(1000, 14)                              # 66025 * 2^13 < 2^30 <= * 2^14
+    assert not ok(1000, -7, mult=-1)                                      # a negative multiplier
+    assert sums_bounded(w, None, 0, [2**30], [-1])                        # no bias; |x| <= 128
+    # two channels: one that fails the bound is enough to refuse
+    w2 = np.array([[127, -128], [1, 1]], np.int8)
+    assert not sums_bounded(w2, np.array([0, 2**30 - 10], np.int32), 128, [2**30] * 2, [-1, -1])
 
 
 def test_conv_weight_layout_by_hand():
@@ -295,4 +341,23 @@ def test_fully_connected_bit_exact_on_the_emulated_board(board):
     path = convert(build, key, folder="sweep")
     low = lower(load_model(path), "optimized")
     _, bad, _, _ = run_lowered(low, load_board(board), "dsp-fc", inputs=4, reference=TflmReference(path).run)
+    assert bad == 0
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("name", ["conv-odd", "fc"])
+def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name):
+    """The conv kernel's other requantization path, tm_requantize, taken where the planner cannot prove
+    tm_requantize_bounded's precondition: forced on ops that qualify (every zoo op does), TFLM's bytes still."""
+    from harness.bench import run_lowered
+    from harness.board import load_board
+    from harness.reference import TflmReference
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS[name] if name != "fc" else FC_CASES[2]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    assert [c.fields.get("bounded") for c in low.calls] == [1]
+    low.calls[0].fields["bounded"] = 0
+    _, bad, _, _ = run_lowered(low, load_board("nucleo_f446re"), f"dsp-generic-{name}", inputs=4,
+                               reference=TflmReference(path).run)
     assert bad == 0

@@ -38,6 +38,29 @@ static inline int32_t tm_requantize(int32_t x, int32_t multiplier, int shift)
     return tm_rounding_divide_by_pot(tm_sat_rounding_doubling_high_mul((int32_t)((uint32_t)x << left), multiplier), right);
 }
 
+/* tm_requantize for an accumulator the planner has bounded: multiplier >= 0 and |x| * 2^max(shift, 0)
+ * < 2^30 (harness/plan/optimize.py proves both per op from its weights, bias and input offset, and
+ * chooses this form only then). Same value as tm_requantize, in one SMLAL and a few single-cycle
+ * instructions instead of a 64-bit add and a compare-heavy rounding divide:
+ * - with the bound, x' = x * 2^(left + 1) does not overflow, so TFLM's high multiply floor((x·2^left·m +
+ *   2^30) / 2^31) is the high word of x'·m + 2^31 (no saturation: only INT32_MIN² needs it);
+ * - TFLM's rounding divide of that y by 2^e (half away from zero) is floor((y + 2^(e-1) - [y < 0]) / 2^e)
+ *   for e >= 1 and y for e = 0; [y < 0] may be read from x (y has x's sign or is 0, where both read 0);
+ * - the addend 2^(e-1) - [y < 0] is an integer, so it is added as the high word of the same 64-bit
+ *   multiply-accumulate, and the divide is one arithmetic shift.
+ * tests/test_kernels_dsp.py checks it against TFLM's formulas over the whole bounded range. */
+static inline int32_t tm_requantize_bounded(int32_t x, int32_t multiplier, int shift)
+{
+    const int left = shift > 0 ? shift : 0;
+    const int right = left - shift;                                   /* max(-shift, 0) */
+    const int32_t half = (int32_t)((1u << right) >> 1);               /* 2^(right-1), 0 for right = 0 */
+    /* x's sign bit where right >= 1 (-half has its top bit set exactly then), else 0 */
+    const int32_t addend = half - (int32_t)(((uint32_t)x & (uint32_t)-half) >> 31);
+    const int64_t sum = ((int64_t)addend << 32) + 0x80000000ll +
+                        (int64_t)(int32_t)((uint32_t)x << (left + 1)) * multiplier;
+    return (int32_t)(sum >> 32) >> right;
+}
+
 static inline int32_t tm_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);

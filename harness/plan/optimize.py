@@ -35,6 +35,19 @@ def conv_weights_dsp(w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(g.transpose(0, 2, 1, 3)).reshape(-1)  # [pair][group][channel][4]
 
 
+def sums_bounded(w: np.ndarray, bias: np.ndarray | None, in_offset: int, mult, shift) -> bool:
+    """Whether every output's int32 sum meets tm_requantize_bounded's precondition (tm_quant.h), so the
+    kernel may use that cheaper, equal form: multiplier >= 0 and |sum| * 2^max(shift, 0) < 2^30 for every
+    output channel. w is [out_c][K] int8; each tap's input is x + in_offset with x in [-128, 127] (or 0,
+    padding), so |sum| <= |bias| + max|x + in_offset| * sum|w| bounds every sum the op can produce."""
+    x_max = max(abs(-128 + int(in_offset)), abs(127 + int(in_offset)))
+    w_abs = np.abs(np.asarray(w, np.int64)).sum(axis=1)
+    b_abs = np.abs(np.asarray(bias, np.int64)) if bias is not None else np.zeros(len(w_abs), np.int64)
+    left = np.maximum(np.asarray(shift, np.int64), 0)
+    bound = (b_abs + x_max * w_abs) << left
+    return bool((np.asarray(mult, np.int64) >= 0).all() and (bound < 2**30).all())
+
+
 def _conv2d(call: KernelCall) -> KernelCall | None:
     f = call.fields
     depth = -(-(f["kernel_h"] * f["kernel_w"] * f["in_c"]) // 4) * 4
@@ -46,10 +59,13 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
             "kernel_h", "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w",
             "in_zero_point", "out_zero_point", "act_min", "act_max")
     fields = {k: f[k] for k in keep}
+    w2 = np.asarray(w, np.int8).reshape(out_c, -1)
+    bias = np.asarray(f["bias"].data, np.int32) if f["bias"] is not None else None
     fields.update({
         "depth": depth,
-        "weights": Const("int8_t", conv_weights_dsp(np.asarray(w, np.int8).reshape(out_c, -1))),
-        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "bounded": int(sums_bounded(w2, bias, f["in_zero_point"], f["multiplier"].data, f["shift"].data)),
+        "weights": Const("int8_t", conv_weights_dsp(w2)),
+        "bias": Const("int32_t", _even(bias if bias is not None else np.zeros(out_c, np.int32))),
         "multiplier": Const("int32_t", _even(f["multiplier"].data)),
         "shift": Const("int8_t", _even(f["shift"].data)),
     })
@@ -68,14 +84,17 @@ def _fully_connected(call: KernelCall) -> KernelCall | None:
     mult, shift = np.asarray(f["multiplier"].data, np.int32), np.asarray(f["shift"].data, np.int8)
     if not f["per_channel"]:
         mult, shift = np.repeat(mult[:1], out_f), np.repeat(shift[:1], out_f)
+    w2 = np.asarray(f["weights"].data, np.int8).reshape(out_f, in_f)
+    bias = np.asarray(f["bias"].data, np.int32) if f["bias"] is not None else None
     fields = {
         "in_offset": f["in_offset"], "out_offset": f["out_offset"], "batches": 1,
         "in_h": f["batches"], "in_w": 1, "in_c": in_f, "out_h": f["batches"], "out_w": 1, "out_c": out_f,
         "kernel_h": 1, "kernel_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1,
         "pad_h": 0, "pad_w": 0, "in_zero_point": f["in_zero_point"], "out_zero_point": f["out_zero_point"],
         "act_min": f["act_min"], "act_max": f["act_max"], "depth": depth,
-        "weights": Const("int8_t", conv_weights_dsp(np.asarray(f["weights"].data, np.int8).reshape(out_f, in_f))),
-        "bias": Const("int32_t", _even(np.asarray(f["bias"].data, np.int32))) if f["bias"] is not None else None,
+        "bounded": int(sums_bounded(w2, bias, f["in_zero_point"], mult, shift)),
+        "weights": Const("int8_t", conv_weights_dsp(w2)),
+        "bias": Const("int32_t", _even(bias if bias is not None else np.zeros(out_f, np.int32))),
         "multiplier": Const("int32_t", _even(mult)),
         "shift": Const("int8_t", _even(shift)),
     }

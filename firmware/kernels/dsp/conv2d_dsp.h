@@ -21,12 +21,14 @@ typedef struct {
     int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
+    uint8_t  bounded;            /* 1: every sum meets tm_requantize_bounded's precondition (the planner
+                                  * proved it from the weights, bias and input offset): its cheaper form */
     /* Weights for output channels (2j, 2j+1), for each group of 4 taps k..k+3 (taps in [ky][kx][c] order,
      * zero-padded to `depth`): 4 bytes of channel 2j then 4 of channel 2j+1, in tap order (SXTB16 gives
      * (w[k], w[k+2]), SXTB16 ROR 8 (w[k+1], w[k+3]); the im2col buffer holds its taps in that order).
      * An odd out_c is padded with a zero channel; bias, multiplier and shift likewise. */
     const int8_t  *weights;
-    const int32_t *bias;         /* [out_c rounded up to even] or NULL */
+    const int32_t *bias;         /* [out_c rounded up to even], zeros for an op without a bias */
     const int32_t *multiplier;   /* [out_c rounded up to even] */
     const int8_t  *shift;        /* [out_c rounded up to even], TFLM convention: >0 is a left shift */
 } tm_conv2d_dsp_params_t;
