@@ -225,11 +225,10 @@ def _place(board: Board, cmd: list[str], work: Path, name: str, elf_name: str, h
     placement.txt next to the ELF. Should ITCM overflow all the same (the estimate is the first link's
     sizes), the coldest placed group goes back to flash and the link is repeated."""
     first_map = (work / f"{name}.map").read_text()
-    placement = decide(board, hot, work / elf_name, first_map)
+    placement, grouped = decide(board, hot, work / elf_name, first_map)
     if placement.empty:
         (work / "placement.txt").write_text(placement.describe())
         return
-    grouped = placement_module.groups(hot, work / elf_name, first_map)[0]
     script = work / "link-placed.ld"
     cmd = [str(script) if c == str(work / "link.ld") else c for c in cmd]
     while True:

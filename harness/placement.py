@@ -12,7 +12,7 @@ Boards without an `itcm` region (the F446RE) get no placement: their linker scri
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import capstone
@@ -89,39 +89,51 @@ def wants_placement(board: Board) -> bool:
 class _Func:
     addr: int
     size: int
-    callees: set[str] = field(default_factory=set)
+    code: bytes = b""
+    _callees: set[str] | None = None
+
+    def callees(self, by_addr: list[tuple[int, int, str]]) -> set[str]:
+        """Functions this one calls or tail-calls directly (BL / B.W to another function), decoded once."""
+        if self._callees is None:
+            self._callees = set()
+            for insn in _CS.disasm(self.code, self.addr):
+                if insn.id in (A.ARM_INS_BL, A.ARM_INS_B) and insn.operands and insn.operands[0].type == A.ARM_OP_IMM:
+                    target = insn.operands[0].imm
+                    if not self.addr <= target < self.addr + self.size:       # not a branch inside
+                        self._callees.update(name for lo, hi, name in by_addr if lo <= target < hi)
+        return self._callees
 
 
-def _functions(elf_path: Path) -> tuple[dict[str, _Func], dict[str, tuple[int, int]]]:
-    """Function symbols with their direct call/branch targets; data objects (address, size)."""
-    cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
-    cs.detail = True
+_CS = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+_CS.detail = True
+
+
+@dataclass
+class _Image:
+    funcs: dict[str, _Func]
+    objects: dict[str, tuple[int, int]]          # data symbol -> (address, size)
+    by_addr: list[tuple[int, int, str]]
+
+    def callees(self, name: str) -> set[str]:
+        return self.funcs[name].callees(self.by_addr)
+
+
+def _image(elf_path: Path) -> _Image:
     funcs: dict[str, _Func] = {}
     objects: dict[str, tuple[int, int]] = {}
     with open(elf_path, "rb") as f:
         elf = ELFFile(f)
-        symtab = elf.get_section_by_name(".symtab")
-        for s in symtab.iter_symbols():
-            kind = s["st_info"]["type"]
-            if kind == "STT_FUNC" and s["st_size"] and s.name:
-                funcs.setdefault(s.name, _Func(s["st_value"] & ~1, s["st_size"]))
-            elif kind == "STT_OBJECT" and s.name:
-                objects[s.name] = (s["st_value"], s["st_size"])
         code = [(sec["sh_addr"], sec.data()) for sec in elf.iter_sections()
                 if sec["sh_flags"] & 0x4 and sec["sh_type"] == "SHT_PROGBITS"]   # SHF_EXECINSTR
-    by_addr = sorted((fn.addr, fn.addr + fn.size, name) for name, fn in funcs.items())
-    for fn in funcs.values():
-        blob = next((d[fn.addr - a:fn.addr - a + fn.size] for a, d in code if a <= fn.addr < a + len(d)), b"")
-        for insn in cs.disasm(blob, fn.addr):
-            if insn.id in (A.ARM_INS_BL, A.ARM_INS_B) and insn.operands and insn.operands[0].type == A.ARM_OP_IMM:
-                target = insn.operands[0].imm
-                if fn.addr <= target < fn.addr + fn.size:
-                    continue                      # a branch inside the function
-                for lo, hi, name in by_addr:
-                    if lo <= target < hi:
-                        fn.callees.add(name)
-                        break
-    return funcs, objects
+        for s in elf.get_section_by_name(".symtab").iter_symbols():
+            kind = s["st_info"]["type"]
+            if kind == "STT_FUNC" and s["st_size"] and s.name and s.name not in funcs:
+                addr, size = s["st_value"] & ~1, s["st_size"]
+                blob = next((d[addr - a:addr - a + size] for a, d in code if a <= addr < a + len(d)), b"")
+                funcs[s.name] = _Func(addr, size, blob)
+            elif kind == "STT_OBJECT" and s.name:
+                objects[s.name] = (s["st_value"], s["st_size"])
+    return _Image(funcs, objects, sorted((fn.addr, fn.addr + fn.size, n) for n, fn in funcs.items()))
 
 
 def _own_sections(map_text: str) -> set[str]:
@@ -132,47 +144,49 @@ def _own_sections(map_text: str) -> set[str]:
     return set(re.findall(r"^ \.text\.(\S+)", kept, re.MULTILINE))
 
 
-def _group(name: str, funcs: dict[str, _Func], movable: set[str]) -> tuple[str, ...]:
+def _group(name: str, image: _Image, movable: set[str]) -> tuple[str, ...]:
     """`name` and everything it reaches by direct calls that can move, depth first."""
     out, todo = [], [name]
     while todo:
         f = todo.pop()
-        if f in out or f not in movable or f not in funcs:
+        if f in out or f not in movable or f not in image.funcs:
             continue
         out.append(f)
-        todo.extend(sorted(funcs[f].callees, reverse=True))
+        todo.extend(sorted(image.callees(f), reverse=True))
     return tuple(out)
 
 
-def _cost(names: list[str], funcs: dict[str, _Func]) -> int:
+def _cost(names: list[str], image: _Image) -> int:
     """Bytes in ITCM: each function aligned to 4, plus a veneer per callee left outside."""
     inside = set(names)
-    outside = {c for n in names for c in funcs[n].callees if c not in inside}
-    return sum(-(-funcs[n].size // 4) * 4 for n in names) + VENEER * len(outside)
+    outside = {c for n in names for c in image.callees(n) if c not in inside}
+    return sum(-(-image.funcs[n].size // 4) * 4 for n in names) + VENEER * len(outside)
 
 
-def groups(hot: list[str], elf_path: Path, map_text: str) -> tuple[list[tuple[str, ...]], dict[str, _Func], dict]:
-    funcs, objects = _functions(elf_path)
+def groups(hot: list[str], image: _Image, map_text: str) -> list[tuple[str, ...]]:
+    """Per hot function (hottest first), the group that moves with it."""
     movable = _own_sections(map_text)
-    return [g for g in (_group(h, funcs, movable) for h in hot) if g], funcs, objects
+    return [g for g in (_group(h, image, movable) for h in hot) if g]
 
 
-def decide(board: Board, hot: list[str], elf_path: Path, map_text: str) -> Placement:
-    """The placement for `board` from the first (all-in-flash) link at `elf_path`."""
+def decide(board: Board, hot: list[str], elf_path: Path, map_text: str) -> tuple[Placement, list[tuple[str, ...]]]:
+    """The placement for `board` from the first (all-in-flash) link at `elf_path`, and the groups of
+    functions it weighed."""
     itcm, dtcm = itcm_region(board), dtcm_region(board)
-    grouped, funcs, objects = groups(hot, elf_path, map_text)
+    image = _image(elf_path)
+    grouped = groups(hot, image, map_text) if itcm is not None else []
     chosen: list[str] = []
     in_flash: list[str] = []
     if itcm is not None:
         budget = itcm.size - NULL_GUARD
         for g in grouped:
             trial = chosen + [f for f in g if f not in chosen]
-            if _cost(trial, funcs) <= budget:
+            if _cost(trial, image) <= budget:
                 chosen = trial
             else:
                 in_flash.append(g[0])
     arena_first = False
-    if dtcm is not None and ARENA in objects:
-        addr, size = objects[ARENA]
+    if dtcm is not None and ARENA in image.objects:
+        addr, size = image.objects[ARENA]
         arena_first = addr + size > dtcm.end and size <= dtcm.size
-    return Placement(tuple(chosen), _cost(chosen, funcs) if chosen else 0, tuple(in_flash), arena_first)
+    return Placement(tuple(chosen), _cost(chosen, image) if chosen else 0, tuple(in_flash), arena_first), grouped
