@@ -61,7 +61,7 @@ def test_plan_names_its_kernels_hottest_first(kws_low):
     line = next(ln for ln in text.splitlines() if ln.startswith(HOT_MARKER))
     names = line[len(HOT_MARKER):].split()
     macs = {k: sum(c.macs for c in kws_low.calls if c.kernel == k) for k in KERNELS}
-    assert names == sorted(KERNELS, key=lambda k: -macs[k]) + ["tm_invoke"]
+    assert names == sorted(KERNELS, key=lambda k: -macs[k])
     assert names[0] == "tm_conv2d_s8_dsp"          # MicroNet's MACs are in its convolutions
 
 
@@ -69,7 +69,7 @@ def test_kernels_run_from_itcm_loaded_from_flash(f746_kws):
     board, elf = f746_kws
     itcm, flash = board.region("itcm"), board.flash
     syms = _nm(elf)
-    for f in (*KERNELS, "tm_invoke"):
+    for f in KERNELS:
         addr, size = syms[f]
         assert itcm.base < addr and addr + size <= itcm.end, f"{f} at {addr:#x}"
     sec = {s[0]: s for s in _sections(elf)}
@@ -157,13 +157,13 @@ def test_small_tcms_keep_the_coldest_kernel_in_flash_and_the_arena_in_dtcm(tmp_p
     _, bad, _, elf = run_lowered(kws_low, board, "placement-small-tcm", inputs=2, reference=ref.run)
     assert bad == 0
     syms = _nm(elf)
-    sizes = {f: syms[f][1] for f in (*KERNELS, "conv_pair", "tm_mm_2x2", "tm_invoke")}
+    sizes = {f: syms[f][1] for f in (*KERNELS, "conv_pair", "tm_mm_2x2")}
     # precondition, by nm's sizes: all three kernels (with the convolution's two helpers) exceed this ITCM
     assert sum(sizes.values()) > itcm.size
     in_itcm = {f for f in sizes if itcm.contains(syms[f][0])}
-    # hottest first: the convolution and its helpers, then the depthwise convolution, then tm_invoke,
-    # which still fits; the pooling kernel (fewest MACs) runs from flash
-    assert in_itcm == {"tm_conv2d_s8_dsp", "conv_pair", "tm_mm_2x2", "tm_depthwise_conv2d_s8_dsp", "tm_invoke"}
+    # hottest first: the convolution and its helpers, then the depthwise convolution; the pooling kernel
+    # (fewest MACs) runs from flash
+    assert in_itcm == {"tm_conv2d_s8_dsp", "conv_pair", "tm_mm_2x2", "tm_depthwise_conv2d_s8_dsp"}
     assert board.flash.contains(syms["tm_average_pool_2d_s8_dsp"][0])
     addr, size = syms["tm_arena"]
     assert size <= dtcm.size and addr == dtcm.base and addr + size <= dtcm.end
