@@ -167,3 +167,16 @@ def test_small_tcms_keep_the_coldest_kernel_in_flash_and_the_arena_in_dtcm(tmp_p
     assert board.flash.contains(syms["tm_average_pool_2d_s8_dsp"][0])
     addr, size = syms["tm_arena"]
     assert size <= dtcm.size and addr == dtcm.base and addr + size <= dtcm.end
+
+
+def test_an_itcm_overflow_moves_the_coldest_placed_group_back_to_flash():
+    """The retry after a link that overflowed ITCM: the last (coldest) placed group leaves, a function it
+    shares with a hotter group stays."""
+    from harness.placement import Placement
+    groups = [("conv", "helper"), ("dw", "helper", "dw_tail"), ("pool",)]
+    p = Placement(itcm=("conv", "helper", "dw", "dw_tail"), itcm_estimate=100, in_flash=("pool",))
+    q = p.without_coldest(groups)
+    assert q.itcm == ("conv", "helper") and q.in_flash == ("pool", "dw")
+    assert q.without_coldest(groups).itcm == ()
+    empty = Placement(in_flash=("conv", "dw", "pool"))
+    assert empty.without_coldest(groups) == empty            # nothing left to move: the build gives up
