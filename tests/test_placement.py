@@ -180,3 +180,21 @@ def test_an_itcm_overflow_moves_the_coldest_placed_group_back_to_flash():
     assert q.without_coldest(groups).itcm == ()
     empty = Placement(in_flash=("conv", "dw", "pool"))
     assert empty.without_coldest(groups) == empty            # nothing left to move: the build gives up
+
+
+def test_fetches_from_itcm_pay_no_flash_lines():
+    """The engine's cycle model charges the flash wait states per flash line fetched (while no cache is on);
+    code in ITCM is zero-wait. 32 NOPs (64 bytes) from a line-aligned address span two 32-byte lines (the
+    F746's `//! cache: line=32`) in flash and none in ITCM, at the same core cost."""
+    from harness.backends.cycles import BlockCoster, core_model
+    board = load_board("nucleo_f746zg")
+    line = int(board.facts["cache"]["line"])
+    itcm, flash = board.region("itcm"), board.flash
+    nops = b"\x00\xbf" * 32
+    at = {itcm.base + 64: nops, flash.base + 64: nops}
+    coster = BlockCoster(core_model("m7"), lambda a, n: next(c[a - b:a - b + n] for b, c in at.items()
+                                                                 if b <= a < b + len(c)),
+                         (flash.base, flash.end), line)
+    in_flash, in_itcm = coster.cost(flash.base + 64, 64).total(False), coster.cost(itcm.base + 64, 64).total(False)
+    assert line == 32 and in_flash[1] == 2 and in_itcm[1] == 0
+    assert in_flash[0] == in_itcm[0]
