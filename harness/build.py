@@ -199,16 +199,32 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
         for fname, text in generated.items():
             (work / fname).write_text(text)
         gen_c = [work / f for f in extra_sources if f.endswith(".c")]
-        cmd = [gcc, *flags, *LDFLAGS, f"-I{work}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}",
-               f"-I{FIRMWARE / 'kernels'}", "-T", str(work / "link.ld"), f"-Wl,-Map={work / (name + '.map')}",
-               "-o", str(work / elf.name), *map(str, sources), *map(str, gen_c), "-lm"]
+        includes = [f"-I{work}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}", f"-I{FIRMWARE / 'kernels'}"]
+        inputs = [*sources, *gen_c]
+        if wants_placement(board):     # two links: compile once to objects (same order: the same layout)
+            inputs = _compile(gcc, [*flags, *includes], inputs, work / "obj", board) or inputs
+        cmd = [gcc, *flags, *LDFLAGS, *includes, "-T", str(work / "link.ld"), f"-Wl,-Map={work / (name + '.map')}",
+               "-o", str(work / elf.name), *map(str, inputs), "-lm"]
         _link(cmd, board)
         if wants_placement(board):
             _place(board, cmd, work, name, elf.name, hot_functions(extra_sources), oversize)
+            shutil.rmtree(work / "obj", ignore_errors=True)     # only the links needed them
         _publish(work, out, elf)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Firmware(elf, board, key)
+
+
+def _compile(gcc: str, flags: list[str], sources: list[Path], objdir: Path, board: Board) -> list[Path] | None:
+    """Objects of `sources`, compiled in one gcc run in `objdir`; None when two sources share a file name
+    (their objects would too), and the links then compile from the sources each time."""
+    if len({p.name for p in sources}) != len(sources):
+        return None
+    objdir.mkdir()
+    proc = subprocess.run([gcc, *flags, "-c", *map(str, sources)], capture_output=True, text=True, cwd=objdir)
+    if proc.returncode != 0:
+        raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+    return [objdir / f"{p.stem}.o" for p in sources]
 
 
 def _link(cmd: list[str], board: Board) -> None:
