@@ -24,9 +24,9 @@ from harness.board import Board
 # The line harness/plan/emit.py writes at the top of the model image: kernel functions, hottest first.
 HOT_MARKER = "// hot-functions:"
 
-# ITCM starts at address 0: the first bytes stay unused so no function sits at the null pointer (a call
-# through a NULL function pointer must fault, not run a kernel) and DWARF's low_pc 0, which marks a
-# function --gc-sections dropped (harness/codesize.py), never names a kept one.
+# ITCM starts at address 0: the first bytes stay unused so no kept function starts at 0, which DWARF
+# readers take for a function --gc-sections dropped (harness/codesize.py skips low_pc 0), and which reads
+# as "no address" wherever an address is tested for truth.
 NULL_GUARD = 16
 # A call between ITCM and flash (0x0 vs 0x08000000, beyond BL's +-16 MB) goes through a linker veneer
 # (LDR.W PC, [PC] and a literal address, 8 bytes) placed next to the caller: counted per external callee.
