@@ -12,6 +12,8 @@ from pathlib import Path
 
 from harness.board import Board
 from harness.errors import HarnessError
+from harness import placement as placement_module
+from harness.placement import NULL_GUARD, Placement, decide, hot_functions, itcm_region, wants_placement
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -87,6 +89,8 @@ def board_header(board: Board) -> str:
         "BOARD_FLASH_BASE": f"0x{board.flash.base:08X}u", "BOARD_FLASH_SIZE": f"0x{board.flash.size:X}u",
         "BOARD_RAM_BASE": f"0x{ram_base:08X}u", "BOARD_RAM_SIZE": f"0x{ram_size:X}u",
     }
+    if itcm_region(board) is not None:
+        d["BOARD_HAS_ITCM"] = "1"        # firmware/src/startup.c copies .itcm from flash
     if "cache" in board.facts:
         cache = board.facts["cache"]
         d.update({"BOARD_HAS_CACHE": "1", "BOARD_DCACHE_BYTES": cache["dcache"],
@@ -98,31 +102,49 @@ def board_header(board: Board) -> str:
     return "\n".join(lines)
 
 
-def linker_script(board: Board, oversize: int = 1) -> str:
+def linker_script(board: Board, oversize: int = 1, placement: Placement | None = None) -> str:
     """FLASH holds code and constants; RAM is the contiguous data RAM from the first bank. The stack
-    grows down from the top of RAM to the end of .bss, painted at reset so its high-water can be read.
-    `oversize` > 1 stretches both regions, only to measure an image that does not fit (never run)."""
+    grows down from the top of RAM to the end of .data/.bss, painted at reset so its high-water can be read.
+    `oversize` > 1 stretches both regions, only to measure an image that does not fit (never run).
+    `placement` (harness/placement.py): functions linked to run from ITCM (loaded from flash, copied by
+    the startup code), and the arena first in DTCM; without one the layout is the plain one. A board with
+    an ITCM always gets the (maybe empty) .itcm section, so the startup code's copy loop has its symbols."""
     ram_base, ram_size = board.ram_span
     flash_size, ram_size = board.flash.size * oversize, ram_size * oversize
+    itcm = itcm_region(board)
+    memory = ""
+    itcm_section = ""
+    if itcm is not None:
+        memory = (f"\n  ITCM  (rwx) : ORIGIN = 0x{itcm.base + NULL_GUARD:08X}, "
+                  f"LENGTH = 0x{(itcm.size - NULL_GUARD) * oversize:X}")
+        # Before .text: the first rule an input section matches places it.
+        names = " ".join(f"*(.text.{f})" for f in (placement.itcm if placement else ()))
+        itcm_section = (f"  .itcm : {{ . = ALIGN(4); _sitcm = .; {names} . = ALIGN(4); _eitcm = .; }} > ITCM AT > FLASH\n"
+                        "  _siitcm = LOADADDR(.itcm);\n")
+    data = ("  _sidata = LOADADDR(.data);\n"
+            "  .data : { . = ALIGN(4); _sdata = .; *(.data*) . = ALIGN(4); _edata = .; } > RAM AT > FLASH\n")
+    if placement is not None and placement.arena_first:
+        # The arena at the base of the data RAM (DTCM), then the rest of .bss, then .data.
+        ram = ("  .bss (NOLOAD) : { . = ALIGN(16); _sbss = .; *(.bss.tm_arena) *(.bss*) *(COMMON) . = ALIGN(8); _ebss = .; } > RAM\n"
+               + data + "  _sstack = ALIGN(_edata, 8);\n")
+    else:
+        ram = (data + "  .bss (NOLOAD) : { . = ALIGN(4); _sbss = .; *(.bss*) *(COMMON) . = ALIGN(8); _ebss = .; } > RAM\n"
+               "  _sstack = _ebss;\n")
     return f"""/* Generated from {board.path.name} by harness/build.py: do not edit. */
 ENTRY(Reset_Handler)
 MEMORY
 {{
   FLASH (rx)  : ORIGIN = 0x{board.flash.base:08X}, LENGTH = 0x{flash_size:X}
-  RAM   (rwx) : ORIGIN = 0x{ram_base:08X}, LENGTH = 0x{ram_size:X}
+  RAM   (rwx) : ORIGIN = 0x{ram_base:08X}, LENGTH = 0x{ram_size:X}{memory}
 }}
 _estack = ORIGIN(RAM) + LENGTH(RAM);
 SECTIONS
 {{
   .isr_vector : {{ KEEP(*(.isr_vector)) }} > FLASH
-  .text : {{ *(.text*) *(.glue_7) *(.glue_7t) KEEP(*(.init)) KEEP(*(.fini)) }} > FLASH
+{itcm_section}  .text : {{ *(.text*) *(.glue_7) *(.glue_7t) KEEP(*(.init)) KEEP(*(.fini)) }} > FLASH
   .rodata : {{ . = ALIGN(4); *(.rodata*) . = ALIGN(4); }} > FLASH
   .ARM.exidx : {{ *(.ARM.exidx*) }} > FLASH
-  _sidata = LOADADDR(.data);
-  .data : {{ . = ALIGN(4); _sdata = .; *(.data*) . = ALIGN(4); _edata = .; }} > RAM AT > FLASH
-  .bss (NOLOAD) : {{ . = ALIGN(4); _sbss = .; *(.bss*) *(COMMON) . = ALIGN(8); _ebss = .; }} > RAM
-  _sstack = _ebss;
-  ASSERT(_estack - _sstack >= 1024, "less than 1 KB left for the stack")
+{ram}  ASSERT(_estack - _sstack >= 1024, "less than 1 KB left for the stack")
   /DISCARD/ : {{ *(.ARM.attributes) }}
 }}
 """
@@ -167,6 +189,8 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
     for k in sorted(generated):
         h.update(k.encode())
         h.update(generated[k].encode())
+    if wants_placement(board):          # the second link's script is decided by that module's code
+        h.update(Path(placement_module.__file__).read_bytes())
     key = h.hexdigest()[:16]
     out = CACHE / "fw" / f"{board.name}-{name}-{key}{'-oversize' if oversize > 1 else ''}"
     elf = out / f"{name}.elf"
@@ -180,18 +204,65 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
         for fname, text in generated.items():
             (work / fname).write_text(text)
         gen_c = [work / f for f in extra_sources if f.endswith(".c")]
-        cmd = [gcc, *flags, *LDFLAGS, f"-I{work}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}",
-               f"-I{FIRMWARE / 'kernels'}", "-T", str(work / "link.ld"), f"-Wl,-Map={work / (name + '.map')}",
-               "-o", str(work / elf.name), *map(str, sources), *map(str, gen_c), "-lm"]
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0:
-            if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
-                raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
-            raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+        includes = [f"-I{work}", f"-I{FIRMWARE / 'src'}", f"-I{FIRMWARE / 'runtime'}", f"-I{FIRMWARE / 'kernels'}"]
+        inputs = [*sources, *gen_c]
+        if wants_placement(board):     # two links: compile once to objects (same order: the same layout)
+            inputs = _compile(gcc, [*flags, *includes], inputs, work / "obj", board) or inputs
+        cmd = [gcc, *flags, *LDFLAGS, *includes, "-T", str(work / "link.ld"), f"-Wl,-Map={work / (name + '.map')}",
+               "-o", str(work / elf.name), *map(str, inputs), "-lm"]
+        _link(cmd, board)
+        if wants_placement(board):
+            _place(board, cmd, work, name, elf.name, hot_functions(extra_sources), oversize)
+            shutil.rmtree(work / "obj", ignore_errors=True)     # only the links needed them
         _publish(work, out, elf)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return Firmware(elf, board, key)
+
+
+def _compile(gcc: str, flags: list[str], sources: list[Path], objdir: Path, board: Board) -> list[Path] | None:
+    """Objects of `sources`, compiled in one gcc run in `objdir`; None when two sources share a file name
+    (their objects would too), and the links then compile from the sources each time."""
+    if len({p.name for p in sources}) != len(sources):
+        return None
+    objdir.mkdir()
+    proc = subprocess.run([gcc, *flags, "-c", *map(str, sources)], capture_output=True, text=True, cwd=objdir)
+    if proc.returncode != 0:
+        raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+    return [objdir / f"{p.stem}.o" for p in sources]
+
+
+def _link(cmd: list[str], board: Board) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
+            raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
+        raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
+
+
+def _place(board: Board, cmd: list[str], work: Path, name: str, elf_name: str, hot: list[str],
+           oversize: int) -> None:
+    """Second link with the placement decided from the first (harness/placement.py), recorded in
+    placement.txt next to the ELF. Should ITCM overflow all the same (the estimate is the first link's
+    sizes), the coldest placed group goes back to flash and the link is repeated."""
+    first_map = (work / f"{name}.map").read_text()
+    placement, grouped = decide(board, hot, work / elf_name, first_map)
+    if placement.empty:
+        (work / "placement.txt").write_text(placement.describe())
+        return
+    script = work / "link-placed.ld"
+    cmd = [str(script) if c == str(work / "link.ld") else c for c in cmd]
+    while True:
+        script.write_text(linker_script(board, oversize, placement))
+        try:
+            _link(cmd, board)
+            break
+        except DoesNotFit as e:
+            smaller = placement.without_coldest(grouped)
+            if "`ITCM' overflowed" not in str(e) or smaller == placement:
+                raise
+            placement = smaller
+    (work / "placement.txt").write_text(placement.describe())
 
 
 def _publish(work: Path, out: Path, elf: Path) -> None:

@@ -1,7 +1,8 @@
 """Static fit from the linked ELF: bytes each memory region of the board holds, against its size.
 
-Flash holds everything loaded (code, constants, the initial values of .data); RAM holds .data, .bss
-(the arena included) and the stack, whose depth only a run can tell (its painted high-water mark).
+Flash holds everything loaded (code, constants, the initial values of .data and of the code copied to
+ITCM); RAM holds .data, .bss (the arena included) and the stack, whose depth only a run can tell (its
+painted high-water mark); ITCM, on the F7s, the code harness/placement.py moved there.
 """
 from __future__ import annotations
 
@@ -48,17 +49,21 @@ class Fit:
         return d
 
 
-def _alloc_ranges(elf_path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, int]], dict[str, int]]:
-    """(load ranges in memory as placed at reset, run-time RAM ranges, symbols)."""
+def _alloc_ranges(elf_path: Path) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]],
+                                          dict[str, int]]:
+    """(load ranges in memory as placed at reset, run-time data RAM ranges, run-time ranges of every
+    allocated section (code copied to ITCM included), symbols)."""
     with open(elf_path, "rb") as f:
         elf = ELFFile(f)
         loads = [(seg["p_paddr"], seg["p_filesz"]) for seg in elf.iter_segments()
                  if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
         ram = [(s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
                if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_flags"] & SH_FLAGS.SHF_WRITE and s["sh_size"]]
+        run = [(s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
+               if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]]
         symtab = elf.get_section_by_name(".symtab")
         syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name} if symtab else {}
-    return loads, ram, syms
+    return loads, ram, run, syms
 
 
 def _overlap(ranges: list[tuple[int, int]], base: int, end: int) -> int:
@@ -66,13 +71,13 @@ def _overlap(ranges: list[tuple[int, int]], base: int, end: int) -> int:
 
 
 def static_fit(board: Board, elf_path: Path, stack: int | None = None) -> Fit:
-    loads, ram, syms = _alloc_ranges(elf_path)
+    loads, ram, run, syms = _alloc_ranges(elf_path)
     static_ram = sum(n for _, n in ram)
-    ram_use = list(ram)
+    run_use = list(run)         # a writable region holds what runs there: data, bss, code copied to ITCM
     if stack is not None:
-        ram_use.append((syms["_estack"] - stack, stack))
+        run_use.append((syms["_estack"] - stack, stack))
     flash = board.flash
-    regions = [RegionUse(r.name, _overlap(loads if r.readonly else ram_use, r.base, r.end), r.size)
+    regions = [RegionUse(r.name, _overlap(loads if r.readonly else run_use, r.base, r.end), r.size)
                for r in board.regions]
     used_flash = _overlap(loads, flash.base, flash.end)
     # Anything loaded outside every region means the image cannot be placed at all.

@@ -13,6 +13,10 @@
 #define SCS(offset) REG32(BOARD_SCS_BASE, offset)
 
 extern uint32_t _estack[], _sidata[], _sdata[], _edata[], _sbss[], _ebss[];
+#if defined(BOARD_HAS_ITCM)
+/* The hot kernels the planner placed in ITCM (harness/placement.py): run at _sitcm, loaded at _siitcm. */
+extern uint32_t _siitcm[], _sitcm[], _eitcm[];
+#endif
 int main(void);
 
 /* Set once the console works, so a fault before that does not wait forever on an unclocked UART. */
@@ -124,6 +128,16 @@ void Reset_Handler(void)
     for (uint32_t *dst = _sbss; dst < _ebss;) {
         *dst++ = 0;
     }
+#if defined(BOARD_HAS_ITCM)
+    /* Nothing placed in ITCM has run yet: copy it before main. ITCM is not behind the L1 caches, so
+     * a DSB (the copy done) and an ISB (no instruction fetched earlier) are all it
+     * takes before the first fetch from it. */
+    for (uint32_t *src = _siitcm, *dst = _sitcm; dst < _eitcm;) {
+        *dst++ = *src++;
+    }
+    dsb();
+    isb();
+#endif
     stack_paint();
     cycles_init();
     clock_init();
