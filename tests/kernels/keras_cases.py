@@ -24,7 +24,8 @@ class KCase:
         return self.key
 
 
-def _act(tf, y, act):
+def activation(tf, y, act):
+    """The fused activation a case names, applied in TensorFlow (None: none)."""
     if act == "relu":
         return tf.nn.relu(y)
     if act == "relu6":
@@ -51,7 +52,7 @@ def conv(h, w, c, filters, k, s, d=(1, 1), pad="same", act=None, bias=True, grou
 
             def call(self, t):
                 y = tf.nn.conv2d(t, self.kernel, strides=[1, *s, 1], padding=pad.upper(), dilations=[1, *d, 1])
-                return _act(tf, y if self.b is None else tf.nn.bias_add(y, self.b), act)
+                return activation(tf, y if self.b is None else tf.nn.bias_add(y, self.b), act)
         return tf.keras.Model(x, RawConv()(x))
     return KCase(key, build, "CONV_2D")
 
@@ -74,7 +75,7 @@ def dwconv(h, w, c, mult, k, s, d=(1, 1), pad="same", act=None, bias=True) -> KC
             def call(self, t):
                 y = tf.raw_ops.DepthwiseConv2dNative(input=t, filter=self.kernel, strides=[1, *s, 1],
                                                      padding=pad.upper(), dilations=[1, *d, 1])
-                return _act(tf, y if self.b is None else tf.nn.bias_add(y, self.b), act)
+                return activation(tf, y if self.b is None else tf.nn.bias_add(y, self.b), act)
         return tf.keras.Model(x, RawDw()(x))
     return KCase(key, build, "DEPTHWISE_CONV_2D")
 
@@ -114,7 +115,7 @@ def binary(op, in_shape, sa, sb, ka=1.0, kb=1.0, act=None) -> KCase:
             return tf.keras.layers.Reshape(tuple(shape))(y)
         a, b = branch(sa, ka), branch(sb, kb)
         y = tf.keras.layers.Lambda(lambda ts: ts[0] + ts[1] if op == "add" else ts[0] * ts[1])([a, b])
-        return tf.keras.Model(x, tf.keras.layers.Lambda(lambda t: _act(tf, t, act))(y))
+        return tf.keras.Model(x, tf.keras.layers.Lambda(lambda t: activation(tf, t, act))(y))
     return KCase(key, build, op.upper())
 
 
@@ -124,7 +125,7 @@ def with_const(op, shape, cshape, seed=0, act=None) -> KCase:
     def build(tf):
         c = np.random.default_rng(seed).uniform(-3, 3, size=cshape).astype(np.float32)
         x = tf.keras.Input(shape, batch_size=1)
-        y = tf.keras.layers.Lambda(lambda t: _act(tf, t + c if op == "add" else t * c, act))(x)
+        y = tf.keras.layers.Lambda(lambda t: activation(tf, t + c if op == "add" else t * c, act))(x)
         return tf.keras.Model(x, y)
     return KCase(key, build, op.upper())
 

@@ -16,6 +16,8 @@ from harness.plan.model import ModelError, load_model
 from harness.sweep import run_case
 from harness.tfgen import convert
 
+from keras_cases import activation
+
 LARGE = os.environ.get("HARNESS_SWEEP") == "large"
 ACT_CODE = {None: 0, "relu": 1, "n1": 2, "relu6": 3}     # tflite ActivationFunctionType
 
@@ -62,13 +64,7 @@ def _raw_conv(tf, case: Case):
                              dilations=[1, *case.d, 1])
             if self.b is not None:
                 y = tf.nn.bias_add(y, self.b)
-            if case.act == "relu":
-                y = tf.nn.relu(y)
-            elif case.act == "relu6":
-                y = tf.nn.relu6(y)
-            elif case.act == "n1":
-                y = tf.minimum(tf.maximum(y, -1.0), 1.0)
-            return y
+            return activation(tf, y, case.act)
     return RawConv()
 
 
