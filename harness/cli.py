@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -18,11 +17,10 @@ from harness.board import PLATFORMS_DIR, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 from harness.reference import tflm_arena
+from harness.terminal import err, exit_on_error, out, print_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
-out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do not squeeze the table
-err = Console(stderr=True)
 
 
 def _kb(n: int) -> str:
@@ -112,7 +110,7 @@ def check(
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
-    try:
+    with exit_on_error():
         _engine_available(engine)
         cells = _cells(board, model, task)
         if inputs < 1:
@@ -124,9 +122,6 @@ def check(
             def done(v: Verdict) -> None:
                 bar.update(job, advance=1, description=f"{v.model} on {v.board}: {v.status}")
             verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None, on_done=done)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     wall = time.monotonic() - t0
     if as_json:
         sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
@@ -153,11 +148,8 @@ def runtime(
 ) -> None:
     """The runtime's coverage: per model, ops, bit-exact status on the host build, arenas, image size."""
     from harness import runtime_table
-    try:
+    with exit_on_error():
         models = [registry.resolve(m) for m in model] if model else registry.available()
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     rows = []
     with err.status("planning") as status:
         for mid, path in models:
@@ -217,13 +209,10 @@ def profile_cmd(
 ) -> None:
     """Per-op cycles and instructions of one inference on the emulated board (harness/profile.py)."""
     from harness.profile import profile_model, write_outputs
-    try:
+    with exit_on_error():
         mid, path = registry.resolve(model)
         with err.status("profiling") as status:
             p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     total = p.ticks
     t = Table(title=f"harness profile: {p.model} on {p.board}, one inference", header_style="bold")
     for col in ("#", "op", "kernel", "MACs", "instructions", "cycles", "%", "cycles/MAC"):
@@ -279,7 +268,7 @@ def run_cmd(
         err.print(f"refused: {e}", markup=False, highlight=False)
         raise typer.Exit(2)
     except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
+        print_error(e)
         raise typer.Exit(1)
     if res.report and res.reason in ("fault", "hang"):
         err.print(res.report, markup=False, highlight=False)
@@ -344,12 +333,9 @@ def bench_engine(
 ) -> None:
     """Emulated MIPS with and without cycle accounting, side by side (harness/bench.py)."""
     from harness.bench import engine_bench
-    try:
+    with exit_on_error():
         with err.status("engine bench") as status:
             b = engine_bench(board, instructions, repeats, progress=status.update)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     d = b.as_dict()
     if as_json:
         sys.stdout.write(json.dumps(d, indent=2) + "\n")
@@ -374,13 +360,10 @@ def bench_models_cmd(
 ) -> None:
     """Cycles per inference and per MAC, reference and optimized kernels, against issue 8's targets."""
     from harness import bench
-    try:
+    with exit_on_error():
         with err.status("bench models") as status:
             runs = bench.bench_models(model or bench.BENCH_MODELS, board or bench.BENCH_BOARDS, inputs=inputs,
                                       progress=status.update)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     if as_json:
         sys.stdout.write(json.dumps([r.as_dict() for r in runs], indent=2) + "\n")
     else:
@@ -397,12 +380,9 @@ def bench_kernels_cmd(
     """Cycles per MAC of each kernel at the zoo's shapes, reference vs optimized, per core."""
     from harness import bench
     boards = board or bench.BENCH_BOARDS
-    try:
+    with exit_on_error():
         with err.status("bench kernels") as status:
             rows = bench.bench_kernels(model or bench.BENCH_MODELS, boards, progress=status.update)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     if as_json:
         sys.stdout.write(json.dumps([r.as_dict() for r in rows], indent=2) + "\n")
     else:

@@ -2,18 +2,15 @@
 `harness` app by harness/cli.py)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from harness.errors import HarnessError
+from harness.terminal import err, exit_on_error, out, print_error
 
-out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do not squeeze the tables
-err = Console(stderr=True)
 
 
 def _pct(x: float) -> str:
@@ -32,7 +29,7 @@ def calibrate(
     from harness.calibration.calibrate import fit_board, write_table
     from harness.calibration.measurements import read_any, read_counts
     from harness.calibration.table import CALIBRATION_DIR
-    try:
+    with exit_on_error():
         ms = read_any(paths, read_counts(counts) if counts else None)
         boards = board or sorted({m.board for m in ms})
         if not ms or not boards:
@@ -42,16 +39,13 @@ def calibrate(
             try:
                 cal = fit_board(b, ms)
             except HarnessError as e:
-                err.print(f"error: {e}", markup=False, highlight=False)
+                print_error(e)
                 failed = True
                 continue
             _print(cal)
             if not dry_run:
                 path = write_table(cal, (out_dir or CALIBRATION_DIR) / f"{cal.board}.toml")
                 err.print(f"wrote {path}", highlight=False)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     if failed:
         raise typer.Exit(1)
 
@@ -95,13 +89,10 @@ def workload(
     per board, a manifest and a CSV to fill with measured latencies (`harness calibrate` reads it back)."""
     from harness.board import available_boards
     from harness.calibration.workload import build_workload
-    try:
+    with exit_on_error():
         with err.status("workload") as status:
             manifest = build_workload(out_dir, board or available_boards(), count, seed, microbenchmarks, emulate,
                                       progress=status.update)
-    except HarnessError as e:
-        err.print(f"error: {e}", markup=False, highlight=False)
-        raise typer.Exit(1)
     err.print(f"wrote {manifest}" + (f" and {manifest.parent / 'workload.csv'}" if emulate else ""), highlight=False)
 
 
