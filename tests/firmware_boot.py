@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.backends.emulated import EmulatedBoard
+from harness.backends.peripherals import Dwt
 from harness.board import Board, load_board
 from harness.build import BARE_SOURCES, build_firmware
 
@@ -51,3 +52,15 @@ def run_benches(engine: EmulatedBoard) -> dict[str, int]:
         name, value = line.split()
         out[name] = int(value)
     return out
+
+
+def run_benches_ticks(engine: EmulatedBoard) -> dict[str, float]:
+    """As run_benches, but each benchmark's modelled cycles exactly (ticks / ticks per cycle: halves on
+    the M7 model), from the engine's own log of the two CYCCNT reads, which the firmware's integer
+    readings round down. Needs an engine booted with reference_counter=True (it logs those reads)."""
+    cyccnt = engine.board.peripheral_of_class("Miscellaneous.DWT").base + Dwt.CYCCNT
+    start = len(engine.exact_log)
+    names = list(run_benches(engine))
+    ticks = [entry[6] for entry in engine.exact_log[start:] if entry[1] == cyccnt and not entry[2]]
+    assert len(ticks) == 2 * len(names)
+    return {n: (ticks[2 * i + 1] - ticks[2 * i]) / engine.ticks_per_cycle for i, n in enumerate(names)}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_boot import boot, run_benches
+from firmware_boot import boot, run_benches, run_benches_ticks
 from harness.board import available_boards, load_board
 
 pytestmark = pytest.mark.emulated
@@ -152,8 +152,12 @@ def test_m7_model_is_never_slower_than_the_m4_on_these_sequences(bench_elf, name
     m7 = run_benches(boot(bench_elf, name))
     slower = {k: (m7[k], m4[k]) for k in m4 if m7[k] > m4[k]}
     assert not slower
-    assert m7["ldm8"] - m7["empty"] in (4, 5)            # two registers per cycle: ceil(8 / 2)
-    assert m7["smlad16"] - m7["empty"] in (16, 17)       # accumulator chains issue every cycle
+    # the same two in exact modelled (half) cycles, not the firmware's rounded-down readings, whose
+    # differences depend on the half cycle each benchmark starts on
+    exact = run_benches_ticks(boot(bench_elf, name, reference_counter=True))
+    assert 4 <= exact["ldm8"] - exact["empty"] <= 4.5     # two registers per cycle: 8 / 2
+    # an accumulator chain issues one SMLAD per cycle; the first may pair with the frame's NOP (a half)
+    assert 15.5 <= exact["smlad16"] - exact["empty"] <= 16
 
 
 @pytest.mark.parametrize("name", ["nucleo_f446re", "nucleo_f746zg"])
