@@ -419,6 +419,28 @@ def test_fully_connected_bit_exact_on_the_emulated_board(board):
 
 
 @pytest.mark.emulated
+@pytest.mark.parametrize("board", ["nucleo_f446re", "nucleo_f746zg"])
+def test_conv_records_with_a_narrow_clamp_bit_exact_on_the_emulated_board(board):
+    """The record form's loop for an activation clamp short of the int8 range (C on both cores; the M4's
+    assembly takes only the full range, which every zoo op has): the converter gives the full range even
+    for ReLU6, so the plan's clamp is narrowed to [-100, 90] and the reference is TFLM's bytes clamped the
+    same way (clamping to [-128, 127] and then to the narrower range is clamping to the narrower range)."""
+    from harness.bench import run_lowered
+    from harness.board import load_board
+    from harness.reference import TflmReference
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS["conv-odd"]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    assert [(c.fields["bounded"], c.fields["act_min"], c.fields["act_max"]) for c in low.calls] == [(2, -128, 127)]
+    low.calls[0].fields.update(act_min=-100, act_max=90)
+    ref = TflmReference(path)
+    narrowed = lambda x: np.clip(np.frombuffer(ref.run(x), np.int8), -100, 90).astype(np.int8).tobytes()  # noqa: E731
+    _, bad, _, _ = run_lowered(low, load_board(board), "dsp-narrow-clamp", inputs=4, reference=narrowed)
+    assert bad == 0
+
+
+@pytest.mark.emulated
 @pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("name", ["conv-odd", "fc"])
 def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name, mode, monkeypatch):
