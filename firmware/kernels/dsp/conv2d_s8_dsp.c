@@ -194,7 +194,8 @@ static void __attribute__((noinline)) TM_NO_LDRD_PAIRING tm_mm_2x2(const int16_t
 /* What every output channel pair needs, gathered once per call. */
 typedef struct {
     const int8_t *weights;
-    const int32_t *bias, *mult;     /* bias never NULL: the planner emits zeros for a conv without */
+    const int32_t *bias, *mult;     /* bounded 0/1: bias never NULL (the planner emits zeros for a conv
+                                     * without); bounded 2: both NULL, the records `rq` hold them */
     const int8_t *shift;
     const int32_t *rq;              /* bounded == 2: per-channel records, the arrays above unused */
     int out_c;
@@ -272,7 +273,8 @@ static void __attribute__((naked, noinline)) rq_batch_full(const int32_t *acc, c
 #endif
 
 /* Channels c0 .. c1 - 1 of both pixels from their raw sums (acc[2 * (c - c0) + pixel]): bias, the one
- * requantization (tm_quant.h), output offset, clamp. `bounded` and `full` (the clamp is the whole int8
+ * requantization (tm_quant.h: tm_requantize, tm_requantize_bounded or, bounded == 2, tm_requantize_rq with
+ * the per-channel records), output offset, clamp. `bounded` and `full` (the clamp is the whole int8
  * range: one SSAT) are constants at each call site, so each is its own loop. */
 static inline __attribute__((always_inline)) void requantize_batch(const conv_out_t *o, const int32_t *a,
                                                                    int c0, int c1, int8_t *y0, int8_t *y1,
