@@ -46,8 +46,8 @@ def sums_bounded(w: np.ndarray, bias: np.ndarray | None, in_offset: int, mult, s
     return bool((np.asarray(mult, np.int64) >= 0).all() and (bound < 2**30).all())
 
 
-def requant_fields(w2: np.ndarray, bias: np.ndarray | None, in_zero_point: int, mult, shift,
-                   out_zero_point: int) -> dict:
+def _requant_fields(w2: np.ndarray, bias: np.ndarray | None, in_zero_point: int, mult, shift,
+                    out_zero_point: int) -> dict:
     """The conv DSP kernel's requantization fields (conv2d_dsp.h): `bounded` 2 with per-channel records
     (harness/plan/requant.py; the kernel then reads no bias/multiplier/shift arrays) where their
     precondition holds, else the arrays with `bounded` 1 (tm_requantize_bounded) or 0 (tm_requantize)."""
@@ -79,8 +79,8 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
     w2 = np.asarray(w, np.int8).reshape(out_c, -1)
     bias = np.asarray(f["bias"].data, np.int32) if f["bias"] is not None else None
     fields.update({"depth": depth, "weights": Const("int8_t", conv_weights_dsp(w2))})
-    fields.update(requant_fields(w2, bias, f["in_zero_point"], f["multiplier"].data, f["shift"].data,
-                                 f["out_zero_point"]))
+    fields.update(_requant_fields(w2, bias, f["in_zero_point"], f["multiplier"].data, f["shift"].data,
+                                  f["out_zero_point"]))
     return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
                       macs=call.macs)
 
@@ -105,7 +105,7 @@ def _fully_connected(call: KernelCall) -> KernelCall | None:
         "pad_h": 0, "pad_w": 0, "in_zero_point": f["in_zero_point"], "out_zero_point": f["out_zero_point"],
         "act_min": f["act_min"], "act_max": f["act_max"], "depth": depth,
         "weights": Const("int8_t", conv_weights_dsp(w2)),
-        **requant_fields(w2, bias, f["in_zero_point"], mult, shift, f["out_zero_point"]),
+        **_requant_fields(w2, bias, f["in_zero_point"], mult, shift, f["out_zero_point"]),
     }
     return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
                       macs=call.macs)
