@@ -16,6 +16,7 @@ from harness.build import CACHE, FIRMWARE
 from harness.plan.lower import lower
 from harness.plan.model import load_model
 from harness.plan.optimize import conv_weights_dsp, sums_bounded
+from harness.plan.requant import RQ_FIELDS, rq_records
 
 _SHIMS = r"""
 #include "tm_quant.h"
@@ -37,6 +38,10 @@ void t_requantize(const int32_t *x, const int32_t *m, const int32_t *s, int32_t 
 void t_requantize_bounded(const int32_t *x, const int32_t *m, const int32_t *s, int32_t *out, int n)
 {
     for (int i = 0; i < n; i++) out[i] = tm_requantize_bounded(x[i], m[i], s[i]);
+}
+void t_requantize_rq(const int32_t *acc, const int32_t *rq, int32_t *out, int n)
+{
+    for (int i = 0; i < n; i++) out[i] = tm_requantize_rq(acc[i], rq + TM_RQ_WORDS * i);
 }
 void t_divide_by_pot(const int32_t *x, const int32_t *e, int32_t *out, int n)
 {
@@ -174,6 +179,75 @@ def test_requantize_bounded_is_tflms_within_its_bound(shims):
     got = _call(shims.t_requantize_bounded, *zip(*cases))
     bad = [(c, g) for c, g in zip(cases, got) if g != _tflm_requantize(*c)]
     assert not bad, bad[:5]
+
+
+def _rq_ones(bias: int) -> np.ndarray:
+    """One channel of n weights 127 (input offset 0) for which rq_records' bound |bias| + 128 * 127 n is
+    as close below 2^30 as it gets (within 128 * 127)."""
+    return np.full((1, (2**30 - 1 - abs(bias)) // (128 * 127)), 127, np.int8)
+
+
+def test_requantize_rq_is_tflms_with_the_planners_records(shims):
+    """tm_requantize_rq (tm_quant.h: the conv/FC kernel's per-channel record form) with records made by
+    the planner (harness/plan/requant.py) against TFLM's formulas, plus the output zero point: every shift
+    the record form takes (-31 .. -1), accumulators up to the proven bound |acc + bias| < 2^30 on both
+    sides, the ties of both roundings, zero points -128 / 0 / 127 where the record exists, biases of both
+    signs, random accumulators and multipliers."""
+    rng = random.Random(11)
+    accs, recs, expected = [], [], []
+    ones = {b: _rq_ones(b) for b in (0, 127, -127, 5000, -77777)}
+    for shift in range(-31, 0):
+        e = -shift
+        for bias in (0, 127, -127, 5000, -77777):
+            for zp in (-128, 0, 127, rng.randrange(-128, 128)):
+                for m in (0, 2**30, 2**31 - 1, 1518500250, rng.randrange(2**30, 2**31)):
+                    rec = rq_records(ones[bias], np.array([bias], np.int32), 0, [m], [shift], zp)
+                    lim = abs(bias) + 128 * 127 * ones[bias].shape[1]          # the records' own bound
+                    assert 2**30 - 128 * 127 <= lim < 2**30
+                    # refused only where the high word y + 2^(e-1) + zp 2^e - [x < 0] could leave int32,
+                    # |y| <= floor((2 lim m + 2^31) / 2^32) + 1
+                    y_max = ((2 * lim * m + 2**31) >> 32) + 1
+                    assert (rec is None) == (y_max + abs((1 << e >> 1) + (zp << e)) + 1 >= 2**31)
+                    if rec is None:
+                        continue
+                    xs = [0, 1, -1, 2, -2, lim, -lim, lim - 1, -lim + 1]
+                    for k in (1, 3, 5, 2**20 + 1):                 # ties: y = +-k * 2^(e-1) exactly
+                        for d in (-1, 0, 1):
+                            v = (k << e >> 1) * 2 + d
+                            xs += [v, -v]
+                    xs += [rng.randint(-lim, lim) for _ in range(20)]
+                    for x in (x for x in xs if abs(x) <= lim):
+                        accs.append(x - bias)
+                        recs.append(rec[0])
+                        expected.append(_tflm_requantize(x, m, shift) + zp)
+    assert len(expected) > 20000
+    a, r = np.array(accs, np.int32), np.ascontiguousarray(np.array(recs, np.int32))
+    out = np.zeros(len(a), np.int32)
+    ptr = lambda x: x.ctypes.data_as(ctypes.POINTER(ctypes.c_int32))   # noqa: E731
+    shims.t_requantize_rq(ptr(a), ptr(r), ptr(out), len(out))
+    bad = [(int(x), tuple(q), int(o), ex) for x, q, o, ex in zip(a, r, out, expected) if o != ex]
+    assert not bad, bad[:5]
+
+
+def test_rq_records_by_hand():
+    """The record's words (tm_quant.h's TM_RQ_* order): bias 5, multiplier 2^30, shift -3, output zero
+    point -7 -> 2 * 5, 2^30, 2^2 + (-7) * 2^3 = -52, 3. Refused: a shift >= 0 (left > 0 or right = 0), a
+    negative multiplier, |sum + bias| reaching 2^30, a zero point whose 2^right multiple overflows."""
+    assert RQ_FIELDS == ("bias2", "mult", "addend", "right")
+    w = np.array([[127, -128]], np.int8)                  # |sum + bias| <= |bias| + 255 * 255 (offset 128)
+    rec = rq_records(w, np.array([5], np.int32), 128, [2**30], [-3], -7)
+    assert rec.dtype == np.int32 and rec.tolist() == [[10, 2**30, -52, 3]]
+    assert rq_records(w, None, 128, [2**30], [-3], -7).tolist() == [[0, 2**30, -52, 3]]
+    assert rq_records(w, np.array([5], np.int32), 128, [2**30], [0], -7) is None
+    assert rq_records(w, np.array([5], np.int32), 128, [2**30], [2], -7) is None
+    assert rq_records(w, np.array([5], np.int32), 128, [-1], [-3], -7) is None
+    assert rq_records(w, np.array([2**30 - 65025 - 1], np.int32), 128, [2**30], [-3], 0) is not None
+    assert rq_records(w, np.array([2**30 - 65025], np.int32), 128, [2**30], [-3], 0) is None
+    assert rq_records(w, np.array([5], np.int32), 128, [2**30], [-31], 1) is None    # 2^31 + 2^30
+    assert rq_records(w, np.array([5], np.int32), 128, [2**30], [-23], -128) is not None
+    # two channels: one refused is enough
+    w2 = np.array([[127, -128], [1, 1]], np.int8)
+    assert rq_records(w2, None, 128, [2**30] * 2, [-3, 0], 0) is None
 
 
 def test_sums_bounded_by_hand():
@@ -345,19 +419,46 @@ def test_fully_connected_bit_exact_on_the_emulated_board(board):
 
 
 @pytest.mark.emulated
-@pytest.mark.parametrize("name", ["conv-odd", "fc"])
-def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name):
-    """The conv kernel's other requantization path, tm_requantize, taken where the planner cannot prove
-    tm_requantize_bounded's precondition: forced on ops that qualify (every zoo op does), TFLM's bytes still."""
+@pytest.mark.parametrize("board", ["nucleo_f446re", "nucleo_f746zg"])
+def test_conv_records_with_a_narrow_clamp_bit_exact_on_the_emulated_board(board):
+    """The record form's loop for an activation clamp short of the int8 range (C on both cores; the M4's
+    assembly takes only the full range, which every zoo op has): the converter gives the full range even
+    for ReLU6, so the plan's clamp is narrowed to [-100, 90] and the reference is TFLM's bytes clamped the
+    same way (clamping to [-128, 127] and then to the narrower range is clamping to the narrower range)."""
     from harness.bench import run_lowered
     from harness.board import load_board
     from harness.reference import TflmReference
     from harness.tfgen import convert
-    build, key = EDGE_MODELS[name] if name != "fc" else FC_CASES[2]
+    build, key = EDGE_MODELS["conv-odd"]
     path = convert(build, key, folder="sweep")
     low = lower(load_model(path), "optimized")
-    assert [c.fields.get("bounded") for c in low.calls] == [1]
-    low.calls[0].fields["bounded"] = 0
-    _, bad, _, _ = run_lowered(low, load_board("nucleo_f446re"), f"dsp-generic-{name}", inputs=4,
+    assert [(c.fields["bounded"], c.fields["act_min"], c.fields["act_max"]) for c in low.calls] == [(2, -128, 127)]
+    low.calls[0].fields.update(act_min=-100, act_max=90)
+    ref = TflmReference(path)
+    narrowed = lambda x: np.clip(np.frombuffer(ref.run(x), np.int8), -100, 90).astype(np.int8).tobytes()  # noqa: E731
+    _, bad, _, _ = run_lowered(low, load_board(board), "dsp-narrow-clamp", inputs=4, reference=narrowed)
+    assert bad == 0
+
+
+@pytest.mark.emulated
+@pytest.mark.parametrize("mode", [0, 1])
+@pytest.mark.parametrize("name", ["conv-odd", "fc"])
+def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name, mode, monkeypatch):
+    """The conv kernel's other requantization paths, taken where the planner cannot prove the record form's
+    precondition (mode 1, tm_requantize_bounded) or not even the bounded one (mode 0, tm_requantize):
+    forced on ops that qualify for the records (every zoo op does), TFLM's bytes still."""
+    from harness.bench import run_lowered
+    from harness.board import load_board
+    from harness.plan import optimize
+    from harness.reference import TflmReference
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS[name] if name != "fc" else FC_CASES[2]
+    path = convert(build, key, folder="sweep")
+    assert [c.fields.get("bounded") for c in lower(load_model(path), "optimized").calls] == [2]
+    monkeypatch.setattr(optimize, "rq_records", lambda *args: None)
+    low = lower(load_model(path), "optimized")
+    assert [c.fields.get("bounded") for c in low.calls] == [1] and low.calls[0].fields["rq"] is None
+    low.calls[0].fields["bounded"] = mode
+    _, bad, _, _ = run_lowered(low, load_board("nucleo_f446re"), f"dsp-generic{mode}-{name}", inputs=4,
                                reference=TflmReference(path).run)
     assert bad == 0

@@ -61,6 +61,42 @@ static inline int32_t tm_requantize_bounded(int32_t x, int32_t multiplier, int s
     return (int32_t)(sum >> 32) >> right;
 }
 
+/* SMMLAR: the high word of (acc * 2^32 + a * b + 2^31), modulo 2^64 -- one single-cycle instruction on
+ * the DSP targets (GCC does not find it in the C), its architectural semantics elsewhere. */
+static inline int32_t tm_smmlar(int32_t a, int32_t b, int32_t acc)
+{
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(acc));
+    return r;
+#else
+    const uint64_t sum = ((uint64_t)(uint32_t)acc << 32) + (uint64_t)((int64_t)a * b) + 0x80000000u;
+    return (int32_t)(uint32_t)(sum >> 32);
+#endif
+}
+
+/* tm_requantize_bounded with its per-channel constants precomputed at plan time, for an output channel
+ * the planner has proved it for (harness/plan/requant.py, `rq_records`): multiplier >= 0, shift <= -1
+ * (so left = 0, right = -shift >= 1) and |acc + bias| < 2^30, and the output zero point folded in
+ * without overflow. A channel's record is TM_RQ_WORDS int32 words in this order (RQ_FIELDS in
+ * requant.py is the same list):
+ *   bias2  = 2 * bias                        x' = 2 * (acc + bias) = acc * 2 + bias2
+ *   mult   = multiplier
+ *   addend = 2^(right-1) + zp_out * 2^right  the rounding divide's half and the output offset, as high word
+ *   right  = -shift
+ * Value: tm_requantize_bounded(acc + bias, mult, shift) + zp_out (before the activation clamp). The
+ * derivation is tm_requantize_bounded's with e = right >= 1, so the sign term is always x's sign
+ * (x' >> 31), and SMMLAR adds the 2^31 of the high multiply itself; zp_out * 2^right added before the
+ * floor shift is zp_out added after it. Per output: one ADD with a shifted operand, one ADD with ASR #31,
+ * SMMLAR, ASR. tests/test_kernels_dsp.py checks it against TFLM's formulas with records from requant.py. */
+enum { TM_RQ_BIAS2, TM_RQ_MULT, TM_RQ_ADDEND, TM_RQ_RIGHT, TM_RQ_WORDS };
+
+static inline int32_t tm_requantize_rq(int32_t acc, const int32_t *rq)
+{
+    const int32_t x = (int32_t)(((uint32_t)acc << 1) + (uint32_t)rq[TM_RQ_BIAS2]);
+    return tm_smmlar(x, rq[TM_RQ_MULT], rq[TM_RQ_ADDEND] + (x >> 31)) >> rq[TM_RQ_RIGHT];
+}
+
 static inline int32_t tm_clamp(int32_t v, int32_t lo, int32_t hi)
 {
     return v < lo ? lo : (v > hi ? hi : v);

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.plan.kernel import Const, KernelCall
+from harness.plan.requant import RQ_FIELDS, rq_records, sum_bound
 
 KERNEL_SETS = ("optimized", "reference")
 
@@ -40,12 +41,28 @@ def sums_bounded(w: np.ndarray, bias: np.ndarray | None, in_offset: int, mult, s
     kernel may use that cheaper, equal form: multiplier >= 0 and |sum| * 2^max(shift, 0) < 2^30 for every
     output channel. w is [out_c][K] int8; each tap's input is x + in_offset with x in [-128, 127] (or 0,
     padding), so |sum| <= |bias| + max|x + in_offset| * sum|w| bounds every sum the op can produce."""
-    x_max = max(abs(-128 + int(in_offset)), abs(127 + int(in_offset)))
-    w_abs = np.abs(np.asarray(w, np.int64)).sum(axis=1)
-    b_abs = np.abs(np.asarray(bias, np.int64)) if bias is not None else np.zeros(len(w_abs), np.int64)
     left = np.maximum(np.asarray(shift, np.int64), 0)
-    bound = (b_abs + x_max * w_abs) << left
+    bound = sum_bound(w, bias, in_offset) << left
     return bool((np.asarray(mult, np.int64) >= 0).all() and (bound < 2**30).all())
+
+
+def _requant_fields(w2: np.ndarray, bias: np.ndarray | None, in_zero_point: int, mult, shift,
+                    out_zero_point: int) -> dict:
+    """The conv DSP kernel's requantization fields (conv2d_dsp.h): `bounded` 2 with per-channel records
+    (harness/plan/requant.py; the kernel then reads no bias/multiplier/shift arrays) where their
+    precondition holds, else the arrays with `bounded` 1 (tm_requantize_bounded) or 0 (tm_requantize)."""
+    out_c = len(w2)
+    rec = rq_records(w2, bias, in_zero_point, mult, shift, out_zero_point)
+    if rec is not None:
+        assert rec.shape == (out_c, len(RQ_FIELDS))
+        return {"bounded": 2, "bias": None, "multiplier": None, "shift": None, "rq": Const("int32_t", rec)}
+    return {
+        "bounded": int(sums_bounded(w2, bias, in_zero_point, mult, shift)),
+        "bias": Const("int32_t", _even(bias if bias is not None else np.zeros(out_c, np.int32))),
+        "multiplier": Const("int32_t", _even(np.asarray(mult, np.int32))),
+        "shift": Const("int8_t", _even(np.asarray(shift, np.int8))),
+        "rq": None,
+    }
 
 
 def _conv2d(call: KernelCall) -> KernelCall | None:
@@ -61,14 +78,9 @@ def _conv2d(call: KernelCall) -> KernelCall | None:
     fields = {k: f[k] for k in keep}
     w2 = np.asarray(w, np.int8).reshape(out_c, -1)
     bias = np.asarray(f["bias"].data, np.int32) if f["bias"] is not None else None
-    fields.update({
-        "depth": depth,
-        "bounded": int(sums_bounded(w2, bias, f["in_zero_point"], f["multiplier"].data, f["shift"].data)),
-        "weights": Const("int8_t", conv_weights_dsp(w2)),
-        "bias": Const("int32_t", _even(bias if bias is not None else np.zeros(out_c, np.int32))),
-        "multiplier": Const("int32_t", _even(f["multiplier"].data)),
-        "shift": Const("int8_t", _even(f["shift"].data)),
-    })
+    fields.update({"depth": depth, "weights": Const("int8_t", conv_weights_dsp(w2))})
+    fields.update(_requant_fields(w2, bias, f["in_zero_point"], f["multiplier"].data, f["shift"].data,
+                                  f["out_zero_point"]))
     return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
                       macs=call.macs)
 
@@ -92,11 +104,8 @@ def _fully_connected(call: KernelCall) -> KernelCall | None:
         "kernel_h": 1, "kernel_w": 1, "stride_h": 1, "stride_w": 1, "dilation_h": 1, "dilation_w": 1,
         "pad_h": 0, "pad_w": 0, "in_zero_point": f["in_zero_point"], "out_zero_point": f["out_zero_point"],
         "act_min": f["act_min"], "act_max": f["act_max"], "depth": depth,
-        "bounded": int(sums_bounded(w2, bias, f["in_zero_point"], mult, shift)),
         "weights": Const("int8_t", conv_weights_dsp(w2)),
-        "bias": Const("int32_t", _even(bias if bias is not None else np.zeros(out_f, np.int32))),
-        "multiplier": Const("int32_t", _even(mult)),
-        "shift": Const("int8_t", _even(shift)),
+        **_requant_fields(w2, bias, f["in_zero_point"], mult, shift, f["out_zero_point"]),
     }
     return KernelCall("tm_conv2d_s8_dsp", "dsp/conv2d_dsp.h", "tm_conv2d_dsp_params_t", call.op, fields,
                       macs=call.macs)

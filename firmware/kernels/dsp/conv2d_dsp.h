@@ -21,8 +21,10 @@ typedef struct {
     int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
-    uint8_t  bounded;            /* 1: every sum meets tm_requantize_bounded's precondition (the planner
-                                  * proved it from the weights, bias and input offset): its cheaper form */
+    uint8_t  bounded;            /* which requantization (the planner proved the precondition from the
+                                  * weights, bias, input offset and zero points): 0 tm_requantize, 1
+                                  * tm_requantize_bounded with bias/multiplier/shift, 2 tm_requantize_rq
+                                  * with the per-channel records `rq` (bias/multiplier/shift then NULL) */
     /* Weights for output channels (2j, 2j+1), for each group of 4 taps k..k+3 (taps in [ky][kx][c] order,
      * zero-padded to `depth`): 4 bytes of channel 2j then 4 of channel 2j+1, in tap order (SXTB16 gives
      * (w[k], w[k+2]), SXTB16 ROR 8 (w[k+1], w[k+3]); the im2col buffer holds its taps in that order).
@@ -31,6 +33,7 @@ typedef struct {
     const int32_t *bias;         /* [out_c rounded up to even], zeros for an op without a bias */
     const int32_t *multiplier;   /* [out_c rounded up to even] */
     const int8_t  *shift;        /* [out_c rounded up to even], TFLM convention: >0 is a left shift */
+    const int32_t *rq;           /* bounded == 2: [out_c][TM_RQ_WORDS] (tm_quant.h, harness/plan/requant.py) */
 } tm_conv2d_dsp_params_t;
 
 tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena);

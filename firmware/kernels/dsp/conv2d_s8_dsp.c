@@ -194,8 +194,10 @@ static void __attribute__((noinline)) TM_NO_LDRD_PAIRING tm_mm_2x2(const int16_t
 /* What every output channel pair needs, gathered once per call. */
 typedef struct {
     const int8_t *weights;
-    const int32_t *bias, *mult;     /* bias never NULL: the planner emits zeros for a conv without */
+    const int32_t *bias, *mult;     /* bounded 0/1: bias never NULL (the planner emits zeros for a conv
+                                     * without); bounded 2: both NULL, the records `rq` hold them */
     const int8_t *shift;
+    const int32_t *rq;              /* bounded == 2: per-channel records, the arrays above unused */
     int out_c;
     uint32_t groups;
     int32_t zp, lo, hi;
@@ -215,13 +217,88 @@ static inline int32_t sat8(int32_t v)
 #endif
 }
 
+/* The record form with the full int8 clamp (every conv and FC of the zoo), for `n` >= 1 channels: their
+ * sums acc[2c + pixel], records rq[c], outputs y0[c] and y1[c]. tm_requantize_rq then SSAT, written out on
+ * the M4 because GCC's schedule of the C loop breaks the loads into short runs (an LDRD and a run of
+ * four, 8 cycles) and pays the loop's compare and branch per channel: here one run of six loads (the two
+ * sums, the four record words: 7 cycles, TRM 3.3.2), 2 ADD + 2 ADD ASR #31 + 2 SMMLAR + 2 ASR + 2 SSAT +
+ * 2 STRB = 19 cycles per channel (two outputs), two channels per pass under one compare-and-branch.
+ * Registers: r4/r5 the sums then the results, r6-r9 the record, r10 the first pixel's x'. */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && !defined(BOARD_CORE_M7)
+#define TM_RQ_CHANNEL_ASM                \
+    "ldr r5, [r0, #4]\n\t"              \
+    "ldr r4, [r0], #8\n\t"              \
+    "ldr r7, [r1, #4]\n\t"              \
+    "ldr r8, [r1, #8]\n\t"              \
+    "ldr r9, [r1, #12]\n\t"             \
+    "ldr r6, [r1], #16\n\t"             \
+    "add.w r10, r6, r4, lsl #1\n\t"     \
+    "add.w r6, r6, r5, lsl #1\n\t"      \
+    "add.w r4, r8, r10, asr #31\n\t"    \
+    "add.w r5, r8, r6, asr #31\n\t"     \
+    "smmlar r4, r10, r7, r4\n\t"        \
+    "smmlar r5, r6, r7, r5\n\t"         \
+    "asr.w r4, r4, r9\n\t"              \
+    "asr.w r5, r5, r9\n\t"              \
+    "ssat r4, #8, r4\n\t"               \
+    "ssat r5, #8, r5\n\t"               \
+    "strb r4, [r2], #1\n\t"             \
+    "strb r5, [r3], #1\n\t"
+_Static_assert(TM_RQ_WORDS == 4 && TM_RQ_BIAS2 == 0 && TM_RQ_MULT == 1 && TM_RQ_ADDEND == 2 && TM_RQ_RIGHT == 3,
+               "the assembly reads the record words in tm_quant.h's order");
+static void __attribute__((naked, noinline)) rq_batch_full(const int32_t *acc, const int32_t *rq, int8_t *y0,
+                                                           int8_t *y1, uint32_t n)
+{
+    (void)acc; (void)rq; (void)y0; (void)y1; (void)n;
+    __asm__ volatile(
+        "push {r4-r10, lr}\n\t"          /* n at [sp, #32] */
+        "ldr lr, [sp, #32]\n\t"
+        "add.w r12, r0, lr, lsl #3\n\t"  /* end of the sums */
+        "lsls lr, lr, #31\n\t"           /* n odd: one channel on its own */
+        "beq 2f\n\t"
+        TM_RQ_CHANNEL_ASM
+        "cmp r0, r12\n\t"
+        "beq 3f\n"
+        ".p2align 2\n"
+        "2:\n\t"
+        TM_RQ_CHANNEL_ASM
+        TM_RQ_CHANNEL_ASM
+        "cmp r0, r12\n\t"
+        "bne 2b\n"
+        "3:\n\t"
+        "pop {r4-r10, pc}\n\t");
+}
+#undef TM_RQ_CHANNEL_ASM
+#define TM_RQ_BATCH_FULL_ASM 1
+#endif
+
 /* Channels c0 .. c1 - 1 of both pixels from their raw sums (acc[2 * (c - c0) + pixel]): bias, the one
- * requantization (tm_quant.h), output offset, clamp. `bounded` and `full` (the clamp is the whole int8
+ * requantization (tm_quant.h: tm_requantize, tm_requantize_bounded or, bounded == 2, tm_requantize_rq with
+ * the per-channel records), output offset, clamp. `bounded` and `full` (the clamp is the whole int8
  * range: one SSAT) are constants at each call site, so each is its own loop. */
 static inline __attribute__((always_inline)) void requantize_batch(const conv_out_t *o, const int32_t *a,
                                                                    int c0, int c1, int8_t *y0, int8_t *y1,
                                                                    int bounded, int full)
 {
+#ifdef TM_RQ_BATCH_FULL_ASM
+    if (bounded == 2 && full) {
+        rq_batch_full(a, o->rq + TM_RQ_WORDS * c0, y0 + c0, y1, (uint32_t)(c1 - c0));
+        return;
+    }
+#endif
+    if (bounded == 2) {
+        /* the record form: the output offset is in the record; both pixels share the channel's record */
+        const int32_t *q = o->rq + TM_RQ_WORDS * c0;
+        const int32_t *const stop = a + 2 * (c1 - c0);
+        const int32_t lo = full ? -128 : o->lo, hi = full ? 127 : o->hi;
+        y0 += c0;
+        for (; a != stop; a += 2, q += TM_RQ_WORDS) {
+            const int32_t r0 = tm_requantize_rq(a[0], q), r1 = tm_requantize_rq(a[1], q);
+            *y0++ = (int8_t)(full ? sat8(r0) : tm_clamp(r0, lo, hi));
+            *y1++ = (int8_t)(full ? sat8(r1) : tm_clamp(r1, lo, hi));
+        }
+        return;
+    }
     const int32_t *bias = o->bias + c0, *mult = o->mult + c0;
     const int8_t *shift = o->shift + c0;
     const int32_t *const end = a + 2 * (c1 - c0);
@@ -254,7 +331,11 @@ static void __attribute__((noinline)) conv_pair(const conv_out_t *o, const int16
         tm_mm_2x2(buf, w, groups, acc, (uint32_t)pairs);
         w += 8 * groups * (uint32_t)pairs;
         int8_t *y1 = two ? y0 + out_c + c0 : spare;
-        if (o->bounded && o->lo == -128 && o->hi == 127) {
+        if (o->bounded == 2 && o->lo == -128 && o->hi == 127) {
+            requantize_batch(o, acc, c0, c1, y0, y1, 2, 1);
+        } else if (o->bounded == 2) {
+            requantize_batch(o, acc, c0, c1, y0, y1, 2, 0);
+        } else if (o->bounded && o->lo == -128 && o->hi == 127) {
             requantize_batch(o, acc, c0, c1, y0, y1, 1, 1);
         } else if (o->bounded) {
             requantize_batch(o, acc, c0, c1, y0, y1, 1, 0);
@@ -278,7 +359,7 @@ tm_status_t tm_conv2d_s8_dsp(const void *params, uint8_t *arena)
      * planner bounds depth (harness/plan/optimize.py). */
     uint32_t words[p->depth];
     int16_t *buf = (int16_t *)words;
-    const conv_out_t o = {p->weights, p->bias, p->multiplier, p->shift, out_c, groups,
+    const conv_out_t o = {p->weights, p->bias, p->multiplier, p->shift, p->rq, out_c, groups,
                           p->out_zero_point, p->act_min, p->act_max, p->bounded};
     const int in_image = p->in_h * p->in_w * p->in_c;
     for (int pix = 0; pix < n_pix; pix += 2) {
