@@ -1,107 +1,370 @@
 /* DEPTHWISE_CONV_2D int8, depth multiplier 1, for the DSP extension: see depthwise_conv2d_dsp.h.
- * Bit-exact with tm_depthwise_conv2d_s8: per channel the same products (x + offset) * w over the taps
- * inside the image, summed in int32 starting from the bias (sums wrap modulo 2^32 either way), then the
- * one shared requantization (tm_quant.h). x + offset lies in [-255, 255], so it fits the int16 halves. */
+ * Bit-exact with tm_depthwise_conv2d_s8: per channel the same int32 sum, bias + sum (x + offset) * w over
+ * the taps inside the image (sums wrap modulo 2^32 either way, so the order and the split below do not
+ * matter), then the one shared requantization (tm_quant.h).
+ *
+ * Where the window lies wholly inside the image the input offset is folded out of the taps:
+ * sum (x + offset) * w = sum x * w + offset * sum w, and the planner stores bias + offset * sum w per
+ * channel (`bias_inside`), so those taps are SXTB16 and SMLAxy only. Windows cut by the border add the
+ * offset to the input (SADD16; x + offset lies in [-255, 255], so it fits the int16 halves) and start from
+ * the bias. The weights are int16 already (the planner widened them), so no tap unpacks a weight. */
+#include <string.h>
+
 #include "depthwise_conv2d_dsp.h"
 #include "tm_acle.h"
 #include "tm_quant.h"
 #include "window.h"
 
-/* The requantization constants in locals: the output stores are int8_t, which may alias anything, so
- * fields read through `p` would be read again after every store. */
+/* What every pixel needs, gathered once per call; in a struct passed by pointer so the per-pixel
+ * functions take few arguments. */
 typedef struct {
-    const int32_t *mult;
+    const int16_t *weights;
+    const int32_t *bias, *bias_inside, *mult;
     const int8_t *shift;
-    int32_t zp, lo, hi;
-} dw_requant_t;
+    int32_t zp, out_zp, lo, hi;
+    int ch, taps, kernel_w, bounded;
+    int tap_step, row_step;         /* input bytes between horizontally / vertically adjacent taps */
+} dw_ctx_t;
 
-static inline int8_t dw_out(const dw_requant_t *q, int32_t acc, int c)
+/* One output: the one requantization (the bounded form where the planner proved its precondition;
+ * `bounded` is a constant at every call site), output offset, clamp. */
+static inline __attribute__((always_inline)) int8_t dw_out(const dw_ctx_t *k, int32_t acc, int c, int bounded)
 {
-    acc = tm_requantize(acc, q->mult[c], q->shift[c]) + q->zp;
-    return (int8_t)tm_clamp(acc, q->lo, q->hi);
+    const int32_t r = bounded ? tm_requantize_bounded(acc, k->mult[c], k->shift[c])
+                              : tm_requantize(acc, k->mult[c], k->shift[c]);
+    return (int8_t)tm_clamp(r + k->out_zp, k->lo, k->hi);
 }
+
+/* One tap of 4 channels: the input word unpacked to (c, c+2) and (c+1, c+3) int16 halves, `ADJ` applied
+ * to both (the input offset, or nothing), times the tap's two int16 weight words. */
+#define DW_TAP(X, W, ADJ)                                                            \
+    do {                                                                             \
+        const uint32_t xv_ = tm_ld32(X);                                             \
+        const uint32_t w02_ = tm_ld32(W), w13_ = tm_ld32((W) + 2);                   \
+        const uint32_t x02_ = ADJ(tm_sxtb16(xv_)), x13_ = ADJ(tm_sxtb16_ror8(xv_));  \
+        a0 = tm_smlabb(x02_, w02_, a0);                                              \
+        a2 = tm_smlatt(x02_, w02_, a2);                                              \
+        a1 = tm_smlabb(x13_, w13_, a1);                                              \
+        a3 = tm_smlatt(x13_, w13_, a3);                                              \
+    } while (0)
+#define DW_NO_ADJ(v) (v)
+
+/* The last in_c % 4 channels of one pixel, one at a time, over the taps [ky_lo, ky_hi) x [kx_lo, kx_hi)
+ * inside the image; x0 is channel 0 of tap (ky_lo, kx_lo), taps ts bytes apart, rows rs. */
+static void dw_tail(const dw_ctx_t *k, const int8_t *x0, int ts, int rs, int8_t *y, int ky_lo, int ky_hi,
+                    int kx_lo, int kx_hi, int bounded)
+{
+    static const uint8_t pos[4] = {0, 2, 1, 3};     /* where channel c % 4 sits in its group's tap */
+    for (int c = k->ch & ~3; c < k->ch; c++) {
+        const int16_t *w = k->weights + (c >> 2) * k->taps * 4 + pos[c & 3];
+        int32_t acc = k->bias[c];
+        const int8_t *xr = x0 + c;
+        for (int ky = ky_lo; ky < ky_hi; ky++, xr += rs) {
+            for (int kx = kx_lo; kx < kx_hi; kx++) {
+                acc += ((int32_t)xr[(kx - kx_lo) * ts] + k->zp) * w[(ky * k->kernel_w + kx) * 4];
+            }
+        }
+        y[c] = dw_out(k, acc, c, bounded);
+    }
+}
+
+/* One output pixel whose window the border cuts (or of a shape without its own inside path): the taps
+ * [ky_lo, ky_hi) x [kx_lo, kx_hi), input offset added to each, from the bias. */
+static inline __attribute__((always_inline)) void dw_pixel_cut(const dw_ctx_t *k, const int8_t *x0, int8_t *y,
+                                                               int ky_lo, int ky_hi, int kx_lo, int kx_hi,
+                                                               int bounded)
+{
+    const uint32_t zp2 = ((uint32_t)k->zp & 0xFFFFu) | ((uint32_t)k->zp << 16);   /* the offset in both halves */
+#define DW_ADD_ZP(v) tm_sadd16((v), zp2)
+    const int16_t *wg = k->weights + (ky_lo * k->kernel_w + kx_lo) * 4;
+    for (int c = 0; c + 4 <= k->ch; c += 4, wg += 4 * k->taps) {
+        int32_t a0 = k->bias[c], a1 = k->bias[c + 1], a2 = k->bias[c + 2], a3 = k->bias[c + 3];
+        const int8_t *xr = x0 + c;
+        const int16_t *wr = wg;
+        for (int ky = ky_lo; ky < ky_hi; ky++, xr += k->row_step, wr += 4 * k->kernel_w) {
+            const int8_t *x = xr;
+            const int16_t *w = wr;
+            for (int kx = kx_lo; kx < kx_hi; kx++, x += k->tap_step, w += 4) {
+                DW_TAP(x, w, DW_ADD_ZP);
+            }
+        }
+        y[c] = dw_out(k, a0, c, bounded);
+        y[c + 1] = dw_out(k, a1, c + 1, bounded);
+        y[c + 2] = dw_out(k, a2, c + 2, bounded);
+        y[c + 3] = dw_out(k, a3, c + 3, bounded);
+    }
+#undef DW_ADD_ZP
+    if (k->ch & 3) {
+        dw_tail(k, x0, k->tap_step, k->row_step, y, ky_lo, ky_hi, kx_lo, kx_hi, bounded);
+    }
+}
+
+/* That path in a bounded and a generic copy (the requantization form is fixed per op). */
+static void __attribute__((noinline)) dw_cut_b(const dw_ctx_t *k, const int8_t *x0, int8_t *y, int ky_lo,
+                                               int ky_hi, int kx_lo, int kx_hi)
+{
+    dw_pixel_cut(k, x0, y, ky_lo, ky_hi, kx_lo, kx_hi, 1);
+}
+static void __attribute__((noinline)) dw_cut_g(const dw_ctx_t *k, const int8_t *x0, int8_t *y, int ky_lo,
+                                               int ky_hi, int kx_lo, int kx_hi)
+{
+    dw_pixel_cut(k, x0, y, ky_lo, ky_hi, kx_lo, kx_hi, 0);
+}
+
+/* The raw sums of a 3x3 window for `groups` groups of 4 channels: x is channel 0 of tap (0, 0) (taps ts
+ * bytes apart in a row, rows rs bytes apart), w the groups' int16 weights (36 halves each); sum x * w of
+ * channels 4g .. 4g+3 goes to acc[4g] .. acc[4g+3] (no bias, no input offset).
+ *
+ * On the M4 it is hand-scheduled assembly: the M4 pipelines a load only right after another load (TRM
+ * 3.3.2: a run of N LDRs costs N + 1, a load after anything else 2), and GCC's schedule of the C below,
+ * all nine taps of a group unrolled, spilled most of the weights to the stack and isolated every load
+ * (~13 cycles/MAC measured). Here each tap is one run of three loads (input word, two weight words; 4
+ * cycles), 2 SXTB16 and 4 SMLAxy: 10 cycles per 4 MACs; the first tap's SMULxy start the sums. Registers:
+ * r0 the group's input, r8 the row, r2 ts (2 ts as r2 LSL 1), r9 rs, r1 the weights, r3 acc, r4-r7 the
+ * sums (channels c, c+1, c+2, c+3), r10/r11 the input halves, r12/lr the weight words; the end of the
+ * input in the frame. The portable C is the host build's and the M7's (which dual-issues a load with a MAC,
+ * so GCC's interleaved schedule suits it). */
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && !defined(BOARD_CORE_M7)
+/* One tap: input word at XADDR, weights at [r1, #WOFF] and [r1, #WOFF+4]; MAC a multiply-accumulate
+ * (smla) or a multiply (smul) for the first tap; EXTRA one instruction after the loads (a pointer
+ * advance placed where no load depends on it next). */
+#define DW_TAP_ASM(XADDR, WOFF, WOFF4, MUL, ACC4, ACC5, ACC6, ACC7, EXTRA) \
+    "ldr r10, " XADDR "\n\t"                                            \
+    "ldr r12, [r1, #" WOFF "]\n\t"                                      \
+    "ldr lr, [r1, #" WOFF4 "]\n\t"                                      \
+    EXTRA                                                               \
+    "sxtb16 r11, r10\n\t"                                               \
+    "sxtb16 r10, r10, ror #8\n\t"                                       \
+    MUL "bb r4, r11, r12" ACC4 "\n\t"                                   \
+    MUL "tt r6, r11, r12" ACC6 "\n\t"                                   \
+    MUL "bb r5, r10, lr" ACC5 "\n\t"                                    \
+    MUL "tt r7, r10, lr" ACC7 "\n\t"
+#define DW_TAP_MLA(XADDR, WOFF, WOFF4, EXTRA) DW_TAP_ASM(XADDR, WOFF, WOFF4, "smla", ", r4", ", r5", ", r6", ", r7", EXTRA)
+static void __attribute__((naked, noinline)) dw_mac3x3(const int8_t *x, const int16_t *w, int32_t *acc,
+                                                       uint32_t groups, int ts, int rs)
+{
+    (void)x; (void)w; (void)acc; (void)groups; (void)ts; (void)rs;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"                      /* ts at [sp, #36], rs at [sp, #40] */
+        "add r12, r0, r3, lsl #2\n\t"                /* the end of the input: 4 bytes per group */
+        "mov r3, r2\n\t"
+        "ldr r2, [sp, #36]\n\t"
+        "ldr r9, [sp, #40]\n\t"
+        "sub sp, sp, #8\n\t"                          /* [sp]: the end (the frame stays 8-byte aligned) */
+        "str r12, [sp]\n\t"
+        "mov r8, r0\n\t"
+        "1:\n\t"
+        DW_TAP_ASM("[r8]", "0", "4", "smul", "", "", "", "", "")
+        DW_TAP_MLA("[r8, r2]", "8", "12", "")
+        DW_TAP_MLA("[r8, r2, lsl #1]", "16", "20", "add r8, r8, r9\n\t")
+        DW_TAP_MLA("[r8]", "24", "28", "")
+        DW_TAP_MLA("[r8, r2]", "32", "36", "")
+        DW_TAP_MLA("[r8, r2, lsl #1]", "40", "44", "add r8, r8, r9\n\t")
+        DW_TAP_MLA("[r8]", "48", "52", "")
+        DW_TAP_MLA("[r8, r2]", "56", "60", "adds r0, r0, #4\n\t")
+        DW_TAP_MLA("[r8, r2, lsl #1]", "64", "68", "adds r1, r1, #72\n\t")
+        "ldr r10, [sp]\n\t"
+        "mov r8, r0\n\t"
+        "stm r3!, {r4-r7}\n\t"
+        "cmp r0, r10\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #8\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#undef DW_TAP_MLA
+#undef DW_TAP_ASM
+#else
+static void __attribute__((noinline)) TM_NO_LDRD_PAIRING dw_mac3x3(const int8_t *x, const int16_t *w,
+                                                                  int32_t *acc, uint32_t groups, int ts, int rs)
+{
+    for (uint32_t g = 0; g < groups; g++, x += 4, w += 36, acc += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        const int8_t *xr = x;
+        for (int ky = 0; ky < 3; ky++, xr += rs) {
+            DW_TAP(xr, w + 12 * ky, DW_NO_ADJ);
+            DW_TAP(xr + ts, w + 12 * ky + 4, DW_NO_ADJ);
+            DW_TAP(xr + 2 * ts, w + 12 * ky + 8, DW_NO_ADJ);
+        }
+        acc[0] = a0;
+        acc[1] = a1;
+        acc[2] = a2;
+        acc[3] = a3;
+    }
+}
+#endif
+
+/* Groups of 4 channels whose sums are gathered per call of dw_mac3x3 (2 pixels x 16 bytes each, on the
+ * stack). */
+#define DW_GROUPS 32
+
+/* v clamped to [-128, 127]: one SSAT on the DSP targets (GCC does not find it in the compares). */
+static inline int32_t dw_sat8(int32_t v)
+{
+#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
+    return __ssat(v, 8);
+#else
+    return tm_clamp(v, -128, 127);
+#endif
+}
+
+/* Where a 3x3 window's inputs are: channel 0 of tap (0, 0), taps ts bytes apart in a row, rows rs. */
+typedef struct {
+    const int8_t *x;
+    int ts, rs;
+} dw_win_t;
+
+/* Channels c0 .. c0 + n - 1 of two pixels from their raw sums (acc[i], acc[i + 4 * DW_GROUPS]):
+ * bias_inside, the requantization, output offset, clamp. Both pixels share the channel's constants
+ * (loaded and derived from the shift once: GCC merges the two inlined requantizations' common part).
+ * `bounded` and `full` (the clamp is the whole int8 range: one SSAT) are constants at each call site. Out
+ * of line, so that GCC allocates its registers for this loop alone. */
+static inline __attribute__((always_inline)) void dw_requant_pair(const dw_ctx_t *k, const int32_t *acc, int c0,
+                                                                  int n, int8_t *y0, int8_t *y1, int bounded,
+                                                                  int full)
+{
+    const int32_t *bias = k->bias_inside + c0, *mult = k->mult + c0;
+    const int8_t *shift = k->shift + c0;
+    const int32_t zp = k->out_zp, lo = full ? -128 : k->lo, hi = full ? 127 : k->hi;
+    y0 += c0;
+    y1 += c0;
+    for (const int32_t *a = acc, *end = acc + n; a != end; a++) {
+        const int32_t b = *bias++, m = *mult++;
+        const int s = *shift++;
+        const int32_t v0 = a[0] + b, v1 = a[4 * DW_GROUPS] + b;
+        const int32_t r0 = bounded ? tm_requantize_bounded(v0, m, s) : tm_requantize(v0, m, s);
+        const int32_t r1 = bounded ? tm_requantize_bounded(v1, m, s) : tm_requantize(v1, m, s);
+        *y0++ = (int8_t)(full ? dw_sat8(r0 + zp) : tm_clamp(r0 + zp, lo, hi));
+        *y1++ = (int8_t)(full ? dw_sat8(r1 + zp) : tm_clamp(r1 + zp, lo, hi));
+    }
+}
+
+static void __attribute__((noinline)) dw_requant_bf(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
+                                                    int8_t *y0, int8_t *y1)
+{
+    dw_requant_pair(k, acc, c0, n, y0, y1, 1, 1);
+}
+static void __attribute__((noinline)) dw_requant_b(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
+                                                   int8_t *y0, int8_t *y1)
+{
+    dw_requant_pair(k, acc, c0, n, y0, y1, 1, 0);
+}
+static void __attribute__((noinline)) dw_requant_g(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
+                                                   int8_t *y0, int8_t *y1)
+{
+    dw_requant_pair(k, acc, c0, n, y0, y1, 0, 0);
+}
+
+/* Two output pixels of 3x3 windows whose every tap holds an input (the image, or a copy with the zero
+ * point where the border cuts the window): per batch of channel groups the raw sums of both, then their
+ * requantization; the in_c % 4 tail channels from the bias, offset added. */
+static void __attribute__((noinline)) dw_pair_3x3(const dw_ctx_t *k, const dw_win_t *w0, const dw_win_t *w1,
+                                                  int8_t *y0, int8_t *y1)
+{
+    const int groups = k->ch >> 2;
+    int32_t acc[2 * 4 * DW_GROUPS];
+    const int full = k->lo == -128 && k->hi == 127;
+    for (int g0 = 0; g0 < groups; g0 += DW_GROUPS) {
+        const int n = groups - g0 < DW_GROUPS ? groups - g0 : DW_GROUPS;
+        dw_mac3x3(w0->x + 4 * g0, k->weights + 36 * g0, acc, (uint32_t)n, w0->ts, w0->rs);
+        dw_mac3x3(w1->x + 4 * g0, k->weights + 36 * g0, acc + 4 * DW_GROUPS, (uint32_t)n, w1->ts, w1->rs);
+        if (k->bounded && full) {
+            dw_requant_bf(k, acc, 4 * g0, 4 * n, y0, y1);
+        } else if (k->bounded) {
+            dw_requant_b(k, acc, 4 * g0, 4 * n, y0, y1);
+        } else {
+            dw_requant_g(k, acc, 4 * g0, 4 * n, y0, y1);
+        }
+    }
+    if (k->ch & 3) {
+        dw_tail(k, w0->x, w0->ts, w0->rs, y0, 0, 3, 0, 3, k->bounded);
+        dw_tail(k, w1->x, w1->ts, w1->rs, y1, 0, 3, 0, 3, k->bounded);
+    }
+}
+
+/* Channels up to which a 3x3 window cut by the border is copied to the stack (two windows, 18 ch
+ * bytes; larger ones take dw_pixel_cut). */
+#define DW_WINDOW_MAX_CH 256
+
+/* The 3x3 window of output pixel (oy, ox) of image `in`: in the image where it lies wholly inside,
+ * else copied to `buf` (9 ch bytes) with every tap outside the image holding the input zero point
+ * (x + offset = 0 there, the same sums as skipping those taps). */
+static dw_win_t dw_window(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ctx_t *k, const int8_t *in,
+                          int oy, int ox, int8_t *buf)
+{
+    const int ch = k->ch, in_h = p->in_h, in_w = p->in_w, dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+    if (iy0 >= 0 && iy0 + 2 * dil_h < in_h && ix0 >= 0 && ix0 + 2 * dil_w < in_w) {
+        return (dw_win_t){in + (iy0 * in_w + ix0) * ch, k->tap_step, k->row_step};
+    }
+    int8_t *d = buf;
+    for (int ky = 0; ky < 3; ky++) {
+        const int iy = iy0 + ky * dil_h;
+        for (int kx = 0; kx < 3; kx++, d += ch) {
+            const int ix = ix0 + kx * dil_w;
+            if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
+                memcpy(d, in + (iy * in_w + ix) * ch, (size_t)ch);
+            } else {
+                memset(d, -k->zp, (size_t)ch);
+            }
+        }
+    }
+    return (dw_win_t){buf, ch, 3 * ch};
+}
+
+/* The 3x3 path, ch <= DW_WINDOW_MAX_CH: every output pixel in pairs over the whole output (row-major
+ * across rows and batches); an odd last pixel is computed twice into the same bytes. */
+static void dw_3x3(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ctx_t *k, uint8_t *arena)
+{
+    const int ch = k->ch, per_image = p->out_h * p->out_w, n_pix = p->batches * per_image;
+    const int8_t *in0 = (const int8_t *)(arena + p->in_offset);
+    int8_t *out = (int8_t *)(arena + p->out_offset);
+    const int in_image = p->in_h * p->in_w * ch;
+    uint32_t words[(18 * ch + 3) / 4];          /* the two window copies */
+    int8_t *buf = (int8_t *)words;
+    for (int pix = 0; pix < n_pix; pix += 2) {
+        dw_win_t w[2];
+        for (int s = 0; s < 2; s++) {
+            const int q = pix + s < n_pix ? pix + s : pix, b = q / per_image, r = q % per_image;
+            w[s] = dw_window(p, k, in0 + b * in_image, r / p->out_w, r % p->out_w, buf + 9 * ch * s);
+        }
+        int8_t *y0 = out + pix * ch, *y1 = pix + 1 < n_pix ? y0 + ch : y0;
+        dw_pair_3x3(k, &w[0], &w[1], y0, y1);
+    }
+}
+#undef DW_TAP
+#undef DW_NO_ADJ
 
 tm_status_t tm_depthwise_conv2d_s8_dsp(const void *params, uint8_t *arena)
 {
-    const tm_depthwise_conv2d_params_t *p = params;
-    const int in_w = p->in_w, ch = p->in_c, kernel_w = p->kernel_w;
-    const int dil_w = p->dilation_w, dil_h = p->dilation_h;
-    const int32_t zp = p->in_zero_point;
-    const uint32_t zp2 = ((uint32_t)zp & 0xFFFFu) | ((uint32_t)zp << 16);    /* the offset in both halves */
-    const int row_step = dil_h * in_w * ch, tap_step = dil_w * ch;
-    const int w_row = kernel_w * ch;
-    const dw_requant_t rq = {p->multiplier, p->shift, p->out_zero_point, p->act_min, p->act_max};
-    const int32_t *const bias = p->bias;
-    const int8_t *const weights = p->weights;
-    const int in_h = p->in_h, out_h = p->out_h, out_w = p->out_w, kernel_h = p->kernel_h;
-    const int stride_h = p->stride_h, stride_w = p->stride_w, pad_h = p->pad_h, pad_w = p->pad_w;
+    const tm_depthwise_conv2d_dsp_params_t *p = params;
+    const int in_w = p->in_w, in_h = p->in_h, ch = p->in_c;
+    const int kernel_h = p->kernel_h, kernel_w = p->kernel_w, dil_h = p->dilation_h, dil_w = p->dilation_w;
+    const int bounded = p->bounded, three = kernel_h == 3 && kernel_w == 3;
+    const dw_ctx_t k = {p->weights, p->bias, p->bias_inside, p->multiplier, p->shift,
+                        p->in_zero_point, p->out_zero_point, p->act_min, p->act_max,
+                        ch, kernel_h * kernel_w, kernel_w, bounded, dil_w * ch, dil_h * in_w * ch};
+    if (three && ch <= DW_WINDOW_MAX_CH) {
+        dw_3x3(p, &k, arena);
+        return TM_OK;
+    }
+    const int out_h = p->out_h, out_w = p->out_w;
     for (int b = 0; b < p->batches; b++) {
         const int8_t *in = (const int8_t *)(arena + p->in_offset) + b * in_h * in_w * ch;
-        int8_t *out = (int8_t *)(arena + p->out_offset) + b * out_h * out_w * ch;
+        int8_t *y = (int8_t *)(arena + p->out_offset) + b * out_h * out_w * ch;
         for (int oy = 0; oy < out_h; oy++) {
-            const int iy0 = oy * stride_h - pad_h;
+            const int iy0 = oy * p->stride_h - p->pad_h;
             int ky_lo, ky_hi;
             tm_tap_range(iy0, dil_h, in_h, kernel_h, &ky_lo, &ky_hi);
-            for (int ox = 0; ox < out_w; ox++) {
-                const int ix0 = ox * stride_w - pad_w;
+            for (int ox = 0; ox < out_w; ox++, y += ch) {
+                const int ix0 = ox * p->stride_w - p->pad_w;
                 int kx_lo, kx_hi;
                 tm_tap_range(ix0, dil_w, in_w, kernel_w, &kx_lo, &kx_hi);
-                int8_t *y = out + (oy * out_w + ox) * ch;
                 /* the first tap inside the image, for channel 0; index arithmetic in int (ix0 may be < 0) */
                 const int8_t *x0 = in + ((iy0 + dil_h * ky_lo) * in_w + ix0 + dil_w * kx_lo) * ch;
-                const int8_t *w0 = weights + ky_lo * w_row + kx_lo * ch;
-                const int rows = ky_hi - ky_lo, cols = kx_hi - kx_lo;
-                int c = 0;
-                for (; c + 4 <= ch; c += 4) {
-                    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-                    if (bias) {
-                        a0 = bias[c];
-                        a1 = bias[c + 1];
-                        a2 = bias[c + 2];
-                        a3 = bias[c + 3];
-                    }
-                    const int8_t *xr = x0 + c, *wr = w0 + c;
-#define TM_DW_TAP(x, w)                                                                             \
-    do {                                                                                            \
-        const uint32_t xv = tm_ld32(x), wv = tm_ld32(w);                                            \
-        const uint32_t x02 = tm_sadd16(tm_sxtb16(xv), zp2), x13 = tm_sadd16(tm_sxtb16_ror8(xv), zp2); \
-        const uint32_t w02 = tm_sxtb16(wv), w13 = tm_sxtb16_ror8(wv);                               \
-        a0 = tm_smlabb(x02, w02, a0);                                                               \
-        a2 = tm_smlatt(x02, w02, a2);                                                               \
-        a1 = tm_smlabb(x13, w13, a1);                                                               \
-        a3 = tm_smlatt(x13, w13, a3);                                                               \
-    } while (0)
-                    if (rows == 3 && cols == 3) {
-                        /* a 3x3 window wholly inside the image (the zoo's depthwise layers, away from
-                         * the border): the nine taps unrolled, no loop overhead */
-                        for (int ky = 0; ky < 3; ky++, xr += row_step, wr += w_row) {
-                            TM_DW_TAP(xr, wr);
-                            TM_DW_TAP(xr + tap_step, wr + ch);
-                            TM_DW_TAP(xr + 2 * tap_step, wr + 2 * ch);
-                        }
-                    } else {
-                        for (int ky = 0; ky < rows; ky++, xr += row_step, wr += w_row) {
-                            const int8_t *x = xr, *w = wr;
-                            for (int kx = 0; kx < cols; kx++, x += tap_step, w += ch) {
-                                TM_DW_TAP(x, w);
-                            }
-                        }
-                    }
-#undef TM_DW_TAP
-                    y[c] = dw_out(&rq, a0, c);
-                    y[c + 1] = dw_out(&rq, a1, c + 1);
-                    y[c + 2] = dw_out(&rq, a2, c + 2);
-                    y[c + 3] = dw_out(&rq, a3, c + 3);
-                }
-                for (; c < ch; c++) {           /* the last in_c % 4 channels, one at a time */
-                    int32_t acc = bias ? bias[c] : 0;
-                    const int8_t *xr = x0 + c, *wr = w0 + c;
-                    for (int ky = 0; ky < rows; ky++, xr += row_step, wr += w_row) {
-                        for (int kx = 0; kx < cols; kx++) {
-                            acc += ((int32_t)xr[kx * tap_step] + zp) * (int32_t)wr[kx * ch];
-                        }
-                    }
-                    y[c] = dw_out(&rq, acc, c);
+                if (bounded) {
+                    dw_cut_b(&k, x0, y, ky_lo, ky_hi, kx_lo, kx_hi);
+                } else {
+                    dw_cut_g(&k, x0, y, ky_lo, ky_hi, kx_lo, kx_hi);
                 }
             }
         }
