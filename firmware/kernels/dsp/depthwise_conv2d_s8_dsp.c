@@ -14,6 +14,13 @@
 #include "tm_acle.h"
 #include "tm_quant.h"
 #include "window.h"
+/* The firmware build's board header (generated from the board's .repl) names the core: the M4 and the
+ * M7 get differently ordered MAC loops (dw_mac3x3). */
+#if defined(__has_include)
+#if __has_include("board.h")
+#include "board.h"
+#endif
+#endif
 
 /* What every pixel needs, gathered once per call; in a struct passed by pointer so the per-pixel
  * functions take few arguments. */
@@ -124,10 +131,26 @@ static void __attribute__((noinline)) dw_cut_g(const dw_ctx_t *k, const int8_t *
  * sums (channels c, c+1, c+2, c+3), r10/r11 the input halves, r12/lr the weight words; the end of the
  * input in the frame. The portable C is the host build's and the M7's (which dual-issues a load with a MAC,
  * so GCC's interleaved schedule suits it). */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && !defined(BOARD_CORE_M7)
+#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__)
 /* One tap: input word at XADDR, weights at [r1, #WOFF] and [r1, #WOFF+4]; MAC a multiply-accumulate
  * (smla) or a multiply (smul) for the first tap; EXTRA one instruction after the loads (a pointer
  * advance placed where no load depends on it next). */
+#if defined(BOARD_CORE_M7)
+/* The M7 issues a load together with an SXTB16 or a MAC (and not two loads, nor two MACs, together), so
+ * there the loads are interleaved with the unpacking and the MACs instead: 6 cycles per tap in the
+ * engine's M7 model against 8 for the M4's order (which costs the M4 11 against 10). */
+#define DW_TAP_ASM(XADDR, WOFF, WOFF4, MUL, ACC4, ACC5, ACC6, ACC7, EXTRA) \
+    "ldr r10, " XADDR "\n\t"                                            \
+    "ldr r12, [r1, #" WOFF "]\n\t"                                      \
+    "sxtb16 r11, r10\n\t"                                               \
+    "ldr lr, [r1, #" WOFF4 "]\n\t"                                      \
+    MUL "bb r4, r11, r12" ACC4 "\n\t"                                   \
+    "sxtb16 r10, r10, ror #8\n\t"                                       \
+    MUL "tt r6, r11, r12" ACC6 "\n\t"                                   \
+    EXTRA                                                               \
+    MUL "bb r5, r10, lr" ACC5 "\n\t"                                    \
+    MUL "tt r7, r10, lr" ACC7 "\n\t"
+#else
 #define DW_TAP_ASM(XADDR, WOFF, WOFF4, MUL, ACC4, ACC5, ACC6, ACC7, EXTRA) \
     "ldr r10, " XADDR "\n\t"                                            \
     "ldr r12, [r1, #" WOFF "]\n\t"                                      \
@@ -139,6 +162,7 @@ static void __attribute__((noinline)) dw_cut_g(const dw_ctx_t *k, const int8_t *
     MUL "tt r6, r11, r12" ACC6 "\n\t"                                   \
     MUL "bb r5, r10, lr" ACC5 "\n\t"                                    \
     MUL "tt r7, r10, lr" ACC7 "\n\t"
+#endif
 #define DW_TAP_MLA(XADDR, WOFF, WOFF4, EXTRA) DW_TAP_ASM(XADDR, WOFF, WOFF4, "smla", ", r4", ", r5", ", r6", ", r7", EXTRA)
 static void __attribute__((naked, noinline)) dw_mac3x3(const int8_t *x, const int16_t *w, int32_t *acc,
                                                        uint32_t groups, int ts, int rs)
@@ -193,9 +217,14 @@ static void __attribute__((noinline)) TM_NO_LDRD_PAIRING dw_mac3x3(const int8_t 
 }
 #endif
 
-/* Groups of 4 channels whose sums are gathered per call of dw_mac3x3 (2 pixels x 16 bytes each, on the
- * stack). */
-#define DW_GROUPS 32
+/* Groups of 4 channels whose sums are gathered per call of dw_mac3x3, and output pixels per pass: the
+ * sums of a pass are (DW_PIX + 1) x 4 x DW_GROUPS int32 (1.25 KB) on the stack. */
+#define DW_GROUPS 16
+#define DW_PIX 4
+/* Windows cut by the border that a pass copies to the stack (DW_SLOTS x 9 x ch bytes), and the channels
+ * up to which the 3x3 path is taken (larger ones take dw_pixel_cut). */
+#define DW_SLOTS 2
+#define DW_WINDOW_MAX_CH 256
 
 /* v clamped to [-128, 127]: one SSAT on the DSP targets (GCC does not find it in the compares). */
 static inline int32_t dw_sat8(int32_t v)
@@ -213,14 +242,13 @@ typedef struct {
     int ts, rs;
 } dw_win_t;
 
-/* Channels c0 .. c0 + n - 1 of two pixels from their raw sums (acc[i], acc[i + 4 * DW_GROUPS]):
+/* Channels c0 .. c0 + n - 1 of two output pixels from their raw sums (acc[i], acc[i + 4 * DW_GROUPS]):
  * bias_inside, the requantization, output offset, clamp. Both pixels share the channel's constants
- * (loaded and derived from the shift once: GCC merges the two inlined requantizations' common part).
- * `bounded` and `full` (the clamp is the whole int8 range: one SSAT) are constants at each call site. Out
- * of line, so that GCC allocates its registers for this loop alone. */
-static inline __attribute__((always_inline)) void dw_requant_pair(const dw_ctx_t *k, const int32_t *acc, int c0,
-                                                                  int n, int8_t *y0, int8_t *y1, int bounded,
-                                                                  int full)
+ * (loaded, and the part of the requantization that depends on the shift alone derived, once: GCC merges
+ * the two inlined requantizations' common part). `bounded` and `full` (the clamp is the whole int8
+ * range: one SSAT) are constants at each call site. */
+static inline __attribute__((always_inline)) void dw_requant(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
+                                                             int8_t *y0, int8_t *y1, int bounded, int full)
 {
     const int32_t *bias = k->bias_inside + c0, *mult = k->mult + c0;
     const int8_t *shift = k->shift + c0;
@@ -241,66 +269,68 @@ static inline __attribute__((always_inline)) void dw_requant_pair(const dw_ctx_t
 static void __attribute__((noinline)) dw_requant_bf(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
                                                     int8_t *y0, int8_t *y1)
 {
-    dw_requant_pair(k, acc, c0, n, y0, y1, 1, 1);
+    dw_requant(k, acc, c0, n, y0, y1, 1, 1);
 }
 static void __attribute__((noinline)) dw_requant_b(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
                                                    int8_t *y0, int8_t *y1)
 {
-    dw_requant_pair(k, acc, c0, n, y0, y1, 1, 0);
+    dw_requant(k, acc, c0, n, y0, y1, 1, 0);
 }
 static void __attribute__((noinline)) dw_requant_g(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
                                                    int8_t *y0, int8_t *y1)
 {
-    dw_requant_pair(k, acc, c0, n, y0, y1, 0, 0);
+    dw_requant(k, acc, c0, n, y0, y1, 0, 0);
 }
 
-/* Two output pixels of 3x3 windows whose every tap holds an input (the image, or a copy with the zero
- * point where the border cuts the window): per batch of channel groups the raw sums of both, then their
- * requantization; the in_c % 4 tail channels from the bias, offset added. */
-static void __attribute__((noinline)) dw_pair_3x3(const dw_ctx_t *k, const dw_win_t *w0, const dw_win_t *w1,
-                                                  int8_t *y0, int8_t *y1)
+/* np consecutive output pixels (the first at y) of 3x3 windows whose every tap holds an input (the
+ * image, or a copy with the zero point where the border cuts the window): per batch of channel groups
+ * the raw sums of every pixel, then their requantization; the in_c % 4 tail channels from the bias,
+ * offset added. */
+static void __attribute__((noinline)) dw_pass(const dw_ctx_t *k, const dw_win_t *win, int np, int8_t *y)
 {
-    const int groups = k->ch >> 2;
-    int32_t acc[2 * 4 * DW_GROUPS];
+    const int groups = k->ch >> 2, ch = k->ch;
+    int32_t acc[(DW_PIX + 1) * 4 * DW_GROUPS];     /* + 1: a copy of an odd last pixel's sums */
     const int full = k->lo == -128 && k->hi == 127;
     for (int g0 = 0; g0 < groups; g0 += DW_GROUPS) {
         const int n = groups - g0 < DW_GROUPS ? groups - g0 : DW_GROUPS;
-        dw_mac3x3(w0->x + 4 * g0, k->weights + 36 * g0, acc, (uint32_t)n, w0->ts, w0->rs);
-        dw_mac3x3(w1->x + 4 * g0, k->weights + 36 * g0, acc + 4 * DW_GROUPS, (uint32_t)n, w1->ts, w1->rs);
-        if (k->bounded && full) {
-            dw_requant_bf(k, acc, 4 * g0, 4 * n, y0, y1);
-        } else if (k->bounded) {
-            dw_requant_b(k, acc, 4 * g0, 4 * n, y0, y1);
-        } else {
-            dw_requant_g(k, acc, 4 * g0, 4 * n, y0, y1);
+        for (int q = 0; q < np; q++) {
+            dw_mac3x3(win[q].x + 4 * g0, k->weights + 36 * g0, acc + q * 4 * DW_GROUPS, (uint32_t)n, win[q].ts,
+                      win[q].rs);
+        }
+        /* pixel pairs; an odd last pixel is requantized as both of a pair, into the same bytes */
+        for (int q = 0; q < np; q += 2) {
+            const int32_t *a = acc + q * 4 * DW_GROUPS;
+            int8_t *y0 = y + q * ch, *y1 = q + 1 < np ? y0 + ch : y0;
+            if (q + 1 == np) {
+                memcpy(acc + (q + 1) * 4 * DW_GROUPS, a, sizeof(int32_t) * 4 * (size_t)n);
+            }
+            if (k->bounded && full) {
+                dw_requant_bf(k, a, 4 * g0, 4 * n, y0, y1);
+            } else if (k->bounded) {
+                dw_requant_b(k, a, 4 * g0, 4 * n, y0, y1);
+            } else {
+                dw_requant_g(k, a, 4 * g0, 4 * n, y0, y1);
+            }
         }
     }
-    if (k->ch & 3) {
-        dw_tail(k, w0->x, w0->ts, w0->rs, y0, 0, 3, 0, 3, k->bounded);
-        dw_tail(k, w1->x, w1->ts, w1->rs, y1, 0, 3, 0, 3, k->bounded);
+    if (ch & 3) {
+        for (int q = 0; q < np; q++) {
+            dw_tail(k, win[q].x, win[q].ts, win[q].rs, y + q * ch, 0, 3, 0, 3, k->bounded);
+        }
     }
 }
 
-/* Channels up to which a 3x3 window cut by the border is copied to the stack (two windows, 18 ch
- * bytes; larger ones take dw_pixel_cut). */
-#define DW_WINDOW_MAX_CH 256
-
-/* The 3x3 window of output pixel (oy, ox) of image `in`: in the image where it lies wholly inside,
- * else copied to `buf` (9 ch bytes) with every tap outside the image holding the input zero point
- * (x + offset = 0 there, the same sums as skipping those taps). */
-static dw_win_t dw_window(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ctx_t *k, const int8_t *in,
-                          int oy, int ox, int8_t *buf)
+/* The window at (iy0, ix0) of image `in` copied to `d` (9 ch bytes), every tap outside the image holding
+ * the input zero point (x + offset = 0 there: the same sums as skipping those taps). */
+static dw_win_t dw_copy(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ctx_t *k, const int8_t *in, int iy0,
+                        int ix0, int8_t *d)
 {
-    const int ch = k->ch, in_h = p->in_h, in_w = p->in_w, dil_h = p->dilation_h, dil_w = p->dilation_w;
-    const int iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-    if (iy0 >= 0 && iy0 + 2 * dil_h < in_h && ix0 >= 0 && ix0 + 2 * dil_w < in_w) {
-        return (dw_win_t){in + (iy0 * in_w + ix0) * ch, k->tap_step, k->row_step};
-    }
-    int8_t *d = buf;
+    const int ch = k->ch, in_h = p->in_h, in_w = p->in_w;
+    int8_t *const buf = d;
     for (int ky = 0; ky < 3; ky++) {
-        const int iy = iy0 + ky * dil_h;
+        const int iy = iy0 + ky * p->dilation_h;
         for (int kx = 0; kx < 3; kx++, d += ch) {
-            const int ix = ix0 + kx * dil_w;
+            const int ix = ix0 + kx * p->dilation_w;
             if (iy >= 0 && iy < in_h && ix >= 0 && ix < in_w) {
                 memcpy(d, in + (iy * in_w + ix) * ch, (size_t)ch);
             } else {
@@ -311,24 +341,39 @@ static dw_win_t dw_window(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ct
     return (dw_win_t){buf, ch, 3 * ch};
 }
 
-/* The 3x3 path, ch <= DW_WINDOW_MAX_CH: every output pixel in pairs over the whole output (row-major
- * across rows and batches); an odd last pixel is computed twice into the same bytes. */
+/* The 3x3 path, ch <= DW_WINDOW_MAX_CH: the output pixels in row-major order (across rows and batches:
+ * they are consecutive in the output) gathered into passes of up to DW_PIX; a pass ends early when a
+ * window the border cuts finds no free copy slot. */
 static void dw_3x3(const tm_depthwise_conv2d_dsp_params_t *p, const dw_ctx_t *k, uint8_t *arena)
 {
-    const int ch = k->ch, per_image = p->out_h * p->out_w, n_pix = p->batches * per_image;
-    const int8_t *in0 = (const int8_t *)(arena + p->in_offset);
-    int8_t *out = (int8_t *)(arena + p->out_offset);
-    const int in_image = p->in_h * p->in_w * ch;
-    uint32_t words[(18 * ch + 3) / 4];          /* the two window copies */
-    int8_t *buf = (int8_t *)words;
-    for (int pix = 0; pix < n_pix; pix += 2) {
-        dw_win_t w[2];
-        for (int s = 0; s < 2; s++) {
-            const int q = pix + s < n_pix ? pix + s : pix, b = q / per_image, r = q % per_image;
-            w[s] = dw_window(p, k, in0 + b * in_image, r / p->out_w, r % p->out_w, buf + 9 * ch * s);
+    const int ch = k->ch, in_h = p->in_h, in_w = p->in_w;
+    const int ext_h = 2 * p->dilation_h, ext_w = 2 * p->dilation_w;     /* the window's extent - 1 */
+    const int8_t *in = (const int8_t *)(arena + p->in_offset);
+    int8_t *y = (int8_t *)(arena + p->out_offset);
+    uint32_t words[(DW_SLOTS * 9 * ch + 3) / 4];          /* the window copies */
+    int8_t *const slots = (int8_t *)words;
+    dw_win_t win[DW_PIX];
+    int np = 0, used = 0;
+    for (int b = 0; b < p->batches; b++, in += in_h * in_w * ch) {
+        for (int oy = 0, iy0 = -p->pad_h; oy < p->out_h; oy++, iy0 += p->stride_h) {
+            const int rows_in = iy0 >= 0 && iy0 + ext_h < in_h;
+            for (int ox = 0, ix0 = -p->pad_w; ox < p->out_w; ox++, ix0 += p->stride_w) {
+                const int inside = rows_in && ix0 >= 0 && ix0 + ext_w < in_w;
+                if (np == DW_PIX || (!inside && used == DW_SLOTS)) {
+                    dw_pass(k, win, np, y);
+                    y += np * ch;
+                    np = used = 0;
+                }
+                if (inside) {
+                    win[np++] = (dw_win_t){in + (iy0 * in_w + ix0) * ch, k->tap_step, k->row_step};
+                } else {
+                    win[np++] = dw_copy(p, k, in, iy0, ix0, slots + 9 * ch * used++);
+                }
+            }
         }
-        int8_t *y0 = out + pix * ch, *y1 = pix + 1 < n_pix ? y0 + ch : y0;
-        dw_pair_3x3(k, &w[0], &w[1], y0, y1);
+    }
+    if (np) {
+        dw_pass(k, win, np, y);
     }
 }
 #undef DW_TAP
