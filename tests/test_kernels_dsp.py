@@ -359,6 +359,23 @@ def test_dsp_kernel_edges_bit_exact_on_the_emulated_board(name, board):
     assert bad == 0
 
 
+@pytest.mark.parametrize("name", ["dw-tail", "dw-wide", "dw-deep", "dw-dilated"])
+def test_depthwise_generic_requantization_bit_exact_on_the_host(name):
+    """The depthwise kernel's tm_requantize path (every zoo op is bounded, so it is forced here) on the host
+    build, through the 3x3 passes (tails, cut windows, dilation) and the per-pixel path: TFLM's bytes."""
+    from harness.host_runtime import HostModel
+    from harness.reference import TflmReference, random_inputs
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS[name]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    assert [(c.kernel, c.fields["bounded"]) for c in low.calls] == [("tm_depthwise_conv2d_s8_dsp", 1)]
+    low.calls[0].fields["bounded"] = 0
+    host, ref = HostModel(low), TflmReference(path)
+    xs = random_inputs(low.graph.tensor(low.input), 4, seed=3)
+    assert [host.run(x) == ref.run(x) for x in xs] == [True] * 4
+
+
 def _fc(n_in, n_out, batch=1, act=None, bias=True):
     def build(tf):
         x = tf.keras.Input((n_in,), batch_size=batch if batch > 1 else None)
