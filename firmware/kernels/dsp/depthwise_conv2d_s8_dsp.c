@@ -3,11 +3,14 @@
  * the taps inside the image (sums wrap modulo 2^32 either way, so the order and the split below do not
  * matter), then the one shared requantization (tm_quant.h).
  *
- * Where the window lies wholly inside the image the input offset is folded out of the taps:
- * sum (x + offset) * w = sum x * w + offset * sum w, and the planner stores bias + offset * sum w per
- * channel (`bias_inside`), so those taps are SXTB16 and SMLAxy only. Windows cut by the border add the
- * offset to the input (SADD16; x + offset lies in [-255, 255], so it fits the int16 halves) and start from
- * the bias. The weights are int16 already (the planner widened them), so no tap unpacks a weight. */
+ * 3x3 windows (<= DW_WINDOW_MAX_CH channels, any stride and dilation: every depthwise layer of the zoo's
+ * DS-CNNs and MicroNets) fold the input offset out of the taps: sum (x + offset) * w = sum x * w +
+ * offset * sum w, and the planner stores bias + offset * sum w per channel (`bias_inside`), so the taps
+ * are SXTB16 and SMLAxy only. A window the border cuts is copied to the stack with the input zero point in
+ * the taps outside (x + offset = 0 there), so it takes the same path. Other shapes go pixel by pixel over
+ * the taps inside the image, the offset added to the input (SADD16; x + offset lies in [-255, 255], so it
+ * fits the int16 halves), from the bias. The weights are int16 already (the planner widened them), so no
+ * tap unpacks a weight. */
 #include <string.h>
 
 #include "depthwise_conv2d_dsp.h"
@@ -125,7 +128,7 @@ static void __attribute__((noinline)) dw_cut_g(const dw_ctx_t *k, const int8_t *
  * On the DSP targets it is hand-scheduled assembly. The M4 pipelines a load only right after another load (TRM
  * 3.3.2: a run of N LDRs costs N + 1, a load after anything else 2), and GCC's schedule of the C below,
  * all nine taps of a group unrolled, spilled most of the weights to the stack and isolated every load
- * (~13 cycles/MAC measured). Here each tap is one run of three loads (input word, two weight words; 4
+ * (~13 cycles/MAC with the requantization, measured). Here each tap is one run of three loads (input word, two weight words; 4
  * cycles), 2 SXTB16 and 4 SMLAxy: 10 cycles per 4 MACs; the first tap's SMULxy start the sums. Registers:
  * r0 the group's input, r8 the row, r2 ts (2 ts as r2 LSL 1), r9 rs, r1 the weights, r3 acc, r4-r7 the
  * sums (channels c, c+1, c+2, c+3), r10/r11 the input halves, r12/lr the weight words; the end of the
