@@ -15,7 +15,8 @@ from conftest import shared_model
 from harness.build import CACHE, FIRMWARE
 from harness.plan.lower import lower
 from harness.plan.model import load_model
-from harness.plan.optimize import conv_weights_dsp, sums_bounded
+from harness.plan.kernel import Const, KernelCall
+from harness.plan.optimize import choose, conv_weights_dsp, depthwise_weights_dsp, sums_bounded
 from harness.plan.requant import RQ_FIELDS, rq_records
 
 _SHIMS = r"""
@@ -278,6 +279,54 @@ def test_conv_weight_layout_by_hand():
                    15, 0, 0, 0, 0, 0, 0, 0]
 
 
+def test_depthwise_weight_layout_by_hand():
+    """2 taps of 5 channels, int16: channels padded to 8; per group of 4 channels and tap, channels c, c+2,
+    c+1, c+3 (the halves SXTB16 and SXTB16 ROR 8 unpack from an input word)."""
+    w = (np.arange(10, dtype=np.int8).reshape(2, 5) - 4) * 25   # tap t, channel c: 25 (5t + c - 4)
+    got = depthwise_weights_dsp(w)
+    assert got.dtype == np.int16
+    assert got.tolist() == [-100, -50, -75, -25, 25, 75, 50, 100,    # group 0: tap 0, tap 1
+                            0, 0, 0, 0, 125, 0, 0, 0]                # group 1 (channel 4, 3 zeros)
+
+
+def _dw_call(weights, bias, in_zero_point, mult=(2**30,), shift=(-1,)):
+    """A reference DEPTHWISE_CONV_2D call of a 1x2 kernel over len(bias) channels, multiplier 1."""
+    c = len(bias)
+    fields = {k: 1 for k in ("batches", "in_h", "in_w", "out_h", "out_w", "stride_h", "stride_w",
+                             "dilation_h", "dilation_w", "depth_multiplier")}
+    fields.update({"in_offset": 0, "out_offset": 0, "in_c": c, "out_c": c, "kernel_h": 1, "kernel_w": 2,
+                   "pad_h": 0, "pad_w": 0, "in_zero_point": in_zero_point, "out_zero_point": 0,
+                   "act_min": -128, "act_max": 127,
+                   "weights": Const("int8_t", np.array(weights, np.int8)),
+                   "bias": Const("int32_t", np.array(bias, np.int32)),
+                   "multiplier": Const("int32_t", np.array(mult * c, np.int32)),
+                   "shift": Const("int8_t", np.array(shift * c, np.int8))})
+    return KernelCall("tm_depthwise_conv2d_s8", "depthwise_conv2d.h", "tm_depthwise_conv2d_params_t", None,
+                      fields)
+
+
+def test_depthwise_plan_by_hand():
+    """The depthwise rule's constants: two channels, taps (1, -2) and (3, 4) ([tap][channel]), bias (10, -20),
+    input offset 5. bias_inside = bias + 5 * sum of the channel's weights: 10 + 5 * 4 = 30, -20 + 5 * 2 = -10;
+    the bound: |x + 5| <= 132, channel 1: 20 + 132 * 6 = 812 < 2^30. A bias of 2^30 - 132 * 4 fails it (channel 0:
+    2^30 exactly), and so does a left shift of 21 (812 * 2^21 > 2^30, 2^20 fits)."""
+    got = choose(_dw_call([1, -2, 3, 4], [10, -20], 5))
+    f = got.fields
+    assert got.kernel == "tm_depthwise_conv2d_s8_dsp" and got.struct == "tm_depthwise_conv2d_dsp_params_t"
+    assert f["bias_inside"].data.tolist() == [30, -10] and f["bias"].data.tolist() == [10, -20]
+    assert f["weights"].data.tolist() == [1, 0, -2, 0, 3, 0, 4, 0]
+    assert f["bounded"] == 1
+    assert choose(_dw_call([1, -2, 3, 4], [2**30 - 132 * 4 - 1, 0], 5)).fields["bounded"] == 1
+    assert choose(_dw_call([1, -2, 3, 4], [2**30 - 132 * 4, 0], 5)).fields["bounded"] == 0
+    assert choose(_dw_call([1, -2, 3, 4], [10, -20], 5, shift=(20,))).fields["bounded"] == 1
+    assert choose(_dw_call([1, -2, 3, 4], [10, -20], 5, shift=(21,))).fields["bounded"] == 0
+    # bias_inside wraps like the kernel's int32 sums: only its value modulo 2^32 matters
+    wrapped = choose(_dw_call([127, 0, 127, 0], [2**31 - 1, 0], -128)).fields["bias_inside"].data
+    assert wrapped.tolist()[0] == (2**31 - 1 - 128 * 254) and wrapped.dtype == np.int32
+    assert choose(_dw_call([127, 0, 127, 0], [2**31 - 1, 0], 128)).fields["bias_inside"].data.tolist()[0] == \
+        2**31 - 1 + 128 * 254 - 2**32
+
+
 def test_planner_picks_the_dsp_kernels_for_the_zoo_shapes():
     """Every CONV_2D of kws_micronet_s (groups 1, the 10x4 input layer, the pointwise layers, the final
     1x1), every DEPTHWISE_CONV_2D (multiplier 1) and the 25x5 average pool get the DSP kernel; the
@@ -359,6 +408,11 @@ EDGE_MODELS = {
     "conv-dilated": _conv(8, 9, 4, 6, (3, 3), d=(2, 2), pad="valid", act=None),
     "dw-tail": _dw(7, 6, 6, (3, 3), s=(2, 2)),
     "dw-dilated": _dw(9, 9, 8, (3, 3), d=(2, 2), pad="valid", act=None),
+    # 70 channels: two batches of channel groups (16 + 1 groups of 4) and a 2-channel tail, every pixel's
+    # window cut by the border on a 4x3 image (passes ended early for want of a copy slot)
+    "dw-wide": _dw(4, 3, 70, (3, 3), act=None),
+    # more channels than the 3x3 path copies windows for: the per-pixel path, inside windows too
+    "dw-deep": _dw(4, 4, 260, (3, 3), act="relu"),
 }
 
 
@@ -377,6 +431,23 @@ def test_dsp_kernel_edges_bit_exact_on_the_emulated_board(name, board):
                                              else "tm_conv2d_s8_dsp"]
     _, bad, _, _ = run_lowered(low, load_board(board), f"dsp-{name}", inputs=4, reference=TflmReference(path).run)
     assert bad == 0
+
+
+@pytest.mark.parametrize("name", ["dw-tail", "dw-wide", "dw-deep", "dw-dilated"])
+def test_depthwise_generic_requantization_bit_exact_on_the_host(name):
+    """The depthwise kernel's tm_requantize path (every zoo op is bounded, so it is forced here) on the host
+    build, through the 3x3 passes (tails, cut windows, dilation) and the per-pixel path: TFLM's bytes."""
+    from harness.host_runtime import HostModel
+    from harness.reference import TflmReference, random_inputs
+    from harness.tfgen import convert
+    build, key = EDGE_MODELS[name]
+    path = convert(build, key, folder="sweep")
+    low = lower(load_model(path), "optimized")
+    assert [(c.kernel, c.fields["bounded"]) for c in low.calls] == [("tm_depthwise_conv2d_s8_dsp", 1)]
+    low.calls[0].fields["bounded"] = 0
+    host, ref = HostModel(low), TflmReference(path)
+    xs = random_inputs(low.graph.tensor(low.input), 4, seed=3)
+    assert [host.run(x) == ref.run(x) for x in xs] == [True] * 4
 
 
 def _fc(n_in, n_out, batch=1, act=None, bias=True):

@@ -111,12 +111,42 @@ def _fully_connected(call: KernelCall) -> KernelCall | None:
                       macs=call.macs)
 
 
+def depthwise_weights_dsp(w: np.ndarray) -> np.ndarray:
+    """[taps][c] int8 (taps in [ky][kx] order) -> the int16 layout tm_depthwise_conv2d_s8_dsp reads: c
+    zero-padded to a multiple of 4; per group of 4 channels and tap, channels c, c+2, c+1, c+3 (the halves
+    SXTB16 and SXTB16 ROR 8 unpack from an input word of channels c..c+3)."""
+    taps, c = w.shape
+    padded = np.zeros((taps, -(-c // 4) * 4), np.int16)
+    padded[:, :c] = w
+    g = padded.reshape(taps, -1, 4)[:, :, [0, 2, 1, 3]]               # [tap][group][4]
+    return np.ascontiguousarray(g.transpose(1, 0, 2)).reshape(-1)     # [group][tap][4]
+
+
 def _depthwise(call: KernelCall) -> KernelCall | None:
-    """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets): the same params."""
-    if call.fields["depth_multiplier"] != 1:
+    """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets). Per channel, the
+    weights widened to int16, the bias (zeros if none) and the bias with the input offset folded in for
+    windows wholly inside the image; `bounded` as for conv (each channel is a conv with taps inputs)."""
+    f = call.fields
+    if f["depth_multiplier"] != 1:
         return None
-    return KernelCall("tm_depthwise_conv2d_s8_dsp", "dsp/depthwise_conv2d_dsp.h", call.struct, call.op,
-                      call.fields, macs=call.macs)
+    c = f["in_c"]
+    w = np.asarray(f["weights"].data, np.int8).reshape(-1, c)         # [kh * kw][c]
+    bias = np.asarray(f["bias"].data, np.int64) if f["bias"] is not None else np.zeros(c, np.int64)
+    # bias + offset * sum w, wrapped to int32 like the kernel's sums (only its value modulo 2^32 matters)
+    inside = (bias + int(f["in_zero_point"]) * w.astype(np.int64).sum(axis=0)).astype(np.uint64)
+    keep = ("in_offset", "out_offset", "batches", "in_h", "in_w", "in_c", "out_h", "out_w", "kernel_h",
+            "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w", "in_zero_point",
+            "out_zero_point", "act_min", "act_max", "multiplier", "shift")
+    fields = {k: f[k] for k in keep}
+    fields.update({
+        "bounded": int(sums_bounded(w.T, bias if f["bias"] is not None else None, f["in_zero_point"],
+                                    f["multiplier"].data, f["shift"].data)),
+        "weights": Const("int16_t", depthwise_weights_dsp(w)),
+        "bias": Const("int32_t", bias.astype(np.int32)),
+        "bias_inside": Const("int32_t", (inside & 0xFFFFFFFF).astype(np.uint32).view(np.int32)),
+    })
+    return KernelCall("tm_depthwise_conv2d_s8_dsp", "dsp/depthwise_conv2d_dsp.h",
+                      "tm_depthwise_conv2d_dsp_params_t", call.op, fields, macs=call.macs)
 
 
 def _average_pool(call: KernelCall) -> KernelCall | None:
