@@ -315,8 +315,11 @@ def test_depthwise_plan_by_hand():
     assert got.kernel == "tm_depthwise_conv2d_s8_dsp" and got.struct == "tm_depthwise_conv2d_dsp_params_t"
     assert f["bias_inside"].data.tolist() == [30, -10] and f["bias"].data.tolist() == [10, -20]
     assert f["weights"].data.tolist() == [1, 0, -2, 0, 3, 0, 4, 0]
-    assert f["bounded"] == 1
-    assert choose(_dw_call([1, -2, 3, 4], [2**30 - 132 * 4 - 1, 0], 5)).fields["bounded"] == 1
+    # multiplier 2^30, shift -1, output offset 0: records (bias2, mult, addend, right) with bias2 = 2 *
+    # bias_inside (the 3x3 path's sums leave the offset out), addend 2^(1-1) + 0 * 2^1 = 1, right 1
+    assert f["bounded"] == 2
+    assert f["rq"].data.tolist() == [[60, 2**30, 1, 1], [-20, 2**30, 1, 1]]
+    assert choose(_dw_call([1, -2, 3, 4], [2**30 - 132 * 4 - 1, 0], 5)).fields["bounded"] == 2
     assert choose(_dw_call([1, -2, 3, 4], [2**30 - 132 * 4, 0], 5)).fields["bounded"] == 0
     assert choose(_dw_call([1, -2, 3, 4], [10, -20], 5, shift=(20,))).fields["bounded"] == 1
     assert choose(_dw_call([1, -2, 3, 4], [10, -20], 5, shift=(21,))).fields["bounded"] == 0
@@ -433,18 +436,20 @@ def test_dsp_kernel_edges_bit_exact_on_the_emulated_board(name, board):
     assert bad == 0
 
 
+@pytest.mark.parametrize("mode", [0, 1])
 @pytest.mark.parametrize("name", ["dw-tail", "dw-wide", "dw-deep", "dw-dilated"])
-def test_depthwise_generic_requantization_bit_exact_on_the_host(name):
-    """The depthwise kernel's tm_requantize path (every zoo op is bounded, so it is forced here) on the host
-    build, through the 3x3 passes (tails, cut windows, dilation) and the per-pixel path: TFLM's bytes."""
+def test_depthwise_generic_requantization_bit_exact_on_the_host(name, mode):
+    """The depthwise kernel's other requantization paths, tm_requantize_bounded (mode 1) and tm_requantize
+    (mode 0): every zoo op qualifies for the records, so they are forced here, on the host build, through
+    the 3x3 passes (tails, cut windows, dilation) and the per-pixel path: TFLM's bytes."""
     from harness.host_runtime import HostModel
     from harness.reference import TflmReference, random_inputs
     from harness.tfgen import convert
     build, key = EDGE_MODELS[name]
     path = convert(build, key, folder="sweep")
     low = lower(load_model(path), "optimized")
-    assert [(c.kernel, c.fields["bounded"]) for c in low.calls] == [("tm_depthwise_conv2d_s8_dsp", 1)]
-    low.calls[0].fields["bounded"] = 0
+    assert [(c.kernel, c.fields["bounded"]) for c in low.calls] == [("tm_depthwise_conv2d_s8_dsp", 2)]
+    low.calls[0].fields.update(bounded=mode, rq=None)
     host, ref = HostModel(low), TflmReference(path)
     xs = random_inputs(low.graph.tensor(low.input), 4, seed=3)
     assert [host.run(x) == ref.run(x) for x in xs] == [True] * 4
@@ -490,32 +495,34 @@ def test_fully_connected_bit_exact_on_the_emulated_board(board):
 
 
 @pytest.mark.emulated
+@pytest.mark.parametrize("name", ["conv-odd", "dw-tail"])
 @pytest.mark.parametrize("board", ["nucleo_f446re", "nucleo_f746zg"])
-def test_conv_records_with_a_narrow_clamp_bit_exact_on_the_emulated_board(board):
-    """The record form's loop for an activation clamp short of the int8 range (C on both cores; the M4's
-    assembly takes only the full range, which every zoo op has): the converter gives the full range even
-    for ReLU6, so the plan's clamp is narrowed to [-100, 90] and the reference is TFLM's bytes clamped the
-    same way (clamping to [-128, 127] and then to the narrower range is clamping to the narrower range)."""
+def test_records_with_a_narrow_clamp_bit_exact_on_the_emulated_board(board, name):
+    """The record form's loop (conv and depthwise) for an activation clamp short of the int8 range (C on
+    both cores; the M4's assembly takes only the full range, which every zoo op has): the converter gives
+    the full range even for ReLU6, so the plan's clamp is narrowed to [-100, 90] and the reference is TFLM's
+    bytes clamped the same way (clamping to [-128, 127] and then to the narrower range is clamping to the
+    narrower range)."""
     from harness.bench import run_lowered
     from harness.board import load_board
     from harness.reference import TflmReference
     from harness.tfgen import convert
-    build, key = EDGE_MODELS["conv-odd"]
+    build, key = EDGE_MODELS[name]
     path = convert(build, key, folder="sweep")
     low = lower(load_model(path), "optimized")
     assert [(c.fields["bounded"], c.fields["act_min"], c.fields["act_max"]) for c in low.calls] == [(2, -128, 127)]
     low.calls[0].fields.update(act_min=-100, act_max=90)
     ref = TflmReference(path)
     narrowed = lambda x: np.clip(np.frombuffer(ref.run(x), np.int8), -100, 90).astype(np.int8).tobytes()  # noqa: E731
-    _, bad, _, _ = run_lowered(low, load_board(board), "dsp-narrow-clamp", inputs=4, reference=narrowed)
+    _, bad, _, _ = run_lowered(low, load_board(board), f"dsp-narrow-clamp-{name}", inputs=4, reference=narrowed)
     assert bad == 0
 
 
 @pytest.mark.emulated
 @pytest.mark.parametrize("mode", [0, 1])
-@pytest.mark.parametrize("name", ["conv-odd", "fc"])
+@pytest.mark.parametrize("name", ["conv-odd", "fc", "dw-tail"])
 def test_conv_generic_requantization_bit_exact_on_the_emulated_m4(name, mode, monkeypatch):
-    """The conv kernel's other requantization paths, taken where the planner cannot prove the record form's
+    """The conv (and depthwise) kernel's other requantization paths, taken where the planner cannot prove the record form's
     precondition (mode 1, tm_requantize_bounded) or not even the bounded one (mode 0, tm_requantize):
     forced on ops that qualify for the records (every zoo op does), TFLM's bytes still."""
     from harness.bench import run_lowered

@@ -138,12 +138,19 @@ def _depthwise(call: KernelCall) -> KernelCall | None:
             "kernel_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_h", "pad_w", "in_zero_point",
             "out_zero_point", "act_min", "act_max", "multiplier", "shift")
     fields = {k: f[k] for k in keep}
+    bias_arg = bias if f["bias"] is not None else None
+    inside32 = (inside & 0xFFFFFFFF).astype(np.uint32).view(np.int32)
+    rec = rq_records(w.T, bias_arg, f["in_zero_point"], f["multiplier"].data, f["shift"].data, f["out_zero_point"])
+    if rec is not None:
+        # the same value 2 * (sum + bias) from the inside sums: 2 * bias_inside, wrapped as the kernel wraps
+        rec[:, RQ_FIELDS.index("bias2")] = (inside32.astype(np.uint32) << np.uint32(1)).view(np.int32)
     fields.update({
-        "bounded": int(sums_bounded(w.T, bias if f["bias"] is not None else None, f["in_zero_point"],
-                                    f["multiplier"].data, f["shift"].data)),
+        "bounded": 2 if rec is not None else int(sums_bounded(w.T, bias_arg, f["in_zero_point"],
+                                                              f["multiplier"].data, f["shift"].data)),
         "weights": Const("int16_t", depthwise_weights_dsp(w)),
         "bias": Const("int32_t", bias.astype(np.int32)),
-        "bias_inside": Const("int32_t", (inside & 0xFFFFFFFF).astype(np.uint32).view(np.int32)),
+        "bias_inside": Const("int32_t", inside32),
+        "rq": Const("int32_t", rec) if rec is not None else None,
     })
     return KernelCall("tm_depthwise_conv2d_s8_dsp", "dsp/depthwise_conv2d_dsp.h",
                       "tm_depthwise_conv2d_dsp_params_t", call.op, fields, macs=call.macs)

@@ -11,6 +11,7 @@
 #include "board.h"
 #endif
 #endif
+#include "rq_batch_dsp.h"     /* after board.h: it names the core */
 
 /* One output pixel's taps as int16 (x + input offset; 0 outside the image), written into slot `slot` of
  * the pair buffer: per group of 4 taps k..k+3, 4 values of pixel 0 then 4 of pixel 1, each in the order
@@ -207,69 +208,9 @@ typedef struct {
 /* Channel pairs whose sums are gathered per call of the inner kernel (16 bytes each, on the stack). */
 #define TM_CONV_PAIRS 32
 
-/* v clamped to [-128, 127]: one SSAT on the DSP targets (GCC does not find it in the compares). */
-static inline int32_t sat8(int32_t v)
-{
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
-    return __ssat(v, 8);
-#else
-    return tm_clamp(v, -128, 127);
-#endif
-}
-
-/* The record form with the full int8 clamp (every conv and FC of the zoo), for `n` >= 1 channels: their
- * sums acc[2c + pixel], records rq[c], outputs y0[c] and y1[c]. tm_requantize_rq then SSAT, written out on
- * the M4 because GCC's schedule of the C loop breaks the loads into short runs (an LDRD and a run of
- * four, 8 cycles) and pays the loop's compare and branch per channel: here one run of six loads (the two
- * sums, the four record words: 7 cycles, TRM 3.3.2), 2 ADD + 2 ADD ASR #31 + 2 SMMLAR + 2 ASR + 2 SSAT +
- * 2 STRB = 19 cycles per channel (two outputs), two channels per pass under one compare-and-branch.
- * Registers: r4/r5 the sums then the results, r6-r9 the record, r10 the first pixel's x'. */
-#if defined(__ARM_FEATURE_DSP) && __ARM_FEATURE_DSP && defined(__thumb2__) && !defined(BOARD_CORE_M7)
-#define TM_RQ_CHANNEL_ASM                \
-    "ldr r5, [r0, #4]\n\t"              \
-    "ldr r4, [r0], #8\n\t"              \
-    "ldr r7, [r1, #4]\n\t"              \
-    "ldr r8, [r1, #8]\n\t"              \
-    "ldr r9, [r1, #12]\n\t"             \
-    "ldr r6, [r1], #16\n\t"             \
-    "add.w r10, r6, r4, lsl #1\n\t"     \
-    "add.w r6, r6, r5, lsl #1\n\t"      \
-    "add.w r4, r8, r10, asr #31\n\t"    \
-    "add.w r5, r8, r6, asr #31\n\t"     \
-    "smmlar r4, r10, r7, r4\n\t"        \
-    "smmlar r5, r6, r7, r5\n\t"         \
-    "asr.w r4, r4, r9\n\t"              \
-    "asr.w r5, r5, r9\n\t"              \
-    "ssat r4, #8, r4\n\t"               \
-    "ssat r5, #8, r5\n\t"               \
-    "strb r4, [r2], #1\n\t"             \
-    "strb r5, [r3], #1\n\t"
-_Static_assert(TM_RQ_WORDS == 4 && TM_RQ_BIAS2 == 0 && TM_RQ_MULT == 1 && TM_RQ_ADDEND == 2 && TM_RQ_RIGHT == 3,
-               "the assembly reads the record words in tm_quant.h's order");
-static void __attribute__((naked, noinline)) rq_batch_full(const int32_t *acc, const int32_t *rq, int8_t *y0,
-                                                           int8_t *y1, uint32_t n)
-{
-    (void)acc; (void)rq; (void)y0; (void)y1; (void)n;
-    __asm__ volatile(
-        "push {r4-r10, lr}\n\t"          /* n at [sp, #32] */
-        "ldr lr, [sp, #32]\n\t"
-        "add.w r12, r0, lr, lsl #3\n\t"  /* end of the sums */
-        "lsls lr, lr, #31\n\t"           /* n odd: one channel on its own */
-        "beq 2f\n\t"
-        TM_RQ_CHANNEL_ASM
-        "cmp r0, r12\n\t"
-        "beq 3f\n"
-        ".p2align 2\n"
-        "2:\n\t"
-        TM_RQ_CHANNEL_ASM
-        TM_RQ_CHANNEL_ASM
-        "cmp r0, r12\n\t"
-        "bne 2b\n"
-        "3:\n\t"
-        "pop {r4-r10, pc}\n\t");
-}
-#undef TM_RQ_CHANNEL_ASM
-#define TM_RQ_BATCH_FULL_ASM 1
+/* The record form with the full int8 clamp on the M4: the sums interleaved, acc[2c + pixel]. */
+#ifdef TM_RQ_BATCH_FULL_ASM
+TM_RQ_BATCH_FULL(rq_batch_full, 8, 4)
 #endif
 
 /* Channels c0 .. c1 - 1 of both pixels from their raw sums (acc[2 * (c - c0) + pixel]): bias, the one
@@ -286,17 +227,8 @@ static inline __attribute__((always_inline)) void requantize_batch(const conv_ou
         return;
     }
 #endif
-    if (bounded == 2) {
-        /* the record form: the output offset is in the record; both pixels share the channel's record */
-        const int32_t *q = o->rq + TM_RQ_WORDS * c0;
-        const int32_t *const stop = a + 2 * (c1 - c0);
-        const int32_t lo = full ? -128 : o->lo, hi = full ? 127 : o->hi;
-        y0 += c0;
-        for (; a != stop; a += 2, q += TM_RQ_WORDS) {
-            const int32_t r0 = tm_requantize_rq(a[0], q), r1 = tm_requantize_rq(a[1], q);
-            *y0++ = (int8_t)(full ? sat8(r0) : tm_clamp(r0, lo, hi));
-            *y1++ = (int8_t)(full ? sat8(r1) : tm_clamp(r1, lo, hi));
-        }
+    if (bounded == 2) {          /* the output offset is in the record */
+        tm_rq_batch(a, 2, 1, o->rq + TM_RQ_WORDS * c0, y0 + c0, y1, c1 - c0, o->lo, o->hi, full);
         return;
     }
     const int32_t *bias = o->bias + c0, *mult = o->mult + c0;
@@ -309,8 +241,8 @@ static inline __attribute__((always_inline)) void requantize_batch(const conv_ou
         const int s = *shift++;
         const int32_t r0 = bounded ? tm_requantize_bounded(a[0] + b, m, s) : tm_requantize(a[0] + b, m, s);
         const int32_t r1 = bounded ? tm_requantize_bounded(a[1] + b, m, s) : tm_requantize(a[1] + b, m, s);
-        *y0++ = (int8_t)(full ? sat8(r0 + zp) : tm_clamp(r0 + zp, lo, hi));
-        *y1++ = (int8_t)(full ? sat8(r1 + zp) : tm_clamp(r1 + zp, lo, hi));
+        *y0++ = (int8_t)(full ? tm_sat8(r0 + zp) : tm_clamp(r0 + zp, lo, hi));
+        *y1++ = (int8_t)(full ? tm_sat8(r1 + zp) : tm_clamp(r1 + zp, lo, hi));
     }
 }
 

@@ -20,7 +20,8 @@ typedef struct {
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
     uint8_t  bounded;            /* 1: every sum meets tm_requantize_bounded's precondition (the planner
-                                  * proved it from the weights, bias and input offset): its cheaper form */
+                                  * proved it from the weights, bias and input offset): its cheaper form;
+                                  * 2: also tm_requantize_rq's, whose records `rq` the 3x3 path uses */
     /* Weights as int16, per group of 4 channels (in_c rounded up to 4, the padding zeros), per tap
      * (ky, kx): channels c, c+2, c+1, c+3 -- one word pairs the halves SXTB16 unpacks from an input word,
      * the next the halves SXTB16 ROR 8 does. [in_c / 4 rounded up][kernel_h * kernel_w][4]. */
@@ -32,6 +33,9 @@ typedef struct {
     const int32_t *bias_inside;
     const int32_t *multiplier;   /* [in_c] */
     const int8_t  *shift;        /* [in_c], TFLM convention: >0 is a left shift */
+    /* bounded 2: per channel tm_quant.h's record (harness/plan/requant.py) with bias_inside as its bias,
+     * for the sums of windows wholly inside the image; NULL otherwise. [in_c][TM_RQ_WORDS] */
+    const int32_t *rq;
 } tm_depthwise_conv2d_dsp_params_t;
 
 tm_status_t tm_depthwise_conv2d_s8_dsp(const void *params, uint8_t *arena);

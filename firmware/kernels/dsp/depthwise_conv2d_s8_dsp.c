@@ -24,6 +24,7 @@
 #include "board.h"
 #endif
 #endif
+#include "rq_batch_dsp.h"     /* after board.h: it names the core */
 
 /* What every pixel needs, gathered once per call; in a struct passed by pointer so the per-pixel
  * functions take few arguments. */
@@ -31,6 +32,7 @@ typedef struct {
     const int16_t *weights;
     const int32_t *bias, *bias_inside, *mult;
     const int8_t *shift;
+    const int32_t *rq;              /* bounded 2: the records of the inside sums */
     int32_t zp, out_zp, lo, hi;
     int ch, taps, kernel_w, bounded;
     int tap_step, row_step;         /* input bytes between horizontally / vertically adjacent taps */
@@ -327,15 +329,6 @@ static void __attribute__((noinline)) TM_NO_LDRD_PAIRING dw_mac3x3(const int8_t 
 #define DW_WINDOW_MAX_CH 256
 
 /* v clamped to [-128, 127]: one SSAT on the DSP targets (GCC does not find it in the compares). */
-static inline int32_t dw_sat8(int32_t v)
-{
-#if defined(__ARM_FEATURE_SAT) && __ARM_FEATURE_SAT
-    return __ssat(v, 8);
-#else
-    return tm_clamp(v, -128, 127);
-#endif
-}
-
 /* Where a 3x3 window's inputs are: channel 0 of tap (0, 0), taps ts bytes apart in a row, rows rs. */
 typedef struct {
     const int8_t *x;
@@ -366,8 +359,8 @@ static inline __attribute__((always_inline)) void dw_requant(const dw_ctx_t *k, 
         const int32_t v0 = a[0] + b, v1 = a[4 * DW_GROUPS] + b;
         const int32_t r0 = bounded ? tm_requantize_bounded(v0, m, s) : tm_requantize(v0, m, s);
         const int32_t r1 = bounded ? tm_requantize_bounded(v1, m, s) : tm_requantize(v1, m, s);
-        *y0++ = (int8_t)(full ? dw_sat8(r0 + zp) : tm_clamp(r0 + zp, lo, hi));
-        *y1++ = (int8_t)(full ? dw_sat8(r1 + zp) : tm_clamp(r1 + zp, lo, hi));
+        *y0++ = (int8_t)(full ? tm_sat8(r0 + zp) : tm_clamp(r0 + zp, lo, hi));
+        *y1++ = (int8_t)(full ? tm_sat8(r1 + zp) : tm_clamp(r1 + zp, lo, hi));
     }
 }
 
@@ -385,6 +378,28 @@ static void __attribute__((noinline)) dw_requant_g(const dw_ctx_t *k, const int3
                                                    int8_t *y0, int8_t *y1)
 {
     dw_requant(k, acc, c0, n, y0, y1, 0, 0);
+}
+
+/* The record form (tm_quant.h's tm_requantize_rq, the output offset in the record): channel c's sums at
+ * acc[c] and acc[c + 4 * DW_GROUPS]. */
+#ifdef TM_RQ_BATCH_FULL_ASM
+TM_RQ_BATCH_FULL(dw_rq_batch_full, 4, 16 * DW_GROUPS)
+#endif
+static void __attribute__((noinline)) dw_requant_rq(const dw_ctx_t *k, const int32_t *acc, int c0, int n,
+                                                    int8_t *y0, int8_t *y1, int full)
+{
+    const int32_t *rq = k->rq + TM_RQ_WORDS * c0;
+#ifdef TM_RQ_BATCH_FULL_ASM
+    if (full) {
+        dw_rq_batch_full(acc, rq, y0 + c0, y1 + c0, (uint32_t)n);
+        return;
+    }
+#endif
+    if (full) {
+        tm_rq_batch(acc, 1, 4 * DW_GROUPS, rq, y0 + c0, y1 + c0, n, -128, 127, 1);
+    } else {
+        tm_rq_batch(acc, 1, 4 * DW_GROUPS, rq, y0 + c0, y1 + c0, n, k->lo, k->hi, 0);
+    }
 }
 
 /* np consecutive output pixels (the first at y) of 3x3 windows whose every tap holds an input (the
@@ -409,7 +424,9 @@ static void __attribute__((noinline)) dw_pass(const dw_ctx_t *k, const dw_win_t 
             if (q + 1 == np) {
                 memcpy(acc + (q + 1) * 4 * DW_GROUPS, a, sizeof(int32_t) * 4 * (size_t)n);
             }
-            if (k->bounded && full) {
+            if (k->bounded == 2) {
+                dw_requant_rq(k, a, 4 * g0, 4 * n, y0, y1, full);
+            } else if (k->bounded && full) {
                 dw_requant_bf(k, a, 4 * g0, 4 * n, y0, y1);
             } else if (k->bounded) {
                 dw_requant_b(k, a, 4 * g0, 4 * n, y0, y1);
@@ -499,7 +516,7 @@ tm_status_t tm_depthwise_conv2d_s8_dsp(const void *params, uint8_t *arena)
     const int in_w = p->in_w, in_h = p->in_h, ch = p->in_c;
     const int kernel_h = p->kernel_h, kernel_w = p->kernel_w, dil_h = p->dilation_h, dil_w = p->dilation_w;
     const int bounded = p->bounded, three = kernel_h == 3 && kernel_w == 3;
-    const dw_ctx_t k = {p->weights, p->bias, p->bias_inside, p->multiplier, p->shift,
+    const dw_ctx_t k = {p->weights, p->bias, p->bias_inside, p->multiplier, p->shift, p->rq,
                         p->in_zero_point, p->out_zero_point, p->act_min, p->act_max,
                         ch, kernel_h * kernel_w, kernel_w, bounded, dil_w * ch, dil_h * in_w * ch};
     if (three && ch <= DW_WINDOW_MAX_CH) {
