@@ -328,7 +328,6 @@ static void __attribute__((noinline)) TM_NO_LDRD_PAIRING dw_mac3x3(const int8_t 
 #define DW_SLOTS 2
 #define DW_WINDOW_MAX_CH 256
 
-/* v clamped to [-128, 127]: one SSAT on the DSP targets (GCC does not find it in the compares). */
 /* Where a 3x3 window's inputs are: channel 0 of tap (0, 0), taps ts bytes apart in a row, rows rs. */
 typedef struct {
     const int8_t *x;
