@@ -39,7 +39,10 @@ static inline __attribute__((always_inline)) tm_status_t pool(const pool_params_
                             acc = max ? (*px > acc ? *px : acc) : acc + *px;
                         }
                     }
-                    *out++ = max ? pool_clamp(p, acc) : pool_clamp(p, pool_average(acc, count));
+                    if (!max) {
+                        acc = pool_average(acc, count);
+                    }
+                    *out++ = pool_clamp(p, acc);
                 }
             }
         }
