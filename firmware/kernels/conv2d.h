@@ -1,21 +1,16 @@
 #ifndef TM_CONV2D_H
 #define TM_CONV2D_H
 #include "tm_runtime.h"
+#include "window.h"
 
-/* CONV_2D, NHWC. Padding is given as the rows/columns before the image (TFLM's
- * ComputePaddingWithOffset); taps falling outside the image are skipped. */
+/* CONV_2D, NHWC; taps falling outside the image are skipped. The shape and window fields:
+ * TM_CONV_SHAPE_FIELDS / TM_CONV_WINDOW_FIELDS (window.h). Groups: out_c / groups output channels each
+ * read their own filter_c = in_c / groups input channels. */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS
     uint16_t filter_c;           /* input channels per group: in_c / groups */
     uint16_t groups;             /* out_c / groups output channels each */
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
@@ -31,17 +26,10 @@ tm_status_t tm_conv2d_s8(const void *params, uint8_t *arena);
  * accumulates in 64 bits and requantizes with its 64-bit MultiplyByQuantizedMultiplier (wide_acc = 1);
  * with an int32 bias, in 32 bits (wrapping) with the 32-bit one (wide_acc = 0). */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS
     uint16_t filter_c;
     uint16_t groups;
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     int16_t  act_min, act_max;
     uint8_t  wide_acc;
     const int8_t  *weights;      /* [out_c][kernel_h][kernel_w][filter_c] */
@@ -55,17 +43,10 @@ tm_status_t tm_conv2d_s16(const void *params, uint8_t *arena);
 
 /* CONV_2D float32: TFLM's reference order (taps row by row, channels innermost, then + bias, clamp). */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS
     uint16_t filter_c;
     uint16_t groups;
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     float    act_min, act_max;
     const float *weights;        /* [out_c][kernel_h][kernel_w][filter_c] */
     const float *bias;           /* [out_c] or NULL */

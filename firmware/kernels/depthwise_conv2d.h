@@ -1,21 +1,15 @@
 #ifndef TM_DEPTHWISE_CONV2D_H
 #define TM_DEPTHWISE_CONV2D_H
 #include "tm_runtime.h"
+#include "window.h"
 
-/* DEPTHWISE_CONV_2D, NHWC: output channel c * depth_multiplier + m filters input channel c.
- * Padding is given as the rows/columns before the image (TFLM's ComputePaddingWithOffset); taps
- * falling outside the image are skipped. */
+/* DEPTHWISE_CONV_2D, NHWC: output channel c * depth_multiplier + m filters input channel c; taps falling
+ * outside the image are skipped. The shape and window fields: TM_CONV_SHAPE_FIELDS /
+ * TM_CONV_WINDOW_FIELDS (window.h). */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;    /* out_c = in_c * depth_multiplier */
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS         /* out_c = in_c * depth_multiplier */
     uint16_t depth_multiplier;
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     int16_t  in_zero_point;      /* stored as the offset to add: -zp_in */
     int16_t  out_zero_point;
     int8_t   act_min, act_max;
@@ -30,16 +24,9 @@ tm_status_t tm_depthwise_conv2d_s8(const void *params, uint8_t *arena);
 /* DEPTHWISE_CONV_2D int16x8: int16 activations (zero points 0), int8 weights, int64 bias: TFLM
  * accumulates in 64 bits and requantizes with its 64-bit MultiplyByQuantizedMultiplier. */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS
     uint16_t depth_multiplier;
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     int16_t  act_min, act_max;
     const int8_t  *weights;      /* [kernel_h][kernel_w][out_c] */
     const int64_t *bias;         /* [out_c] or NULL */
@@ -51,16 +38,9 @@ tm_status_t tm_depthwise_conv2d_s16(const void *params, uint8_t *arena);
 
 /* DEPTHWISE_CONV_2D float32: TFLM's reference order (taps row by row, then + bias, clamp). */
 typedef struct {
-    uint32_t in_offset;          /* arena offsets */
-    uint32_t out_offset;
-    uint16_t batches;
-    uint16_t in_h, in_w, in_c;
-    uint16_t out_h, out_w, out_c;
-    uint16_t kernel_h, kernel_w;
+    TM_CONV_SHAPE_FIELDS
     uint16_t depth_multiplier;
-    uint16_t stride_h, stride_w;
-    uint16_t dilation_h, dilation_w;
-    uint16_t pad_h, pad_w;
+    TM_CONV_WINDOW_FIELDS
     float    act_min, act_max;
     const float *weights;        /* [kernel_h][kernel_w][out_c] */
     const float *bias;           /* [out_c] or NULL */

@@ -1,43 +1,27 @@
-/* DEPTHWISE_CONV_2D float32: the reference kernel (TFLM semantics and operation order). Output channel
- * oc = ic * depth_multiplier + m: total = 0, + x[ic] * w[oc] over the taps inside the image (rows, then
- * columns), then total + bias[oc], clamped to the fused activation's range. */
+/* DEPTHWISE_CONV_2D float32: the reference kernel (TFLM semantics and operation order; the loops:
+ * depthwise_conv2d_impl.h). Output channel oc = ic * depth_multiplier + m: total = 0, + x[ic] * w[oc]
+ * over the taps inside the image (rows, then columns), then total + bias[oc], clamped to the fused
+ * activation's range. */
 #include "depthwise_conv2d.h"
 #include "float_ops.h"
-#include "window.h"
 
-tm_status_t tm_depthwise_conv2d_f32(const void *params, uint8_t *arena)
+typedef tm_depthwise_conv2d_f32_params_t dw_params_t;
+typedef float dw_x_t;
+typedef float dw_w_t;
+typedef float dw_acc_t;
+
+#define DW_IN_OFFSET(p) 0                  /* float inputs have no zero point */
+
+static inline float dw_product(float x, float w, int32_t in_offset)
 {
-    const tm_depthwise_conv2d_f32_params_t *p = params;
-    const int in_w = p->in_w, in_c = p->in_c, out_c = p->out_c, mult = p->depth_multiplier;
-    const int kernel_w = p->kernel_w, dil_w = p->dilation_w, dil_h = p->dilation_h;
-    for (int b = 0; b < p->batches; b++) {
-        const float *in = (const float *)(arena + p->in_offset) + b * p->in_h * in_w * in_c;
-        float *out = (float *)(arena + p->out_offset) + b * p->out_h * p->out_w * out_c;
-        for (int oy = 0; oy < p->out_h; oy++) {
-            const int iy0 = oy * p->stride_h - p->pad_h;
-            int ky_lo, ky_hi;
-            tm_tap_range(iy0, dil_h, p->in_h, p->kernel_h, &ky_lo, &ky_hi);
-            for (int ox = 0; ox < p->out_w; ox++) {
-                const int ix0 = ox * p->stride_w - p->pad_w;
-                int kx_lo, kx_hi;
-                tm_tap_range(ix0, dil_w, in_w, kernel_w, &kx_lo, &kx_hi);
-                float *y = out + (oy * p->out_w + ox) * out_c;
-                for (int ic = 0; ic < in_c; ic++) {
-                    for (int m = 0; m < mult; m++) {
-                        const int oc = ic * mult + m;
-                        float total = 0.0f;
-                        for (int ky = ky_lo; ky < ky_hi; ky++) {
-                            const int row = ((iy0 + dil_h * ky) * in_w + ix0) * in_c + ic;
-                            const float *w = p->weights + ky * kernel_w * out_c + oc;
-                            for (int kx = kx_lo; kx < kx_hi; kx++) {
-                                total += in[row + dil_w * kx * in_c] * w[kx * out_c];
-                            }
-                        }
-                        y[oc] = tm_clampf(total + (p->bias ? p->bias[oc] : 0.0f), p->act_min, p->act_max);
-                    }
-                }
-            }
-        }
-    }
-    return TM_OK;
+    (void)in_offset;
+    return x * w;
 }
+
+static inline float dw_finish(const tm_depthwise_conv2d_f32_params_t *p, float total, int oc)
+{
+    return tm_clampf(total + (p->bias ? p->bias[oc] : 0.0f), p->act_min, p->act_max);
+}
+
+#define DEPTHWISE_CONV2D_FN tm_depthwise_conv2d_f32
+#include "depthwise_conv2d_impl.h"
