@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_model
-from harness.build import CACHE, FIRMWARE
+from harness.build import FIRMWARE
 from harness.plan.lower import lower
 from harness.plan.model import load_model
 from harness.plan.kernel import Const, KernelCall
