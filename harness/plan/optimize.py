@@ -125,7 +125,8 @@ def depthwise_weights_dsp(w: np.ndarray) -> np.ndarray:
 def _depthwise(call: KernelCall) -> KernelCall | None:
     """Depth multiplier 1 (every depthwise layer of the zoo's DS-CNNs and MicroNets). Per channel, the
     weights widened to int16, the bias (zeros if none) and the bias with the input offset folded in for
-    windows wholly inside the image; `bounded` as for conv (each channel is a conv with taps inputs)."""
+    windows wholly inside the image; `bounded` and the records as for conv (each channel is a conv with taps
+    inputs), the records' bias 2 * bias_inside (the 3x3 path's sums leave the input offset out)."""
     f = call.fields
     if f["depth_multiplier"] != 1:
         return None
