@@ -42,6 +42,7 @@ class Verdict:
     real_mismatches: int | None = None
     cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
     instructions: int | None = None      # per inference, executed instructions (emulated boards only)
+    memory_events: dict[str, int] | None = None   # per inference, the memory system's (emulated boards only)
     # per inference, from the board's calibration table (harness/calibration): predicted from the emulated
     # counts with its error and status ("uncalibrated" | "calibrated (n=...)"), or "measured" on hardware
     latency_ms: float | None = None
@@ -174,6 +175,7 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     v.cycles = stats["cycles"]
     counts = getattr(dut, "counts_between_reads", lambda c: None)(v.cycles)
     v.instructions = counts[0] if counts else None
+    v.memory_events = getattr(dut, "events_between_reads", lambda c: None)(v.cycles)
     _latency(v, board)
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     v.memory = breakdown(fw.elf, stats["stack"])
@@ -198,7 +200,8 @@ def _latency(v: Verdict, board: Board) -> None:
         return
     if table.note:              # a calibration measured at other board facts: say why it is not used
         v.reasons.append(table.note)
-    p = table.measured(v.cycles) if v.source == "hardware" else table.predict(v.cycles, v.instructions)
+    p = table.measured(v.cycles) if v.source == "hardware" else table.predict(v.cycles, v.instructions,
+                                                                                   events=v.memory_events)
     v.latency_ms, v.latency_err_ms, v.energy_mj, v.energy_err_mj = (p.latency_ms, p.latency_err_ms,
                                                                     p.energy_mj, p.energy_err_mj)
     v.latency_status = p.status

@@ -392,5 +392,41 @@ def bench_kernels_cmd(
             out.print(verdict, highlight=False)
 
 
+@app.command("fidelity")
+def fidelity_cmd(
+    board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Only this board's pairs; repeatable.")] = None,
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Only this model's pairs; repeatable.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Pairs run in parallel (default: one per core).")] = 0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write fidelity.json, fidelity.md and fidelity.png into this folder.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document instead of the tables.")] = False,
+    folder: Annotated[Optional[Path], typer.Option("--dir", help="The ground truth folder (manifest.toml); default $HARNESS_FIDELITY, else ../shared/fidelity.")] = None,
+) -> None:
+    """Predicted latency against the MicroNets paper's, on TFLM + CMSIS-NN firmware (harness/fidelity.py)."""
+    from harness import fidelity
+    with exit_on_error():
+        manifest = fidelity.load_manifest(fidelity.fidelity_dir(folder))
+        pairs = fidelity.select(manifest.pairs, board, model)
+        try:
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=err, transient=True) as bar:
+                job = bar.add_task("running pairs", total=len(pairs))
+                rows = fidelity.run_pairs(pairs, jobs=jobs or None, on_done=lambda r: bar.update(
+                    job, advance=1, description=f"{r.id}: {'error' if r.errors else 'done'}"))
+        except KeyboardInterrupt:
+            err.print("interrupted", highlight=False)
+            raise typer.Exit(130) from None
+        doc = fidelity.document(manifest, rows)
+        if out_dir is not None:
+            err.print(f"report: {fidelity.write_outputs(doc, rows, out_dir)}", highlight=False)
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        out.print(fidelity.rows_table(rows))
+        out.print(fidelity.summary_table(doc["summary"]))
+    for line in doc["failures"]:
+        err.print(f"FAIL {line}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(0 if doc["ok"] else 1)
+
+
 def main() -> None:
     app()

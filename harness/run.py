@@ -98,10 +98,12 @@ def check_elf(board: Board, path: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # time between two points
 
-def latency(board: Board, cycles: float) -> Prediction:
+def latency(board: Board, cycles: float, instructions: int | None = None,
+            events: dict[str, int] | None = None) -> Prediction:
     """Milliseconds (± error, with the table's status) of `cycles` modelled cycles on `board`: the board's
-    calibration table (renode/calibration/<board>.toml), the one conversion of every report."""
-    return table_for(board).predict(cycles)
+    calibration table (renode/calibration/<board>.toml), the one conversion of every report; a calibrated
+    mapping may also need the instructions and the memory system's events of the same run."""
+    return table_for(board).predict(cycles, instructions, events=events)
 
 
 def parse_point(engine: EmulatedBoard, text: str) -> int:
@@ -120,15 +122,18 @@ class Measure:
     end: int
     ticks_per_cycle: int
     passes: list[tuple[int, int]] = field(default_factory=list)    # (instructions, ticks)
-    _open: tuple[int, int] | None = None
+    events: list[dict[str, int]] = field(default_factory=list)       # the memory system's, per pass
+    _open: tuple[int, int, dict[str, int]] | None = None
 
     def on_start(self, engine, hit: WatchHit) -> None:
         if self._open is None:
-            self._open = (hit.instructions, hit.ticks)
+            self._open = (hit.instructions, hit.ticks, engine.memory_events())
 
     def on_end(self, engine, hit: WatchHit) -> None:
         if self._open is not None:
             self.passes.append((hit.instructions - self._open[0], hit.ticks - self._open[1]))
+            before = self._open[2]
+            self.events.append({k: v - before.get(k, 0) for k, v in engine.memory_events().items()})
             self._open = None
 
     @property
@@ -139,12 +144,14 @@ class Measure:
         c = self.cycles
         if not c:
             return {"measure": self.spec, "n": 0}
-        mean = sum(c) / len(c)
-        return {"measure": self.spec, "n": len(c), "min": min(c), "mean": mean, "max": max(c),
-                "instructions": [i for i, _ in self.passes],
-                "ms_min": latency(board, min(c)).latency_ms, "ms_max": latency(board, max(c)).latency_ms,
-                "ms_mean": (at := latency(board, mean)).latency_ms, "ms_err": at.latency_err_ms,
-                "calibration": at.status}
+        # each pass through the table with its own instructions and memory-system events
+        per_pass = [latency(board, cycles, ins, events)
+                    for cycles, (ins, _), events in zip(c, self.passes, self.events or [None] * len(c))]
+        ms = [p.latency_ms for p in per_pass]
+        return {"measure": self.spec, "n": len(c), "min": min(c), "mean": sum(c) / len(c), "max": max(c),
+                "instructions": [i for i, _ in self.passes], "events": self.events,
+                "ms_min": min(ms), "ms_max": max(ms), "ms_mean": sum(ms) / len(ms),
+                "ms_err": max(p.latency_err_ms for p in per_pass), "calibration": per_pass[0].status}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
 """Latency and energy in what `harness check` reports (verdicts, summary.md, results.json, junit.xml,
 latency.png), the pytest helper that holds the upper bound to a limit, and the pairing of a hardware
 report with the emulated counts of its own ELF. The hardware figures here are SYNTHETIC (made up by the
-test, marked so, written to tmp_path only)."""
+test, marked so, written to tmp_path only).
+
+The shipped tables are calibrated (their claims: tests/test_calibration.py); the hand arithmetic here is
+the uncalibrated mapping's (modelled cycles / clock +- [uncalibrated] rel_err), so the whole module reads
+copies of the three boards' tables without their [calibrated] section through $HARNESS_CALIBRATION,
+which check's worker processes and the Robot library inherit."""
 from __future__ import annotations
 
 import json
@@ -20,7 +25,9 @@ from harness.report import write_report
 
 pytestmark = pytest.mark.emulated
 ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "renode/calibration"
 BOARDS = ["nucleo_f446re", "nucleo_f746zg"]
+ALL_BOARDS = ["nucleo_f446re", "nucleo_f746zg", "nucleo_f767zi"]
 
 
 def _clock(board: str) -> int:
@@ -28,11 +35,42 @@ def _clock(board: str) -> int:
 
 
 def _rel_err(board: str) -> float:
-    return tomllib.loads((ROOT / "renode/calibration" / f"{board}.toml").read_text())["uncalibrated"]["rel_err"]
+    return tomllib.loads((SHIPPED / f"{board}.toml").read_text())["uncalibrated"]["rel_err"]
+
+
+def _uncalibrated_copy(board: str, folder: Path) -> Path:
+    """The shipped table of `board` without its [calibrated] section (and the sub-tables under it), its
+    status "uncalibrated", written to folder/<board>.toml: the same [uncalibrated] and [power] sections."""
+    text = (SHIPPED / f"{board}.toml").read_text()
+    head, found, _ = text.partition("\n[calibrated]\n")
+    assert found, f"{board}.toml has no [calibrated] section"
+    head, n = re.subn(r'(?m)^status = ".*"$', 'status = "uncalibrated"', head, count=1)
+    assert n == 1, f"{board}.toml has no status line before [calibrated]"
+    path = folder / f"{board}.toml"
+    path.write_text(head + "\n")
+    shipped, copy = tomllib.loads(text), tomllib.loads(path.read_text())
+    assert copy == {**{k: v for k, v in shipped.items() if k != "calibrated"}, "status": "uncalibrated"}
+    return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def uncalibrated_tables(tmp_path_factory):
+    """$HARNESS_CALIBRATION -> uncalibrated copies of every board's table, for the whole module."""
+    from harness.calibration import table_for
+    folder = tmp_path_factory.mktemp("uncalibrated-tables")
+    for board in ALL_BOARDS:
+        _uncalibrated_copy(board, folder)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HARNESS_CALIBRATION", str(folder))
+        for board in ALL_BOARDS:
+            table = table_for(board)
+            assert table.path == folder / f"{board}.toml" and table.status == "uncalibrated"
+            assert table.rel_err == _rel_err(board)
+        yield folder
 
 
 @pytest.fixture(scope="module")
-def verdicts(small_model):
+def verdicts(small_model, uncalibrated_tables):
     mid, path = small_model
     return [check_cell(mid, path, load_board(b), inputs=1, seed=0) for b in BOARDS]
 
@@ -97,7 +135,7 @@ def test_hardware_report_is_paired_with_its_elfs_emulated_counts(verdicts, small
     assert m.measured_ms == pytest.approx(1e3 * silicon_cycles / _clock(v.board))
 
 
-def test_robot_latency_keyword_uses_the_upper_bound(small_model):
+def test_robot_latency_keyword_uses_the_upper_bound(small_model, uncalibrated_tables):
     """`Latency Should Be Below` on the emulated engine: passes a limit above the upper bound, fails one
     between the predicted value and its upper bound (the value alone would pass)."""
     from harness.robot import Harness

@@ -131,17 +131,43 @@ def test_block_accounting_equals_per_instruction_accounting(bench_elf, name):
         assert ticks == ref_before
 
 
-def test_flash_wait_states_while_the_accelerator_is_off(bench_elf):
-    """Model rule (docs/cycle-model.md), not a TRM figure: with the ART accelerator off, every flash line
-    an instruction starts to fetch costs FLASH_ACR.LATENCY cycles; with it on, nothing.
+def test_flash_fetches_through_the_art(bench_elf):
+    """The ART on the F446's I-code path (RM0390, "Adaptive real-time memory accelerator"; docs/cycle-model.md
+    "Memory system"): a flash read takes FLASH_ACR.LATENCY wait states; the prefetch buffer (PRFTEN) reads
+    the next sequential line while the current one executes, hidden when that line takes at least
+    latency + 1 cycles; the instruction cache (ICEN) keeps lines.
     nops32 is aligned to a 16-byte line: NOP at +0, first read at +2, NOP +4, 32 NOPs +6..+68, NOP +70;
-    of the measured instructions (+2 .. +70), those at +16, +32, +48 and +64 start a line: 4 lines."""
+    of the measured instructions (+2 .. +70), those at +16, +32, +48 and +64 start a line: 4 lines, each
+    holding 8 NOPs (8 cycles >= 5 + 1). The first CYCCNT read stops the engine inside the block; it resumes
+    in the line it stands in, so the measured window starts with that line present."""
     engine = boot(bench_elf, "nucleo_f446re")
     latency = 5
-    for acr, extra in ((0x100 | latency, 4 * latency), (0x300 | latency, 0), (0x000, 0)):
+    for acr, extra in ((0x000 | latency, 4 * latency),     # ART off: each line read on demand
+                       (0x100 | latency, 0),               # prefetch: 8 cycles per line hide the read
+                       (0x300 | latency, 0),               # prefetch and cache
+                       (0x000, 0)):                        # LATENCY 0 (reset value): no wait state
         engine.write(f"acr {acr:x}\n".encode())
         assert engine.read_line() == "ok"
+        before = engine.memory_events()
         assert run_benches(engine)["nops32"] - FRAME == 32 + extra, hex(acr)
+        after = engine.memory_events()
+        assert after["fetch_lines"] > before["fetch_lines"]
+        if acr & 0x200:
+            assert after["icache_hits"] > before["icache_hits"]
+
+
+def test_loops_run_from_the_instruction_cache(bench_elf):
+    """With the ART's instruction cache on, a loop's lines stay cached: loop10 costs its zero-wait
+    cycles (29, see M4_EXPECTED's rule) at 5 wait states; with the ART off its taken branch reads its
+    target's line again on every iteration, so it costs more."""
+    engine = boot(bench_elf, "nucleo_f446re")
+    zero_wait = run_benches(engine)["loop10"] - FRAME
+    assert zero_wait == 10 + 9 * 2 + 1
+    for acr, cached in ((0x205, True), (0x305, True), (0x005, False)):
+        engine.write(f"acr {acr:x}\n".encode())
+        assert engine.read_line() == "ok"
+        got = run_benches(engine)["loop10"] - FRAME
+        assert (got == zero_wait) if cached else (got >= zero_wait + 9 * 5), (hex(acr), got)
 
 
 @pytest.mark.parametrize("name", [b for b in available_boards() if load_board(b).core == "m7"])

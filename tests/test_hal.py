@@ -280,7 +280,7 @@ def test_interrupt_entry_and_return_cycles(app):
     reloads from 0); 12 cycles of exception entry; the handler's first LDR (literal, 2) before its CYCCNT
     read; LDR; STR (3) + BX LR (1 + 2) after its last read, then 10 cycles of exception return before
     main's read."""
-    engine = booted(app, BOARDS[0])                     # the Cortex-M4 board: exact TRM counts
+    engine = booted(app, BOARDS[0], memory=False)       # the Cortex-M4 core alone: exact (zero-wait) TRM counts
     assert engine.board.core == "m4"
     reload = 5000
     c0, h0, h1, m = (int(v) for v in ask(engine, f"irqtime {reload}").split()[1:])
@@ -294,7 +294,7 @@ def test_interrupt_from_running_code_within_one_block(app):
     """From running code the interrupt is taken at the first block boundary at or after the due cycle:
     the polling loop is one block of LDR, CMP, BEQ (2 + 1 + 2 cycles on the M4), so the handler's read
     comes 0 to 4 cycles after the WFI case's due + 12 + 2."""
-    engine = booted(app, BOARDS[0])
+    engine = booted(app, BOARDS[0], memory=False)       # zero-wait core counts, as above
     reload = 4000
     c0, h0, h1, m = (int(v) for v in ask(engine, f"irqspin {reload}").split()[1:])
     late = h0 - (c0 + 3 + reload + 1 + 12 + 2)

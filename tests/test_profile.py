@@ -35,8 +35,9 @@ def _check_sums(p):
         assert sum(t for _, t in seg.functions.values()) == seg.ticks
     for r in p.ops:
         assert r.ticks > 0 and r.functions[r.kernel][1] > 0
-    # the ops are the inference: tm_invoke's loop and the timing code are a few dozen cycles
-    assert p.cycles(p.dispatch) + p.cycles(p.timing) < 20 * (len(p.ops) + 4)
+    # the ops are the inference: tm_invoke's loop and the timing code are a few dozen instructions (their
+    # cycles in one cold inference also hold the flash's first instruction-cache misses, 5-7 cycles each)
+    assert p.dispatch.instructions + p.timing.instructions < 12 * (len(p.ops) + 4)
 
 
 def test_kws_micronet_s_on_f746zg_ops_sum_to_the_firmware_measurement():

@@ -47,6 +47,7 @@ from harness.backends import BoardExit, BoardFault, BoardHang, BoardIdle
 from harness.backends import exceptions as X
 from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, elf_code_ranges, is_branch
 from harness.backends.image import Image
+from harness.backends.memory import memory_system
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
 from harness.backends.faults import SITE_WORD, FaultsMixin
@@ -100,6 +101,12 @@ class _Cost(ctypes.Structure):
                 ("func", ctypes.c_uint32), ("special", ctypes.c_uint32), ("sp_dec", ctypes.c_uint32)]
 
 
+class _MemCounters(ctypes.Structure):
+    """Mirror of mm_counters in native/blockcount.c (the memory system's events)."""
+    _fields_ = [(name, ctypes.c_uint64) for name in (
+        "fetch_lines", "icache_hits", "prefetched_lines", "icache_misses", "stall_ticks")]
+
+
 class _ProfileSlot(ctypes.Structure):
     """Mirror of bc_prof in native/blockcount.c."""
     _fields_ = [("instructions", ctypes.c_uint64), ("ticks", ctypes.c_uint64)]
@@ -148,11 +155,17 @@ def native_library() -> ctypes.CDLL:
                                 ctypes.c_uint32, ctypes.c_uint32]
     lib.bc_set_watch_regs.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int,
                                       ctypes.c_int]
+    u32, u64 = ctypes.c_uint32, ctypes.c_uint64
+    lib.bc_mm_config.argtypes = [ctypes.c_void_p, u64, u64, u32, u32, u32, u32]
+    lib.bc_mm_state.argtypes = [ctypes.c_void_p, u32, u32, u32]
+    lib.bc_mm_counters.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    lib.bc_mm_resume.argtypes = [ctypes.c_void_p, u64, u64]
+    lib.bc_mm_counters_size.restype = u32
     lib.bc_header_size.restype = ctypes.c_uint32
     lib.bc_cost_size.restype = ctypes.c_uint32
     lib.bc_max_traps.restype = ctypes.c_uint32
     if lib.bc_header_size() != ctypes.sizeof(_Header) or lib.bc_max_traps() != len(_Header().traps) \
-            or lib.bc_cost_size() != ctypes.sizeof(_Cost):
+            or lib.bc_cost_size() != ctypes.sizeof(_Cost) or lib.bc_mm_counters_size() != ctypes.sizeof(_MemCounters):
         raise HarnessError(f"{so}: header layout does not match emulated._Header / _Cost")
     _LIB = lib
     return lib
@@ -217,7 +230,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
                  reference_counter: bool = False, cycles: bool = True, profile: bool = False,
-                 strict: bool = False, cycle_budget: int | None = None):
+                 strict: bool = False, cycle_budget: int | None = None, memory: bool = True):
         self.board = board
         self.cycle_budget = cycle_budget   # modelled cycles the firmware may run after the host's last input
         self.strict = strict           # an access to a peripheral the board does not model is an error
@@ -236,6 +249,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self.model: CoreModel = core_model(board.core)
         self._tpc = self.model.ticks_per_cycle
         self.coster = _coster_for(self)
+        # the memory system's stalls (memory=False: the core alone, at zero wait states, as the TRM counts)
+        self.memory = memory_system(board) if memory else None
+        self._mm_counters = _MemCounters()
         self._price_error: BaseException | None = None
         self._pricer = _PRICER(self._price)              # kept alive as long as the engine
         self._lib.bc_set_pricer(self._state, ctypes.cast(self._pricer, ctypes.c_void_p))
@@ -316,11 +332,12 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._penalty_then: tuple[int, int] | None = None   # (count in a block, flash penalty it was charged)
         self._stopped_penalty = 0                           # ... of the block the last take-back was in
         self._price_error = None
-        self.cyccnt_reads: deque[tuple[int, int, int, int, int]] = deque(maxlen=256)
+        # (pc, lr, value, instructions, cycles, memory_events()) per CYCCNT read
+        self.cyccnt_reads: deque[tuple[int, int, int, int, int, dict[str, int]]] = deque(maxlen=256)
         self._bad_access: tuple[int, int, int, int] | None = None
         self._dead: BoardFault | None = None
         self.reference_count = 0
-        self.reference_ticks = 0             # reference runs: modelled ticks summed per instruction
+        self._ref_core_ticks = 0             # reference runs: modelled ticks summed per instruction (+ stalls)
         self._ref_prev = None                # ... the instruction executed last
         self._ref_before = 0                 # ... ticks before the instruction reported last
         self._ref_predictor: dict[int, int] = {}
@@ -340,6 +357,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if err != UC.UC_ERR_OK:
             raise HarnessError(f"cannot register the native block hook: {UcError(err)}")
         self._block_hook = hh.value
+        self._setup_memory_system(uc)
         self._lib.bc_set_watch_regs(self._state, _fn_addr(_ucmod.uclib.uc_reg_read), A.UC_ARM_REG_PRIMASK,
                                     A.UC_ARM_REG_FAULTMASK, A.UC_ARM_REG_BASEPRI, A.UC_ARM_REG_SP)
         self._check_fpu()
@@ -659,25 +677,81 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
     def cyccnt_read(self, value: int) -> None:
         """The firmware read DWT CYCCNT: log (pc, lr, value, instructions, cycles) for the harness."""
         pc = self._exact_pc if self._exact_now is not None else self.uc.reg_read(A.UC_ARM_REG_PC)
-        self.cyccnt_reads.append((pc, self.uc.reg_read(A.UC_ARM_REG_LR), value, self.now(), self.now_cycles()))
+        self.cyccnt_reads.append((pc, self.uc.reg_read(A.UC_ARM_REG_LR), value, self.now(), self.now_cycles(),
+                                  self.memory_events()))
 
     def counts_between_reads(self, cycles: int) -> tuple[int, int] | None:
         """(instructions, cycles) executed between the latest two DWT CYCCNT reads (in
         `cyccnt_reads`) that were `cycles` modelled cycles apart, e.g. the firmware's own timing of an
         inference; None when no such pair was logged. Gives the exact instruction count of what the
         firmware timed."""
+        pair = self._reads_apart(cycles)
+        return None if pair is None else (pair[1][3] - pair[0][3], cycles)
+
+    def events_between_reads(self, cycles: int) -> dict[str, int] | None:
+        """The memory system's events (memory_events()) between the same two CYCCNT reads as
+        counts_between_reads: what a calibration table's mapping needs besides the cycles."""
+        pair = self._reads_apart(cycles)
+        if pair is None:
+            return None
+        before, after = pair[0][5], pair[1][5]
+        return {k: v - before.get(k, 0) for k, v in after.items()}
+
+    def _reads_apart(self, cycles: int):
+        """The latest two logged CYCCNT reads `cycles` modelled cycles apart, or None."""
         reads = list(self.cyccnt_reads)
         for j in range(len(reads) - 1, 0, -1):
             for i in range(j - 1, -1, -1):
                 if reads[j][4] - reads[i][4] == cycles:
-                    return reads[j][3] - reads[i][3], cycles
+                    return reads[i], reads[j]
         return None
+
+    # ---------------------------------------------------------------- the memory system
+    def _setup_memory_system(self, uc) -> None:
+        """Give the native model the board's memory system (harness/backends/memory.py). The instruction
+        side only: Unicorn's memory hooks break Thumb IT blocks (unicorn-engine/unicorn#2309: the
+        condexec state is lost after a hooked load, measured here as a wrong branch in TFLM's
+        flatbuffer code), so the data side (flash reads through the ART/L1 D-cache) is not modelled."""
+        mem = self.memory
+        if mem is None or not self._hdr.cycles_on:
+            return
+        ic = mem.icache
+        if self._lib.bc_mm_config(self._state, mem.flash[0], mem.flash[1], ic.line.bit_length() - 1, ic.sets,
+                                  ic.ways, self._tpc):
+            raise HarnessError(f"{self.board.name}: its instruction cache is larger than the memory model holds")
+
+    def _stall_ticks(self) -> int:
+        if self.memory is None:
+            return 0
+        self._lib.bc_mm_counters(self._state, ctypes.byref(self._mm_counters))
+        return self._mm_counters.stall_ticks
+
+    def memory_events(self) -> dict[str, int]:
+        """The memory system's counts so far (since reset): instruction fetches that start a new flash
+        line, how they were served (I-cache hit, prefetch buffer, read on demand), and the stall cycles
+        the model charged for them (`stall_cycles`, part of the modelled cycles). Empty on a board
+        without a memory system."""
+        if self.memory is None or not self._hdr.cycles_on:
+            return {}
+        self._lib.bc_mm_counters(self._state, ctypes.byref(self._mm_counters))
+        c = self._mm_counters
+        events = {name: getattr(c, name) for name, _ in c._fields_ if not name.endswith("_ticks")}
+        events["stall_cycles"] = c.stall_ticks // self._tpc
+        return events
 
     def fetch_config_changed(self) -> None:
         """The firmware switched the flash accelerator or the instruction cache, or changed the flash
         latency: flash fetches cost `latency` cycles per line while neither cache is on. The block
         running now was charged with the old penalty: remember it for a take-back in that block."""
         hdr = self._hdr
+        if self.memory is not None:
+            flash = next((m for m in self.peripherals.values() if isinstance(m, Stm32FlashController)), None)
+            scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+            acr = flash.stored(Stm32FlashController.ACR) if flash is not None else 0
+            ccr = scs.stored(SystemControlSpace.CCR) if scs is not None else 0
+            latency, prefetch, icache = self.memory.state(acr, ccr)
+            self._lib.bc_mm_state(self._state, latency * self._tpc, int(prefetch), int(icache))
+            return
         penalty = self._fetch_penalty()
         if penalty != hdr.flash_penalty:
             if self._penalty_then is None or self._penalty_then[0] != hdr.count:
@@ -795,6 +869,16 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 insns = self._disassembler().disasm(bytes(uc.mem_read(address + 2, 16)), address + 2, count)
                 self._it_pending = [i.address for i in insns]
 
+    @property
+    def reference_ticks(self) -> int:
+        """Reference runs: the core's ticks summed instruction by instruction, plus the memory system's
+        stalls as the native model charged them (they are checked by their own microbenchmarks)."""
+        return self._ref_core_ticks + self._stall_ticks()
+
+    @reference_ticks.setter
+    def reference_ticks(self, value: int) -> None:
+        self._ref_core_ticks = value - self._stall_ticks()
+
     def _ref_exec(self, address: int) -> None:
         """Reference cycle count: the cost model applied instruction by instruction, with the previous
         executed instruction as context, the taken-branch extra and predictor settled on the spot."""
@@ -910,6 +994,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 hdr.prev_end = pc
             hdr.ticks -= ticks
             hdr.pend_flags = hdr.pend_taken = 0   # the block's last instruction did not run
+            self._lib.bc_mm_resume(self._state, pc, hdr.ticks)
             self._profile_add(hdr.cur_addr, -remaining, -ticks)
         hdr.count -= remaining
 

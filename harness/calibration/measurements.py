@@ -3,7 +3,9 @@
 - the hardware pytest run's reports (tests/test_hardware.py: reports/hardware/<model>-<board>.json, the
   cell's verdict plus a `silicon` object) and its JUnit XML (record_property per test case);
 - a CSV, one row per firmware build measured (CSV_COLUMNS; `harness calibrate workload` writes one with
-  the emulated counts filled in and `measured_ms` empty, for the lab to complete).
+  the emulated counts filled in and `measured_ms` empty, for the lab to complete; `ops` and `events` are
+  JSON objects);
+- published tables (harness/calibration/published.py: `harness calibrate --published MANIFEST.toml`).
 
 Every measurement pairs what the board took with what the emulator counts for the *same* firmware
 build (its SHA-256). A hardware report carries the board's own DWT cycles around one inference; the
@@ -23,7 +25,7 @@ from harness.board import load_board
 from harness.errors import HarnessError
 
 CSV_COLUMNS = ["firmware_sha256", "board", "board_serial", "measured_ms", "cycles", "instructions", "model",
-               "taken_at", "ops", "power_w", "synthetic"]
+               "taken_at", "ops", "power_w", "synthetic", "events"]
 REQUIRED = ["firmware_sha256", "board", "measured_ms", "cycles"]
 
 
@@ -32,7 +34,7 @@ class Measurement:
     board: str
     firmware_sha256: str
     measured_ms: float
-    cycles: int                          # emulated (modelled) cycles per inference of the same build
+    cycles: int | float                  # emulated (modelled) cycles per inference of the same build
     instructions: int | None = None      # emulated instructions per inference
     ops: dict[str, int] | None = None    # emulated cycles per op type, when profiled
     board_serial: str = ""
@@ -42,6 +44,7 @@ class Measurement:
     source: str = ""                     # the file it came from
     synthetic: bool = False              # made up by a test: never calibration data for a shipped table
     extra: dict = field(default_factory=dict)
+    events: dict[str, int] | None = None  # emulated memory-system event counts per inference (models.Point)
 
     def csv_row(self) -> dict:
         return {"firmware_sha256": self.firmware_sha256, "board": self.board, "board_serial": self.board_serial,
@@ -49,7 +52,8 @@ class Measurement:
                 "instructions": "" if self.instructions is None else self.instructions, "model": self.model,
                 "taken_at": self.taken_at, "ops": json.dumps(self.ops) if self.ops else "",
                 "power_w": "" if self.power_w is None else self.power_w,
-                "synthetic": "true" if self.synthetic else ""}
+                "synthetic": "true" if self.synthetic else "",
+                "events": json.dumps(self.events, sort_keys=True) if self.events else ""}
 
 
 def sha256_file(path: Path) -> str:
@@ -83,6 +87,16 @@ def _opt_int(text) -> int | None:
     return None if text in (None, "") else int(text)
 
 
+def _count(text) -> int | float:
+    """Modelled cycles: an integer, or a fraction on the M7 model (half-cycle ticks)."""
+    x = float(text)
+    return int(x) if x.is_integer() else x
+
+
+def _opt_json(text) -> dict | None:
+    return json.loads(text) if (text or "").strip() else None
+
+
 def read_csv(path: Path) -> list[Measurement]:
     path = Path(path)
     with path.open(newline="") as f:
@@ -97,9 +111,9 @@ def read_csv(path: Path) -> list[Measurement]:
             try:
                 out.append(Measurement(
                     board=row["board"].strip(), firmware_sha256=row["firmware_sha256"].strip(),
-                    measured_ms=float(row["measured_ms"]), cycles=int(row["cycles"]),
+                    measured_ms=float(row["measured_ms"]), cycles=_count(row["cycles"]),
                     instructions=_opt_int(row.get("instructions")),
-                    ops=json.loads(row["ops"]) if (row.get("ops") or "").strip() else None,
+                    ops=_opt_json(row.get("ops")), events=_opt_json(row.get("events")),
                     board_serial=(row.get("board_serial") or "").strip(), model=(row.get("model") or "").strip(),
                     taken_at=(row.get("taken_at") or "").strip(),
                     power_w=float(row["power_w"]) if (row.get("power_w") or "").strip() else None,
@@ -130,10 +144,9 @@ def _mtime(path: Path) -> str:
 def read_counts(path: Path) -> dict[str, Measurement]:
     """Emulated counts by firmware SHA-256 from a CSV (e.g. the workload's, measured_ms still empty)."""
     with Path(path).open(newline="") as f:
-        return {r["firmware_sha256"]: Measurement(r["board"], r["firmware_sha256"], None, int(r["cycles"]),
-                                                  _opt_int(r.get("instructions")),
-                                                  json.loads(r["ops"]) if (r.get("ops") or "").strip() else None,
-                                                  model=r.get("model", ""))
+        return {r["firmware_sha256"]: Measurement(r["board"], r["firmware_sha256"], None, _count(r["cycles"]),
+                                                  _opt_int(r.get("instructions")), _opt_json(r.get("ops")),
+                                                  model=r.get("model", ""), events=_opt_json(r.get("events")))
                 for r in csv.DictReader(f) if (r.get("cycles") or "").strip()}
 
 
@@ -154,7 +167,7 @@ def read_hardware_report(path: Path, counts: dict[str, Measurement] | None = Non
     emu = d.get("emulated") or {}
     if not emu and counts and sha in counts:
         c = counts[sha]
-        emu = {"cycles": c.cycles, "instructions": c.instructions, "ops": c.ops}
+        emu = {"cycles": c.cycles, "instructions": c.instructions, "ops": c.ops, "events": c.events}
     if "cycles" in emu:
         cycles, instructions = int(emu["cycles"]), _opt_int(emu.get("instructions"))
     elif elf and elf.is_file():
@@ -166,7 +179,7 @@ def read_hardware_report(path: Path, counts: dict[str, Measurement] | None = Non
                                            silicon.get("port") or ""),
                        d["model"], silicon.get("taken_at") or _mtime(path),
                        silicon.get("power_w"), str(path), bool(d.get("synthetic")),
-                       {"lap_us_per_inference": silicon.get("lap_us_per_inference")})
+                       {"lap_us_per_inference": silicon.get("lap_us_per_inference")}, emu.get("events"))
 
 
 def read_junit(path: Path) -> list[Measurement]:

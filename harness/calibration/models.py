@@ -1,10 +1,22 @@
 """Candidate mappings from the emulator's counts to real cycles, fitted by least squares on relative
 residuals and compared by leave-one-out cross-validation.
 
-Each candidate is linear in its coefficients: real_cycles = X · beta, where a row of X holds features of
-one measurement (modelled cycles, executed instructions, modelled cycles per op type, a constant). The
-fit minimises the sum of squared *relative* residuals ((predicted - measured) / measured), because the
-workload spans orders of magnitude in latency and a table is judged by its relative error per model.
+Each candidate is linear in its coefficients plus an optional fixed part: real_cycles = offset + X · beta,
+where a row of X holds features of one measurement (modelled cycles, executed instructions, modelled
+cycles per op type, memory-system event counts, a constant) and `offset` is a part of the prediction that
+is not fitted (the core model's own cycles, for the candidates that only re-weigh the memory system's
+stalls). The fit minimises the sum of squared *relative* residuals ((predicted - measured) / measured),
+because the workload spans orders of magnitude in latency and a table is judged by its relative error per
+model: with an offset that is least squares of (measured - offset) on X, weighted by 1 / measured.
+
+Memory-system events (Point.events, from the emulator's memory model, EmulatedBoard.memory_events()):
+  stall_cycles          cycles the model added for documented flash fetch stalls (inside `cycles`)
+  fetch_lines           instruction fetches that start a new flash line
+  icache_hits           ... served by the instruction cache (F446: ART; F7: the M7's L1 I-cache)
+  prefetched_lines      ... served by the prefetch buffer (sequential lines)
+  icache_misses         ... read from the flash on demand
+A candidate that needs a key some measurement lacks is not fitted ("the measurements lack its inputs").
+A feature name may be a sum of event keys joined by "+".
 """
 from __future__ import annotations
 
@@ -25,6 +37,11 @@ class Point:
     instructions: int | None = None          # executed instructions per inference (emulated)
     ops: dict[str, int] | None = None        # modelled cycles per op type, when a per-op profile exists
     label: str = ""                          # model or firmware, for the residual report
+    events: dict[str, int] | None = None     # memory-system event counts per inference (module docstring)
+
+
+def _zero(p: Point) -> float:
+    return 0.0
 
 
 @dataclass(frozen=True)
@@ -33,6 +50,16 @@ class Candidate:
     description: str
     features: Callable[[list[Point]], list[str] | None]   # feature names for this data, None if unusable
     row: Callable[[Point, list[str]], list[float] | None]  # one row of X, None if the point lacks inputs
+    # The fixed, not fitted, part of the prediction (None if the point lacks its inputs). A candidate with
+    # a non-zero offset keeps the core model's cycles as they are and fits only the memory system's part:
+    # its coefficients can be compared with the emulator's own (`model_coefficients`), which is what the
+    # transfer term of FitResult.transfer_err is built from.
+    offset: Callable[[Point], float | None] = _zero
+    requires: tuple[str, ...] = ()          # event keys it needs (for the reason it is not fitted)
+
+    @property
+    def has_offset(self) -> bool:
+        return self.offset is not _zero
 
 
 def _has_instructions(points):
@@ -51,6 +78,40 @@ def _op_row(p: Point, names: list[str]):
     return [float(p.ops.get(op, 0)) for op in names]
 
 
+# ------------------------------------------------------------------ memory-system event candidates
+def _has_events(p: Point, keys) -> bool:
+    return p.events is not None and all(k in p.events for k in keys)
+
+
+def event_value(p: Point, name: str) -> float | None:
+    """A feature named by event keys joined by '+': their sum, None if the point lacks one of them."""
+    keys = name.split("+")
+    return float(sum(p.events[k] for k in keys)) if _has_events(p, keys) else None
+
+
+def _core(p: Point) -> float | None:
+    """The core model's cycles: modelled cycles less the stalls the memory model added to them."""
+    return float(p.cycles - p.events["stall_cycles"]) if _has_events(p, ("stall_cycles",)) else None
+
+
+def _event_features(*keys: str, optional: str | None = None):
+    """Features `keys` (each a '+'-joined sum); `optional` is added to the last one when every point has it."""
+    def features(points):
+        if not points or not all(_has_events(p, ("stall_cycles",) + tuple(k for key in keys for k in key.split("+")))
+                                 for p in points):
+            return None
+        names = list(keys)
+        if optional and all(_has_events(p, (optional,)) for p in points):
+            names[-1] = f"{names[-1]}+{optional}"
+        return names
+    return features
+
+
+def _event_row(p: Point, names: list[str]):
+    values = [event_value(p, n) for n in names]
+    return None if any(v is None for v in values) or _core(p) is None else values
+
+
 CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
     Candidate("scale", "real = a x modelled cycles",
               lambda pts: ["cycles"], lambda p, n: [float(p.cycles)]),
@@ -61,13 +122,25 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
               lambda p, n: None if p.instructions is None else [float(p.cycles), float(p.instructions)]),
     Candidate("per-op", "real = sum over op types of a_op x modelled cycles in that op type",
               _op_features, _op_row),
+    Candidate("core+stalls",
+              "real = core cycles (modelled - stall_cycles) + a x stall_cycles: a is how far the memory model's "
+              "documented flash/cache stalls are understated (a > 1) or overstated (a < 1) on the board",
+              _event_features("stall_cycles"), _event_row, _core, ("stall_cycles",)),
+    Candidate("core+fetch-lines",
+              "real = core cycles + a x fetch_lines: a is the effective cycles the board loses per "
+              "instruction fetch that starts a new flash line (misses, prefetch and wait states together)",
+              _event_features("fetch_lines"), _event_row, _core, ("stall_cycles", "fetch_lines")),
+    Candidate("core+misses",
+              "real = core cycles + a x icache_misses: a is the effective cycles per instruction fetch read "
+              "from the flash on demand",
+              _event_features("icache_misses"), _event_row, _core, ("stall_cycles", "icache_misses")),
 )}
 
 
 def points_needed(n_params: int) -> int:
     """Measurements needed to fit a candidate: every leave-one-out fit keeps at least n_params + 1
     points (one degree of freedom left to see a residual), and never fewer than 5 builds in all, so one
-    odd build cannot make the table."""
+    odd build cannot make the table. A fixed offset is not a parameter."""
     return max(5, 2 * n_params + 3)
 
 
@@ -81,6 +154,9 @@ class FitResult:
     loo_rms_rel: float                      # RMS relative error of each point predicted by a fit without it
     loo_max_rel: float
     residuals: list[tuple[str, float, float]] = field(default_factory=list)   # (label, fit rel, LOO rel)
+    # Candidates with a fixed core part (Candidate.offset) only:
+    model_coefficients: list[float] | None = None   # the same candidate fitted to the emulator's own cycles
+    shares: list[float] | None = None               # mean over the calibration points of feature / real cycles
 
     @property
     def rel_err(self) -> float:
@@ -88,22 +164,66 @@ class FitResult:
         and never below the worst point left out."""
         return max(2 * self.loo_rms_rel, self.loo_max_rel)
 
+    @property
+    def transfers(self) -> bool:
+        """Whether a prediction's error carries the transfer term (a fixed core part + fitted stalls)."""
+        return self.model_coefficients is not None and self.shares is not None
+
     def predict(self, point: Point) -> float | None:
+        cand = CANDIDATES[self.candidate]
+        row = cand.row(point, self.features)
+        offset = cand.offset(point)
+        return None if row is None or offset is None else offset + float(np.dot(row, self.coefficients))
+
+    def feature_shares(self, point: Point, real_cycles: float) -> list[float] | None:
         row = CANDIDATES[self.candidate].row(point, self.features)
-        return None if row is None else float(np.dot(row, self.coefficients))
+        return None if row is None or not real_cycles else [x / real_cycles for x in row]
+
+    def transfer_err(self, point: Point, real_cycles: float | None = None) -> float:
+        """The relative error added to rel_err when this fit predicts firmware other than the calibration
+        set (0 for candidates without a fixed core part):
+
+            transfer = sum over features k of |a_k - m_k| x |s_k - S_k|
+
+        a_k: the fitted coefficient; m_k: the emulator's own (the same candidate fitted to the modelled
+        cycles: 1 for core+stalls); s_k = feature_k / real cycles of THIS firmware (the prediction);
+        S_k = the mean of feature_k / measured real cycles over the calibration points.
+
+        Why: the calibration set cannot tell "the stalls are understated by a - m" from "the core model
+        is off by a matching amount, absorbed into a" when its stall share barely varies. If the core
+        model is off by e and the fit absorbed it, (a - m) S = e (to first order in the shares), and a
+        firmware with share s is then mispredicted by (a - m)(s - S). Taking the whole departure a - m
+        as absorbed core error is the worst reading while the board's true coefficient lies between m and
+        a: the term bounds the error then, is zero at the calibration set's own mix, and grows with how
+        far this firmware's share is from it. (Exactly, for one coefficient, with k = core / real: the
+        error is (a - a_true)(s - k S_w), S_w = sum S_i^2 / sum S_i k_i over the calibration points; the
+        stated form takes k = 1, the first order when the stall part of real cycles is small.)"""
+        if not self.transfers:
+            return 0.0
+        if real_cycles is None:
+            real_cycles = self.predict(point)
+        shares = None if real_cycles is None else self.feature_shares(point, real_cycles)
+        if shares is None:
+            raise HarnessError(f"{self.candidate}: the prediction lacks the memory-system events it needs")
+        return float(sum(abs(a - m) * abs(s - S) for a, m, s, S in
+                         zip(self.coefficients, self.model_coefficients, shares, self.shares)))
 
 
 def _independent(X: np.ndarray, y: np.ndarray) -> bool:
     """The features are not (nearly) proportional to each other in these rows: the weighted design's
-    columns, each scaled to unit length, are well conditioned."""
+    columns, each scaled to unit length, are well conditioned. The weights are 1 / measured real cycles
+    whether or not the candidate has a fixed offset (the offset moves the target, y - offset, not the
+    weights nor the design), so the same test holds for both."""
     Xw = X / y[:, None]
     norms = np.linalg.norm(Xw, axis=0)
     return bool(np.all(norms > 0)) and np.linalg.cond(Xw / norms) < 1e4
 
 
-def _solve(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _solve(X: np.ndarray, y: np.ndarray, offset: np.ndarray | None = None) -> np.ndarray:
+    """Least squares of the relative residuals (offset + X beta - y) / y: fits y - offset, weights 1 / y."""
     w = 1.0 / y                              # relative residuals
-    beta, *_ = np.linalg.lstsq(X * w[:, None], y * w, rcond=None)
+    target = y if offset is None else y - offset
+    beta, *_ = np.linalg.lstsq(X * w[:, None], target * w, rcond=None)
     return beta
 
 
@@ -112,27 +232,41 @@ def fit_candidate(name: str, points: list[Point]) -> FitResult | str:
     cand = CANDIDATES[name]
     names = cand.features(points)
     if names is None:
-        return "the measurements lack its inputs"
+        need = f" (events: {', '.join(cand.requires)})" if cand.requires else ""
+        return f"the measurements lack its inputs{need}"
     need = points_needed(len(names))
     if len(points) < need:
         return f"needs at least {need} measurements, has {len(points)}"
     rows = [cand.row(p, names) for p in points]
+    offsets = [cand.offset(p) for p in points]
+    if any(r is None for r in rows) or any(o is None for o in offsets):
+        return "the measurements lack its inputs"
     X = np.array(rows, dtype=float)
+    off = np.array(offsets, dtype=float)
     y = np.array([p.real_cycles for p in points], dtype=float)
+    zero = [n for n, col in zip(names, X.T) if not np.any(col)]
+    if zero:
+        return f"{', '.join(zero)} is zero in every measurement"
     if not _independent(X, y):
         return "its inputs do not vary independently in these measurements"
-    beta = _solve(X, y)
-    fit_rel = (X @ beta - y) / y
+    beta = _solve(X, y, off)
+    fit_rel = (off + X @ beta - y) / y
     loo_rel = np.empty(len(points))
     for i in range(len(points)):
         keep = np.arange(len(points)) != i
-        if not _independent(X[keep], y[keep]):
+        if not np.all(np.any(X[keep], axis=0)) or not _independent(X[keep], y[keep]):
             return f"leaving out {points[i].label or i} leaves its inputs undetermined"
-        loo_rel[i] = (X[i] @ _solve(X[keep], y[keep]) - y[i]) / y[i]
+        loo_rel[i] = (off[i] + X[i] @ _solve(X[keep], y[keep], off[keep]) - y[i]) / y[i]
+    model_coef = shares = None
+    if cand.has_offset:
+        modelled = np.array([p.cycles for p in points], dtype=float)
+        model_coef = [float(b) for b in _solve(X, modelled, off)]
+        shares = [float(s) for s in np.mean(X / y[:, None], axis=0)]
     return FitResult(name, names, [float(b) for b in beta], len(points),
                      float(math.sqrt(np.mean(fit_rel ** 2))), float(math.sqrt(np.mean(loo_rel ** 2))),
                      float(np.max(np.abs(loo_rel))),
-                     [(p.label, float(f), float(l)) for p, f, l in zip(points, fit_rel, loo_rel)])
+                     [(p.label, float(f), float(l)) for p, f, l in zip(points, fit_rel, loo_rel)],
+                     model_coef, shares)
 
 
 def choose(points: list[Point]) -> tuple[FitResult, dict[str, FitResult | str]]:

@@ -6,6 +6,11 @@ relative uncertainty per core model stated (and reasoned) in the file. `harness 
 `[calibrated]` section fitted to hardware measurements; it records the board facts it was measured at
 (clock, flash wait states, accelerator, caches, where code and data sit), and a table whose facts no
 longer match the .repl falls back to the uncalibrated mapping rather than predict from a stale fit.
+A table fitted to a published latency table (`harness calibrate --published`) says so in its status:
+"calibrated (n=5, source: MicroNets Table 4 via TFLM+CMSIS-NN)". A mapping with a fixed core part and
+fitted memory stalls adds a transfer term to the error of each prediction (models.FitResult.transfer_err),
+from the memory-system events of the firmware predicted; without them the next mapping is used with its
+error doubled.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.board import Board, load_board
-from harness.calibration.models import FitResult, Point
+from harness.calibration.models import CANDIDATES, FitResult, Point
 from harness.errors import HarnessError
 
 CALIBRATION_DIR = Path(__file__).resolve().parent.parent.parent / "renode" / "calibration"
@@ -64,20 +69,31 @@ class Prediction:
 
 def applies_to(board: Board) -> dict:
     """The board facts a calibration depends on, all from the .repl (and the linker script's layout in
-    harness/build.py: code and constants in flash, .data/.bss/arena from the start of the data RAM)."""
+    harness/build.py: code and constants in flash, .data/.bss/arena from the start of the data RAM): the
+    clock, the flash latency and accelerator, and the cache geometry the memory model prices stalls with
+    (its events and stall_cycles, which the event mappings are fitted on, change with it)."""
     ram_base, ram_size = board.ram_span
     data = [r.name for r in board.ram_regions if ram_base <= r.base < ram_base + ram_size]
-    cache = board.facts.get("cache")
+
+    def fact_line(name: str) -> str:
+        d = board.facts.get(name)
+        return " ".join(f"{k}={v}" for k, v in sorted(d.items())) if d else "none"
     return {
         "repl": board.path.name,
         "core": board.core,
         "clock_hz": board.clock_hz,
         "flash_wait_states": int(board.fact("flash", "waitStates")),
         "flash_accelerator": board.fact("flash", "accelerator", "none"),
-        "cache": " ".join(f"{k}={v}" for k, v in sorted(cache.items())) if cache else "none",
+        "art": fact_line("art"),             # the ART's cache geometry (F446), priced by the memory model
+        "cache": fact_line("cache"),         # the core's L1 caches (F7)
         "code_and_weights": board.flash.name,
         "data_and_arena": "+".join(data),
     }
+
+
+# A mapping whose worst leave-one-out error on the ground truth exceeds this is rejected by it; the others
+# are all consistent with it (issue 15's target for the shipped tables: +-10 % left out).
+PLAUSIBLE_LOO = 0.10
 
 
 @dataclass
@@ -91,6 +107,7 @@ class CalibrationTable:
     n: int = 0                                               # measurements behind the fits
     path: Path | None = None
     note: str = ""                                           # why a calibration in the file is not used
+    source: str = ""                                         # where the measurements came from (a label)
 
     @property
     def calibrated(self) -> bool:
@@ -98,7 +115,9 @@ class CalibrationTable:
 
     @property
     def status(self) -> str:
-        return f"calibrated (n={self.n})" if self.calibrated else "uncalibrated"
+        if not self.calibrated:
+            return "uncalibrated"
+        return f"calibrated (n={self.n}" + (f", source: {self.source})" if self.source else ")")
 
     def describe(self) -> dict:
         """What a report records about the table it used."""
@@ -106,27 +125,60 @@ class CalibrationTable:
              "power_w": self.power_w, "power_err_w": self.power_err_w}
         if self.calibrated:
             d.update(mapping=self.fits[0].candidate, rel_err=self.fits[0].rel_err)
+            if self.fits[0].transfers:
+                d["transfer"] = "rel_err + sum |a - m| x |s - S| per prediction (harness/calibration/models.py)"
+            if self.source:
+                d["source"] = self.source
         else:
             d.update(rel_err=self.rel_err)
         if self.note:
             d["note"] = self.note
         return d
 
-    def _cycles(self, cycles: float, instructions: int | None, ops) -> tuple[float, float, str]:
-        """(real cycles, relative error, status)."""
-        point = Point(0.0, cycles, instructions, dict(ops) if ops else None)
+    def _cycles(self, cycles: float, instructions: int | None, ops, events=None) -> tuple[float, float, str]:
+        """(real cycles, relative error, status). The chosen fit predicts when it has its inputs, its
+        error plus the transfer term (FitResult.transfer_err) for a mapping with a fixed core part; else
+        the best fit whose inputs we have, and when what was missing is the memory-system events the
+        chosen mapping needs, with its error doubled (the transfer cannot be assessed) and said so."""
+        point = Point(0.0, cycles, instructions, dict(ops) if ops else None, "", dict(events) if events else None)
+        chosen = self.fits[0] if self.fits else None
         for fit in self.fits:                   # the chosen fit, else the best one whose inputs we have
             real = fit.predict(point)
-            if real is not None:
-                return real, fit.rel_err, self.status
+            if real is None:
+                continue
+            if fit.transfers:
+                err = fit.rel_err + fit.transfer_err(point, real)
+                return real, max(err, self._disagreement(point, real)), self.status
+            if fit is chosen:
+                return real, max(fit.rel_err, self._disagreement(point, real)), self.status
+            if CANDIDATES[chosen.candidate].requires:
+                return (real, 2 * fit.rel_err,
+                        f"{self.status[:-1]}; no memory-system events: {fit.candidate}, error x2)")
+            return real, fit.rel_err, self.status
         return float(cycles), self.rel_err, "uncalibrated"
 
-    def predict(self, cycles: float, instructions: int | None = None, ops=None) -> Prediction:
+    def _disagreement(self, point: Point, real: float) -> float:
+        """The widest band that also covers every other mapping the ground truth does not reject (its worst
+        left-out error within PLAUSIBLE_LOO): each one's prediction for this firmware with its own error.
+        The calibration set cannot tell those mappings apart (they all fit it); a firmware whose counts
+        differ from it (our kernels in ITCM fetch almost no flash line; TFLM + CMSIS-NN fetches millions)
+        can get different answers from them, and the band says so instead of picking one."""
+        widest = 0.0
+        for other in self.fits[1:]:
+            if other.loo_max_rel > PLAUSIBLE_LOO:
+                continue
+            theirs = other.predict(point)
+            if theirs is not None and real > 0:
+                widest = max(widest, abs(theirs - real) / real + other.rel_err)
+        return widest
+
+    def predict(self, cycles: float, instructions: int | None = None, ops=None, events=None) -> Prediction:
         """Latency and energy of one inference from the emulator's counts for it: modelled `cycles`,
-        executed `instructions`, and optionally modelled cycles per op type (`ops`: {op: cycles})."""
+        executed `instructions`, optionally modelled cycles per op type (`ops`: {op: cycles}) and the
+        memory-system event counts (`events`: {name: count}, harness/calibration/models.py)."""
         if cycles is None or cycles < 0:
             raise HarnessError(f"cannot predict a latency from {cycles!r} cycles")
-        real, rel, status = self._cycles(cycles, instructions, ops)
+        real, rel, status = self._cycles(cycles, instructions, ops, events)
         return self._prediction(real, rel, status)
 
     def measured(self, cycles: int) -> Prediction:
@@ -142,8 +194,10 @@ class CalibrationTable:
 
 
 def _fit_from_toml(d: dict, n: int) -> FitResult:
+    floats = lambda key: [float(x) for x in d[key]] if key in d else None
     return FitResult(d["candidate"], list(d["features"]), [float(c) for c in d["coefficients"]], n,
-                     float(d["fit_rms_rel"]), float(d["loo_rms_rel"]), float(d["loo_max_rel"]))
+                     float(d["fit_rms_rel"]), float(d["loo_rms_rel"]), float(d["loo_max_rel"]),
+                     model_coefficients=floats("model_coefficients"), shares=floats("shares"))
 
 
 def load_table(path: Path, board: Board | None = None) -> CalibrationTable:
@@ -173,7 +227,8 @@ def load_table(path: Path, board: Board | None = None) -> CalibrationTable:
                           + ": using the uncalibrated mapping")
         else:
             table.n = int(cal["n"])
-            table.fits = [_fit_from_toml(f, table.n) for f in cal.get("fits", [])]
+            table.source = cal.get("source_label", "")
+            table.fits = [_fit_from_toml(f, table.n) for f in cal.get("fits", []) if f["candidate"] in CANDIDATES]
     return table
 
 

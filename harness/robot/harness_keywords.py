@@ -258,7 +258,9 @@ class HarnessKeywords:
         from harness.calibration import table_for
         machine = self.emulation.machine()
         counts = getattr(machine.engine, "counts_between_reads", lambda c: None)(stats["cycles"])
-        p = table_for(machine.require_board()).predict(stats["cycles"], counts[0] if counts else None)
+        events = getattr(machine.engine, "events_between_reads", lambda c: None)(stats["cycles"])
+        p = table_for(machine.require_board()).predict(stats["cycles"], counts[0] if counts else None,
+                                                       events=events)
         logger.info(f"latency per inference: {p}, energy {p.energy} (m-lap-us: {per:.1f} us)")
         if 1e3 * p.upper_ms >= parse_latency_us(limit):
             raise KeywordError(f"{p} per inference: its upper bound {p.upper_ms:.3f} ms is not below {limit}")

@@ -149,6 +149,47 @@ typedef struct {
     uint8_t pad;
 } site_t;
 
+
+/* ---- The memory system around the core (docs/cycle-model.md, "Memory system") ----------------------
+ * Stalls the core's cost table does not contain: instruction fetches from the flash that neither the
+ * instruction cache nor the prefetch buffer serves in time. Every parameter is a board fact (the .repl) or
+ * a register the firmware wrote (FLASH_ACR, SCB CCR); the engine sets them with bc_mm_config() and
+ * bc_mm_state(). Stall ticks are added to the time (h->ticks) and counted apart, so that a report can say
+ * how much of a run was the memory system. */
+#define MM_MAX_LINES 1024
+#define MM_NONE UINT64_MAX
+
+typedef struct {
+    uint32_t on;                   /* enabled by the firmware (FLASH_ACR.ICEN, SCB CCR.IC) */
+    uint32_t sets, ways;           /* sets (a power of two) x ways <= MM_MAX_LINES */
+    uint32_t stamp;                /* LRU clock */
+    uint32_t tag[MM_MAX_LINES];    /* line number + 1; 0: invalid */
+    uint32_t age[MM_MAX_LINES];
+} mm_cache;
+
+/* Counters, mirrored by emulated._MemCounters. */
+typedef struct {
+    uint64_t fetch_lines;          /* instruction fetches that start a new line of the flash */
+    uint64_t icache_hits;          /* ... served by the instruction cache */
+    uint64_t prefetched_lines;     /* ... served by the prefetch buffer (sequential) */
+    uint64_t icache_misses;        /* ... read from the flash on demand */
+    uint64_t stall_ticks;          /* the stalls charged for them */
+} mm_counters;
+
+typedef struct {
+    uint32_t on;                   /* the model is active */
+    uint32_t line_shift;           /* log2 of the flash line the fetch side reads (16 B ART, 32 B L1) */
+    uint32_t latency;              /* flash wait states x ticks per cycle (FLASH_ACR.LATENCY) */
+    uint32_t prefetch;             /* FLASH_ACR.PRFTEN on a board whose prefetch buffer feeds the core */
+    uint32_t tpc;                  /* ticks per cycle */
+    uint32_t pad;
+    uint64_t flash_lo, flash_hi;   /* the flash as the core fetches it: [lo, hi) */
+    uint64_t cur_line;             /* the flash line the core executes from (MM_NONE: not flash) */
+    uint64_t line_time;            /* ticks at which it arrived (the prefetch of the next starts then) */
+    mm_cache icache;
+    mm_counters n;
+} bc_mem;
+
 typedef struct {
     bc_header h;
     mem_read_fn mem_read;
@@ -165,7 +206,10 @@ typedef struct {
     uint32_t miss_ticks[20];   /* pred_miss[] * mispredict */
     uint32_t sp_dec[TABLE_SIZE];   /* per entry: bc_cost.sp_dec */
     site_t sites[SITE_SIZE];       /* instructions checked by bc_site_hook (addr 0: empty slot) */
+    bc_mem mm;                     /* the memory system around the core (bc_mm_*) */
 } bc_state;
+
+static uint32_t mm_fetch(bc_state *s, uint64_t addr, uint32_t size, uint64_t t0, uint32_t own);
 
 static int is_wide(uint16_t hw) {
     unsigned top = hw >> 11;
@@ -310,6 +354,11 @@ static inline __attribute__((always_inline)) uint32_t account(bc_state *s, void 
         }
         h->pend_flags = e->flags;
     }
+    if (s->mm.on) {
+        uint32_t stall = mm_fetch(s, addr, size, h->ticks + (cost - own), own);
+        cost += stall;
+        own += stall;
+    }
     if (__builtin_expect(h->slow != 0, 0)) {
         uint32_t lines = account_slow(s, e, seq, cost);
         cost += lines;
@@ -417,6 +466,113 @@ void bc_block_hook(void *uc, uint64_t addr, uint32_t size, void *user) {
 void bc_block_hook_predicted(void *uc, uint64_t addr, uint32_t size, void *user) {
     block_hook(uc, addr, size, user, 1);
 }
+
+
+/* ---- memory system ---------------------------------------------------------------------------------- */
+
+/* 1 when `line` is in the cache (it becomes the most recently used); else it is filled, replacing the
+ * least recently used line of its set, and 0. */
+static int cache_access(mm_cache *c, uint64_t line) {
+    uint32_t set = (uint32_t)line & (c->sets - 1);
+    uint32_t *tag = &c->tag[set * c->ways], *age = &c->age[set * c->ways];
+    uint32_t t = (uint32_t)line + 1, victim = 0, oldest = UINT32_MAX;
+    c->stamp++;
+    for (uint32_t w = 0; w < c->ways; w++) {
+        if (tag[w] == t) {
+            age[w] = c->stamp;
+            return 1;
+        }
+        if (age[w] < oldest) {
+            oldest = age[w];
+            victim = w;
+        }
+    }
+    tag[victim] = t;
+    age[victim] = c->stamp;
+    return 0;
+}
+
+/* Stall ticks of fetching the block [addr, addr + size) whose core cost is `own` ticks, starting at tick
+ * `t0`. The block's lines are needed in order; line k is needed when the block's cost, spread evenly
+ * over its bytes, reaches its first byte (plus the stalls before it). A line is free when it is the one
+ * the core is executing from or the instruction cache holds it; a sequential line comes from the prefetch
+ * buffer, which started reading it when the line before it arrived and needs latency + 1 cycles (RM0390
+ * 3.5.2); any other line is read on demand: `latency` ticks. Lines read from the flash fill the cache. */
+static __attribute__((noinline)) uint32_t mm_fetch(bc_state *s, uint64_t addr, uint32_t size, uint64_t t0,
+                                                   uint32_t own) {
+    bc_mem *m = &s->mm;
+    if (addr < m->flash_lo || addr >= m->flash_hi) {
+        m->cur_line = MM_NONE;
+        return 0;
+    }
+    uint64_t first = addr >> m->line_shift, last = (addr + size - 1) >> m->line_shift;
+    uint64_t stall = 0;
+    for (uint64_t line = first; line <= last; line++) {
+        if (line == m->cur_line) continue;
+        uint64_t start = line == first ? addr : line << m->line_shift;
+        uint64_t t = t0 + stall + (size ? (uint64_t)own * (start - addr) / size : 0);
+        uint64_t wait;
+        m->n.fetch_lines++;
+        if (m->icache.on && cache_access(&m->icache, line)) {
+            m->n.icache_hits++;
+            wait = 0;
+        } else if (m->prefetch && line == m->cur_line + 1 && m->cur_line != MM_NONE) {
+            uint64_t ready = m->line_time + m->latency + m->tpc;
+            m->n.prefetched_lines++;
+            wait = ready > t ? ready - t : 0;
+        } else {
+            m->n.icache_misses++;
+            wait = m->latency;
+        }
+        stall += wait;
+        m->cur_line = line;
+        m->line_time = t + wait;
+    }
+    m->n.stall_ticks += stall;
+    return (uint32_t)stall;
+}
+
+/* Geometry (board facts); 0 on success, -1 when the cache is larger than the model holds. */
+int bc_mm_config(bc_state *s, uint64_t flash_lo, uint64_t flash_hi, uint32_t line_shift, uint32_t isets,
+                 uint32_t iways, uint32_t tpc) {
+    bc_mem *m = &s->mm;
+    memset(m, 0, sizeof *m);
+    m->flash_lo = flash_lo;
+    m->flash_hi = flash_hi;
+    m->line_shift = line_shift;
+    m->tpc = tpc;
+    m->cur_line = MM_NONE;
+    if (isets * iways > MM_MAX_LINES || (isets & (isets - 1))) return -1;
+    m->icache.sets = isets;
+    m->icache.ways = iways;
+    m->on = 1;
+    return 0;
+}
+
+/* What the firmware set: wait states (ticks), prefetch, and whether the instruction cache is on. A cache
+ * switched on starts empty (the firmware invalidates it, or it comes out of reset invalid). */
+void bc_mm_state(bc_state *s, uint32_t latency, uint32_t prefetch, uint32_t icache_on) {
+    bc_mem *m = &s->mm;
+    m->latency = latency;
+    m->prefetch = prefetch;
+    icache_on = icache_on && m->icache.sets;
+    if (icache_on && !m->icache.on) memset(m->icache.tag, 0, sizeof m->icache.tag);
+    m->icache.on = icache_on;
+}
+
+/* Emulation stopped before the instruction at `pc` (at tick `t`) in a block whose lines were all fetched at
+ * its entry: execution resumes in the line it stands in, which has arrived (the lines after it stay
+ * charged, fetched once). */
+void bc_mm_resume(bc_state *s, uint64_t pc, uint64_t t) {
+    bc_mem *m = &s->mm;
+    if (!m->on || pc < m->flash_lo || pc >= m->flash_hi) return;
+    m->cur_line = pc >> m->line_shift;
+    m->line_time = t;
+}
+
+/* The counters (mm_counters) copied to `out`. */
+void bc_mm_counters(bc_state *s, void *out) { memcpy(out, &s->mm.n, sizeof s->mm.n); }
+uint32_t bc_mm_counters_size(void) { return (uint32_t)sizeof(mm_counters); }
 
 /* Instructions of the current block from pc (inclusive) to its end: the part not executed when the
  * CPU stands at pc. 0 when pc is outside the current block. */
@@ -557,6 +713,11 @@ void bc_reset(bc_state *s) {
     memset(s->table, 0, sizeof s->table);
     memset(s->pred, 0, sizeof s->pred);
     s->used = 0;
+    memset(&s->mm.n, 0, sizeof s->mm.n);
+    memset(s->mm.icache.tag, 0, sizeof s->mm.icache.tag);
+    s->mm.icache.on = 0;
+    s->mm.latency = s->mm.prefetch = 0;
+    s->mm.cur_line = MM_NONE;
 }
 
 void bc_free(bc_state *s) { free(s); }
