@@ -64,3 +64,15 @@ def run_benches_ticks(engine: EmulatedBoard) -> dict[str, float]:
     ticks = [entry[6] for entry in engine.exact_log[start:] if entry[1] == cyccnt and not entry[2]]
     assert len(ticks) == 2 * len(names)
     return {n: (ticks[2 * i + 1] - ticks[2 * i]) / engine.ticks_per_cycle for i, n in enumerate(names)}
+
+
+def run_icache_ticks(engine: EmulatedBoard) -> list[float]:
+    """cycles_bench's `icache` command: the exact modelled cycles of calls_same (cold, warm) and calls_spread
+    (cold, warm), from the engine's log of the CYCCNT reads (reference_counter=True), as run_benches_ticks."""
+    cyccnt = engine.board.peripheral_of_class("Miscellaneous.DWT").base + Dwt.CYCCNT
+    start = len(engine.exact_log)
+    engine.write(b"icache\n")
+    assert engine.read_line().startswith("icache ")
+    ticks = [entry[6] for entry in engine.exact_log[start:] if entry[1] == cyccnt and not entry[2]]
+    assert len(ticks) == 8
+    return [(ticks[2 * i + 1] - ticks[2 * i]) / engine.ticks_per_cycle for i in range(4)]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from firmware_boot import boot, run_benches, run_benches_ticks
+from firmware_boot import boot, run_benches, run_benches_ticks, run_icache_ticks
 from harness.board import available_boards, load_board
 
 pytestmark = pytest.mark.emulated
@@ -168,6 +168,41 @@ def test_loops_run_from_the_instruction_cache(bench_elf):
         assert engine.read_line() == "ok"
         got = run_benches(engine)["loop10"] - FRAME
         assert (got == zero_wait) if cached else (got >= zero_wait + 9 * 5), (hex(acr), got)
+
+
+def _command(engine, line: str) -> None:
+    engine.write(f"{line}\n".encode())
+    assert engine.read_line() == "ok", line
+
+
+@pytest.mark.parametrize("name", [b for b in available_boards() if load_board(b).core == "m7"])
+def test_m7_instruction_cache_two_ways(bench_elf, name):
+    """The Cortex-M7 L1 I-cache is 2-way set associative with 32-byte lines (Cortex-M7 TRM); code at the
+    flash's AXIM address misses it for FLASH_ACR.LATENCY cycles (docs/cycle-model.md, "Memory system").
+    calls_same calls three leaves that start at 8 KB boundaries (one set on both the 4 KB and the 16 KB
+    cache: three lines for two ways, so with LRU every call misses); calls_spread calls three leaves in
+    consecutive lines. Warm, at 7 wait states: calls_spread costs what it costs at 0 wait states, and
+    calls_same costs 8 rounds x 3 calls x 7 cycles more."""
+    engine = boot(bench_elf, name, reference_counter=True)
+    _command(engine, "ccr 60200")                       # CCR reset value (STKALIGN, BP) + IC
+    zero_wait = run_icache_ticks(engine)                # FLASH_ACR.LATENCY 0 (reset value)
+    _command(engine, "acr 7")
+    same_cold, same_warm, spread_cold, spread_warm = run_icache_ticks(engine)
+    assert spread_warm == zero_wait[3]
+    assert same_warm - spread_warm == 8 * 3 * 7
+    assert same_cold >= same_warm and spread_cold >= spread_warm
+
+
+def test_art_instruction_cache_holds_both_patterns(bench_elf):
+    """The ART's instruction cache on the F446 (64 lines; the model takes it fully associative, RM0390
+    gives no organisation): both benchmarks' lines stay cached, so warm, at 5 wait states, each costs its
+    zero-wait cycles."""
+    engine = boot(bench_elf, "nucleo_f446re", reference_counter=True)
+    _command(engine, "acr 200")                         # ICEN, LATENCY 0
+    zero_wait = run_icache_ticks(engine)
+    _command(engine, "acr 205")                         # ICEN, LATENCY 5, no prefetch
+    got = run_icache_ticks(engine)
+    assert (got[1], got[3]) == (zero_wait[1], zero_wait[3])
 
 
 @pytest.mark.parametrize("name", [b for b in available_boards() if load_board(b).core == "m7"])

@@ -13,11 +13,15 @@
  * Commands, one per line:
  *   bench        -> one line `<name> <cycles>` per benchmark, then `end`
  *   acr <hex>    -> writes FLASH_ACR (wait states, accelerator), then `ok`
+ *   ccr <hex>    -> invalidates the I-cache, writes SCB CCR (IC: bit 17), then `ok`
+ *   icache       -> `icache <same> <same> <spread> <spread>`: the instruction-cache benchmarks, twice each
  */
 #include <stdint.h>
 #include "../../firmware/bare/bare.h"     /* startup, vectors, console, DWT: the shared base */
 
 #define FLASH_ACR  REG(BOARD_FLASH_IF_BASE + 0x00u)
+#define SCB_CCR    REG(BOARD_SCS_BASE + 0xD14u)
+#define SCB_ICIALLU REG(BOARD_SCS_BASE + 0xF50u)
 
 /* ---------------------------------------------------------------- benchmarks
  * BEGIN: function entry, saves what the benchmark may clobber. T0: word-aligns (padding NOPs run
@@ -250,6 +254,51 @@ __asm__(
     "  T0_LINE\n"
     "  .rept 32\n  nop.n\n  .endr\n"
     "  T1 bench_nops32\n"
+    /* ---------------------------------------------------------------- instruction cache benchmarks
+     * Eight rounds of calls to three leaf functions (`bx lr`). In `calls_same` the three leaves start at
+     * 8 KB boundaries: on the Cortex-M7's 2-way L1 I-cache (4 KB: 64 sets, 16 KB: 256 sets of 32-byte lines)
+     * they map to one set, three lines for two ways. In `calls_spread` they sit in three consecutive lines.
+     * Both benchmark functions start 1 KB past an 8 KB boundary (sets 32-33), so their own lines stay out of
+     * the leaves' sets; they are the same instructions at the same offsets. */
+    ".macro LEAF name, pad\n"
+    "  .section .text.\\name,\"ax\",%progbits\n"
+    "  .p2align 13\n"
+    "  .if \\pad\n  .space \\pad\n  .endif\n"
+    "  .type \\name, %function\n"
+    "  .thumb_func\n"
+    "\\name:\n"
+    "  bx lr\n"
+    "  .size \\name, . - \\name\n"
+    ".endm\n"
+    ".macro CALLS name, a, b, c\n"
+    "  .section .text.\\name,\"ax\",%progbits\n"
+    "  .p2align 13\n"
+    "  .space 1024\n"
+    "  .global \\name\n"
+    "  .type \\name, %function\n"
+    "  .thumb_func\n"
+    "\\name:\n"
+    "  push {r4-r11, lr}\n"
+    "  movs r4, #8\n"
+    "  T0\n"
+    "1:\n  bl \\a\n  bl \\b\n  bl \\c\n  subs r4, r4, #1\n  bne 1b\n"
+    "  T1 \\name\n"
+    ".endm\n"
+    "LEAF icache_same0, 0\n"
+    "LEAF icache_same1, 0\n"
+    "LEAF icache_same2, 0\n"
+    "LEAF icache_spread0, 512\n"
+    "  .p2align 5\n"
+    "  .type icache_spread1, %function\n"
+    "  .thumb_func\n"
+    "icache_spread1:\n  bx lr\n"
+    "  .p2align 5\n"
+    "  .type icache_spread2, %function\n"
+    "  .thumb_func\n"
+    "icache_spread2:\n  bx lr\n"
+    "CALLS bench_calls_same, icache_same0, icache_same1, icache_same2\n"
+    "CALLS bench_calls_spread, icache_spread0, icache_spread1, icache_spread2\n"
+    ".purgem LEAF\n.purgem CALLS\n"
     ".purgem BEGIN\n.purgem T0\n.purgem T0_LINE\n.purgem T1\n"
     ".text\n"
 );
@@ -289,6 +338,23 @@ static void cmd_bench(void) {
     console_puts("end\r\n");
 }
 
+uint32_t bench_calls_same(volatile uint32_t *cyccnt, uint32_t *buf);
+uint32_t bench_calls_spread(volatile uint32_t *cyccnt, uint32_t *buf);
+
+/* `icache`: the two instruction-cache benchmarks, each run twice; `icache <same> <same> <spread> <spread>`. */
+static void cmd_icache(void) {
+    cyccnt_start();
+    console_puts("icache");
+    bench_fn fns[] = {bench_calls_same, bench_calls_spread};
+    for (unsigned i = 0; i < 2; i++) {
+        for (unsigned pass = 0; pass < 2; pass++) {
+            console_putc(' ');
+            console_put_u32(fns[i](&DWT_CYCCNT, scratch));
+        }
+    }
+    console_puts("\r\n");
+}
+
 int main(void) {
     static char line[64];
     console_init();
@@ -296,6 +362,15 @@ int main(void) {
     for (;;) {
         read_line(line, sizeof line);
         if (starts_with(line, "bench")) cmd_bench();
+        else if (starts_with(line, "icache")) cmd_icache();
+        else if (starts_with(line, "ccr ")) {
+            /* the M7's I-cache comes out of reset in an unknown state: invalidate, then write CCR */
+            SCB_ICIALLU = 0;
+            __asm__ volatile("dsb\n isb" ::: "memory");
+            SCB_CCR = parse_hex(line + 4);
+            __asm__ volatile("dsb\n isb" ::: "memory");
+            console_puts("ok\r\n");
+        }
         else if (starts_with(line, "acr ")) {
             FLASH_ACR = parse_hex(line + 4);
             (void)FLASH_ACR;
