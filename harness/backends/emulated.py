@@ -249,7 +249,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self.model: CoreModel = core_model(board.core)
         self._tpc = self.model.ticks_per_cycle
         self.coster = _coster_for(self)
-        # the memory system's stalls (memory=False: the core alone, at zero wait states, as the TRM counts)
+        # the memory system's stalls (harness/backends/memory.py). memory=False, or a .repl without a
+        # memory system: the core's zero-wait costs, plus the plain per-line wait states while the
+        # firmware has the flash accelerator and the I-cache off (fetch_config_changed)
         self.memory = memory_system(board) if memory else None
         self._mm_counters = _MemCounters()
         self._price_error: BaseException | None = None
