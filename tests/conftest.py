@@ -1,3 +1,5 @@
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from harness import registry
 pytest_plugins = ["harness.pytest_plugin"]
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "models"
+CALIBRATION = Path(__file__).resolve().parent.parent / "renode" / "calibration"
 
 
 def shared_model(rel: str) -> Path:
@@ -36,3 +39,32 @@ def bench_elf():
     """The cycle microbenchmark firmware (tests/firmware/cycles_bench.c): board name -> (board, ELF)."""
     from firmware_boot import firmware
     return firmware("cycles_bench")
+
+
+def uncalibrated_copy(board: str, folder: Path) -> Path:
+    """The shipped table of `board` without its [calibrated] section (and the sub-tables under it), its
+    status "uncalibrated", written to folder/<board>.toml: the same [uncalibrated] and [power] sections,
+    so the table falls back to modelled cycles / clock +- the core model's rel_err."""
+    text = (CALIBRATION / f"{board}.toml").read_text()
+    head, found, _ = text.partition("\n[calibrated]\n")
+    assert found, f"{board}.toml has no [calibrated] section"
+    head, n = re.subn(r'(?m)^status = ".*"$', 'status = "uncalibrated"', head, count=1)
+    assert n == 1, f"{board}.toml has no status line before [calibrated]"
+    path = folder / f"{board}.toml"
+    path.write_text(head + "\n")
+    shipped, copy = tomllib.loads(text), tomllib.loads(path.read_text())
+    # nothing but [calibrated] (everything after it is calibrated.*) and the status differ
+    assert copy == {**{k: v for k, v in shipped.items() if k != "calibrated"}, "status": "uncalibrated"}
+    return path
+
+
+@pytest.fixture
+def uncalibrated_tables(tmp_path, monkeypatch) -> Path:
+    """$HARNESS_CALIBRATION -> uncalibrated copies of every board's table: latency = modelled cycles /
+    clock, for tests whose expectations are that hand arithmetic."""
+    folder = tmp_path / "uncalibrated-tables"
+    folder.mkdir()
+    for table in CALIBRATION.glob("*.toml"):
+        uncalibrated_copy(table.stem, folder)
+    monkeypatch.setenv("HARNESS_CALIBRATION", str(folder))
+    return folder

@@ -26,6 +26,7 @@ from harness.calibration.models import Point, choose, fit_candidate
 from harness.calibration.table import CalibrationTable, load_table
 from harness.cli import app
 from harness.errors import HarnessError
+from tests.conftest import uncalibrated_copy
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS, SHIPPED = ROOT / "renode" / "platforms", ROOT / "renode" / "calibration"
@@ -44,27 +45,10 @@ def _shipped(board: str) -> dict:
     return tomllib.loads((SHIPPED / f"{board}.toml").read_text())
 
 
-def _uncalibrated_copy(board: str, folder: Path) -> Path:
-    """The shipped table of `board` without its [calibrated] section (and the sub-tables under it), its
-    status "uncalibrated", written to folder/<board>.toml: the same [uncalibrated] and [power] sections,
-    so the table falls back to modelled cycles / clock +- the core model's rel_err."""
-    text = (SHIPPED / f"{board}.toml").read_text()
-    head, found, _ = text.partition("\n[calibrated]\n")
-    assert found, f"{board}.toml has no [calibrated] section"
-    head, n = re.subn(r'(?m)^status = ".*"$', 'status = "uncalibrated"', head, count=1)
-    assert n == 1, f"{board}.toml has no status line before [calibrated]"
-    path = folder / f"{board}.toml"
-    path.write_text(head + "\n")
-    shipped, copy = tomllib.loads(text), tomllib.loads(path.read_text())
-    # nothing but [calibrated] (everything after it is calibrated.*) and the status differ
-    assert copy == {**{k: v for k, v in shipped.items() if k != "calibrated"}, "status": "uncalibrated"}
-    return path
-
-
 # ------------------------------------------------------------------ the uncalibrated mapping
 @pytest.mark.parametrize("board", BOARDS)
 def test_uncalibrated_latency_is_modelled_cycles_over_the_repl_clock(board, tmp_path):
-    doc = tomllib.loads(_uncalibrated_copy(board, tmp_path).read_text())
+    doc = tomllib.loads(uncalibrated_copy(board, tmp_path).read_text())
     assert doc["status"] == "uncalibrated" and "calibrated" not in doc
     assert doc["uncalibrated"] == _shipped(board)["uncalibrated"] and doc["power"] == _shipped(board)["power"]
     cycles, instructions = 2_345_678, 1_900_000
@@ -82,7 +66,7 @@ def test_uncalibrated_latency_is_modelled_cycles_over_the_repl_clock(board, tmp_
 def test_uncalibrated_f446re_by_hand(tmp_path):
     """1.8 M cycles at 180 MHz are 10 ms; +-50 % (M4, uncalibrated) is 5.0 ms; 0.16 W x 10 ms = 1.6 mJ,
     with +-10 % on the power and +-50 % on the time: 1.6 x sqrt(0.25 + 0.01) = 0.8158 mJ."""
-    _uncalibrated_copy("nucleo_f446re", tmp_path)
+    uncalibrated_copy("nucleo_f446re", tmp_path)
     p = table_for("nucleo_f446re", tmp_path).predict(1_800_000)
     assert (p.latency_ms, p.latency_err_ms) == (pytest.approx(10.0), pytest.approx(5.0))
     assert (p.energy_mj, p.energy_err_mj) == (pytest.approx(1.6), pytest.approx(0.8158, abs=1e-4))

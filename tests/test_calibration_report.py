@@ -22,6 +22,7 @@ from harness.calibration.measurements import read_hardware_report, sha256_file
 from harness.check import check_cell
 from harness.pytest_plugin import assert_latency_below
 from harness.report import write_report
+from tests.conftest import uncalibrated_copy
 
 pytestmark = pytest.mark.emulated
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,28 +39,13 @@ def _rel_err(board: str) -> float:
     return tomllib.loads((SHIPPED / f"{board}.toml").read_text())["uncalibrated"]["rel_err"]
 
 
-def _uncalibrated_copy(board: str, folder: Path) -> Path:
-    """The shipped table of `board` without its [calibrated] section (and the sub-tables under it), its
-    status "uncalibrated", written to folder/<board>.toml: the same [uncalibrated] and [power] sections."""
-    text = (SHIPPED / f"{board}.toml").read_text()
-    head, found, _ = text.partition("\n[calibrated]\n")
-    assert found, f"{board}.toml has no [calibrated] section"
-    head, n = re.subn(r'(?m)^status = ".*"$', 'status = "uncalibrated"', head, count=1)
-    assert n == 1, f"{board}.toml has no status line before [calibrated]"
-    path = folder / f"{board}.toml"
-    path.write_text(head + "\n")
-    shipped, copy = tomllib.loads(text), tomllib.loads(path.read_text())
-    assert copy == {**{k: v for k, v in shipped.items() if k != "calibrated"}, "status": "uncalibrated"}
-    return path
-
-
 @pytest.fixture(scope="module", autouse=True)
 def uncalibrated_tables(tmp_path_factory):
     """$HARNESS_CALIBRATION -> uncalibrated copies of every board's table, for the whole module."""
     from harness.calibration import table_for
     folder = tmp_path_factory.mktemp("uncalibrated-tables")
     for board in ALL_BOARDS:
-        _uncalibrated_copy(board, folder)
+        uncalibrated_copy(board, folder)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HARNESS_CALIBRATION", str(folder))
         for board in ALL_BOARDS:

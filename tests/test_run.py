@@ -46,7 +46,7 @@ def user_elf(tmp: Path, board_name: str, fpu: str, *defines: str, extra: str = "
 
 
 @pytest.mark.parametrize("name,fpu", [("nucleo_f446re", "m4"), ("nucleo_f746zg", "m7sp")])
-def test_run_until_and_measure_equals_the_function_profile(tmp_path, name, fpu):
+def test_run_until_and_measure_equals_the_function_profile(tmp_path, name, fpu, uncalibrated_tables):
     board = load_board(name)
     elf = user_elf(tmp_path, name, fpu)
     assert check_elf(board, elf) == []                       # attributes present and right
@@ -101,7 +101,7 @@ def test_wrong_board_is_refused_with_the_reason(tmp_path):
     assert res.exit_code == 2 and "FPv5" in res.output
 
 
-def test_cli_run(tmp_path):
+def test_cli_run(tmp_path, uncalibrated_tables):
     elf = user_elf(tmp_path, "nucleo_f446re", "m4")
     res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--measure", "work:semihosting_exit"])
     assert res.exit_code == 0, res.output

@@ -180,8 +180,8 @@ def write_table(cal: Calibration, out: Path) -> Path:
         raise HarnessError(f"refusing to write a table fitted to synthetic measurements into {CALIBRATION_DIR}")
     source = cal.doc["calibrated"].get("source")
     header = (f"# Cycle-to-latency table of {cal.board}, written by `harness calibrate` from {cal.doc['calibrated']['n']} "
-              f"firmware builds" + (f" ({source})" if source else "") + f".\n# See harness/calibration. [calibrated.applies_to] are the .repl facts it was measured "
-              f"at; when they change the table falls back to [uncalibrated].\n")
+              f"firmware builds" + (f" ({source})" if source else "") + ".\n# See harness/calibration. [calibrated.applies_to] are the .repl facts it was measured "
+              "at; when they change the table falls back to [uncalibrated].\n")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(header + tomli_w.dumps(_without_none(cal.doc), multiline_strings=True))
     return out
