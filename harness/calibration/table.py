@@ -10,7 +10,9 @@ A table fitted to a published latency table (`harness calibrate --published`) sa
 "calibrated (n=5, source: MicroNets Table 4 via TFLM+CMSIS-NN)". A mapping with a fixed core part and
 fitted memory stalls adds a transfer term to the error of each prediction (models.FitResult.transfer_err),
 from the memory-system events of the firmware predicted; without them the next mapping is used with its
-error doubled.
+error doubled. Every prediction's band also covers each other fitted mapping the ground truth does not
+reject (worst left-out error within PLAUSIBLE_LOO), with that mapping's own error: where the calibration
+builds cannot tell two mappings apart, a firmware unlike them is not given one of their answers as known.
 """
 from __future__ import annotations
 
@@ -137,9 +139,10 @@ class CalibrationTable:
 
     def _cycles(self, cycles: float, instructions: int | None, ops, events=None) -> tuple[float, float, str]:
         """(real cycles, relative error, status). The chosen fit predicts when it has its inputs, its
-        error plus the transfer term (FitResult.transfer_err) for a mapping with a fixed core part; else
-        the best fit whose inputs we have, and when what was missing is the memory-system events the
-        chosen mapping needs, with its error doubled (the transfer cannot be assessed) and said so."""
+        error plus the transfer term (FitResult.transfer_err) for a mapping with a fixed core part, widened
+        to cover the other plausible mappings (_disagreement); else the best fit whose inputs we have, and
+        when what was missing is the memory-system events the chosen mapping needs, with its error doubled
+        (the transfer cannot be assessed) and said so."""
         point = Point(0.0, cycles, instructions, dict(ops) if ops else None, "", dict(events) if events else None)
         chosen = self.fits[0] if self.fits else None
         for fit in self.fits:                   # the chosen fit, else the best one whose inputs we have
