@@ -6,6 +6,7 @@ painted high-water mark); ITCM, on the F7s, the code harness/placement.py moved 
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -90,12 +91,27 @@ def static_fit(board: Board, elf_path: Path, stack: int | None = None) -> Fit:
 
 
 # What each byte of the image is, by the names the model image gives its symbols (harness/plan/emit.py):
-# t<N> constant tensors (weights, biases), op<N>_<field> offline quantization tables, op<N> kernel
-# parameters and the op table, tm_arena / tm_db_buffer; code is everything executable.
+# t<N> constant tensors, op<N>_<field> arrays a kernel's params point at (harness/plan/ops, optimize.py),
+# op<N> kernel parameters and the op table, tm_arena / tm_db_buffer; code is everything executable.
+# By what each array holds:
+# - weights: t<N> (a constant tensor shared by index: the weight tensors and, under the reference
+#   kernels, their bias tensors too, which the names cannot tell apart) and op<N>_weights, the weight
+#   tensor re-laid out for an optimized kernel (firmware/kernels/dsp): int8 for conv / fully connected
+#   (taps padded to a multiple of 4, channels to an even count), int16 for depthwise (every int8 weight
+#   widened to 2 bytes, channels padded to a multiple of 4);
+# - quant tables: every other op<N>_<field>, what turns an int32 sum into an output byte, computed offline
+#   from the quantization parameters: multiplier and shift (per channel), rq (per-channel requantization
+#   records, harness/plan/requant.py, the bias folded in as one of their fields), bias and bias_inside of
+#   the optimized kernels (int32 per channel, added to the sum before requantization; bias_inside has the
+#   input offset folded in), the int16 softmax's lookup tables (exp_lut, one_over_one_plus_x_lut).
+_WEIGHTS = re.compile(r"t\d+|op\d+_weights")
+_QUANT = re.compile(r"op\d+_\w+")
+_OP_PARAMS = re.compile(r"op\d+|ops|tm_model")
+
+
 def breakdown(elf_path: Path, stack: int | None = None) -> dict[str, int]:
     """Bytes per part, like the MicroNets paper's Figure 2: runtime code, weights, quantization tables,
     kernel parameters, other constants and data, arena, input buffer, stack."""
-    import re
     parts = dict.fromkeys(("code", "weights", "quant tables", "op params", "other const", "arena",
                            "input buffer", "other RAM", "stack"), 0)
     with open(elf_path, "rb") as f:
@@ -110,9 +126,9 @@ def breakdown(elf_path: Path, stack: int | None = None) -> dict[str, int]:
             name, size = sym.name, sym["st_size"]
             if sym["st_info"]["type"] != "STT_OBJECT" or not size:
                 continue
-            key = ("weights" if re.fullmatch(r"t\d+", name) else
-                   "quant tables" if re.fullmatch(r"op\d+_\w+", name) else
-                   "op params" if re.fullmatch(r"op\d+|ops|tm_model", name) else
+            key = ("weights" if _WEIGHTS.fullmatch(name) else
+                   "quant tables" if _QUANT.fullmatch(name) else
+                   "op params" if _OP_PARAMS.fullmatch(name) else
                    "arena" if name == "tm_arena" else
                    "input buffer" if name == "tm_db_buffer" else None)
             if key:
