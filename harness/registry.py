@@ -51,19 +51,43 @@ def locate(model: ZooModel) -> Path | None:
     for d in search_dirs():
         p = d / model.file
         if p.is_file():
-            if model.sha256 and hashlib.sha256(p.read_bytes()).hexdigest() != model.sha256:
+            if model.sha256 and sha256_of(p) != model.sha256.lower():
                 raise HarnessError(f"{p}: sha256 differs from the registry's for {model.id}")
             return p
     return None
 
 
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def match(path: Path, zoo: dict[str, ZooModel] | None = None) -> ZooModel | None:
+    """The registry entry a model file is, by content only: its sha256 equals the entry's. The file's name
+    plays no part, and an entry without a sha256 (the generated ones) never matches a path."""
+    zoo = load_zoo() if zoo is None else zoo
+    digest = sha256_of(path)
+    return next((m for m in zoo.values() if m.sha256 and m.sha256.lower() == digest), None)
+
+
+def path_id(path: Path, zoo: dict[str, ZooModel] | None = None) -> str:
+    """The id a .tflite path is checked under: the registry's id when its bytes are a registered model's
+    (whatever the file is called), else the file's stem, or its name when that stem is a registry id the
+    bytes are not (a modified `ad_large_int8.tflite` is `ad_large_int8.tflite`, an unregistered model,
+    never given ad_large_int8's expectations)."""
+    zoo = load_zoo() if zoo is None else zoo
+    entry = match(path, zoo)
+    if entry is not None:
+        return entry.id
+    return Path(path).name if Path(path).stem in zoo else Path(path).stem
+
+
 def resolve(spec: str) -> tuple[str, Path]:
-    """A registry id or the path of any .tflite file -> (id, path)."""
+    """A registry id or the path of any .tflite file -> (id, path); a path's id is path_id's."""
     p = Path(spec)
     if p.suffix == ".tflite":
         if not p.is_file():
             raise HarnessError(f"no model file at {p}")
-        return p.stem, p
+        return path_id(p), p
     zoo = load_zoo()
     if spec not in zoo:
         raise HarnessError(f"unknown model {spec!r}; known: {', '.join(zoo)} (or give a .tflite path)")
