@@ -102,12 +102,14 @@ def _shortfall(fit: Fit) -> str:
 
 
 def _judge_fit(v: Verdict) -> None:
+    """Not fitting fails a cell only where the registry expects the model to fit; elsewhere (expected not
+    to fit, or no expectation: an unregistered model) it is the verdict `no-fit` (README, "Statuses")."""
     if v.fit.fits:
         return
-    if v.expected_fit is False:
-        v.set_status("no-fit", _shortfall(v.fit) + " (as the registry expects)")
-    else:
+    if v.expected_fit is True:
         v.set_status("fail", _shortfall(v.fit))
+    else:
+        v.set_status("no-fit", _shortfall(v.fit) + (" (as the registry expects)" if v.expected_fit is False else ""))
 
 
 def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 20, seed: int = 0,

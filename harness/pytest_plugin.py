@@ -115,7 +115,7 @@ class Selection:
         models = []
         for m in given:
             if m.endswith(".tflite"):
-                models.append((Path(m).stem, m))
+                models.append((registry.path_id(Path(m), zoo), m))    # by content, not by file name
             elif m in zoo:
                 models.append((m, None))
             else:

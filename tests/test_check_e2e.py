@@ -51,19 +51,46 @@ def test_cli_json_pass(small_model):
     assert cell["fit"]["flash"]["used"] > 0 and cell["cycles"] > 0
 
 
-def test_cli_fails_when_the_model_does_not_fit(tmp_path, small_model):
-    """The same chip with 4 KB of flash: the verdict names the overflow and the exit code is 1."""
+def _tiny_f446(tmp_path):
+    """The same chip with 4 KB of flash."""
     text = load_board("nucleo_f446re").path.read_text().replace(
         "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
         "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x1000")
     tiny = tmp_path / "tiny_f446.repl"
     tiny.write_text(text)
-    mid, path = small_model
-    r = CliRunner().invoke(app, ["check", "--board", str(tiny), "--model", str(path), "--inputs", "1", "--json"])
-    assert r.exit_code == 1
+    return tiny
+
+
+def test_cli_model_that_does_not_fit_is_a_no_fit_verdict(tmp_path, generated_model):
+    """An unregistered model (no expectation) that does not fit: the verdict `no-fit` names the overflow
+    (README, "Statuses"), and the exit code is 0: nothing failed."""
+    model = tmp_path / "some_user_model.tflite"
+    model.write_bytes(generated_model.read_bytes())
+    r = CliRunner().invoke(app, ["check", "--board", str(_tiny_f446(tmp_path)), "--model", str(model),
+                                 "--inputs", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    (cell,) = json.loads(r.stdout)
+    assert cell["status"] == "no-fit" and "does not fit" in cell["reasons"][0]
+    assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x1000
+
+
+def test_cli_fails_when_the_registry_expects_a_fit(tmp_path, generated_model, monkeypatch):
+    """A registered model the registry expects to fit the board, on a board it does not fit: `fail`, exit 1."""
+    from harness import registry
+    from harness.registry import ZooModel
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / "fits_f446.tflite").write_bytes(generated_model.read_bytes())
+    zoo = registry.load_zoo() | {"fits_f446": ZooModel(id="fits_f446", task="ad", file="fits_f446.tflite",
+                                                       sha256=registry.sha256_of(generated_model),
+                                                       expect_fit=["tiny_f446"])}   # the .repl stem
+    monkeypatch.setattr(registry, "load_zoo", lambda path=registry.ZOO: zoo)
+    monkeypatch.setenv("HARNESS_MODELS", str(folder))
+    r = CliRunner().invoke(app, ["check", "--board", str(_tiny_f446(tmp_path)), "--model", "fits_f446",
+                                 "--inputs", "1", "--json"])
+    assert r.exit_code == 1, r.output
     (cell,) = json.loads(r.stdout)
     assert cell["status"] == "fail" and "does not fit" in cell["reasons"][0]
-    assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x1000
 
 
 def test_cli_rejects_unknown_model():
