@@ -65,8 +65,11 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
             f"{next((f'{v.runtime_code_bytes:,}' for v in vs if v.runtime_code_bytes), '-')} | "
             f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
-    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", "",
-              "![predicted latency per model and board](latency.png)"]
+    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", ""]
+    if any(v.prediction is not None for v in verdicts):     # plots.latency_plot draws these, else no file
+        lines.append("![predicted latency per model and board](latency.png)")
+    else:
+        lines.append("No latency plot: no cell has a predicted latency (none ran on a board with a calibration table).")
     notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
     for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
         z = zoo.get(v.model)

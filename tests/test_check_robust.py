@@ -98,3 +98,27 @@ def test_cli_keeps_the_other_cells_and_writes_the_report(monkeypatch, tmp_path, 
     assert cells["good"]["status"] == "pass" and cells["good"]["cycles"] > 0
     assert cells["crashing"]["status"] == "error"
     assert (folder / "summary.md").is_file() and (folder / "junit.xml").is_file()
+
+
+# --- 3. a report with no cycles at all -----------------------------------------------------------------
+
+def test_report_without_any_cycles_is_written(tmp_path, unsupported):
+    r = CliRunner().invoke(app, ["check", "-b", BOARD, "-m", unsupported, "--inputs", "1",
+                                 "--report-dir", str(tmp_path / "R")])
+    assert r.exit_code == 0, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    (folder,) = (tmp_path / "R").iterdir()
+    assert (folder / "memory.png").is_file() and (folder / "cycles_vs_macs.png").is_file()
+    summary = (folder / "summary.md").read_text()
+    assert "latency.png" not in summary and not (folder / "latency.png").exists()
+    assert "no cell has a predicted latency" in summary
+
+
+def test_plots_say_when_they_have_no_data(tmp_path):
+    from harness.plots import write_plots
+    verdicts = [Verdict("m", BOARD, status="unsupported", reasons=["unsupported op RELU"])]
+    written = write_plots(verdicts, tmp_path)
+    assert [p.name for p in written] == ["memory.png", "cycles_vs_macs.png"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert [p.name for p in write_plots([], empty)] == ["memory.png", "cycles_vs_macs.png"]   # no verdicts at all
