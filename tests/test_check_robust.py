@@ -122,3 +122,46 @@ def test_plots_say_when_they_have_no_data(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert [p.name for p in write_plots([], empty)] == ["memory.png", "cycles_vs_macs.png"]   # no verdicts at all
+
+
+# --- 14. report directory: unwritable, collisions, boards as .repl paths --------------------------------
+
+def test_unwritable_report_dir_is_refused_before_any_cell_runs(monkeypatch, tmp_path, unsupported):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    ran = []
+    monkeypatch.setattr("harness.cli.run_matrix", lambda *a, **k: ran.append(1) or [])
+    r = CliRunner().invoke(app, ["check", "-b", BOARD, "-m", unsupported, "--inputs", "1",
+                                 "--report-dir", str(blocker / "R")])
+    assert r.exit_code == 1
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    assert not ran
+    assert r.output.startswith("error: cannot write reports to ")      # the one message, before any cell
+    assert str(blocker / "R") in r.output.replace("\n", "")            # (the console wraps long lines)
+    assert "Not a directory" in r.output and "Traceback" not in r.output
+
+
+def test_two_runs_in_the_same_second_get_two_folders(monkeypatch, tmp_path, unsupported):
+    monkeypatch.setattr(report, "started_stamp", lambda: "2024-01-02T03-04-05")
+    folders = []
+    for _ in range(3):
+        r = CliRunner().invoke(app, ["check", "-b", BOARD, "-m", unsupported, "--inputs", "1",
+                                     "--report-dir", str(tmp_path)])
+        assert r.exit_code == 0, r.output
+        assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    folders = sorted(p.name for p in tmp_path.iterdir())
+    assert folders == ["20240102T030405", "20240102T030405-2", "20240102T030405-3"]
+    assert all((tmp_path / f / "results.json").is_file() for f in folders)
+
+
+def test_board_given_as_a_repl_path_gets_its_resc_from_that_file(tmp_path, good):
+    repl = tmp_path / "my_f446.repl"
+    repl.write_text(load_board(BOARD).path.read_text())
+    gid, gpath = good
+    r = CliRunner().invoke(app, ["check", "-b", str(repl), "-m", gpath, "--inputs", "1",
+                                 "--report-dir", str(tmp_path / "R")])
+    assert r.exit_code == 0, r.output
+    assert r.exception is None or isinstance(r.exception, SystemExit), r.exception
+    (folder,) = (tmp_path / "R").iterdir()
+    resc = (folder / "renode" / "good__my_f446.resc").read_text()
+    assert str(repl) in resc and (folder / "renode" / "good__my_f446.elf").is_file()
