@@ -209,9 +209,27 @@ def _latency(v: Verdict, board: Board) -> None:
     v.latency_status = p.status
 
 
+def _board_name(cell: Cell) -> str:
+    return Path(cell.board).stem if str(cell.board).endswith(".repl") else str(cell.board)
+
+
+def crashed(cell: Cell, e: BaseException, seconds: float = 0.0) -> Verdict:
+    """The `error` verdict of a cell whose run raised: one line, the exception's type and message."""
+    msg = str(e).strip().splitlines()
+    v = Verdict(cell.model, _board_name(cell), expected_fit=cell.expected_fit, seconds=round(seconds, 2))
+    v.set_status("error", f"crashed: {type(e).__name__}" + (f": {msg[0]}" if msg else ""))
+    return v
+
+
 def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:
-    return check_cell(cell.model, cell.path, load_board(cell.board), inputs=inputs, seed=seed,
-                      backend=backend, expected_fit=cell.expected_fit, task=cell.task)
+    """One cell, never raising (but for KeyboardInterrupt and the like): whatever breaks is that cell's
+    `error`, so the other cells' verdicts and the report survive. Both run_matrix paths come here."""
+    start = time.monotonic()
+    try:
+        return check_cell(cell.model, cell.path, load_board(cell.board), inputs=inputs, seed=seed,
+                          backend=backend, expected_fit=cell.expected_fit, task=cell.task)
+    except Exception as e:       # noqa: BLE001 - any crash of one cell is that cell's verdict
+        return crashed(cell, e, time.monotonic() - start)
 
 
 def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backend: str = "emulated",
@@ -230,6 +248,11 @@ def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backen
     with ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(_run_cell, c, inputs, seed, backend): i for i, c in enumerate(cells)}
         for fut in as_completed(futures):
-            results[futures[fut]] = v = fut.result()
+            i = futures[fut]
+            try:
+                v = fut.result()
+            except Exception as e:   # noqa: BLE001 - the worker itself died (BrokenProcessPool) or its result did not come back
+                v = crashed(cells[i], e)
+            results[i] = v
             on_done(v)
     return [results[i] for i in range(len(cells))]

@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from harness import registry, report
-from harness.board import PLATFORMS_DIR, available_boards, load_board
+from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 from harness.reference import tflm_arena
@@ -58,8 +58,7 @@ def _details(v: Verdict) -> None:
         out.print(f"  {v.model} on {v.board}: {r.splitlines()[0]}", highlight=False, markup=False)
 
 
-def _cells(board: list[str] | None, model: list[str] | None, task: list[str] | None) -> list[Cell]:
-    boards = [load_board(b) for b in (board or available_boards())]
+def _cells(boards: list[Board], model: list[str] | None, task: list[str] | None) -> list[Cell]:
     zoo = registry.load_zoo()
     if model:
         models = [registry.resolve(m) for m in model]
@@ -112,9 +111,12 @@ def check(
     started, t0 = report.started_stamp(), time.monotonic()
     with exit_on_error():
         _engine_available(engine)
-        cells = _cells(board, model, task)
+        boards = [load_board(b) for b in (board or available_boards())]
+        cells = _cells(boards, model, task)
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
+        if report_dir is not None:       # not found out after every cell ran
+            report.check_report_dir(report_dir)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       TimeElapsedColumn(), console=err, transient=True) as bar:
             job = bar.add_task("checking", total=len(cells))
@@ -132,7 +134,9 @@ def check(
     if report_dir is not None:
         meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
                 "seed": seed, "tflm_arena": _tflm_arenas(verdicts, cells)}
-        path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir)
+        with exit_on_error():
+            path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
+                                       boards={b.name: b for b in boards})   # a .repl path is not loaded again by name
         err.print(f"report: {path}", highlight=False)
     counts = {s: sum(v.status == s for v in verdicts) for s in ("pass", "no-fit", "unsupported", "fail", "error")}
     err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {wall:.1f} s wall time", highlight=False)

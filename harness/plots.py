@@ -18,34 +18,44 @@ def write_plots(verdicts: list[Verdict], folder: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    boards = sorted({v.board for v in verdicts})
+    boards = sorted({v.board for v in verdicts}) or ["(no cells)"]
     written = []
     fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 0.5 * len({v.model for v in verdicts}) + 2),
                              sharey=True, squeeze=False)
     for ax, board in zip(axes[0], boards):
         cells = [v for v in verdicts if v.board == board and v.memory]
+        if not cells:
+            _no_data(ax, "no memory figures: no cell on this board was built")
         left = [0.0] * len(cells)
-        for part in PARTS:
+        for part in PARTS if cells else []:
             sizes = [v.memory.get(part, 0) / 1024 for v in cells]
             ax.barh([v.model for v in cells], sizes, left=left, label=part)
             left = [a + b for a, b in zip(left, sizes)]
         ax.set_title(board)
         ax.set_xlabel("KB (flash parts, then RAM parts)")
-    axes[0][0].legend(loc="lower right", fontsize="small")
+    legend_ax = next((ax for ax in axes[0] if ax.get_legend_handles_labels()[0]), None)
+    if legend_ax is not None:         # the first board with bars (none: a legend of nothing)
+        legend_ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
     fig.savefig(folder / "memory.png", dpi=100)
     written.append(folder / "memory.png")
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 5))
+    plotted = False
     for board in boards:
         cells = [v for v in verdicts if v.board == board and v.cycles and v.macs]
-        ax.scatter([v.macs for v in cells], [v.cycles for v in cells], label=board)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
+        if cells:
+            ax.scatter([v.macs for v in cells], [v.cycles for v in cells], label=board)
+            plotted = True
+    if plotted:               # a log axis with no positive value cannot be laid out
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.legend()
+    else:
+        _no_data(ax, "no cycles: no cell ran on a board\n(every cell unsupported, not fitting or broken)", ticks=True)
     ax.set_xlabel("MACs per inference")
     ax.set_ylabel("cycles per inference (emulated)")
-    ax.legend()
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
     fig.savefig(folder / "cycles_vs_macs.png", dpi=100)
@@ -54,6 +64,15 @@ def write_plots(verdicts: list[Verdict], folder: Path,
     if latency_plot(verdicts, folder / "latency.png", measured or {}):
         written.append(folder / "latency.png")
     return written
+
+
+def _no_data(ax, text: str, ticks: bool = False) -> None:
+    """A figure without data says so, in its middle (`ticks`: clear the axes' ticks too; not on an axis
+    shared with others)."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize="large", color="0.4")
+    if ticks:
+        ax.set_xticks([])
+        ax.set_yticks([])
 
 
 def latency_plot(verdicts: list[Verdict], path: Path, measured: dict[tuple[str, str], float]) -> bool:

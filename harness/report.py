@@ -1,16 +1,19 @@
-"""Reports of a run: reports/<timestamp>/ with results.json, summary.md and junit.xml, written into a
-temporary folder and renamed into place, so a crashed run leaves no half report."""
+"""Reports of a run: reports/<timestamp>/ (<timestamp>-2, -3 ... for runs started in the same second) with
+results.json, summary.md and junit.xml, written into a temporary folder and renamed into place, so a
+crashed run leaves no half report."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
+import tempfile
 import time
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from harness.backends.renode import reproduce_resc
-from harness.board import load_board
+from harness.board import Board, load_board
 from harness.check import FAILING, Verdict
 from harness.errors import HarnessError
 from harness.plots import write_plots
@@ -65,8 +68,11 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
             f"{next((f'{v.runtime_code_bytes:,}' for v in vs if v.runtime_code_bytes), '-')} | "
             f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
-    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", "",
-              "![predicted latency per model and board](latency.png)"]
+    lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", ""]
+    if any(v.prediction is not None for v in verdicts):     # plots.latency_plot draws these, else no file
+        lines.append("![predicted latency per model and board](latency.png)")
+    else:
+        lines.append("No latency plot: no cell has a predicted latency (none ran on a board with a calibration table).")
     notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
     for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
         z = zoo.get(v.model)
@@ -149,10 +155,39 @@ def measured_latencies(verdicts: list[Verdict], folder: Path) -> dict[tuple[str,
     return out
 
 
-def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, root: Path) -> Path:
-    final = root / meta["started"].replace(":", "").replace("-", "")
-    tmp = root / f".tmp-{os.getpid()}-{final.name}"
-    tmp.mkdir(parents=True, exist_ok=True)
+def check_report_dir(root: Path) -> None:
+    """Refuse a --report-dir the report cannot be written to (a file in the way, no permission), before
+    any cell runs: creates it (and its parents) and a probe folder in it."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=root))
+    except OSError as e:
+        raise HarnessError(f"cannot write reports to {root}: {e.strerror or e}") from None
+
+
+def _reserve(root: Path, name: str) -> Path:
+    """root/<name>, or <name>-2, -3 ... when taken (two runs started in the same second): created empty
+    here (mkdir is atomic, so two processes never get the same one), the report is renamed onto it."""
+    for n in itertools.count(1):
+        folder = root / (name if n == 1 else f"{name}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, root: Path,
+                 boards: dict[str, Board] | None = None) -> Path:
+    """`boards`: the Board objects of the run by name (a board given as a .repl path cannot be loaded
+    again by its name); boards not in it are loaded from renode/platforms."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        final = _reserve(root, meta["started"].replace(":", "").replace("-", ""))
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{final.name}-", dir=root))
+    except OSError as e:
+        raise HarnessError(f"cannot write the report in {root}: {e.strerror or e}") from None
     try:
         meta = {**meta, "calibration": calibration_tables(verdicts)}
         (tmp / "results.json").write_text(json.dumps({"meta": meta, "cells": [v.as_dict() for v in verdicts]},
@@ -160,15 +195,22 @@ def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, 
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
         (tmp / "junit.xml").write_text(junit_xml(verdicts))
         write_plots(verdicts, tmp, measured_latencies(verdicts, root / "hardware"))
-        write_renode_scripts(verdicts, tmp, final)
-        os.replace(tmp, final)
-    except BaseException:
+        write_renode_scripts(verdicts, tmp, final, boards)
+        os.replace(tmp, final)        # onto the empty folder _reserve made
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            final.rmdir()
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise HarnessError(f"cannot write the report in {root}: {e}") from e
         raise
     return final
 
 
-def write_renode_scripts(verdicts: list[Verdict], folder: Path, final: Path) -> None:
+def write_renode_scripts(verdicts: list[Verdict], folder: Path, final: Path,
+                         boards: dict[str, Board] | None = None) -> None:
     """renode/<model>__<board>.elf and .resc for every cell that ran: the same firmware in a real Renode with
     one command (`renode <final>/renode/<cell>.resc`), kept with the report so a cleaned build cache loses
     nothing."""
@@ -179,7 +221,8 @@ def write_renode_scripts(verdicts: list[Verdict], folder: Path, final: Path) -> 
         out.mkdir(exist_ok=True)
         stem = f"{v.model}__{v.board}"
         shutil.copyfile(v.elf, out / f"{stem}.elf")
-        (out / f"{stem}.resc").write_text(reproduce_resc(load_board(v.board), final / "renode" / f"{stem}.elf"))
+        board = (boards or {}).get(v.board) or load_board(v.board)
+        (out / f"{stem}.resc").write_text(reproduce_resc(board, final / "renode" / f"{stem}.elf"))
 
 
 def started_stamp() -> str:
