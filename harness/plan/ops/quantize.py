@@ -26,15 +26,16 @@ def lower_quantize(g: Graph, op: Op) -> KernelCall:
     if inp.nbytes // np.dtype(inp.dtype).itemsize != out.nbytes // np.dtype(out.dtype).itemsize:
         raise ModelError(f"{where}: input and output element counts differ")
     n = out.nbytes // np.dtype(out.dtype).itemsize
+    from_float = pair[0] == np.float32 and pair[1] in (np.int8, np.int16)
+    if not from_float and not any(pair == (np.dtype(a), np.dtype(b)) for a, b in _INT_PAIRS):
+        raise ModelError(f"{where}: {pair[0]} -> {pair[1]} is not supported")
     _per_tensor(out, where, "the output")
     fields = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), "count": n,
               "in_type": _TM_DTYPE[pair[0]], "out_type": _TM_DTYPE[pair[1]],
               "out_zero_point": out.zero_point}
-    if pair[0] == np.float32 and pair[1] in (np.int8, np.int16):
+    if from_float:
         fields.update(in_zero_point=0, multiplier=0, shift=0, scale=float(np.float32(out.scale)))
         return KernelCall("tm_quantize_f32", "quantize.h", "tm_quantize_params_t", op, fields, macs=n)
-    if not any(pair == (np.dtype(a), np.dtype(b)) for a, b in _INT_PAIRS):
-        raise ModelError(f"{where}: {pair[0]} -> {pair[1]} is not a QUANTIZE TFLM runs")
     _per_tensor(inp, where, "the input")
     mult, shift = quantize_multiplier(float(inp.scale) / float(out.scale))
     fields.update(in_zero_point=inp.zero_point, multiplier=mult, shift=shift, scale=0.0)
