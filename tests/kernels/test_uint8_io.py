@@ -1,6 +1,6 @@
 """Models with uint8 input and output, as Wake Vision, Edge Impulse and the converter's
 `inference_input_type = tf.uint8` emit them: QUANTIZE uint8 -> int8 at the model's input, int8 -> uint8 at
-its output, the int8 graph in between (project issue 14, item 1)."""
+its output, the int8 graph in between (project issue 14, item 1): run bit-exact against TFLM."""
 import hashlib
 
 import numpy as np
@@ -49,8 +49,27 @@ def test_uint8_io_model_shape():
 
 
 
-def test_uint8_io_model_refused_by_name():
-    """Not a crash (it was KeyError: dtype('uint8')): the unsupported QUANTIZE is refused by name."""
-    from harness.plan.model import ModelError
-    with pytest.raises(ModelError, match=r"op 0 QUANTIZE .*uint8 -> int8 is not supported"):
-        lower(load_model(uint8_io_model()))
+
+def test_uint8_io_model_bit_exact():
+    """Ours on the host against TFLM, byte for byte: uint8 inputs over the whole range (harness/reference's
+    random inputs), the input's zero point, and every byte value."""
+    from harness.reference import random_inputs
+    from tflite_synth import compare
+    path = uint8_io_model()
+    g = load_model(path)
+    t = g.tensor(g.inputs[0])
+    xs = random_inputs(t, 6, seed=3)
+    xs += [np.full(t.shape, t.zero_point, np.uint8), np.arange(t.shape[1], dtype=np.uint8).reshape(t.shape) * 21,
+           np.full(t.shape, 255, np.uint8), np.zeros(t.shape, np.uint8)]
+    bad, first = compare(path, xs)
+    assert bad == 0, f"{bad} inputs differ from TFLM; {first}"
+
+
+@pytest.mark.emulated
+def test_uint8_io_model_on_emulated_f446():
+    """The whole cell on the emulated F446RE: the firmware takes and reports uint8 bytes, bit-exact with TFLM."""
+    from harness.board import load_board
+    from harness.check import check_cell
+    v = check_cell("uint8_io", uint8_io_model(), load_board("nucleo_f446re"), inputs=2, seed=0)
+    assert v.status == "pass", v.reasons
+    assert (v.inputs, v.mismatches) == (2, 0)

@@ -1,17 +1,23 @@
 """QUANTIZE and DEQUANTIZE, per-tensor, as TFLM's reference kernels:
 - QUANTIZE float32 -> int8/int16: round(x / scale) in single precision, half away from zero, + zero point;
-- QUANTIZE between integer types (TFLM's pairs: int8 -> int8/int16/int32, int16 -> int8/int16/int32,
-  int32 -> int8/int16): requantization by input_scale / output_scale (double, TFLM's QuantizeMultiplier);
-- DEQUANTIZE int8/int16 -> float32: scale * (q - zero point) in single precision."""
+- QUANTIZE between integer types (TFLM's pairs: int8 -> int8/int16/int32/uint8, int16 -> int8/int16/int32,
+  int32 -> int8/int16, uint8 -> int8): requantization by input_scale / output_scale (double, TFLM's
+  QuantizeMultiplier), clamp(zp_out + requantize(q - zp_in)). uint8 <-> int8 is what a model with uint8
+  input / output has at its ends; TFLM's XOR 0x80 shortcut (same scale, zero points 128 apart) gives the
+  same bytes as the general formula (its multiplier is then exactly 1);
+- DEQUANTIZE int8/int16/uint8 -> float32: scale * (q - zero point) in single precision."""
 import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
 from harness.plan.quant import quantize_multiplier
 
-_TM_DTYPE = {np.dtype(np.int8): 0, np.dtype(np.int16): 1, np.dtype(np.float32): 2, np.dtype(np.int32): 3}
+# tm_dtype_t (firmware/runtime/tm_runtime.h)
+_TM_DTYPE = {np.dtype(np.int8): 0, np.dtype(np.int16): 1, np.dtype(np.float32): 2, np.dtype(np.int32): 3,
+             np.dtype(np.uint8): 4}
 _INT_PAIRS = {(np.int8, np.int8), (np.int8, np.int16), (np.int8, np.int32), (np.int16, np.int8),
-              (np.int16, np.int16), (np.int16, np.int32), (np.int32, np.int8), (np.int32, np.int16)}
+              (np.int16, np.int16), (np.int16, np.int32), (np.int32, np.int8), (np.int32, np.int16),
+              (np.uint8, np.int8), (np.int8, np.uint8)}
 
 
 def _per_tensor(t, where: str, role: str) -> None:
@@ -45,8 +51,8 @@ def lower_quantize(g: Graph, op: Op) -> KernelCall:
 def lower_dequantize(g: Graph, op: Op) -> KernelCall:
     inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
     where = f"op {op.index} DEQUANTIZE (output {out.name!r})"
-    if inp.dtype not in (np.int8, np.int16) or out.dtype != np.float32:
-        raise ModelError(f"{where}: only int8/int16 -> float32 is supported, got "
+    if inp.dtype not in (np.int8, np.int16, np.uint8) or out.dtype != np.float32:
+        raise ModelError(f"{where}: only int8/int16/uint8 -> float32 is supported, got "
                          f"{np.dtype(inp.dtype)} -> {np.dtype(out.dtype)}")
     _per_tensor(inp, where, "the input")
     n = out.nbytes // 4
