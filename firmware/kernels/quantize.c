@@ -10,6 +10,8 @@ static int32_t load(const uint8_t *base, uint32_t i, uint8_t type)
     switch (type) {
     case TM_INT8:
         return ((const int8_t *)base)[i];
+    case TM_UINT8:
+        return base[i];
     case TM_INT16: {
         int16_t v;
         memcpy(&v, base + 2 * i, sizeof v);
@@ -28,6 +30,8 @@ static void store(uint8_t *base, uint32_t i, uint8_t type, int32_t v)
 {
     if (type == TM_INT8) {
         ((int8_t *)base)[i] = (int8_t)tm_clamp(v, INT8_MIN, INT8_MAX);
+    } else if (type == TM_UINT8) {
+        base[i] = (uint8_t)tm_clamp(v, 0, UINT8_MAX);
     } else if (type == TM_INT16) {
         int16_t s = (int16_t)tm_clamp(v, INT16_MIN, INT16_MAX);
         memcpy(base + 2 * i, &s, sizeof s);

@@ -16,6 +16,7 @@ typedef struct {
 } tm_quantize_params_t;
 
 tm_status_t tm_quantize_f32(const void *params, uint8_t *arena);     /* float32 -> int8 / int16 */
-tm_status_t tm_requantize_int(const void *params, uint8_t *arena);   /* int8/int16/int32 -> int8/int16/int32 */
-tm_status_t tm_dequantize_f32(const void *params, uint8_t *arena);   /* int8 / int16 -> float32 */
+tm_status_t tm_requantize_int(const void *params, uint8_t *arena);   /* int8/int16/int32 -> int8/int16/int32,
+                                                                        uint8 <-> int8 */
+tm_status_t tm_dequantize_f32(const void *params, uint8_t *arena);   /* int8 / int16 / uint8 -> float32 */
 #endif

@@ -8,7 +8,7 @@
 
 typedef enum { TM_OK = 0, TM_ERR_OP = 1, TM_ERR_PARAM = 2 } tm_status_t;
 
-typedef enum { TM_INT8 = 0, TM_INT16 = 1, TM_FLOAT32 = 2, TM_INT32 = 3 } tm_dtype_t;
+typedef enum { TM_INT8 = 0, TM_INT16 = 1, TM_FLOAT32 = 2, TM_INT32 = 3, TM_UINT8 = 4 } tm_dtype_t;
 
 /* A kernel: reads its parameters from the model image and its tensors from the arena; never allocates. */
 typedef tm_status_t (*tm_kernel_fn)(const void *params, uint8_t *arena);

@@ -9,6 +9,7 @@ static uint32_t dtype_bytes(uint8_t dtype)
 {
     switch (dtype) {
     case TM_INT8: return 1;
+    case TM_UINT8: return 1;
     case TM_INT16: return 2;
     case TM_FLOAT32: return 4;
     case TM_INT32: return 4;
@@ -27,6 +28,7 @@ static float dequantize(const tm_io_t *io, const uint8_t *at)
         return f;
     }
     case TM_INT8: q = (int8_t)at[0]; break;
+    case TM_UINT8: q = at[0]; break;
     case TM_INT16: {
         int16_t h;
         memcpy(&h, at, sizeof h);

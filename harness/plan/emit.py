@@ -8,7 +8,7 @@ from harness.plan.kernel import Arena, Const
 from harness.plan.lower import SCRATCH, Lowered
 
 _DTYPE = {np.dtype(np.int8): "TM_INT8", np.dtype(np.int16): "TM_INT16", np.dtype(np.float32): "TM_FLOAT32",
-          np.dtype(np.int32): "TM_INT32"}
+          np.dtype(np.int32): "TM_INT32", np.dtype(np.uint8): "TM_UINT8"}
 
 
 def _array(ctype: str, name: str, data: np.ndarray) -> str:

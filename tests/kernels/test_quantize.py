@@ -3,9 +3,10 @@
 - float32 -> int8/int16: TFLM rounds x / scale in single precision, half away from zero. The inputs
   include exact ties ((k + 1/2) * scale), their float neighbours, values far outside the range, +-inf,
   NaN and -0.0, next to normal draws around the quantized range.
-- every integer pair TFLM requantizes (int8/int16/int32 in and out), with effective scales below and
-  above one;
-- int8/int16 -> float32;
+- every integer pair TFLM requantizes (int8/int16/int32 in and out, uint8 <-> int8), with effective
+  scales below and above one; uint8 <-> int8 also with zero point 128 and equal scales (TFLM's XOR 0x80
+  shortcut);
+- int8/int16/uint8 -> float32;
 - a Keras model converted with float input and output (QUANTIZE -> FULLY_CONNECTED -> LOGISTIC ->
   DEQUANTIZE), as the converter really emits them."""
 import os
@@ -19,7 +20,7 @@ from harness.tfgen import convert
 from tflite_synth import Synth, compare
 
 LARGE = os.environ.get("HARNESS_SWEEP") == "large"
-_BITS = {np.int8: 8, np.int16: 16, np.int32: 32}
+_BITS = {np.int8: 8, np.uint8: 8, np.int16: 16, np.int32: 32}
 
 
 def float_inputs(shape, scale, zero_point, dtype, rng, count=6):
@@ -80,7 +81,7 @@ def test_quantize_float(out_dtype, scale, zp):
 
 
 PAIRS = [(np.int8, np.int8), (np.int8, np.int16), (np.int8, np.int32), (np.int16, np.int8), (np.int16, np.int16),
-         (np.int16, np.int32), (np.int32, np.int8), (np.int32, np.int16)]
+         (np.int16, np.int32), (np.int32, np.int8), (np.int32, np.int16), (np.uint8, np.int8), (np.int8, np.uint8)]
 
 
 def _int_cases(per_pair):
@@ -92,6 +93,16 @@ def _int_cases(per_pair):
             ratio = float(np.exp(rng.uniform(np.log(1e-3), np.log(1e3 if j % 2 else 1.0))))
             out.append(pytest.param(a, b, sa, _zp(rng, a), sa / ratio, _zp(rng, b),
                                     id=f"{np.dtype(a).name}-{np.dtype(b).name}-{j}"))
+    # uint8 I/O as converters emit it: zero point 128 against its int8 twin (same scale: TFLM's XOR 0x80
+    # shortcut), and with effective scales above and below one
+    for a, b, za, zb in [(np.uint8, np.int8, 128, 0), (np.int8, np.uint8, 0, 128)]:
+        name = f"{np.dtype(a).name}-{np.dtype(b).name}"
+        out += [pytest.param(a, b, 0.02, za, 0.02, zb, id=f"{name}-zp128-same-scale"),
+                pytest.param(a, b, 1 / 255, za, 1 / 255, zb, id=f"{name}-zp128-scale1_255"),
+                pytest.param(a, b, 0.02, za, 0.05, zb + 3, id=f"{name}-zp128-ratio0.4"),
+                pytest.param(a, b, 0.05, za, 0.02, zb - 5, id=f"{name}-zp128-ratio2.5"),
+                pytest.param(a, b, 0.013, za - 128 + 7 if a == np.uint8 else 7, 0.0041,
+                             zb - 128 + 250 if b == np.uint8 else -120, id=f"{name}-ratio3.2-edge-zp")]
     return out
 
 
@@ -112,7 +123,9 @@ def test_requantize_int(in_dtype, out_dtype, in_scale, in_zp, out_scale, out_zp)
 
 def _dequant_cases(n):
     rng = np.random.default_rng(45)
-    out = [pytest.param(np.int8, 0.1, -128, id="int8"), pytest.param(np.int16, 1 / 32768, 0, id="int16")]
+    out = [pytest.param(np.int8, 0.1, -128, id="int8"), pytest.param(np.int16, 1 / 32768, 0, id="int16"),
+           pytest.param(np.uint8, 1 / 255, 0, id="uint8-zp0"), pytest.param(np.uint8, 0.037, 128, id="uint8-zp128"),
+           pytest.param(np.uint8, 2.5, 201, id="uint8-zp201")]
     for i in range(n):
         dt = np.int8 if i % 2 == 0 else np.int16
         out.append(pytest.param(dt, _scale(rng, 1e-6, 1e3), _zp(rng, dt), id=f"r{i}"))
@@ -128,6 +141,8 @@ def test_dequantize(in_dtype, scale, zp):
     xs = [rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=in_dtype) for _ in range(4)]
     if in_dtype == np.int8:
         xs.append(np.arange(-128, 128, dtype=np.int8).reshape(shape))
+    if in_dtype == np.uint8:
+        xs.append(np.arange(0, 256, dtype=np.uint8).reshape(shape))
     bad, first = compare(path, xs)
     assert bad == 0, f"{bad} inputs differ from TFLM; {first}"
 
@@ -174,6 +189,7 @@ def test_refuses_per_channel_output():
 
 
 @pytest.mark.parametrize("op,a,b", [("QUANTIZE", np.int32, np.int32), ("QUANTIZE", np.float32, np.int32),
+                                    ("QUANTIZE", np.uint8, np.int16), ("QUANTIZE", np.int16, np.uint8),
                                     ("DEQUANTIZE", np.int32, np.float32)])
 def test_refuses_unsupported_types(op, a, b):
     path = _single(op, (1, 4), a, b, None if a == np.float32 else (0.1, 0), None if b == np.float32 else (0.2, 0))
