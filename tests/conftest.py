@@ -68,3 +68,16 @@ def uncalibrated_tables(tmp_path, monkeypatch) -> Path:
         uncalibrated_copy(table.stem, folder)
     monkeypatch.setenv("HARNESS_CALIBRATION", str(folder))
     return folder
+
+
+@pytest.fixture
+def tiny_f446(tmp_path) -> Path:
+    """The F446RE's .repl with 4 KB of flash (a board named tiny_f446 that nothing fits)."""
+    from harness.board import load_board
+    text = load_board("nucleo_f446re").path.read_text()
+    small = text.replace("flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
+                         "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x1000")
+    assert small != text
+    board = tmp_path / "tiny_f446.repl"
+    board.write_text(small)
+    return board

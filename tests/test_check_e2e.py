@@ -51,22 +51,12 @@ def test_cli_json_pass(small_model):
     assert cell["fit"]["flash"]["used"] > 0 and cell["cycles"] > 0
 
 
-def _tiny_f446(tmp_path):
-    """The same chip with 4 KB of flash."""
-    text = load_board("nucleo_f446re").path.read_text().replace(
-        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
-        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x1000")
-    tiny = tmp_path / "tiny_f446.repl"
-    tiny.write_text(text)
-    return tiny
-
-
-def test_cli_model_that_does_not_fit_is_a_no_fit_verdict(tmp_path, generated_model):
+def test_cli_model_that_does_not_fit_is_a_no_fit_verdict(tmp_path, generated_model, tiny_f446):
     """An unregistered model (no expectation) that does not fit: the verdict `no-fit` names the overflow
     (README, "Statuses"), and the exit code is 0: nothing failed."""
     model = tmp_path / "some_user_model.tflite"
     model.write_bytes(generated_model.read_bytes())
-    r = CliRunner().invoke(app, ["check", "--board", str(_tiny_f446(tmp_path)), "--model", str(model),
+    r = CliRunner().invoke(app, ["check", "--board", str(tiny_f446), "--model", str(model),
                                  "--inputs", "1", "--json"])
     assert r.exit_code == 0, r.output
     (cell,) = json.loads(r.stdout)
@@ -74,7 +64,7 @@ def test_cli_model_that_does_not_fit_is_a_no_fit_verdict(tmp_path, generated_mod
     assert cell["fit"]["flash"]["used"] > cell["fit"]["flash"]["size"] == 0x1000
 
 
-def test_cli_fails_when_the_registry_expects_a_fit(tmp_path, generated_model, monkeypatch):
+def test_cli_fails_when_the_registry_expects_a_fit(tmp_path, generated_model, monkeypatch, tiny_f446):
     """A registered model the registry expects to fit the board, on a board it does not fit: `fail`, exit 1."""
     from harness import registry
     from harness.registry import ZooModel
@@ -86,7 +76,7 @@ def test_cli_fails_when_the_registry_expects_a_fit(tmp_path, generated_model, mo
                                                        expect_fit=["tiny_f446"])}   # the .repl stem
     monkeypatch.setattr(registry, "load_zoo", lambda path=registry.ZOO: zoo)
     monkeypatch.setenv("HARNESS_MODELS", str(folder))
-    r = CliRunner().invoke(app, ["check", "--board", str(_tiny_f446(tmp_path)), "--model", "fits_f446",
+    r = CliRunner().invoke(app, ["check", "--board", str(tiny_f446), "--model", "fits_f446",
                                  "--inputs", "1", "--json"])
     assert r.exit_code == 1, r.output
     (cell,) = json.loads(r.stdout)

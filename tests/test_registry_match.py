@@ -28,7 +28,7 @@ def fake_zoo(monkeypatch, tmp_path, generated_model):
 
 
 def _cell(spec: str, board: str = "nucleo_f446re"):
-    (cell,) = cli._cells([board], [spec], None)
+    (cell,) = cli._cells([load_board(board)], [spec], None)
     return cell
 
 
@@ -71,21 +71,11 @@ def test_every_file_entry_has_a_sha256():
     assert all(m.sha256 for m in registry.load_zoo().values() if m.file)
 
 
-def _tiny_board(tmp_path):
-    """The F446RE with 4 KB of flash: nothing fits."""
-    text = load_board("nucleo_f446re").path.read_text().replace(
-        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x80000",
-        "flash: Memory.MappedMemory @ sysbus 0x08000000\n    size: 0x1000")
-    board = tmp_path / "tiny_f446.repl"
-    board.write_text(text)
-    return board
-
-
 @pytest.mark.emulated
-def test_check_verdict_does_not_depend_on_the_file_name(fake_zoo, tmp_path, generated_model):
+def test_check_verdict_does_not_depend_on_the_file_name(fake_zoo, tmp_path, generated_model, tiny_f446):
     """The same bytes as `tiny_reg` (expected to fit nowhere) under another name: no-fit as the registry
     expects, exit 0, exactly as under the registered name."""
-    board = _tiny_board(tmp_path)
+    board = tiny_f446
     for name in ("tiny_reg.tflite", "my_vww.tflite"):
         copy = tmp_path / name
         shutil.copy(generated_model, copy)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 from harness.build import CACHE
-from harness.plan.lower import lower
 from harness.plan.model import load_model
 
 
