@@ -53,9 +53,10 @@ class Published:
 
     @property
     def shown_path(self) -> str:
-        """The manifest's path relative to the repository (../shared/fidelity/manifest.toml)."""
+        """The manifest's path relative to the repository (../shared/fidelity/manifest.toml), links kept as
+        given (a ../shared that is a link elsewhere still reads ../shared)."""
         try:
-            return os.path.relpath(self.manifest.resolve(), ROOT)
+            return os.path.relpath(os.path.abspath(self.manifest), ROOT)
         except ValueError:               # another drive (Windows)
             return str(self.manifest)
 

@@ -296,8 +296,8 @@ __asm__(
     "  .type icache_spread2, %function\n"
     "  .thumb_func\n"
     "icache_spread2:\n  bx lr\n"
-    "CALLS bench_calls_same, icache_same0, icache_same1, icache_same2\n"
-    "CALLS bench_calls_spread, icache_spread0, icache_spread1, icache_spread2\n"
+    "CALLS icache_calls_same, icache_same0, icache_same1, icache_same2\n"
+    "CALLS icache_calls_spread, icache_spread0, icache_spread1, icache_spread2\n"
     ".purgem LEAF\n.purgem CALLS\n"
     ".purgem BEGIN\n.purgem T0\n.purgem T0_LINE\n.purgem T1\n"
     ".text\n"
@@ -338,14 +338,14 @@ static void cmd_bench(void) {
     console_puts("end\r\n");
 }
 
-uint32_t bench_calls_same(volatile uint32_t *cyccnt, uint32_t *buf);
-uint32_t bench_calls_spread(volatile uint32_t *cyccnt, uint32_t *buf);
+uint32_t icache_calls_same(volatile uint32_t *cyccnt, uint32_t *buf);
+uint32_t icache_calls_spread(volatile uint32_t *cyccnt, uint32_t *buf);
 
 /* `icache`: the two instruction-cache benchmarks, each run twice; `icache <same> <same> <spread> <spread>`. */
 static void cmd_icache(void) {
     cyccnt_start();
     console_puts("icache");
-    bench_fn fns[] = {bench_calls_same, bench_calls_spread};
+    bench_fn fns[] = {icache_calls_same, icache_calls_spread};
     for (unsigned i = 0; i < 2; i++) {
         for (unsigned pass = 0; pass < 2; pass++) {
             console_putc(' ');
