@@ -22,11 +22,12 @@ from typing import Callable, Iterable
 
 from rich.table import Table
 
+from harness import run     # run.run_elf looked up at call time: the tests stand a fake board in
 from harness.board import load_board
 from harness.calibration.models import FitResult, Point, fit_candidate
 from harness.calibration.table import Prediction, plus_minus, table_for
 from harness.errors import HarnessError
-from harness.registry import ROOT
+from harness.registry import ROOT, sha256_of
 
 ENV_DIR = "HARNESS_FIDELITY"
 DEFAULT_DIR = ROOT.parent / "shared" / "fidelity"       # beside the repository, like ../shared/models
@@ -132,26 +133,18 @@ class Measurement:
 
 
 def measure(pair: Pair) -> Measurement:
-    from harness.board import load_board
-    from harness.run import run_elf
     if not pair.elf.is_file():
         raise HarnessError(f"{pair.elf}: no such ELF")
-    sha = hashlib.sha256(pair.elf.read_bytes()).hexdigest()
-    res, _ = run_elf(load_board(pair.board), pair.elf, measure=[MEASURE])
+    res, _ = run.run_elf(load_board(pair.board), pair.elf, measure=[MEASURE])
     m = res.measures[0]
     output = next((line.removeprefix("output=") for line in res.lines if line.startswith("output=")), None)
-    # `events` arrives with the engine's memory-system counters; before that there are none
-    events = m.events[0] if getattr(m, "events", None) else {}
-    return Measurement(sha, res.detail, res.exit_code, output, res.lines[-1] if res.lines else None,
-                       [(i, c) for (i, _), c in zip(m.passes, m.cycles)], dict(events))
+    return Measurement(sha256_of(pair.elf), res.detail, res.exit_code, output, res.lines[-1] if res.lines else None,
+                       [(i, c) for (i, _), c in zip(m.passes, m.cycles)], dict(m.events[0]) if m.events else {})
 
 
+# (board, cycles, instructions, events) -> Prediction; module level: it goes to the worker processes
 Predictor = Callable[[str, float, int, dict], Prediction]
-
-
-def shipped_prediction(board: str, cycles: float, instructions: int, events: dict) -> Prediction:
-    """The board's shipped table (renode/calibration/<board>.toml)."""
-    return table_for(board).predict(cycles, instructions, events=events)
+shipped_prediction: Predictor = run.latency     # the board's shipped table (renode/calibration/<board>.toml)
 
 
 @dataclass

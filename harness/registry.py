@@ -58,6 +58,7 @@ def locate(model: ZooModel) -> Path | None:
 
 
 def sha256_of(path: Path) -> str:
+    """The hex SHA-256 of a file's bytes (models here; firmware builds in harness/calibration)."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 

@@ -98,7 +98,7 @@ def check_elf(board: Board, path: Path) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # time between two points
 
-def latency(board: Board, cycles: float, instructions: int | None = None,
+def latency(board: Board | str, cycles: float, instructions: int | None = None,
             events: dict[str, int] | None = None) -> Prediction:
     """Milliseconds (± error, with the table's status) of `cycles` modelled cycles on `board`: the board's
     calibration table (renode/calibration/<board>.toml), the one conversion of every report; a calibrated

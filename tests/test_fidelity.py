@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from harness import fidelity
+from harness import fidelity, run
 from harness.calibration.table import Prediction, plus_minus
 from harness.cli import app
 from harness.errors import HarnessError
@@ -167,7 +167,7 @@ def test_events_reach_the_table(monkeypatch) -> None:
             seen["args"] = (cycles, instructions, events)
             return Prediction(1.0, 0.1, 0.0, 0.0, "calibrated (n=5)")
 
-    monkeypatch.setattr(fidelity, "table_for", lambda board: Table())
+    monkeypatch.setattr(run, "table_for", lambda board: Table())      # shipped_prediction is run.latency
     assert fidelity.shipped_prediction("b", 10.0, 5, {"stall_cycles": 3}).latency_ms == 1.0
     assert seen["args"] == (10.0, 5, {"stall_cycles": 3})
 

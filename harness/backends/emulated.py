@@ -746,24 +746,24 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         latency: flash fetches cost `latency` cycles per line while neither cache is on. The block
         running now was charged with the old penalty: remember it for a take-back in that block."""
         hdr = self._hdr
+        flash, scs = self._fetch_registers()
         if self.memory is not None:
-            flash = next((m for m in self.peripherals.values() if isinstance(m, Stm32FlashController)), None)
-            scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
-            acr = flash.stored(Stm32FlashController.ACR) if flash is not None else 0
-            ccr = scs.stored(SystemControlSpace.CCR) if scs is not None else 0
-            latency, prefetch, icache = self.memory.state(acr, ccr)
+            latency, prefetch, icache = self.memory.state(flash, scs)
             self._lib.bc_mm_state(self._state, latency * self._tpc, int(prefetch), int(icache))
             return
-        penalty = self._fetch_penalty()
+        penalty = self._fetch_penalty(flash, scs)
         if penalty != hdr.flash_penalty:
             if self._penalty_then is None or self._penalty_then[0] != hdr.count:
                 self._penalty_then = (hdr.count, hdr.flash_penalty)
             hdr.flash_penalty = penalty
             self._lib.bc_settings(self._state)
 
-    def _fetch_penalty(self) -> int:
-        flash = next((m for m in self.peripherals.values() if isinstance(m, Stm32FlashController)), None)
-        scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+    def _fetch_registers(self) -> tuple[Stm32FlashController | None, SystemControlSpace | None]:
+        """The peripherals whose registers say how instructions are fetched: FLASH_ACR's and SCB CCR's."""
+        return (next((m for m in self.peripherals.values() if isinstance(m, Stm32FlashController)), None),
+                next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None))
+
+    def _fetch_penalty(self, flash: Stm32FlashController | None, scs: SystemControlSpace | None) -> int:
         if flash is None or not self.board.facts.get("flash"):
             return 0
         if "cache" in self.board.facts:          # code runs from the AXIM flash address: the L1 I-cache

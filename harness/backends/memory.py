@@ -21,12 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.backends.peripherals import Stm32FlashController, SystemControlSpace
 from harness.board import Board
-
-# FLASH_ACR (RM0390 / RM0385, "Flash access control register"): LATENCY[3:0], PRFTEN (8), ICEN / ARTEN (9)
-ACR_LATENCY, ACR_PRFTEN, ACR_ICEN = 0xF, 1 << 8, 1 << 9
-# SCB CCR (ARMv7-M Architecture Reference Manual, "Configuration and Control Register"): IC (17)
-CCR_IC = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -46,12 +42,13 @@ class MemorySystem:
     flash: tuple[int, int]             # [lo, hi) as the core fetches it
     icache: Cache                      # its line is the line the fetch side reads
 
-    def state(self, acr: int, ccr: int) -> tuple[int, bool, bool]:
-        """(flash wait states, the prefetch buffer feeds the core, the I-cache is on) from the registers."""
-        latency = acr & ACR_LATENCY
+    def state(self, flash: Stm32FlashController | None, scs: SystemControlSpace | None) -> tuple[int, bool, bool]:
+        """(flash wait states, the prefetch buffer feeds the core, the I-cache is on) as the firmware set
+        FLASH_ACR (LATENCY, PRFTEN, ICEN) and, on the M7, SCB CCR.IC."""
+        latency = flash.latency if flash is not None else 0
         if self.kind == "art":
-            return latency, bool(acr & ACR_PRFTEN), bool(acr & ACR_ICEN)
-        return latency, False, bool(ccr & CCR_IC)
+            return latency, flash is not None and flash.prefetch, flash is not None and flash.accelerated
+        return latency, False, scs is not None and bool(scs.stored(SystemControlSpace.CCR) & SystemControlSpace.CCR_IC)
 
 
 def _int(board: Board, group: str, key: str) -> int:

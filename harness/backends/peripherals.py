@@ -186,15 +186,19 @@ class Stm32Pwr(RegisterFile):
 
 class Stm32FlashController(RegisterFile):
     """MTD.STM32F4_FlashController: ACR (0x00) reads back as written; `latency` keeps the wait states,
-    `accelerated` says whether the ART instruction cache is on (F4 ICEN / F7 ARTEN, both bit 9). A write
-    to ACR changes the flash fetch penalty of the cycle model."""
+    `accelerated` says whether the ART instruction cache is on (F4 ICEN / F7 ARTEN, both bit 9), `prefetch`
+    whether PRFTEN (bit 8) is. A write to ACR changes the flash fetch model of the cycle model."""
     ACR, CR, OPTCR = 0x00, 0x10, 0x14
-    ART_ON = 1 << 9
+    PRFTEN, ART_ON = 1 << 8, 1 << 9
     resets = {CR: 0x8000_0000, OPTCR: 0x0FFF_AAED}
 
     @property
     def latency(self) -> int:
         return self.stored(self.ACR) & 0xF
+
+    @property
+    def prefetch(self) -> bool:
+        return bool(self.stored(self.ACR) & self.PRFTEN)
 
     @property
     def accelerated(self) -> bool:

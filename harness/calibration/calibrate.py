@@ -23,7 +23,7 @@ import tomli_w
 
 from harness.calibration import models
 from harness.calibration.measurements import Measurement
-from harness.calibration.table import CALIBRATION_DIR, applies_to
+from harness.calibration.table import CALIBRATION_DIR, applies_to, calibrated_status
 from harness.errors import HarnessError
 
 
@@ -122,7 +122,7 @@ def fit_board(board_name: str, ms: list[Measurement], existing: Path | None = No
     if published is not None:
         from harness.calibration.published import SOURCE_LABEL
         label, source = SOURCE_LABEL, published.source
-    status = f"calibrated (n={len(points)}" + (f", source: {label})" if label else ")")
+    status = calibrated_status(len(points), label)
     cal = {
         "fitted_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "n": len(points),

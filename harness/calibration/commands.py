@@ -39,8 +39,6 @@ def calibrate(
                 raise HarnessError("--published is a source of its own: give it, or hardware results, not both")
             source = _read_published(published, board, jobs)
             ms = source.measurements
-            for w in source.warnings:
-                err.print(f"warning: {w}", markup=False, highlight=False)
         elif not paths:
             raise HarnessError("give hardware results (reports, JUnit XML, CSV, or folders of them) or --published MANIFEST")
         else:

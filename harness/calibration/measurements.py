@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ from xml.etree import ElementTree as ET
 
 from harness.board import load_board
 from harness.errors import HarnessError
+from harness.registry import sha256_of as sha256_file     # one definition of a file's hash
 
 CSV_COLUMNS = ["firmware_sha256", "board", "board_serial", "measured_ms", "cycles", "instructions", "model",
                "taken_at", "ops", "power_w", "synthetic", "events"]
@@ -54,10 +54,6 @@ class Measurement:
                 "power_w": "" if self.power_w is None else self.power_w,
                 "synthetic": "true" if self.synthetic else "",
                 "events": json.dumps(self.events, sort_keys=True) if self.events else ""}
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def emulated_counts(board_name: str, elf: Path, model_path: Path, seed: int = 0) -> tuple[int, int | None]:

@@ -16,7 +16,6 @@ Memory-system events (Point.events, from the emulator's memory model, EmulatedBo
   prefetched_lines      ... served by the prefetch buffer (sequential lines)
   icache_misses         ... read from the flash on demand
 A candidate that needs a key some measurement lacks is not fitted ("the measurements lack its inputs").
-A feature name may be a sum of event keys joined by "+".
 """
 from __future__ import annotations
 
@@ -84,9 +83,8 @@ def _has_events(p: Point, keys) -> bool:
 
 
 def event_value(p: Point, name: str) -> float | None:
-    """A feature named by event keys joined by '+': their sum, None if the point lacks one of them."""
-    keys = name.split("+")
-    return float(sum(p.events[k] for k in keys)) if _has_events(p, keys) else None
+    """The event count `name` of the point, None if it lacks it."""
+    return float(p.events[name]) if _has_events(p, (name,)) else None
 
 
 def _core(p: Point) -> float | None:
@@ -94,16 +92,12 @@ def _core(p: Point) -> float | None:
     return float(p.cycles - p.events["stall_cycles"]) if _has_events(p, ("stall_cycles",)) else None
 
 
-def _event_features(*keys: str, optional: str | None = None):
-    """Features `keys` (each a '+'-joined sum); `optional` is added to the last one when every point has it."""
+def _event_features(*keys: str):
+    """Features `keys` (event names), when every point has them and the stalls its core part needs."""
     def features(points):
-        if not points or not all(_has_events(p, ("stall_cycles",) + tuple(k for key in keys for k in key.split("+")))
-                                 for p in points):
+        if not points or not all(_has_events(p, ("stall_cycles",) + keys) for p in points):
             return None
-        names = list(keys)
-        if optional and all(_has_events(p, (optional,)) for p in points):
-            names[-1] = f"{names[-1]}+{optional}"
-        return names
+        return list(keys)
     return features
 
 

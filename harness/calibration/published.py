@@ -18,16 +18,16 @@ paper's setup for them differed in a way the firmware cannot reproduce; the mani
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from harness import fidelity
 from harness.calibration.measurements import Measurement
 from harness.errors import HarnessError
+from harness.registry import ROOT
 
 SOURCE_LABEL = "MicroNets Table 4 via TFLM+CMSIS-NN"
-ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def describe(pair: fidelity.Pair) -> dict:
@@ -48,7 +48,6 @@ class Published:
     manifest_sha256: str
     measurements: list[Measurement]
     excluded: list[fidelity.Pair]
-    warnings: list[str] = field(default_factory=list)
     describe = staticmethod(describe)    # an excluded pair as the table records it
 
     @property

@@ -93,6 +93,11 @@ def applies_to(board: Board) -> dict:
     }
 
 
+def calibrated_status(n: int, source_label: str = "") -> str:
+    """The status a calibrated table states: `calibrated (n=5, source: ...)`, or without a source label."""
+    return f"calibrated (n={n}" + (f", source: {source_label})" if source_label else ")")
+
+
 # A mapping whose worst leave-one-out error on the ground truth exceeds this is rejected by it; the others
 # are all consistent with it (issue 15's target for the shipped tables: +-10 % left out).
 PLAUSIBLE_LOO = 0.10
@@ -117,9 +122,7 @@ class CalibrationTable:
 
     @property
     def status(self) -> str:
-        if not self.calibrated:
-            return "uncalibrated"
-        return f"calibrated (n={self.n}" + (f", source: {self.source})" if self.source else ")")
+        return calibrated_status(self.n, self.source) if self.calibrated else "uncalibrated"
 
     def describe(self) -> dict:
         """What a report records about the table it used."""
