@@ -12,6 +12,7 @@ import numpy as np
 
 from harness import registry
 from harness.plan.model import Tensor
+from harness.plan.quant import affine_quantize
 
 IMAGES = ["tflite-micro/testdata/person.bmp", "tflite-micro/testdata/no_person.bmp"]
 CLIPS = [f"tflite-micro/testdata/{w}_1000ms.wav" for w in ("yes", "no", "silence", "noise")]
@@ -29,9 +30,7 @@ def _find(rel: str) -> Path | None:
 def quantize(values: np.ndarray, t: Tensor) -> np.ndarray:
     if np.dtype(t.dtype).kind == "f":
         return values.astype(t.dtype).reshape(t.shape)
-    info = np.iinfo(t.dtype)
-    q = np.round(values / t.scale) + t.zero_point
-    return np.clip(q, info.min, info.max).astype(t.dtype).reshape(t.shape)
+    return affine_quantize(values, t.scale, t.zero_point, t.dtype).reshape(t.shape)
 
 
 def read_bmp_gray(path: Path) -> np.ndarray:

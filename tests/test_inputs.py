@@ -35,6 +35,13 @@ def test_quantize_rounds_and_saturates():
     assert quantize(np.array([0.0, 0.75, 1000.0, -1000.0]), t).tolist() == [-3, -1, 127, -128]
 
 
+def test_quantize_rounds_half_away_from_zero_like_tflm():
+    """TFLM's AffineQuantize rounds with TfLiteRound (std::round): 2.5 -> 3 and -2.5 -> -3, where numpy's
+    round (half to even) gives 2 and -2."""
+    t = type("T", (), {"dtype": np.int8, "scale": 1.0, "zero_point": 0, "shape": (4,)})()
+    assert quantize(np.array([2.5, -2.5, 0.5, -1.5]), t).tolist() == [3, -3, 1, -2]
+
+
 def test_mfcc_shape_and_tone():
     rate = 16000
     tone = (np.sin(2 * np.pi * 1000 * np.arange(rate) / rate) * 8000).astype(np.int16)

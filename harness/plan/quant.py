@@ -18,6 +18,21 @@ def tfl_round(x: float) -> int:
     return int(math.copysign(math.floor(abs(x) + 0.5), x))
 
 
+def affine_quantize(values: np.ndarray, scale: float, zero_point: int, dtype) -> np.ndarray:
+    """Real values into an integer tensor as TFLM's QUANTIZE does (AffineQuantize): the division in single
+    precision, TfLiteRound (half away from zero), plus the zero point, saturated to the type. A quotient
+    outside int32 (or NaN) converts to INT32_MIN as the reference interpreter's x86 cast gives, and the zero
+    point is added with int32 wraparound. firmware/kernels/quantize.c's quantize_one is the board's twin;
+    this one serves the host (real inputs, the MLPerf Tiny ad01 windows)."""
+    q = (np.asarray(values, np.float32) / np.float32(scale)).astype(np.float64)   # exact in double
+    with np.errstate(invalid="ignore"):
+        inside = (q >= -2.0**31) & (q < 2.0**31)
+        r = np.where(inside, np.copysign(np.floor(np.abs(np.where(inside, q, 0)) + 0.5), q), -2.0**31)
+    r = (r.astype(np.int64) + int(zero_point) + 2**31) % 2**32 - 2**31           # int32 wraparound
+    info = np.iinfo(dtype)
+    return np.clip(r, info.min, info.max).astype(dtype)
+
+
 def quantize_multiplier(real: float) -> tuple[int, int]:
     """A real multiplier as (int32 q31 multiplier, shift) with real ≈ q * 2^(shift - 31)."""
     if real == 0.0:

@@ -195,3 +195,17 @@ def test_refuses_unsupported_types(op, a, b):
     path = _single(op, (1, 4), a, b, None if a == np.float32 else (0.1, 0), None if b == np.float32 else (0.2, 0))
     with pytest.raises(ModelError, match=rf"op 0 {op} "):
         lower(load_model(path))
+
+
+@pytest.mark.parametrize("out_dtype,scale,zp", _float_cases(4))
+def test_host_affine_quantize_is_tflms(out_dtype, scale, zp):
+    """quant.affine_quantize (the host's twin of tm_quantize_f32: real inputs, MLPerf Tiny ad01 windows) gives
+    TFLM's QUANTIZE bytes on ties, near-ties, saturating values, infinities and NaN."""
+    from harness.plan.quant import affine_quantize
+    from tflite_synth import tflm
+    shape = (2, 37)
+    ref = tflm(_single("QUANTIZE", shape, np.float32, out_dtype, None, (scale, zp)))
+    for x in float_inputs(shape, scale, zp, out_dtype, np.random.default_rng(5)):
+        ref.set_input(x, 0)
+        ref.invoke()
+        assert np.array_equal(affine_quantize(x, scale, zp, out_dtype), ref.get_output(0))
