@@ -84,3 +84,15 @@ def calculate_input_radius(integer_bits: int, left_shift: int, total_signed_bits
     if left_shift < 0:
         raise ModelError(f"input radius: negative left shift {left_shift}")
     return (((1 << integer_bits) - 1) << (total_signed_bits - integer_bits)) >> left_shift
+
+
+def input_rescaling(input_scale: float, integer_bits: int = 4) -> tuple[int, int, int]:
+    """(multiplier, left shift, input radius) as TFLM's int8 LOGISTIC/TANH Prepare computes them: frexp of
+    input_scale * 2^(31 - integer_bits) (Q4.27 for 4 bits) in double, the significand rounded to Q31.
+    Unlike quantize_multiplier, TFLM does not renormalise a significand that rounds up to 2^31 here; such a
+    scale is refused rather than given a multiplier TFLM would not compute."""
+    q, shift = math.frexp(float(input_scale) * float(1 << (31 - integer_bits)))
+    mult = tfl_round(q * (1 << 31))
+    if not 0 < mult < (1 << 31) or shift < 0:
+        raise ModelError(f"input scale {input_scale!r} is outside what the int8 kernel handles")
+    return mult, shift, calculate_input_radius(integer_bits, shift)

@@ -4,27 +4,11 @@ saturate. The output quantization is fixed by the algorithm: LOGISTIC writes q/2
 zero point -128), TANH writes q/128 (zero point 0); TFLM ignores the output scale, and so do we.
 float32: TFLM's reference kernels, element-wise: LOGISTIC 1 above 16.619047..., expf(x) below -9, else
 1 / (1 + expf(-x)); TANH tanhf(x) (the C library's, newlib's on the board)."""
-import math
-
 import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.quant import calculate_input_radius, tfl_round
-
-INPUT_INTEGER_BITS = 4
-
-
-def input_rescaling(input_scale: float) -> tuple[int, int, int]:
-    """(multiplier, left shift, input radius) as TFLM's int8 LOGISTIC/TANH Prepare computes them:
-    frexp of input_scale * 2^27 in double, the significand rounded to Q31."""
-    real = float(input_scale) * float(1 << (31 - INPUT_INTEGER_BITS))
-    q, shift = math.frexp(real)
-    mult = tfl_round(q * (1 << 31))
-    if not 0 < mult < (1 << 31) or shift < 0:
-        raise ModelError(f"input scale {input_scale!r} is outside what the int8 kernel handles")
-    return mult, shift, calculate_input_radius(INPUT_INTEGER_BITS, shift)
-
+from harness.plan.quant import input_rescaling
 
 def lower(g: Graph, op: Op) -> KernelCall:
     inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])

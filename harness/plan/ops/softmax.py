@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.plan.kernel import Arena, Const, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.quant import calculate_input_radius, quantize_multiplier
+from harness.plan.quant import calculate_input_radius, quantize_multiplier, tfl_round
 
 SCALED_DIFF_INTEGER_BITS = 5
 
@@ -45,8 +45,8 @@ def _expf():
 
 
 def _roundf(x: np.float32) -> np.float32:
-    """TfLiteRound on a float: half away from zero (exact via double)."""
-    return np.float32(math.copysign(math.floor(abs(float(x)) + 0.5), float(x)))
+    """TfLiteRound on a float (exact via double), kept a float for the LUT arithmetic."""
+    return np.float32(tfl_round(float(x)))
 
 
 def gen_lut_int16(func, input_min: float, input_max: float, output_min: float, output_max: float) -> np.ndarray:
