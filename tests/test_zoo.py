@@ -7,6 +7,10 @@ per session however many tests look at it; its flash, SRAM and cycles are JUnit 
 """
 import pytest
 
+from harness import registry
+from harness.inputs import real_inputs
+from harness.plan.model import load_model
+
 pytestmark = pytest.mark.emulated
 
 
@@ -23,6 +27,20 @@ def test_bit_exact(zoo_verdict):
         pytest.skip(f"not run: {v.reasons[-1] if v.reasons else 'does not fit'}")
     assert v.mismatches == 0, f"{v.mismatches} of {v.inputs} outputs differ from TFLM"
     assert v.inputs > 0
+
+
+def test_real_inputs_compared_as_harness_check_does(zoo_verdict, harness_session, zoo_cell):
+    """The cell compares the real inputs of its registry task (images, speech MFCC, AD windows) that this
+    machine has, exactly the set `harness check` compares, and they are bit-exact too."""
+    v = zoo_verdict
+    _runs(v)
+    if v.fit is not None and not v.fit.fits:
+        pytest.skip("not run: does not fit")
+    entry = registry.load_zoo().get(v.model)
+    g = load_model(harness_session.model_path(zoo_cell))
+    expected = [name for name, _ in real_inputs(entry.task if entry else None, g.tensor(g.inputs[0]))]
+    assert v.real_inputs == expected
+    assert v.real_mismatches in (None, 0), f"{v.real_mismatches} real inputs differ from TFLM"
 
 
 def test_fit_verdict(zoo_verdict):
