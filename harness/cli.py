@@ -31,7 +31,8 @@ def _table(verdicts: list[Verdict]) -> Table:
     t = Table(title="harness check", header_style="bold")
     for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "instructions/inf", "cycles/inf",
                 "latency/inf", "energy/inf", "verdict"):
-        t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left")
+        # fold, never cut: two model ids that differ only at the end must not read the same in a narrow terminal
+        t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left", overflow="fold")
     for v in verdicts:
         f = v.fit
         flash = f"{_kb(f.flash.used)} / {_kb(f.flash.size)} ({f.flash.percent:.1f}%)" if f else "-"

@@ -1,0 +1,108 @@
+"""What a reader of `harness check` sees (issue 14, items 4-6): memory.png shows flash and SRAM apart, each
+against the board's capacity; cycles_vs_macs.png keeps series with the same points visible; the terminal
+table never cuts a model id; the TFLM comparison has a row for a model given by path and says when
+TFLM's arena alone does not fit the board's SRAM.
+
+The plots are checked on the figures write_plots saves (their artists), not on pixels."""
+import dataclasses
+
+import pytest
+from matplotlib.figure import Figure
+from rich.console import Console
+from typer.testing import CliRunner
+
+from harness import registry
+from harness.board import load_board
+from harness.check import Verdict, check_cell
+from harness.cli import _table, app
+from harness.plots import write_plots
+
+pytestmark = pytest.mark.emulated
+
+BOARDS = ["nucleo_f446re", "nucleo_f746zg", "nucleo_f767zi"]
+KB = 1024
+
+
+@pytest.fixture(scope="module")
+def verdicts() -> list[Verdict]:
+    """The project's own small model, run on every board (the F746ZG and F767ZI give the same cycles)."""
+    mid, path = registry.resolve("gen_ad_fc_s")
+    out = [check_cell(mid, path, load_board(b), inputs=1) for b in BOARDS]
+    assert all(v.status == "pass" for v in out), [v.reasons for v in out]
+    return out
+
+
+def saved_figures(monkeypatch, verdicts, folder) -> dict[str, Figure]:
+    """write_plots' figures by file name, as they were when saved."""
+    seen = {}
+    real = Figure.savefig
+
+    def savefig(self, fname, *a, **k):
+        seen[getattr(fname, "name", str(fname)).rsplit("/", 1)[-1]] = self
+        return real(self, fname, *a, **k)
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    write_plots(verdicts, folder)
+    return seen
+
+
+def _vlines(ax) -> set[float]:
+    return {round(line.get_xdata()[0], 6) for line in ax.get_lines()
+            if len(set(line.get_xdata())) == 1}
+
+
+def _bar_totals(ax) -> dict[str, float]:
+    """Bar length per y tick label (the stacked parts summed) and the parts' labels."""
+    rows = {round(t.get_position()[1], 6): t.get_text() for t in ax.get_yticklabels()}
+    totals: dict[str, float] = {}
+    for c in ax.containers:
+        for p in c.patches:
+            y = rows[round(p.get_y() + p.get_height() / 2, 6)]
+            totals[y] = totals.get(y, 0.0) + p.get_width()
+    return totals
+
+
+def test_memory_plot_shows_flash_and_sram_apart_against_the_boards_capacity(monkeypatch, tmp_path, verdicts):
+    fig = saved_figures(monkeypatch, verdicts, tmp_path)["memory.png"]
+    for v in verdicts:
+        board = load_board(v.board)                  # the capacities come from the .repl, not the plot
+        flash_ax = [ax for ax in fig.axes if round(board.flash.size / KB, 6) in _vlines(ax)
+                    and v.board in ax.get_title()]
+        sram_ax = [ax for ax in fig.axes if round(board.sram_size / KB, 6) in _vlines(ax)
+                   and v.board in ax.get_title()]
+        assert len(flash_ax) == 1 and len(sram_ax) == 1 and flash_ax != sram_ax, [a.get_title() for a in fig.axes]
+        (flash_ax,), (sram_ax,) = flash_ax, sram_ax
+        # each bar is the whole region's use: the ELF's flash bytes, the SRAM bytes with the stack high-water
+        assert _bar_totals(flash_ax)[v.model] == pytest.approx(v.fit.flash.used / KB)
+        assert _bar_totals(sram_ax)[v.model] == pytest.approx(v.fit.sram.used / KB)
+        assert {c.get_label() for c in sram_ax.containers} <= {"arena", "input buffer", "other RAM", "stack"}
+        assert not {c.get_label() for c in flash_ax.containers} & {"arena", "input buffer", "stack"}
+        # the weights part is the fit split's (tests/test_fit_split.py), not another reading of the ELF
+        (weights,) = [c for c in flash_ax.containers if c.get_label() == "weights"]
+        assert weights.patches[0].get_width() == pytest.approx(v.memory["weights"] / KB)
+
+
+def test_cycles_plot_keeps_series_with_the_same_points_visible(monkeypatch, tmp_path, verdicts):
+    by_board = {v.board: v for v in verdicts}
+    assert (by_board["nucleo_f746zg"].cycles, by_board["nucleo_f746zg"].macs) == \
+        (by_board["nucleo_f767zi"].cycles, by_board["nucleo_f767zi"].macs)     # the case of the issue
+    (ax,) = saved_figures(monkeypatch, verdicts, tmp_path)["cycles_vs_macs.png"].axes
+    series = {c.get_label().split()[0]: c for c in ax.collections}
+    assert set(series) == set(BOARDS)
+    f746, f767 = series["nucleo_f746zg"], series["nucleo_f767zi"]
+    assert (f746.get_offsets() == f767.get_offsets()).all()           # same points, both drawn
+    shapes = {b: tuple(map(tuple, c.get_paths()[0].vertices.round(3))) for b, c in series.items()}
+    assert len(set(shapes.values())) == len(BOARDS)                    # every board its own marker
+    later = max(("nucleo_f746zg", "nucleo_f767zi"), key=lambda b: ax.collections.index(series[b]))
+    other = ({"nucleo_f746zg", "nucleo_f767zi"} - {later}).pop()
+    assert other in series[later].get_label()                          # the legend says they coincide
+
+
+def test_long_model_ids_are_not_cut_in_an_80_column_terminal(verdicts):
+    ids = ["pretrainedResnet_large_int8_variant_one", "pretrainedResnet_large_int8_variant_two"]
+    rows = [dataclasses.replace(verdicts[0], model=m) for m in ids]
+    console = Console(width=80, record=True, color_system=None)
+    console.print(_table(rows))
+    text = console.export_text()
+    assert "…" not in text                                             # no cell is cut anywhere
+    first = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
+    assert first == "".join(ids)                                       # the model column, folded, is whole
