@@ -5,6 +5,8 @@ TFLM's arena alone does not fit the board's SRAM.
 
 The plots are checked on the figures write_plots saves (their artists), not on pixels."""
 import dataclasses
+import json
+import shutil
 
 import pytest
 from matplotlib.figure import Figure
@@ -16,6 +18,7 @@ from harness.board import load_board
 from harness.check import Verdict, check_cell
 from harness.cli import _table, app
 from harness.plots import write_plots
+from harness.reference import tflm_arena
 
 pytestmark = pytest.mark.emulated
 
@@ -106,3 +109,85 @@ def test_long_model_ids_are_not_cut_in_an_80_column_terminal(verdicts):
     assert "…" not in text                                             # no cell is cut anywhere
     first = "".join(line.split("│")[1].strip() for line in text.splitlines() if line.startswith("│"))
     assert first == "".join(ids)                                       # the model column, folded, is whole
+
+
+# --- item 5: the TFLM comparison for a model given by path --------------------------------------------
+
+@pytest.fixture
+def small_sram_board(tmp_path):
+    """The F446RE with 4 KB of SRAM (one bank): gen_ad_fc_s fits it with our runtime (about 2 KB with the
+    stack), while TFLM's arena for it (about 4.8 KB, most of it persistent structures) does not."""
+    text = load_board("nucleo_f446re").path.read_text()
+    small = text.replace("sram1: Memory.MappedMemory @ sysbus 0x20000000\n    size: 0x1C000",
+                         "sram1: Memory.MappedMemory @ sysbus 0x20000000\n    size: 0x1000")
+    small = small.replace("sram2: Memory.MappedMemory @ sysbus 0x2001C000\n    size: 0x4000\n", "")
+    assert small.count("MappedMemory") == text.count("MappedMemory") - 1
+    path = tmp_path / "small_sram_f446.repl"
+    path.write_text(small)
+    return path
+
+
+def _comparison_rows(summary: str) -> dict[str, dict[str, str]]:
+    """The TFLM comparison table of summary.md: model -> {column: cell}."""
+    part = summary.split("## Against the MicroNets paper (Table 4) and TFLM", 1)[1].split("\n## ", 1)[0]
+    table = [line for line in part.splitlines() if line.startswith("|")]
+    head = [c.strip() for c in table[0].strip("|").split("|")]
+    return {cells[0]: dict(zip(head, cells)) for line in table[2:]
+            if (cells := [c.strip() for c in line.strip("|").split("|")])}
+
+
+def test_model_given_by_path_gets_its_tflm_row_and_fit(tmp_path, small_sram_board):
+    src = registry.resolve("gen_ad_fc_s")[1]
+    model = tmp_path / "users_own_model.tflite"
+    shutil.copyfile(src, model)
+    tflm = tflm_arena(model)                                           # TFLM's own allocator, the reference
+    small = load_board(str(small_sram_board))
+    assert tflm["head"] < small.sram_size < tflm["total"]              # the case this test is about
+    r = CliRunner().invoke(app, ["check", "-b", "nucleo_f446re", "-b", str(small_sram_board), "-m", str(model),
+                                 "--inputs", "1", "--report-dir", str(tmp_path / "R")])
+    assert r.exit_code == 0, r.output
+    (folder,) = (tmp_path / "R").iterdir()
+    row = _comparison_rows((folder / "summary.md").read_text())["users_own_model"]
+    assert row["TFLM arena B"] == f"{tflm['total']:,}"
+    fit_cell = row["TFLM arena vs SRAM"]
+    assert f"small_sram_f446: {tflm['total']:,} > {small.sram_size:,}" in fit_cell
+    assert f"nucleo_f446re: {tflm['total']:,} ≤ {load_board('nucleo_f446re').sram_size:,}" in fit_cell
+    cells = {c["board"]: c for c in json.loads((folder / "results.json").read_text())["cells"]}
+    assert cells["small_sram_f446"]["fit"]["fits"] is True             # ours fits ...
+    assert cells["small_sram_f446"]["tflm_arena_bytes"] == tflm["total"]
+    assert cells["small_sram_f446"]["tflm_arena_fits_sram"] is False   # ... TFLM's arena alone does not
+    assert cells["nucleo_f446re"]["tflm_arena_fits_sram"] is True
+    notes = (folder / "summary.md").read_text().split("## Notes", 1)[1]
+    assert f"TFLM's arena alone is {tflm['total']:,} B" in notes and f"{small.sram_size:,} B of SRAM" in notes
+    assert f"TFLM's arena alone is {tflm['total']:,} B" in r.output   # the terminal says it too
+
+
+def test_tflm_verdict_wording_is_only_as_strong_as_the_figures(verdicts):
+    """The issue's case, in its figures: ours 130,064 B of the F446RE's 131,072 B; TFLM's arena 133,744 B
+    measured on the host. Only the planned tensors (head), the same on any target, make a certain no."""
+    from harness.report import tflm_note
+    v = dataclasses.replace(verdicts[0], model="pretrainedResnet_large_int8")
+    v.fit = dataclasses.replace(v.fit, sram=dataclasses.replace(v.fit.sram, used=130_064, size=131_072))
+    v.tflm_arena_bytes, v.tflm_arena_head = 133_744, 120_000
+    note = tflm_note(v)
+    assert "TFLM's arena alone is 133,744 B" in note and "131,072 B of SRAM" in note
+    assert "does not fit with TFLM" not in note                        # the host's persistent part is larger
+    v.tflm_arena_head = 131_073
+    assert "does not fit with TFLM" in tflm_note(v)
+    v.tflm_arena_bytes, v.tflm_arena_head = 131_072, 100_000
+    assert tflm_note(v) is None and v.as_dict()["tflm_arena_fits_sram"] is True
+
+
+def test_the_issues_model_on_the_f446re_if_present(tmp_path):
+    """pretrainedResnet_large_int8 (the issue's own model) where ../shared has it."""
+    from conftest import shared_model
+    path = shared_model("mlcommons-tiny/pretrainedResnet_large_int8.tflite")
+    tflm = tflm_arena(path)
+    r = CliRunner().invoke(app, ["check", "-b", "nucleo_f446re", "-m", str(path), "--inputs", "1",
+                                 "--report-dir", str(tmp_path / "R")])
+    (folder,) = (tmp_path / "R").iterdir()
+    (cell,) = json.loads((folder / "results.json").read_text())["cells"]
+    if cell["fit"] and cell["fit"]["fits"] and tflm["total"] > cell["fit"]["sram"]["size"]:
+        assert cell["tflm_arena_fits_sram"] is False
+        assert f"TFLM's arena alone is {tflm['total']:,} B" in (folder / "summary.md").read_text()
+        assert f"TFLM's arena alone is {tflm['total']:,} B" in r.output
