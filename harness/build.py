@@ -108,7 +108,8 @@ def linker_script(board: Board, oversize: int = 1, placement: Placement | None =
     `oversize` > 1 stretches both regions, only to measure an image that does not fit (never run).
     `placement` (harness/placement.py): functions linked to run from ITCM (loaded from flash, copied by
     the startup code), and the arena first in DTCM; without one the layout is the plain one. A board with
-    an ITCM always gets the (maybe empty) .itcm section, so the startup code's copy loop has its symbols."""
+    an ITCM always gets the (maybe empty) .itcm section, so the startup code's copy loop has its symbols.
+    .ARM.attributes (never loaded) stays in the ELF: `harness run` checks the architecture and FPU by it."""
     ram_base, ram_size = board.ram_span
     flash_size, ram_size = board.flash.size * oversize, ram_size * oversize
     itcm = itcm_region(board)
@@ -145,7 +146,6 @@ SECTIONS
   .rodata : {{ . = ALIGN(4); *(.rodata*) . = ALIGN(4); }} > FLASH
   .ARM.exidx : {{ *(.ARM.exidx*) }} > FLASH
 {ram}  ASSERT(_estack - _sstack >= 1024, "less than 1 KB left for the stack")
-  /DISCARD/ : {{ *(.ARM.attributes) }}
 }}
 """
 

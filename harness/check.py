@@ -20,7 +20,7 @@ from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
 from harness.protocol import DutClient
-from harness.reference import TflmReference, outputs_agree, random_inputs
+from harness.reference import TflmReference, outputs_agree, random_inputs, tflm_arena
 
 # Statuses: pass; no-fit (does not fit, and the registry does not expect it to); unsupported (refused by name before
 # any build); fail (fit expected but missing, or outputs differ from TFLM); error (the run broke).
@@ -52,6 +52,10 @@ class Verdict:
     latency_status: str | None = None
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
+    # TFLM's arena for the same model (harness.reference.tflm_arena, its interpreter on this host) and the
+    # planned tensors in it (head); the rest (tail) is persistent structures, smaller on a 32-bit target
+    tflm_arena_bytes: int | None = None
+    tflm_arena_head: int | None = None
     macs: int | None = None
     runtime_code_bytes: int | None = None   # flash of the kernels and executor linked for this model (harness/codesize.py)
     model_bytes: int | None = None
@@ -78,11 +82,19 @@ class Verdict:
     def fits(self) -> bool | None:
         return self.fit.fits if self.fit else None
 
+    @property
+    def tflm_arena_fits_sram(self) -> bool | None:
+        """TFLM's arena alone against the board's SRAM (not a claim that TFLM fits: it needs a stack too)."""
+        if self.tflm_arena_bytes is None or self.fit is None:
+            return None
+        return self.tflm_arena_bytes <= self.fit.sram.size
+
     def as_dict(self) -> dict:
         d = {k: v for k, v in vars(self).items() if k != "fit"}
         d["fit"] = self.fit.as_dict() if self.fit else None
         d["bit_exact"] = self.mismatches == 0 if self.mismatches is not None else None
         d["latency_upper_ms"] = self.prediction.upper_ms if self.prediction else None
+        d["tflm_arena_fits_sram"] = self.tflm_arena_fits_sram
         return d
 
 
@@ -136,6 +148,7 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         v.set_status("unsupported", str(e))
         return
     v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
+    _tflm_arena(v, model_path)
     sources = {"model_data.c": emit_model_c(low, v.model)}
     progress("building firmware")
     try:
@@ -153,6 +166,17 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)
     finally:
         getattr(dut, "close", lambda: None)()   # a serial port or a Renode process is not left behind
+
+
+def _tflm_arena(v: Verdict, model_path: Path) -> None:
+    """What TFLM would allocate for the model, for the comparison in the report; a model TFLM's
+    interpreter cannot load says so in the reasons and has none."""
+    try:
+        arena = tflm_arena(model_path)
+    except Exception as e:      # noqa: BLE001 - the reference's own failure, not the cell's
+        v.reasons.append(f"no TFLM arena: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}")
+        return
+    v.tflm_arena_bytes, v.tflm_arena_head = arena["total"], arena["head"]
 
 
 def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, task: str | None,

@@ -16,7 +16,6 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
-from harness.reference import tflm_arena
 from harness.terminal import err, exit_on_error, out, print_error
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -31,7 +30,8 @@ def _table(verdicts: list[Verdict]) -> Table:
     t = Table(title="harness check", header_style="bold")
     for col in ("model", "board", "flash", "SRAM", "arena", "bit-exact vs TFLM", "instructions/inf", "cycles/inf",
                 "latency/inf", "energy/inf", "verdict"):
-        t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left")
+        # fold, never cut: two model ids that differ only at the end must not read the same in a narrow terminal
+        t.add_column(col, justify="right" if col not in ("model", "board", "verdict") else "left", overflow="fold")
     for v in verdicts:
         f = v.fit
         flash = f"{_kb(f.flash.used)} / {_kb(f.flash.size)} ({f.flash.percent:.1f}%)" if f else "-"
@@ -54,7 +54,7 @@ def _details(v: Verdict) -> None:
         code = f"; runtime code {v.runtime_code_bytes:,} B" if v.runtime_code_bytes else ""
         out.print(f"  {v.model} on {v.board}: {regions}; stack high-water "
                   f"{v.fit.stack if v.fit.stack is not None else '-'} B{code}", highlight=False)
-    for r in v.reasons:
+    for r in [*v.reasons, *filter(None, [report.tflm_note(v)])]:
         out.print(f"  {v.model} on {v.board}: {r.splitlines()[0]}", highlight=False, markup=False)
 
 
@@ -71,18 +71,6 @@ def _cells(boards: list[Board], model: list[str] | None, task: list[str] | None)
     return [Cell(mid, p, str(b.path) if b.path.parent != PLATFORMS_DIR else b.name,
                  zoo[mid].expected_to_fit(b.name) if mid in zoo else None, zoo[mid].task if mid in zoo else None)
             for mid, p in models for b in boards]
-
-
-def _tflm_arenas(verdicts: list[Verdict], cells: list[Cell]) -> dict[str, int]:
-    """TFLM's arena (RecordingMicroAllocator total) for every model we could run, for the report."""
-    paths = {c.model: c.path for c in cells}
-    out = {}
-    for mid in dict.fromkeys(v.model for v in verdicts if v.arena_bytes is not None):
-        try:
-            out[mid] = tflm_arena(paths[mid])["total"]
-        except Exception as e:   # the reference cannot load every model; the report says '-'
-            err.print(f"TFLM arena of {mid}: {e}", markup=False, highlight=False)
-    return out
 
 
 def _engine_available(engine: str) -> None:
@@ -133,7 +121,7 @@ def check(
             _details(v)
     if report_dir is not None:
         meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
-                "seed": seed, "tflm_arena": _tflm_arenas(verdicts, cells)}
+                "seed": seed}
         with exit_on_error():
             path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
                                        boards={b.name: b for b in boards})   # a .repl path is not loaded again by name

@@ -7,8 +7,14 @@ from pathlib import Path
 
 from harness.check import Verdict
 
-PARTS = ["code", "weights", "quant tables", "op params", "other const", "arena", "input buffer", "other RAM",
-         "stack"]
+KB = 1024
+# harness.fit.breakdown's parts by the region that holds them: what is loaded lies in flash, what the
+# firmware writes in SRAM. A board's bar of each region is drawn against that region's capacity.
+FLASH_PARTS = ["code", "weights", "quant tables", "op params", "other const"]
+SRAM_PARTS = ["arena", "input buffer", "other RAM", "stack"]
+# Flash also holds the initial values of .data (copied to SRAM at reset): the rest of the fit's flash use.
+DATA_INIT = "initial .data values"
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 
 
 def write_plots(verdicts: list[Verdict], folder: Path,
@@ -18,37 +24,75 @@ def write_plots(verdicts: list[Verdict], folder: Path,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    boards = sorted({v.board for v in verdicts}) or ["(no cells)"]
     written = []
-    fig, axes = plt.subplots(1, len(boards), figsize=(6 * len(boards), 0.5 * len({v.model for v in verdicts}) + 2),
-                             sharey=True, squeeze=False)
-    for ax, board in zip(axes[0], boards):
-        cells = [v for v in verdicts if v.board == board and v.memory]
-        if not cells:
-            _no_data(ax, "no memory figures: no cell on this board was built")
-        left = [0.0] * len(cells)
-        for part in PARTS if cells else []:
-            sizes = [v.memory.get(part, 0) / 1024 for v in cells]
-            ax.barh([v.model for v in cells], sizes, left=left, label=part)
-            left = [a + b for a, b in zip(left, sizes)]
-        ax.set_title(board)
-        ax.set_xlabel("KB (flash parts, then RAM parts)")
-    legend_ax = next((ax for ax in axes[0] if ax.get_legend_handles_labels()[0]), None)
-    if legend_ax is not None:         # the first board with bars (none: a legend of nothing)
-        legend_ax.legend(loc="lower right", fontsize="small")
+    for name, fig in (("memory.png", memory_figure(verdicts)), ("cycles_vs_macs.png", cycles_figure(verdicts))):
+        fig.savefig(folder / name, dpi=100)
+        plt.close(fig)
+        written.append(folder / name)
+    if latency_plot(verdicts, folder / "latency.png", measured or {}):
+        written.append(folder / "latency.png")
+    return written
+
+
+def memory_figure(verdicts: list[Verdict]):
+    """Per board, two panels: the flash each model uses, by part, against the board's flash; the SRAM
+    it uses (the stack's high-water included) against the board's SRAM. A bar past the dashed line does
+    not fit."""
+    import matplotlib.pyplot as plt
+
+    boards = sorted({v.board for v in verdicts}) or ["(no cells)"]
+    models = list(dict.fromkeys(v.model for v in verdicts if v.memory and v.fit))
+    fig, axes = plt.subplots(2, len(boards), figsize=(6 * len(boards), 2 * (0.4 * len(models) + 1.5)),
+                             squeeze=False)
+    for col, board in enumerate(boards):
+        cells = {v.model: v for v in verdicts if v.board == board and v.memory and v.fit}
+        for ax, region in zip(axes[:, col], ("flash", "SRAM")):
+            ax.set_title(f"{board}: {region}")
+            ax.set_xlabel("KB")
+            if not cells:
+                _no_data(ax, "no memory figures: no cell on this board was built")
+                continue
+            _memory_bars(ax, [cells.get(m) for m in models], region)
+            ax.set_yticks(range(len(models)), models)
+            ax.invert_yaxis()
+            ax.legend(loc="lower right", fontsize="small")
     fig.tight_layout()
-    fig.savefig(folder / "memory.png", dpi=100)
-    written.append(folder / "memory.png")
-    plt.close(fig)
+    return fig
+
+
+def _memory_bars(ax, cells: list[Verdict | None], region: str) -> None:
+    """Stacked bars of one region's parts (a missing cell: no bar) and the region's capacity line."""
+    flash = region == "flash"
+    parts = {p: [c.memory.get(p, 0) if c else 0 for c in cells] for p in (FLASH_PARTS if flash else SRAM_PARTS)}
+    if flash:
+        parts[DATA_INIT] = [max(0, c.fit.flash.used - sum(c.memory.get(p, 0) for p in FLASH_PARTS)) if c else 0
+                            for c in cells]
+    left = [0.0] * len(cells)
+    for part, sizes in parts.items():
+        if any(sizes):
+            ax.barh(range(len(cells)), [n / KB for n in sizes], left=left, label=part)
+            left = [a + n / KB for a, n in zip(left, sizes)]
+    use = next(c.fit.flash if flash else c.fit.sram for c in cells if c)   # the same capacity on every cell
+    ax.axvline(use.size / KB, color="black", linestyle="--", label=f"{region} capacity {use.size / KB:,.0f} KB")
+
+
+def cycles_figure(verdicts: list[Verdict]):
+    """Cycles against MACs, one marker shape per board, hollow, so a board whose points are another's (the
+    F746ZG and F767ZI: the same core and memory timing) shows both markers; its legend entry says so."""
+    import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 5))
-    plotted = False
-    for board in boards:
-        cells = [v for v in verdicts if v.board == board and v.cycles and v.macs]
-        if cells:
-            ax.scatter([v.macs for v in cells], [v.cycles for v in cells], label=board)
-            plotted = True
-    if plotted:               # a log axis with no positive value cannot be laid out
+    drawn: dict[str, list[tuple[int, int]]] = {}
+    for i, board in enumerate(sorted({v.board for v in verdicts})):
+        points = sorted((v.macs, v.cycles) for v in verdicts if v.board == board and v.cycles and v.macs)
+        if not points:
+            continue
+        same = [b for b, p in drawn.items() if p == points]
+        label = board + (f" (same points as {', '.join(same)})" if same else "")
+        ax.scatter(*zip(*points), marker=MARKERS[i % len(MARKERS)], s=60 + 40 * len(same), facecolors="none",
+                   edgecolors=f"C{i}", label=label)
+        drawn[board] = points
+    if drawn:                 # a log axis with no positive value cannot be laid out
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.legend()
@@ -58,12 +102,7 @@ def write_plots(verdicts: list[Verdict], folder: Path,
     ax.set_ylabel("cycles per inference (emulated)")
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(folder / "cycles_vs_macs.png", dpi=100)
-    written.append(folder / "cycles_vs_macs.png")
-    plt.close(fig)
-    if latency_plot(verdicts, folder / "latency.png", measured or {}):
-        written.append(folder / "latency.png")
-    return written
+    return fig
 
 
 def _no_data(ax, text: str, ticks: bool = False) -> None:

@@ -49,31 +49,14 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             row.append(f"{fit}**{v.status}**{cyc}{lat}")
         lines.append("| " + " | ".join(row) + " |")
     lines += latency_section(verdicts, boards, models)
-    lines += ["", "## Against the MicroNets paper (Table 4) and TFLM", "",
-              "| model | paper row | paper flash KB | our .tflite KB | paper SRAM B | TFLM arena B | our arena B | "
-              "our SRAM B (F446RE) | our runtime code B | paper runs on | we fit on |",
-              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for m in models:
-        z = zoo.get(m)
-        if not z or not z.paper:
-            continue
-        vs = [cell[(m, b)] for b in boards if (m, b) in cell]
-        fits_on = [b for b in boards if (m, b) in cell and cell[(m, b)].fits]
-        any_v = vs[0]
-        sram_f446 = cell.get((m, "nucleo_f446re"))
-        lines.append(
-            f"| {m} | {z.paper['row']} | {z.paper['flash_kb']} | "
-            f"{(any_v.model_bytes or 0) / KB:.0f} | {z.paper['sram_bytes']} | {meta.get('tflm_arena', {}).get(m, '-')} | "
-            f"{any_v.arena_bytes if any_v.arena_bytes is not None else '-'} | "
-            f"{sram_f446.fit.sram.used if sram_f446 and sram_f446.fit else '-'} | "
-            f"{next((f'{v.runtime_code_bytes:,}' for v in vs if v.runtime_code_bytes), '-')} | "
-            f"{', '.join(z.paper['runs_on'])} | {', '.join(fits_on) or '-'} |")
+    lines += tflm_section(verdicts, zoo, boards, models)
     lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", ""]
     if any(v.prediction is not None for v in verdicts):     # plots.latency_plot draws these, else no file
         lines.append("![predicted latency per model and board](latency.png)")
     else:
         lines.append("No latency plot: no cell has a predicted latency (none ran on a board with a calibration table).")
     notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
+    notes += [f"- {v.model} on {v.board}: {n}" for v in verdicts if (n := tflm_note(v))]
     for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
         z = zoo.get(v.model)
         if z and z.paper and v.fits and v.board not in z.paper["runs_on"]:
@@ -84,6 +67,59 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
     if notes:
         lines += ["", "## Notes", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def tflm_section(verdicts: list[Verdict], zoo: dict[str, ZooModel], boards: list[str], models: list[str]) -> list[str]:
+    """Our figures beside the MicroNets paper's (registered models with a paper row) and TFLM's arena (every
+    model our runtime planned, a .tflite given by path too), with TFLM's arena against each board's SRAM."""
+    cell = {(v.model, v.board): v for v in verdicts}
+    lines = ["", "## Against the MicroNets paper (Table 4) and TFLM", "",
+             "TFLM arena: its interpreter's RecordingMicroAllocator total on this host, planned tensors (head) "
+             "included; the \"vs SRAM\" column holds it against each board's SRAM (see the notes where it does "
+             "not fit).", "",
+             "| model | paper row | paper flash KB | our .tflite KB | paper SRAM B | TFLM arena B | our arena B | "
+             "our SRAM B (F446RE) | our runtime code B | paper runs on | we fit on | TFLM arena vs SRAM |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for m in models:
+        vs = [cell[(m, b)] for b in boards if (m, b) in cell]
+        z = zoo.get(m)
+        paper = z.paper if z and z.paper else None
+        if not paper and all(v.arena_bytes is None for v in vs):
+            continue                 # neither a paper row nor a model our runtime planned
+        any_v = next((v for v in vs if v.arena_bytes is not None), vs[0])
+        tflm = next((v.tflm_arena_bytes for v in vs if v.tflm_arena_bytes is not None), None)
+        f446 = cell.get((m, "nucleo_f446re"))
+        against = "; ".join(f"{v.board}: {v.tflm_arena_bytes:,} ≤ {v.fit.sram.size:,}" if v.tflm_arena_fits_sram
+                            else f"{v.board}: {v.tflm_arena_bytes:,} > {v.fit.sram.size:,}, the arena alone too big"
+                            for v in vs if v.tflm_arena_fits_sram is not None)
+        lines.append(" | ".join([
+            f"| {m}", paper["row"] if paper else "-", str(paper["flash_kb"]) if paper else "-",
+            f"{(any_v.model_bytes or 0) / KB:.0f}", str(paper["sram_bytes"]) if paper else "-",
+            f"{tflm:,}" if tflm is not None else "-",
+            f"{any_v.arena_bytes:,}" if any_v.arena_bytes is not None else "-",
+            f"{f446.fit.sram.used:,}" if f446 and f446.fit else "-",
+            next((f"{v.runtime_code_bytes:,}" for v in vs if v.runtime_code_bytes), "-"),
+            ", ".join(paper["runs_on"]) if paper else "-",
+            ", ".join(v.board for v in vs if v.fits) or "-", (against or "-") + " |"]))
+    return lines
+
+
+def tflm_note(v: Verdict) -> str | None:
+    """Where TFLM's arena alone exceeds the board's SRAM: that, as strongly as the figures allow. The arena
+    is measured by TFLM's interpreter on this (64-bit) host; its planned tensors (head) are the same on
+    the board, its persistent part is smaller there (4-byte pointers). So only a head over the SRAM is a
+    certain no; over that, the note says by how much the persistent part would have to shrink."""
+    if v.tflm_arena_fits_sram is not False:
+        return None
+    total, head, size = v.tflm_arena_bytes, v.tflm_arena_head, v.fit.sram.size
+    ours = (f"ours fits in {v.fit.sram.used:,} B with the stack" if v.fit.sram.fits
+            else f"ours does not fit either ({v.fit.sram.used:,} B with the stack)")
+    text = f"TFLM's arena alone is {total:,} B against the board's {size:,} B of SRAM ({ours})"
+    if head is not None and head > size:
+        return f"{text}: does not fit with TFLM, its planned tensors alone take {head:,} B"
+    tail = f" ({total - head:,} B here)" if head is not None else ""
+    return (f"{text}. Measured on this 64-bit host: TFLM could fit only if its persistent part{tail} is more "
+            f"than {total - size:,} B smaller on the 32-bit board, and its stack and static data come on top")
 
 
 def latency_section(verdicts: list[Verdict], boards: list[str], models: list[str]) -> list[str]:
@@ -113,7 +149,8 @@ def junit_xml(verdicts: list[Verdict]) -> str:
         props = ET.SubElement(case, "properties")
         figures = {"flash_bytes": v.fit.flash.used if v.fit else None, "sram_bytes": v.fit.sram.used if v.fit else None,
                    "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches,
-                   "runtime_code_bytes": v.runtime_code_bytes}
+                   "runtime_code_bytes": v.runtime_code_bytes, "tflm_arena_bytes": v.tflm_arena_bytes,
+                   "tflm_arena_fits_sram": v.tflm_arena_fits_sram}
         if v.prediction:
             figures.update(v.prediction.as_dict())
         for k, val in figures.items():

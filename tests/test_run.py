@@ -31,8 +31,7 @@ def user_elf(tmp: Path, board_name: str, fpu: str, *defines: str, extra: str = "
     out = tmp / f"{board_name}-{fpu}-{'-'.join(defines) or 'plain'}{'-x' if extra else ''}"
     out.mkdir(parents=True, exist_ok=True)
     (out / "board.h").write_text(board_header(board))
-    ld = re.sub(r"/DISCARD/\s*:\s*\{[^}]*\}", "", linker_script(board, 1))   # a user's script keeps them
-    (out / "link.ld").write_text(ld)
+    (out / "link.ld").write_text(linker_script(board, 1))     # keeps .ARM.attributes, as a user's script does
     srcs = [str(APP), *map(str, BARE_SOURCES)]        # a user's project is several files too: see run_app.c
     if extra:
         (out / "extra.c").write_text(extra)
@@ -153,3 +152,23 @@ def test_cli_run_names_unmodelled_peripherals_and_stops_on_them_when_strict(tmp_
     assert re.search(r"warning: .*TIM2", res.output) and "semihosting exit, code 0" in res.output
     res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--strict"])
     assert res.exit_code == 1 and re.search(r"FAULT strict.*TIM2", res.output), res.output
+
+
+@pytest.mark.parametrize("name", ["nucleo_f446re", "nucleo_f767zi"])
+def test_the_projects_own_firmware_carries_its_build_attributes(name):
+    """Issue 14, item 6: `harness run` on the harness's own DUT firmware checked nothing (its link dropped
+    .ARM.attributes). The section is there, says ARMv7E-M (Tag_CPU_arch 13), and `harness run` has no note."""
+    from harness import registry
+    from harness.build import build_firmware
+    from harness.plan.emit import emit_model_c
+    from harness.plan.lower import lower
+    from harness.plan.model import load_model
+    from harness.run import elf_attributes
+    mid, path = registry.resolve("gen_ad_fc_s")
+    board = load_board(name)
+    elf = build_firmware(board, {"model_data.c": emit_model_c(lower(load_model(path)), mid)}, name=mid).elf
+    attrs = elf_attributes(elf)
+    assert attrs is not None and attrs["TAG_CPU_ARCH"] == 13
+    assert check_elf(board, elf) == []
+    res = CliRunner().invoke(app, ["run", "--board", name, str(elf), "--budget", "200000"])
+    assert "ARM.attributes" not in res.output and "not checked" not in res.output, res.output
