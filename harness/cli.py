@@ -17,7 +17,7 @@ from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 from harness.reference import tflm_arena
-from harness.terminal import err, exit_on_error, out, print_error
+from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
@@ -110,6 +110,7 @@ def check(
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
     with exit_on_error():
+        refuse_negative(seed=seed, jobs=jobs)
         _engine_available(engine)
         boards = [load_board(b) for b in (board or available_boards())]
         cells = _cells(boards, model, task)
@@ -214,6 +215,7 @@ def profile_cmd(
     """Per-op cycles and instructions of one inference on the emulated board (harness/profile.py)."""
     from harness.profile import profile_model, write_outputs
     with exit_on_error():
+        refuse_negative(seed=seed)
         mid, path = registry.resolve(model)
         with err.status("profiling") as status:
             p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
@@ -408,6 +410,7 @@ def fidelity_cmd(
     """Predicted latency against the MicroNets paper's, on TFLM + CMSIS-NN firmware (harness/fidelity.py)."""
     from harness import fidelity
     with exit_on_error():
+        refuse_negative(jobs=jobs)
         manifest = fidelity.load_manifest(fidelity.fidelity_dir(folder))
         pairs = fidelity.select(manifest.pairs, board, model)
         try:
@@ -433,4 +436,17 @@ def fidelity_cmd(
 
 
 def main() -> None:
-    app()
+    """The `harness` console script. A HarnessError is the user's to act on: one `error:` line. Anything
+    else is our bug, still one line (its type and message) rather than a traceback over the user's
+    output; HARNESS_DEBUG=1 lets it through with the traceback, for a bug report."""
+    try:
+        app()
+    except HarnessError as e:        # raised outside a command's exit_on_error (e.g. while printing)
+        print_error(e)
+        sys.exit(1)
+    except Exception as e:           # noqa: BLE001 - the safety net; each known cause is fixed where it arises
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        print_error(f"internal: {type(e).__name__}: {first} (rerun with HARNESS_DEBUG=1 for the traceback)")
+        sys.exit(1)

@@ -87,7 +87,8 @@ def resolve(spec: str) -> tuple[str, Path]:
     p = Path(spec)
     if p.suffix == ".tflite":
         if not p.is_file():
-            raise HarnessError(f"no model file at {p}")
+            raise HarnessError(f"no model file at {p}" + (" (a folder)" if p.is_dir() else ""))
+        _readable(p)
         return path_id(p), p
     zoo = load_zoo()
     if spec not in zoo:
@@ -96,6 +97,18 @@ def resolve(spec: str) -> tuple[str, Path]:
     if path is None:
         raise HarnessError(f"model {spec}: {zoo[spec].file} not found in {', '.join(map(str, search_dirs()))}")
     return spec, path
+
+
+def _readable(path: Path) -> None:
+    """Refuse a named file that is no TFLite model (empty, truncated, another format) before any build;
+    a model we cannot run is still the `unsupported` verdict of its cells."""
+    from harness.plan.model import ModelError, NotAModel, load_model
+    try:
+        load_model(path)
+    except NotAModel:
+        raise
+    except ModelError:
+        pass
 
 
 def available() -> list[tuple[str, Path]]:
