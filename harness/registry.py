@@ -33,7 +33,10 @@ class ZooModel:
 
 def search_dirs() -> list[Path]:
     dirs = [ROOT / "models"]
-    dirs += [Path(p) for p in os.environ.get("HARNESS_MODELS", "").split(":") if p]
+    for p in (Path(p) for p in os.environ.get("HARNESS_MODELS", "").split(":") if p):
+        if not p.is_dir():     # a typo would otherwise silently leave its models out of every run
+            raise HarnessError(f"$HARNESS_MODELS names {p}, which is not a folder")
+        dirs.append(p)
     dirs.append(ROOT.parent / "shared" / "models")
     return dirs
 

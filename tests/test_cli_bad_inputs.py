@@ -141,3 +141,14 @@ def test_an_unexpected_exception_is_one_internal_error_line(capsys, monkeypatch)
     monkeypatch.setenv("HARNESS_DEBUG", "1")
     with pytest.raises(RuntimeError):
         harness(["boards"], capsys, monkeypatch)
+
+
+@pytest.mark.parametrize("value", ["{tmp}/absent", "{tmp}/a_file", "{tmp}:{tmp}/absent"])
+def test_a_harness_models_folder_that_is_not_there_is_named(value, tmp_path, capsys, monkeypatch):
+    """Was ignored without a word: `check --task ad` then 'passed' on the generated model alone."""
+    (tmp_path / "a_file").write_text("")
+    monkeypatch.setenv("HARNESS_MODELS", value.format(tmp=tmp_path))
+    code, text = harness(["models"], capsys, monkeypatch)
+    assert code == 1 and "Traceback" not in text
+    assert text.startswith("error: $HARNESS_MODELS names"), text
+    assert str(tmp_path) in text and "not a folder" in text
