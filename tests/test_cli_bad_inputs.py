@@ -152,3 +152,56 @@ def test_a_harness_models_folder_that_is_not_there_is_named(value, tmp_path, cap
     assert code == 1 and "Traceback" not in text
     assert text.startswith("error: $HARNESS_MODELS names"), text
     assert str(tmp_path) in text and "not a folder" in text
+
+
+@pytest.fixture(scope="module")
+def typed_models() -> dict[str, str]:
+    """Legitimate models of the other types, hand-built (no TensorFlow run): a float32 ADD, an int16 -> int8
+    QUANTIZE (int16 I/O) and a uint8 -> int8 QUANTIZE (uint8 I/O)."""
+    from kernels.tflite_synth import Synth
+
+    def one(dtype, **quant):
+        s = Synth()
+        if dtype is np.float32:
+            x = s.tensor([1, 8], np.float32, name="x")
+            c = s.tensor([1, 8], np.float32, data=np.ones((1, 8), np.float32), name="c")
+            y = s.tensor([1, 8], np.float32, name="y")
+            s.op("ADD", [x, c], [y], s.options("AddOptions"))
+        else:
+            x = s.tensor([1, 8], dtype, name="x", **quant)
+            y = s.tensor([1, 8], np.int8, scale=0.05, zero_point=0, name="y")
+            s.op("QUANTIZE", [x], [y])
+        return str(s.save([x], [y]))
+    return {"float32": one(np.float32), "int16": one(np.int16, scale=0.01, zero_point=0),
+            "uint8": one(np.uint8, scale=0.05, zero_point=128)}
+
+
+# Per command, what a legitimate model of another type must give (never a traceback). The runtime runs
+# all three (float32 ADD has its kernel, tm_add_f32; int16 and uint8 I/O go through QUANTIZE), so:
+# check: exit 0, verdict `pass` (bit-exact with TFLM); profile: exit 0, a table; runtime: exit 0, a row
+# (exit 1 would mean a difference from TFLM). A model whose op or type the runtime lacks is `unsupported`
+# in check and an `error:` line in profile: tests/test_check_robust.py's RELU model.
+VALID_MODEL_OUTCOMES = {
+    "float32": {"check": "pass", "profile": "ok", "runtime": "ok"},
+    "int16": {"check": "pass", "profile": "ok", "runtime": "ok"},
+    "uint8": {"check": "pass", "profile": "ok", "runtime": "ok"},
+}
+
+
+@pytest.mark.parametrize("kind", VALID_MODEL_OUTCOMES)
+@pytest.mark.parametrize("command", ["check", "profile", "runtime"])
+def test_models_of_other_types_end_sensibly(kind, command, typed_models, capsys, monkeypatch):
+    import json
+    model = typed_models[kind]
+    argv = {"check": ["check", "-b", BOARD, "-m", model, "--inputs", "2", "--json"],
+            "profile": ["profile", "-b", BOARD, "-m", model],
+            "runtime": ["runtime", "-m", model, "--inputs", "2"]}[command]
+    code, text = harness(argv, capsys, monkeypatch)
+    assert "Traceback" not in text and "internal:" not in text, text[-3000:]
+    want = VALID_MODEL_OUTCOMES[kind][command]
+    if command == "check":
+        assert code == 0, text[-3000:]
+        verdicts = json.loads(text[text.index("["):text.rindex("]") + 1])
+        assert [v["status"] for v in verdicts] == [want], verdicts
+    else:
+        assert code == 0, text[-3000:]
