@@ -154,6 +154,10 @@ def runtime(
     """The runtime's coverage: per model, ops, bit-exact status on the host build, arenas, image size."""
     from harness import runtime_table
     with exit_on_error():
+        if inputs < 1:
+            raise HarnessError("--inputs must be at least 1")
+        if markdown is not None and markdown.is_dir():      # found out before the work, not after
+            raise HarnessError(f"--markdown {markdown} is a folder; give a file name")
         models = [registry.resolve(m) for m in model] if model else registry.available()
     rows = []
     with err.status("planning") as status:
@@ -170,7 +174,11 @@ def runtime(
                   dash(r.image_bytes), f"{r.tflite_bytes:,}")
     out.print(t)
     if markdown:
-        markdown.write_text(runtime_table.markdown(rows))
+        with exit_on_error():
+            try:
+                markdown.write_text(runtime_table.markdown(rows))
+            except OSError as e:
+                raise HarnessError(f"cannot write {markdown}: {e.strerror or e}") from None
     if any(r.status.startswith("DIFFERS") for r in rows):
         raise typer.Exit(1)
 
@@ -216,6 +224,8 @@ def profile_cmd(
     from harness.profile import profile_model, write_outputs
     with exit_on_error():
         refuse_negative(seed=seed)
+        if out_dir is not None:        # a file in the way is found before the profile, not after it
+            report.check_report_dir(out_dir)
         mid, path = registry.resolve(model)
         with err.status("profiling") as status:
             p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
@@ -261,6 +271,7 @@ def run_cmd(
     """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
     from harness.run import WrongBoard, check_elf, run_elf
     try:
+        refuse_negative(budget=budget)
         b = load_board(board)
         for note in check_elf(b, elf):
             err.print(f"note: {note}", markup=False, highlight=False)

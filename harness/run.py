@@ -187,7 +187,10 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
         engine.watch(a, m.on_start)
         engine.watch(b, m.on_end)
         measures.append(m)
-    pattern = re.compile(until) if until else None
+    try:
+        pattern = re.compile(until) if until else None
+    except re.error as e:
+        raise HarnessError(f"--until {until!r} is not a regular expression: {e}") from None
     lines: list[str] = []
 
     def result(reason: str, detail: str, report: str | None = None, code: int | None = None) -> RunResult:
