@@ -81,12 +81,12 @@ class SerialBoard:
         stop = start + limit
         while b"\n" not in self._pending:
             if len(self._pending) > MAX_LINE:
-                raw = bytes(self._pending)
-                self._pending.clear()        # the next line starts after the noise
-                self.garbled.append(raw[-MAX_LINE:])
+                end = bytes(self._pending[-80:])     # what is kept and quoted of the noise: its end
+                self._pending.clear()                 # the next line starts after it
+                self.garbled.append(end)
                 raise GarbledLine(f"GARBLED line from {self.name}: more than {MAX_LINE} bytes without a newline, "
-                                  f"ending {tail(raw)}", raw[-80:],
-                                  {"kind": "garbled", "port": self.port_name, "raw": raw[-80:].hex(),
+                                  f"ending {tail(end)}", end,
+                                  {"kind": "garbled", "port": self.port_name, "raw": end.hex(),
                                    "uart_tail": self.uart_tail(20)})
             left = stop - time.monotonic()
             if left <= 0:
