@@ -61,18 +61,20 @@ class DutClient:
         self.infer_deadline = infer_deadline
         self.garbled: list[bytes] = []      # damaged lines seen (and recovered from)
         self._timed = "deadline" in inspect.signature(transport.read_line).parameters
-        self._call, self._seconds, self._until = "wait_ready", deadline, None
+        self._call, self._seconds, self._until, self._damage = "wait_ready", deadline, None, ""
         self._seen: deque[str] = deque(maxlen=5)     # the last lines of this call, for its error
 
     def _begin(self, call: str, seconds: float) -> None:
         self._call, self._seconds = call, seconds
         self._until = time.monotonic() + seconds if self._timed else None
         self._seen.clear()
+        self._damage = ""        # the last damaged line of this call, which _seen does not hold
 
     def _late(self) -> BoardTimeout:
         verdict = f"TIMEOUT `{self._call}`: no m-ready within {self._seconds:g} s (other firmware, or a noisy line?)"
         seen = [tail(ln) for ln in self._seen]
-        text = "\n".join([verdict] + ([f"  | {ln}" for ln in seen] if seen else ["  nothing complete received"]))
+        text = "\n".join([verdict] + ([f"  | {ln}" for ln in seen] if seen else ["  nothing complete received"])
+                          + ([f"  last damaged line: {self._damage}"] if self._damage else []))
         return BoardTimeout(text, {"kind": "timeout", "verdict": verdict, "seconds": self._seconds,
                                    "uart_tail": seen})
 
@@ -88,6 +90,9 @@ class DutClient:
             except BoardTimeout as e:
                 if time.monotonic() >= self._until:    # the call's deadline, not the port's line timeout
                     raise self._late() from e
+                raise
+            except GarbledLine as g:
+                self._damage = g.verdict
                 raise
         line = line.strip("\r\0")
         self._seen.append(line)

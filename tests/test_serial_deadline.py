@@ -125,3 +125,14 @@ def test_the_deadline_names_the_command_and_the_last_lines():
     first = str(caught.value).splitlines()[0]
     assert "`name`" in first and "0.5 s" in first and "m-ready" in first
     assert "m-noise-" in str(caught.value)
+
+
+def test_a_deadline_after_endless_noise_says_what_the_noise_was():
+    board = FakeBoard(_endless, period=0.01)
+    try:
+        with SerialBoard(board.port, timeout=5) as sb:
+            with pytest.raises(HarnessError) as caught:
+                DutClient(sb, deadline=1.0).name()
+    finally:
+        board.close()
+    assert "more than 4096 bytes without a newline" in str(caught.value), str(caught.value)
