@@ -96,6 +96,8 @@ CASES = (
         ("calibrate-published-missing", ["calibrate", "--published", "@missing.toml", "--dry-run"]),
         ("calibrate-published-random", ["calibrate", "--published", "@random.toml", "--dry-run"]),
         ("calibrate-published-dir", ["calibrate", "--published", "@emptydir", "--dry-run"]),
+        ("calibrate-counts-random", ["calibrate", "@emptydir", "--counts", "@random.csv", "--dry-run"]),
+        ("calibrate-counts-missing", ["calibrate", "@emptydir", "--counts", "@missing.json", "--dry-run"]),
         ("calibrate-unknown-board", ["calibrate", "@random.csv", "-b", "nucleo_x", "--dry-run"]),
         ("run-until-not-a-regex", ["run", "@good.elf", "-b", BOARD, "--until", "(", "--budget", "1000"]),
         ("run-negative-budget", ["run", "@good.elf", "-b", BOARD, "--budget", "-5"]),
