@@ -128,8 +128,12 @@ class Board:
         def bit(spec: str) -> tuple[str, int]:
             reg, _, b = spec.partition(".")
             return reg, int(b)
-        return Console(uart=c["_"], baud=int(c["baud"]), tx=c["tx"], rx=c["rx"], af=int(c["af"]),
-                       rcc_enable=bit(c["rccenable"]), gpio_enable=bit(c["gpioenable"]))
+        try:
+            return Console(uart=c["_"], baud=int(c["baud"]), tx=c["tx"], rx=c["rx"], af=int(c["af"]),
+                           rcc_enable=bit(c["rccenable"]), gpio_enable=bit(c["gpioenable"]))
+        except (KeyError, ValueError) as e:
+            raise HarnessError(f"{self.path}: cannot read `//! console:` ({type(e).__name__}: {e}); it reads "
+                               f"`<uart> baud=N tx=PXn rx=PXn af=N rccenable=REG.bit gpioenable=REG.bit`") from None
 
     def fact(self, group: str, key: str, default: str | None = None) -> str:
         value = self.facts.get(group, {}).get(key, default)
@@ -150,8 +154,19 @@ class Board:
         raise HarnessError(f"board {self.name} has no {cls} peripheral")
 
 
+# The `//! clock:` keys the firmware's clock setup needs (harness.build.board_header), all integers.
+CLOCK_KEYS = ("hsi", "sysclk", "pllm", "plln", "pllp", "pllq", "apb1div", "apb2div")
+
+
+class _NotANumber(ValueError):
+    pass
+
+
 def _int(text: str) -> int:
-    return int(text.strip().strip('"'), 0)
+    try:
+        return int(text.strip().strip('"'), 0)
+    except ValueError:
+        raise _NotANumber(f"{text.strip()!r} is not a number") from None
 
 
 def _parse_facts(value: str) -> dict[str, str]:
@@ -170,51 +185,68 @@ def parse_repl(path: Path) -> Board:
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"no platform description at {path}")
+    try:
+        text = path.read_bytes().decode()
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{path}: not a text file (byte {e.start} is not UTF-8); a .repl is Renode's "
+                           f"platform description") from None
+    try:
+        return _parse(path, text)
+    except _NotANumber as e:         # a number read after the line loop (sizes, clock facts)
+        raise HarnessError(f"{path}: {e}") from None
+
+
+def _parse(path: Path, text: str) -> Board:
     facts: dict[str, dict[str, str]] = {}
     entries: dict[str, dict] = {}
     tags: list[Tag] = []
     current: dict | None = None
-    for lineno, raw in enumerate(path.read_text().splitlines(), 1):
-        if raw.startswith("//!"):
-            key, _, value = raw[3:].partition(":")
-            facts[key.strip()] = _parse_facts(value)
-            continue
-        line = raw.split("//", 1)[0].rstrip()
-        if not line.strip():
-            continue
-        if not line[0].isspace():
-            m = _ENTRY.match(line)
-            if not m:
-                raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
-            current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
-                                                     "irqs": {}})
-            if m["cls"]:
-                current["cls"] = m["cls"]
-            addr = (m["addr"] or "").strip()
-            if rng := _RANGE.match(addr):
-                current["base"], current["size"] = _int(rng[1]), _int(rng[2])
-            elif addr:
-                current["base"] = _int(addr)
-            continue
-        if current is None:
-            raise HarnessError(f"{path}:{lineno}: property outside an entry")
-        indent = len(line) - len(line.lstrip())
-        if indent >= 8 and line.strip().startswith("Tag"):
-            tag = _TAG.match(line.strip())
-            if not tag:
-                raise HarnessError(f"{path}:{lineno}: cannot read the Tag {line.strip()!r}")
-            start, end = _int(tag[1]), _int(tag[2])
-            if end < start:
-                raise HarnessError(f"{path}:{lineno}: Tag {tag[3]} ends before it starts")
-            tags.append(Tag(start, end, tag[3], _int(tag[4]) if tag[4] else None))
-            continue
-        key, sep, value = line.strip().partition(":")
-        if indent == 4 and (irq := _IRQ.match(line.strip())):
-            if irq["target"] == "nvic":               # interrupt lines into the NVIC (not the CPU's own)
-                current["irqs"][irq["out"]] = int(irq["n"])
-            continue
-        if indent == 4 and sep and not key.startswith("->"):
-            current["props"][key.strip()] = value.strip()
+    for lineno, raw in enumerate(text.splitlines(), 1):
+        try:
+            if raw.startswith("//!"):
+                key, _, value = raw[3:].partition(":")
+                facts[key.strip()] = _parse_facts(value)
+                continue
+            line = raw.split("//", 1)[0].rstrip()
+            if not line.strip():
+                continue
+            if not line[0].isspace():
+                m = _ENTRY.match(line)
+                if not m:
+                    raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
+                current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
+                                                         "irqs": {}})
+                if m["cls"]:
+                    current["cls"] = m["cls"]
+                addr = (m["addr"] or "").strip()
+                if rng := _RANGE.match(addr):
+                    current["base"], current["size"] = _int(rng[1]), _int(rng[2])
+                elif addr:
+                    current["base"] = _int(addr)
+                continue
+            if current is None:
+                raise HarnessError(f"{path}:{lineno}: property outside an entry")
+            indent = len(line) - len(line.lstrip())
+            if indent >= 8 and line.strip().startswith("Tag"):
+                tag = _TAG.match(line.strip())
+                if not tag:
+                    raise HarnessError(f"{path}:{lineno}: cannot read the Tag {line.strip()!r}")
+                start, end = _int(tag[1]), _int(tag[2])
+                if end < start:
+                    raise HarnessError(f"{path}:{lineno}: Tag {tag[3]} ends before it starts")
+                tags.append(Tag(start, end, tag[3], _int(tag[4]) if tag[4] else None))
+                continue
+            key, sep, value = line.strip().partition(":")
+            if indent == 4 and (irq := _IRQ.match(line.strip())):
+                if irq["target"] == "nvic":               # interrupt lines into the NVIC (not the CPU's own)
+                    current["irqs"][irq["out"]] = int(irq["n"])
+                continue
+            if indent == 4 and sep and not key.startswith("->"):
+                if value.count('"') % 2:     # Renode refuses it; quietly stripping one quote would hide it
+                    raise HarnessError(f"{path}:{lineno}: unterminated quote in {line.strip()!r}")
+                current["props"][key.strip()] = value.strip()
+        except _NotANumber as e:
+            raise HarnessError(f"{path}:{lineno}: {e}: {raw.strip()!r}") from None
 
     readonly = set(facts.get("readonly", {}).get("_", "").split())
     regions, peripherals = [], {}
@@ -250,8 +282,14 @@ def parse_repl(path: Path) -> Board:
         facts=facts,
         tags=sorted(tags, key=lambda t: t.start),
     )
-    if board.clock_hz != int(board.fact("clock", "sysclk")):
+    for key in CLOCK_KEYS:          # read here, not halfway through a firmware build
+        try:
+            _int(board.fact("clock", key))
+        except _NotANumber as e:
+            raise HarnessError(f"{path}: `//! clock: {key}=`: {e}") from None
+    if board.clock_hz != _int(board.fact("clock", "sysclk")):
         raise HarnessError(f"{path}: systickFrequency and `//! clock: sysclk` disagree")
+    board.console   # the console line too
     board.flash  # every board needs flash
     if not board.ram_regions:
         raise HarnessError(f"{path}: no RAM region")

@@ -16,7 +16,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
-from harness.terminal import err, exit_on_error, out, print_error
+from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
@@ -98,6 +98,7 @@ def check(
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
     with exit_on_error():
+        refuse_negative(seed=seed, jobs=jobs)
         _engine_available(engine)
         boards = [load_board(b) for b in (board or available_boards())]
         cells = _cells(boards, model, task)
@@ -141,6 +142,10 @@ def runtime(
     """The runtime's coverage: per model, ops, bit-exact status on the host build, arenas, image size."""
     from harness import runtime_table
     with exit_on_error():
+        if inputs < 1:
+            raise HarnessError("--inputs must be at least 1")
+        if markdown is not None and markdown.is_dir():      # found out before the work, not after
+            raise HarnessError(f"--markdown {markdown} is a folder; give a file name")
         models = [registry.resolve(m) for m in model] if model else registry.available()
     rows = []
     with err.status("planning") as status:
@@ -157,7 +162,11 @@ def runtime(
                   dash(r.image_bytes), f"{r.tflite_bytes:,}")
     out.print(t)
     if markdown:
-        markdown.write_text(runtime_table.markdown(rows))
+        with exit_on_error():
+            try:
+                markdown.write_text(runtime_table.markdown(rows))
+            except OSError as e:
+                raise HarnessError(f"cannot write {markdown}: {e.strerror or e}") from None
     if any(r.status.startswith("DIFFERS") for r in rows):
         raise typer.Exit(1)
 
@@ -202,6 +211,9 @@ def profile_cmd(
     """Per-op cycles and instructions of one inference on the emulated board (harness/profile.py)."""
     from harness.profile import profile_model, write_outputs
     with exit_on_error():
+        refuse_negative(seed=seed)
+        if out_dir is not None:        # a file in the way is found before the profile, not after it
+            report.check_report_dir(out_dir)
         mid, path = registry.resolve(model)
         with err.status("profiling") as status:
             p = profile_model(load_board(board), path, mid, seed=seed, progress=status.update)
@@ -247,6 +259,7 @@ def run_cmd(
     """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
     from harness.run import WrongBoard, check_elf, run_elf
     try:
+        refuse_negative(budget=budget)
         b = load_board(board)
         for note in check_elf(b, elf):
             err.print(f"note: {note}", markup=False, highlight=False)
@@ -396,6 +409,7 @@ def fidelity_cmd(
     """Predicted latency against the MicroNets paper's, on TFLM + CMSIS-NN firmware (harness/fidelity.py)."""
     from harness import fidelity
     with exit_on_error():
+        refuse_negative(jobs=jobs)
         manifest = fidelity.load_manifest(fidelity.fidelity_dir(folder))
         pairs = fidelity.select(manifest.pairs, board, model)
         try:
@@ -421,4 +435,17 @@ def fidelity_cmd(
 
 
 def main() -> None:
-    app()
+    """The `harness` console script. A HarnessError is the user's to act on: one `error:` line. Anything
+    else is our bug, still one line (its type and message) rather than a traceback over the user's
+    output; HARNESS_DEBUG=1 lets it through with the traceback, for a bug report."""
+    try:
+        app()
+    except HarnessError as e:        # raised outside a command's exit_on_error (e.g. while printing)
+        print_error(e)
+        sys.exit(1)
+    except Exception as e:           # noqa: BLE001 - the safety net; each known cause is fixed where it arises
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        first = str(e).splitlines()[0] if str(e) else ""
+        print_error(f"internal: {type(e).__name__}: {first} (rerun with HARNESS_DEBUG=1 for the traceback)")
+        sys.exit(1)

@@ -33,7 +33,10 @@ class ZooModel:
 
 def search_dirs() -> list[Path]:
     dirs = [ROOT / "models"]
-    dirs += [Path(p) for p in os.environ.get("HARNESS_MODELS", "").split(":") if p]
+    for p in (Path(p) for p in os.environ.get("HARNESS_MODELS", "").split(":") if p):
+        if not p.is_dir():     # a typo would otherwise silently leave its models out of every run
+            raise HarnessError(f"$HARNESS_MODELS names {p}, which is not a folder")
+        dirs.append(p)
     dirs.append(ROOT.parent / "shared" / "models")
     return dirs
 
@@ -87,7 +90,8 @@ def resolve(spec: str) -> tuple[str, Path]:
     p = Path(spec)
     if p.suffix == ".tflite":
         if not p.is_file():
-            raise HarnessError(f"no model file at {p}")
+            raise HarnessError(f"no model file at {p}" + (" (a folder)" if p.is_dir() else ""))
+        _readable(p)
         return path_id(p), p
     zoo = load_zoo()
     if spec not in zoo:
@@ -96,6 +100,18 @@ def resolve(spec: str) -> tuple[str, Path]:
     if path is None:
         raise HarnessError(f"model {spec}: {zoo[spec].file} not found in {', '.join(map(str, search_dirs()))}")
     return spec, path
+
+
+def _readable(path: Path) -> None:
+    """Refuse a named file that is no TFLite model (empty, truncated, another format) before any build;
+    a model we cannot run is still the `unsupported` verdict of its cells."""
+    from harness.plan.model import ModelError, NotAModel, load_model
+    try:
+        load_model(path)
+    except NotAModel:
+        raise
+    except ModelError:
+        pass
 
 
 def available() -> list[tuple[str, Path]]:

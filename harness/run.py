@@ -46,9 +46,9 @@ _FP_UNIT = {"m4": "FPv4-SP", "m7": "FPv5"}
 
 def elf_attributes(path: Path) -> dict[str, int | str] | None:
     """The ELF's public ("aeabi") build attributes by tag name, None when it has no .ARM.attributes."""
-    from elftools.elf.elffile import ELFFile
-    with open(path, "rb") as f:
-        sec = ELFFile(f).get_section_by_name(".ARM.attributes")
+    from harness.backends.image import open_elf
+    with open_elf(path) as elf:
+        sec = elf.get_section_by_name(".ARM.attributes")
         if sec is None:
             return None
         out = {}
@@ -187,7 +187,10 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
         engine.watch(a, m.on_start)
         engine.watch(b, m.on_end)
         measures.append(m)
-    pattern = re.compile(until) if until else None
+    try:
+        pattern = re.compile(until) if until else None
+    except re.error as e:
+        raise HarnessError(f"--until {until!r} is not a regular expression: {e}") from None
     lines: list[str] = []
 
     def result(reason: str, detail: str, report: str | None = None, code: int | None = None) -> RunResult:

@@ -14,8 +14,9 @@ out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do no
 err = Console(stderr=True)
 
 
-def print_error(e: BaseException) -> None:
-    err.print(f"error: {e}", markup=False, highlight=False)
+def print_error(e: BaseException | str) -> None:
+    # soft_wrap: one line however narrow the terminal (rich would fold it at 80 columns in a pipe)
+    err.print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -26,3 +27,11 @@ def exit_on_error():
     except HarnessError as e:
         print_error(e)
         raise typer.Exit(1) from None
+
+
+def refuse_negative(**options: int | None) -> None:
+    """`--seed -1` would reach numpy and `--jobs -3` the process pool, each as a traceback: refuse a
+    negative count or seed by its option's name first."""
+    for name, value in options.items():
+        if value is not None and value < 0:
+            raise HarnessError(f"--{name} must be 0 or more, not {value}")

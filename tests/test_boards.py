@@ -61,3 +61,31 @@ def test_overlapping_regions_are_refused(tmp_path):
 def test_unknown_board_names_the_known_ones():
     with pytest.raises(HarnessError, match="nucleo_f446re"):
         load_board("nucleo_x")
+
+
+def _f446_with(tmp_path, old: str, new: str | bytes):
+    text = load_board("nucleo_f446re").path.read_text()
+    assert old in text
+    p = tmp_path / "bad.repl"
+    if isinstance(new, bytes):
+        p.write_bytes(text.replace(old, "@@").encode().replace(b"@@", new))
+    else:
+        p.write_text(text.replace(old, new))
+    return p
+
+
+# Each malformed .repl is refused with the file (and the line where there is one) named, as a HarnessError
+# the CLI prints on one line, never a ValueError or UnicodeDecodeError traceback (issue 14 item 15).
+@pytest.mark.parametrize("old,new,message", [
+    ("size: 0x80000", "size: 0x8ZZ00", r"bad\.repl: .*'0x8ZZ00' is not a number"),
+    ("@ sysbus 0x08000000", "@ sysbus 0xO8000000", r"bad\.repl:15: .*'0xO8000000' is not a number"),
+    ("sysclk=180000000", "sysclk=180MHz", r"bad\.repl: .*clock.*'180MHz' is not a number"),
+    ("pllm=8", "pllm=", r"bad\.repl: .*clock.*'' is not a number"),
+    ("//! clock: hsi", "//! clock hsi", r"bad\.repl: missing `//! clock: hsi=\.\.\.`"),
+    ("baud=115200", "baud=fast", r"bad\.repl: cannot read `//! console:`"),
+    ('cpuType: "cortex-m4f"', 'cpuType: "cortex-m4f', r"bad\.repl:30: unterminated quote"),
+    ("size: 0x80000", b"size: 0x80000\xff\xfe\x00", r"bad\.repl: not a text file"),
+])
+def test_a_malformed_repl_is_refused_plainly(tmp_path, old, new, message):
+    with pytest.raises(HarnessError, match=message):
+        parse_repl(_f446_with(tmp_path, old, new))

@@ -104,3 +104,26 @@ def test_the_emulated_lab_file_is_valid():
     lab = load_lab(Path(__file__).resolve().parent / "lab_emulated.toml")
     assert sorted(b.kind for b in lab.boards) == ["nucleo_f446re", "nucleo_f746zg", "nucleo_f767zi"]
     assert {b.flasher for b in lab.boards} == {"emulated"}
+
+
+def test_lab_with_a_space_and_a_path_outside_the_repository_is_a_usage_error(tmp_path):
+    """`pytest --lab PATH`: pytest settles its root before loading the plugin that knows --lab, so it reads
+    PATH as a test path and takes the common folder of PATH and the repository as its root (the
+    repository's configuration and markers lost). Said plainly with the fix, instead of a broken run."""
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parent.parent
+    lab = tmp_path / "lab.toml"
+    lab.write_text("")
+    # no test path, as `pytest -m hardware --lab lab.toml` is run: a test path inside the repository
+    # would have let pytest find pyproject.toml after all
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-m", "hardware", "--co", "-q", "-p", "no:cacheprovider",
+                           "--lab", str(lab)], cwd=root, capture_output=True, text=True, timeout=300)
+    text = proc.stdout + proc.stderr
+    assert proc.returncode != 0, text[-2000:]
+    assert f"--lab={lab}" in text and "HARNESS_LAB" in text, text[-2000:]
+    assert "Traceback" not in text
+    ok = subprocess.run([sys.executable, "-m", "pytest", "tests/test_lab.py", "-k", "vid_pid", "--co", "-q",
+                         "-p", "no:cacheprovider", f"--lab={lab}"], cwd=root, capture_output=True, text=True,
+                        timeout=120)
+    assert ok.returncode == 0 and "1/" in ok.stdout, ok.stdout[-2000:] + ok.stderr[-2000:]

@@ -2,20 +2,47 @@
 from __future__ import annotations
 
 import bisect
+from contextlib import contextmanager
 from pathlib import Path
 
 from harness.errors import HarnessError
 
 
+@contextmanager
+def open_elf(path: Path):
+    """pyelftools' ELFFile of `path`, with what goes wrong on a file that is no ELF (absent, a folder,
+    empty, truncated, other bytes) a HarnessError naming the file, not pyelftools' or the OS's traceback."""
+    from elftools.common.exceptions import ELFError
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no ELF file at {path}" + (" (a folder)" if path.is_dir() else ""))
+    try:
+        with open(path, "rb") as f:
+            yield _elf_file(f)
+    except ELFError as e:
+        raise HarnessError(f"{path}: not a readable ELF file ({e})") from None
+    except OSError as e:
+        raise HarnessError(f"{path}: {e.strerror or e}") from None
+
+
+def _elf_file(f):
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.elffile import ELFFile
+    try:
+        return ELFFile(f)
+    except ELFError:
+        raise
+    except Exception as e:     # pyelftools raises struct/construct errors on some truncated headers
+        raise ELFError(f"{type(e).__name__}: {e}") from None
+
+
 class Image:
     def __init__(self, path: Path):
-        from elftools.elf.elffile import ELFFile
         self.path = Path(path)
         self.segments: list[tuple[int, bytes]] = []
         self.symbols: dict[str, int] = {}
         funcs, objects = [], []
-        with open(self.path, "rb") as f:
-            elf = ELFFile(f)
+        with open_elf(self.path) as elf:
             if elf["e_machine"] != "EM_ARM":
                 raise HarnessError(f"{self.path}: not an ARM ELF")
             for seg in elf.iter_segments():

@@ -17,10 +17,12 @@ from typing import Callable
 
 from harness.backends import BoardTimeout, GarbledLine, PortError
 from harness.board import Board
+from harness.errors import tail
 
 LINE_TIMEOUT = 5.0       # s per line, as MLPerf Tiny's runner waits
 INFER_TIMEOUT = 60.0     # s per line after an `infer` command (the runner allows 30 s; our models are bigger)
 _PRINTABLE = set(range(0x20, 0x7F)) | {0x09}
+MAX_LINE = 4096          # bytes: the protocol's lines are < 200; more without a newline is noise, not a line
 
 
 def open_port(port: str, baud: int, **kw):
@@ -67,19 +69,30 @@ class SerialBoard:
         self._port.write(bytes(data))
         self._port.flush()
 
-    def read_line(self, timeout: float | None = None) -> str:
+    def read_line(self, timeout: float | None = None, deadline: float | None = None) -> str:
         """The next line without its line ending. Raises BoardTimeout when no complete line arrives
-        within `timeout` seconds (default: the port's line timeout, longer after `infer`) and
-        GarbledLine when the line is not printable ASCII."""
+        within `timeout` seconds (default: the port's line timeout, longer after `infer`) or by
+        `deadline` (a time.monotonic() value: the caller's whole command), and GarbledLine when the line
+        is not printable ASCII or runs past MAX_LINE bytes without a newline."""
+        start = time.monotonic()
         limit = self._line_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        if deadline is not None:
+            limit = min(limit, deadline - start)
+        stop = start + limit
         while b"\n" not in self._pending:
-            left = deadline - time.monotonic()
+            if len(self._pending) > MAX_LINE:
+                end = bytes(self._pending[-80:])     # what is kept and quoted of the noise: its end
+                self._pending.clear()                 # the next line starts after it
+                self.garbled.append(end)
+                raise GarbledLine(f"GARBLED line from {self.name}: more than {MAX_LINE} bytes without a newline, "
+                                  f"ending {tail(end)}", end,
+                                  {"kind": "garbled", "port": self.port_name, "raw": end.hex(),
+                                   "uart_tail": self.uart_tail(20)})
+            left = stop - time.monotonic()
             if left <= 0:
                 raise self._timeout(limit)
             self._port.timeout = left
-            chunk = self._port.read_until(b"\n")
-            self._pending += chunk
+            self._pending += self._port.read_until(b"\n", MAX_LINE + 1 - len(self._pending))
         raw, _, rest = bytes(self._pending).partition(b"\n")
         self._pending = bytearray(rest)
         body = raw.rstrip(b"\r").strip(b"\0")
@@ -87,7 +100,7 @@ class SerialBoard:
             self.garbled.append(raw)
             text = body.decode("ascii", errors="replace")
             self._history.append(text)
-            raise GarbledLine(f"GARBLED line from {self.name}: {raw!r}", raw,
+            raise GarbledLine(f"GARBLED line from {self.name}: {tail(raw)}", raw,
                               {"kind": "garbled", "port": self.port_name, "raw": raw.hex(),
                                "uart_tail": self.uart_tail(20)})
         text = body.decode("ascii")
@@ -102,10 +115,11 @@ class SerialBoard:
         self._reset()
 
     def uart_tail(self, n: int = 20) -> list[str]:
+        """The last `n` lines received, each cut to its last 80 characters."""
         lines = list(self._history)
         if self._pending:
             lines.append(bytes(self._pending).decode("ascii", errors="replace"))
-        return lines[-n:] if n else []
+        return [tail(ln) for ln in lines[-n:]] if n else []
 
     def close(self) -> None:
         if self._port is not None and self._port.is_open:
@@ -124,15 +138,15 @@ class SerialBoard:
             pass
 
     def _timeout(self, limit: float) -> BoardTimeout:
-        tail = self.uart_tail(20)
-        verdict = f"TIMEOUT no complete line from {self.name} within {limit:g} s"
+        last = self.uart_tail(20)
+        verdict = f"TIMEOUT no complete line from {self.name} within {limit:.3g} s"
         lines = [verdict, f"  port         {self.port_name}"]
         if self._pending:
-            lines.append(f"  unfinished   {bytes(self._pending)!r}")
-        lines.append(f"  console, last {len(tail)} lines:" if tail else "  console: nothing received")
-        lines.extend(f"  | {t}" for t in tail)
+            lines.append(f"  unfinished   {tail(bytes(self._pending))}")
+        lines.append(f"  console, last {len(last)} lines:" if last else "  console: nothing received")
+        lines.extend(f"  | {t}" for t in last)
         return BoardTimeout("\n".join(lines), {"kind": "timeout", "verdict": verdict, "port": self.port_name,
-                                               "seconds": limit, "uart_tail": tail})
+                                               "seconds": limit, "uart_tail": last})
 
 
 def open_hardware(board: Board, elf: str | Path, *, lab=None, entry=None, port: str | None = None,

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from harness.errors import HarnessError
-from harness.terminal import err, exit_on_error, out, print_error
+from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
 
 
 
@@ -34,6 +34,7 @@ def calibrate(
     from harness.calibration.table import CALIBRATION_DIR
     source = None
     with exit_on_error():
+        refuse_negative(jobs=jobs)
         if published is not None:
             if paths or counts:
                 raise HarnessError("--published is a source of its own: give it, or hardware results, not both")
@@ -125,6 +126,9 @@ def workload(
     from harness.board import available_boards
     from harness.calibration.workload import build_workload
     with exit_on_error():
+        refuse_negative(seed=seed, count=count)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise HarnessError(f"{out_dir} is a file; the workload needs a folder")
         with err.status("workload") as status:
             manifest = build_workload(out_dir, board or available_boards(), count, seed, microbenchmarks, emulate,
                                       progress=status.update)

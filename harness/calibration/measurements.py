@@ -16,12 +16,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
 from harness.board import load_board
-from harness.errors import HarnessError
+from harness.errors import HarnessError, tail
 from harness.registry import sha256_of as sha256_file     # one definition of a file's hash
 
 CSV_COLUMNS = ["firmware_sha256", "board", "board_serial", "measured_ms", "cycles", "instructions", "model",
@@ -137,9 +138,22 @@ def _mtime(path: Path) -> str:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+@contextmanager
+def _reading(path: Path, what: str):
+    """A file that is not what it should be (binary bytes, bad JSON/XML/CSV, missing columns) is named
+    with what was expected, not a decoder's traceback. ElementTree's ParseError is a SyntaxError; JSON's
+    and UTF-8's errors are ValueErrors."""
+    try:
+        yield
+    except HarnessError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, csv.Error, SyntaxError) as e:
+        raise HarnessError(f"{path}: cannot read it as {what} ({type(e).__name__}: {tail(str(e), 120)})") from None
+
+
 def read_counts(path: Path) -> dict[str, Measurement]:
     """Emulated counts by firmware SHA-256 from a CSV (e.g. the workload's, measured_ms still empty)."""
-    with Path(path).open(newline="") as f:
+    with _reading(path, "a CSV of emulated counts"), Path(path).open(newline="") as f:
         return {r["firmware_sha256"]: Measurement(r["board"], r["firmware_sha256"], None, _count(r["cycles"]),
                                                   _opt_int(r.get("instructions")), _opt_json(r.get("ops")),
                                                   model=r.get("model", ""), events=_opt_json(r.get("events")))
@@ -227,9 +241,12 @@ def read_any(paths: list[Path], counts: dict[str, Measurement] | None = None) ->
     out = []
     for f in files:
         if f.suffix == ".csv":
-            out += read_csv(f)
+            with _reading(f, "a CSV of measurements"):
+                out += read_csv(f)
         elif f.suffix == ".xml":
-            out += read_junit(f)
+            with _reading(f, "JUnit XML"):
+                out += read_junit(f)
         else:
-            out.append(read_hardware_report(f, counts))
+            with _reading(f, "a hardware report (JSON)"):
+                out.append(read_hardware_report(f, counts))
     return out

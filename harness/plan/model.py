@@ -24,6 +24,11 @@ class ModelError(HarnessError):
     """The .tflite file is unreadable or uses something we cannot run; the message names the tensor or op."""
 
 
+class NotAModel(ModelError):
+    """The file is no TFLite model at all (absent, another format, truncated): refused where it is named,
+    whereas a readable model our runtime cannot run is a cell's `unsupported` verdict."""
+
+
 @dataclass
 class Tensor:
     index: int
@@ -100,14 +105,14 @@ def _options(op, code: int):
 def load_model(path: str | Path) -> Graph:
     path = Path(path)
     if not path.is_file():
-        raise ModelError(f"no model file at {path}")
+        raise NotAModel(f"no model file at {path}")
     buf = path.read_bytes()
     if len(buf) < 8 or buf[4:8] != b"TFL3":
-        raise ModelError(f"{path}: not a TFLite flatbuffer (file identifier {buf[4:8]!r}, expected b'TFL3')")
+        raise NotAModel(f"{path}: not a TFLite flatbuffer (file identifier {buf[4:8]!r}, expected b'TFL3')")
     try:
         model = tflite.Model.GetRootAsModel(buf, 0)
         if model.Version() != 3:
-            raise ModelError(f"{path}: schema version {model.Version()}, expected 3")
+            raise NotAModel(f"{path}: schema version {model.Version()}, expected 3")
         if model.SubgraphsLength() != 1:
             raise ModelError(f"{path}: {model.SubgraphsLength()} subgraphs; only single-subgraph models are supported")
         g = model.Subgraphs(0)
@@ -135,7 +140,7 @@ def load_model(path: str | Path) -> Graph:
     except ModelError:
         raise
     except Exception as e:  # the flatbuffer reader raises bare struct/index errors on corrupt files
-        raise ModelError(f"{path}: corrupt or truncated flatbuffer ({type(e).__name__}: {e})") from None
+        raise NotAModel(f"{path}: corrupt or truncated flatbuffer ({type(e).__name__}: {e})") from None
     for op in ops:
         for t in op.inputs + op.outputs:
             if t >= len(tensors):
