@@ -397,6 +397,37 @@ def bench_kernels_cmd(
             out.print(verdict, highlight=False)
 
 
+@app.command("patch")
+def patch_cmd(
+    model: Annotated[str, typer.Option("--model", "-m", help="Registry id or .tflite path.")],
+    board: Annotated[Optional[str], typer.Option("--board", "-b", help="Also compare each arena with this board's SRAM.")] = None,
+    max_overhead: Annotated[float, typer.Option("--patch-overhead", help="MAC overhead budget of the chosen plan, in percent.")] = 15.0,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write patch.png into this folder.")] = None,
+) -> None:
+    """Patch-based inference (MCUNetV2): every split x grid with its peak SRAM (planned arena) and MAC
+    overhead, the Pareto front and the chosen plan; no firmware is built (harness/plan/patch.py)."""
+    from harness import patch_report
+    from harness.plan import patch
+    from harness.plan.model import load_model
+    with exit_on_error():
+        if max_overhead < 0:
+            raise HarnessError("--patch-overhead must be >= 0")
+        mid, path = registry.resolve(model)
+        sram = load_board(board).sram_size if board else None
+        graph = load_model(path)
+        with err.status("searching splits and grids"):
+            cands = patch.candidates(graph, max_overhead=max_overhead / 100)
+        chosen = patch.choose(cands, max_overhead / 100)
+        title = f"harness patch: {mid}"
+        out.print(patch_report.table(cands, chosen, title, sram))
+        if len(cands) == 1:
+            out.print(f"no split: the model does not start with a stage that can run in tiles "
+                      f"({graph.ops[0].name} first)", highlight=False)
+        if out_dir is not None:
+            err.print(f"figure: {patch_report.write_figure(cands, chosen, title, max_overhead / 100, out_dir / 'patch.png')}",
+                      highlight=False)
+
+
 @app.command("fidelity")
 def fidelity_cmd(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Only this board's pairs; repeatable.")] = None,

@@ -53,7 +53,7 @@ def emit_model_c(low: Lowered, model_id: str) -> str:
             if value is None:
                 text = "0"
             elif isinstance(value, Arena):
-                text = f"{low.plan.offsets[value.tensor]}u"
+                text = f"{low.plan.offsets[value.tensor] + value.at}u"
             elif isinstance(value, Const):
                 text = shared.get(value.tensor) if value.tensor is not None else None
                 if text is None:

@@ -10,8 +10,9 @@ from harness.plan.model import Op
 
 @dataclass(frozen=True)
 class Arena:
-    """A params field holding the arena offset of a tensor."""
+    """A params field holding the arena offset of a tensor (plus `at` bytes into it: a window's corner)."""
     tensor: int
+    at: int = 0
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,7 @@ def lower(graph: Graph, kernels: str = "optimized") -> Lowered:
     missing = unsupported_ops(graph)
     if missing:
         raise ModelError(f"{graph.path.name}: unsupported op(s): {', '.join(missing)} "
-                         f"(we run: {', '.join(sorted(LOWERINGS))})")
+                         f"(we run: {', '.join(sorted(n for n in LOWERINGS if not n.startswith('_')))})")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ModelError(f"{graph.path.name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                          "only one of each is supported")

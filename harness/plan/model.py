@@ -67,6 +67,9 @@ class Op:
     inputs: list[int]             # tensor indices, -1 for an absent optional input
     outputs: list[int]
     options: object | None        # the tflite *Options table, already typed
+    # Explicit (top, left) padding instead of the options' SAME/VALID: a tile of a patch-based plan
+    # (harness/plan/patch.py) pads only where it touches the image's border.
+    pads: tuple[int, int] | None = None
 
 
 @dataclass

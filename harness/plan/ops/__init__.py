@@ -4,7 +4,7 @@ RESHAPE-like ops return a memory.Alias (no kernel) or None (folded into a consta
 from harness.plan.ops import fully_connected
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
-from harness.plan.ops import conv2d, depthwise_conv2d
+from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
 
 LOWERINGS = {
     "FULLY_CONNECTED": fully_connected.lower,
@@ -27,4 +27,5 @@ LOWERINGS = {
     "CONCATENATION": concatenation.lower,
     "CONV_2D": conv2d.lower,
     "DEPTHWISE_CONV_2D": depthwise_conv2d.lower,
+    window_copy.NAME: window_copy.lower,     # patched graphs only (harness/plan/patch.py)
 }

@@ -42,8 +42,19 @@ def pad_before(stride: int, dilation: int, size: int, kernel: int, out: int) -> 
     return total // 2
 
 
-def window(where: str, opts, inp: Tensor, out: Tensor, kh: int, kw: int) -> dict:
+def same_valid_pads(where: str, padding: int, size: tuple[int, int], out: tuple[int, int], kernel: tuple[int, int],
+              stride: tuple[int, int], dilation: tuple[int, int]) -> tuple[int, int]:
+    """The (top, left) padding of a whole-image window op, after checking its output size against SAME/VALID."""
+    expected = tuple(out_size(padding, n, k, s, d) for n, k, s, d in zip(size, kernel, stride, dilation))
+    if expected != tuple(out):
+        raise ModelError(f"{where}: output is {out[0]}x{out[1]} but {'SAME' if padding == Padding.SAME else 'VALID'} "
+                         f"padding of a {size[0]}x{size[1]} input gives {expected[0]}x{expected[1]}")
+    return tuple(pad_before(s, d, n, k, o) for s, d, n, k, o in zip(stride, dilation, size, kernel, out))
+
+
+def window(where: str, op: Op, inp: Tensor, out: Tensor, kh: int, kw: int) -> dict:
     """Strides, dilations and padding of a conv-like op, checked against the tensors' spatial sizes."""
+    opts = op.options
     padding = opts.Padding()
     if padding not in (Padding.SAME, Padding.VALID):
         raise ModelError(f"{where}: padding type {padding} is not supported (only SAME and VALID)")
@@ -53,12 +64,9 @@ def window(where: str, opts, inp: Tensor, out: Tensor, kh: int, kw: int) -> dict
         raise ModelError(f"{where}: strides ({sh}, {sw}) and dilations ({dh}, {dw}) must be >= 1")
     _, in_h, in_w, _ = inp.shape
     _, out_h, out_w, _ = out.shape
-    exp_h, exp_w = out_size(padding, in_h, kh, sh, dh), out_size(padding, in_w, kw, sw, dw)
-    if (exp_h, exp_w) != (out_h, out_w):
-        raise ModelError(f"{where}: output is {out_h}x{out_w} but {'SAME' if padding == Padding.SAME else 'VALID'} "
-                         f"padding of a {in_h}x{in_w} input gives {exp_h}x{exp_w}")
+    pads = op.pads or same_valid_pads(where, padding, (in_h, in_w), (out_h, out_w), (kh, kw), (sh, sw), (dh, dw))
     fields = {"stride_h": sh, "stride_w": sw, "dilation_h": dh, "dilation_w": dw,
-              "pad_h": pad_before(sh, dh, in_h, kh, out_h), "pad_w": pad_before(sw, dw, in_w, kw, out_w)}
+              "pad_h": pads[0], "pad_w": pads[1]}
     if max(fields.values()) > _U16:
         raise ModelError(f"{where}: window parameters {fields} do not fit 16 bits")
     return fields
@@ -181,7 +189,7 @@ def lower(g: Graph, op: Op) -> KernelCall:
         "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), "batches": inp.shape[0],
         "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
         "kernel_h": kh, "kernel_w": kw, "filter_c": filter_c, "groups": groups,
-        **window(where, op.options, inp, out, kh, kw),
+        **window(where, op, inp, out, kh, kw),
         **activation_fields(kind, where, inp, w, out, out_c, op.options.FusedActivationFunction()),
         "weights": weights_const(kind, where, w, op.inputs[1]),
         **bias_fields(kind, where, op, bias),

@@ -39,7 +39,7 @@ def lower(g: Graph, op: Op) -> KernelCall:
         "in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), "batches": inp.shape[0],
         "in_h": in_h, "in_w": in_w, "in_c": in_c, "out_h": out_h, "out_w": out_w, "out_c": out_c,
         "kernel_h": kh, "kernel_w": kw, "depth_multiplier": mult,
-        **window(where, op.options, inp, out, kh, kw),
+        **window(where, op, inp, out, kh, kw),
         **activation_fields(kind, where, inp, w, out, out_c, op.options.FusedActivationFunction()),
         "weights": weights_const(kind, where, w, op.inputs[1]),
         **bias_fields(kind, where, op, bias, int32_bias_ok=False),

@@ -29,11 +29,16 @@ def lower(g: Graph, op: Op) -> KernelCall:
                          f"{'constant' if pads.is_constant else 'non-constant'} {pads.dtype} {list(pads.shape)}")
     if rank > MAX_DIMS or rank == 0:
         raise ModelError(f"{where}: {rank}-D input; 1-D to {MAX_DIMS}-D are supported")
-    before, after = pads.data[:, 0].astype(np.int64), pads.data[:, 1].astype(np.int64)
+    before, after = pads.data[:, 0].astype(np.int64), pads.data[:, 1].astype(np.int64)   # copies
     if np.any(before < 0) or np.any(after < 0):
         raise ModelError(f"{where}: negative paddings {pads.data.tolist()} are not supported")
+    if op.pads is not None:      # a tile of a patch-based plan: its own rows/columns of padding, if any
+        if rank != 4:
+            raise ModelError(f"{where}: a tile's padding needs a 4-D tensor")
+        before[1:3] = op.pads
+        after[1:3] = np.asarray(out.shape[1:3]) - np.asarray(inp.shape[1:3]) - before[1:3]
     expected = tuple(int(d) for d in np.asarray(inp.shape) + before + after)
-    if expected != tuple(out.shape):
+    if np.any(after < 0) or expected != tuple(out.shape):
         raise ModelError(f"{where}: output {list(out.shape)}, but input {list(inp.shape)} padded by "
                          f"{pads.data.tolist()} is {list(expected)}")
     if is_float:

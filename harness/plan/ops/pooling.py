@@ -14,7 +14,7 @@ from tflite.Padding import Padding
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.ops.conv2d import out_size, pad_before
+from harness.plan.ops.conv2d import same_valid_pads
 from harness.plan.ops.dtypes import check_int16_symmetric, float_activation_range
 from harness.plan.quant import activation_range
 
@@ -49,13 +49,12 @@ def lower(g: Graph, op: Op) -> KernelCall:
         raise ModelError(f"{where}: filter {fh}x{fw} and strides ({sh}, {sw}) must be >= 1")
     n, in_h, in_w, c = inp.shape
     on, out_h, out_w, oc = out.shape
-    exp_h, exp_w = out_size(padding, in_h, fh, sh, 1), out_size(padding, in_w, fw, sw, 1)
-    if (on, oc) != (n, c) or (exp_h, exp_w) != (out_h, out_w) or min(out_h, out_w) < 1:
+    if (on, oc) != (n, c) or min(out_h, out_w) < 1:
         raise ModelError(f"{where}: output {list(out.shape)} does not match a {fh}x{fw}/({sh}, {sw}) "
                          f"{'SAME' if padding == Padding.SAME else 'VALID'} pool of {list(inp.shape)}")
+    pads = op.pads or same_valid_pads(where, padding, (in_h, in_w), (out_h, out_w), (fh, fw), (sh, sw), (1, 1))
     fields = {"batches": n, "in_h": in_h, "in_w": in_w, "channels": c, "out_h": out_h, "out_w": out_w,
-              "filter_h": fh, "filter_w": fw, "stride_h": sh, "stride_w": sw,
-              "pad_h": pad_before(sh, 1, in_h, fh, out_h), "pad_w": pad_before(sw, 1, in_w, fw, out_w)}
+              "filter_h": fh, "filter_w": fw, "stride_h": sh, "stride_w": sw, "pad_h": pads[0], "pad_w": pads[1]}
     if max(fields.values()) > 0xFFFF:
         raise ModelError(f"{where}: shape or window parameters {fields} do not fit 16 bits")
     if suffix == "f32":

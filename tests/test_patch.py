@@ -1,0 +1,45 @@
+"""Patch-based inference on real image models (host build against TFLM, 20 seeded inputs) and the
+`harness patch` command. The tiling arithmetic itself is swept in tests/kernels/test_patch_tiling.py."""
+import subprocess
+import sys
+
+import pytest
+
+from conftest import shared_model
+from harness.host_runtime import HostModel
+from harness.plan import patch
+from harness.plan.model import load_model
+from harness.reference import TflmReference, random_inputs
+
+IMAGE_MODELS = ["tflite-micro/person_detect.tflite", "mlcommons-tiny/vww_96_int8.tflite",
+                "ml-zoo/vww2_50_50_INT8.tflite", "ml-zoo/vww3_128_128_INT8.tflite"]
+
+
+@pytest.mark.parametrize("rel", IMAGE_MODELS, ids=lambda r: r.split("/")[-1].removesuffix(".tflite"))
+def test_chosen_patch_plan_is_tflms_and_smaller(rel):
+    path = shared_model(rel)
+    g = load_model(path)
+    cands = patch.candidates(g, max_overhead=0.15)
+    chosen = patch.choose(cands, 0.15)
+    assert chosen.split is not None and chosen.overhead <= 0.15
+    assert chosen.arena < cands[0].arena
+    host, ref = HostModel(patch.plan(g, chosen.split), "patched"), TflmReference(path)
+    for x in random_inputs(g.tensor(g.inputs[0]), 20, seed=0):
+        assert host.run(x) == ref.run(x), f"{chosen} differs from TFLM"
+
+
+def _harness(*args):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600)
+
+
+def test_patch_command_prints_the_front_and_writes_the_figure(tmp_path):
+    """On the project's own generated MobileNet (no ../shared needed)."""
+    r = _harness("patch", "-m", "gen_vww_mobilenet_xs", "-b", "nucleo_f446re", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert "<- chosen" in r.stdout and "layer by layer" in r.stdout and "plans searched" in r.stdout
+    assert (tmp_path / "patch.png").stat().st_size > 0
+
+
+def test_patch_command_refuses_a_negative_budget():
+    r = _harness("patch", "-m", "hello_world_int8", "--patch-overhead", "-1")
+    assert r.returncode != 0 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
