@@ -76,6 +76,8 @@ CASES = (
     [(f"check-model-{m}", ["check", "-b", BOARD, "-m", "@" + m, "--inputs", "1"]) for m in BAD_MODELS]
     + [(f"profile-model-{m}", ["profile", "-b", BOARD, "-m", "@" + m]) for m in BAD_MODELS]
     + [(f"runtime-model-{m}", ["runtime", "-m", "@" + m, "--inputs", "1"]) for m in BAD_MODELS]
+    + [(f"patch-model-{m}", ["patch", "-m", "@" + m]) for m in BAD_MODELS]
+    + [(f"patch-board-{b}", ["patch", "-b", "@" + b if "." in b else b, "-m", "@good.tflite"]) for b in BAD_BOARDS]
     + [(f"check-board-{b}", ["check", "-b", "@" + b if "." in b else b, "-m", "@good.tflite"]) for b in BAD_BOARDS]
     + [(f"profile-board-{b}", ["profile", "-b", "@" + b if "." in b else b, "-m", "@good.tflite"]) for b in BAD_BOARDS]
     + [(f"run-board-{b}", ["run", "@good.elf", "-b", "@" + b if "." in b else b]) for b in BAD_BOARDS]
@@ -86,6 +88,7 @@ CASES = (
         ("check-unknown-model", ["check", "-b", BOARD, "-m", "no_such_model"]),
         ("check-report-dir-is-file", ["check", "-b", BOARD, "-m", "@good.tflite", "--report-dir", "@random.csv"]),
         ("profile-seed", ["profile", "-b", BOARD, "-m", "@good.tflite", "--seed", "-1"]),
+        ("patch-overhead", ["patch", "-m", "@good.tflite", "--patch-overhead", "-1"]),
         ("fidelity-jobs", ["fidelity", "--jobs", "-3", "--dir", "@emptydir"]),
         ("fidelity-missing-dir", ["fidelity", "--dir", "@missing.toml"]),
         ("fidelity-dir-is-file", ["fidelity", "--dir", "@random.toml"]),
