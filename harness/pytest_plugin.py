@@ -86,12 +86,12 @@ def pytest_cmdline_main(config):
 def _lab_took_the_root(config) -> None:
     """`--lab PATH` (a space, not `=`): pytest settles its root directory and configuration file before it
     loads this plugin, so it reads PATH as a test path; with PATH outside the repository the root becomes
-    their common folder, and pyproject.toml's settings (markers, `-m 'not hardware'`, pythonpath) are lost.
+    PATH's folder or a common folder, and pyproject.toml's settings (markers, `-m 'not hardware'`, pythonpath) are lost.
     The plugin cannot undo that choice; it names it instead of letting the run fail obscurely."""
     args = list(config.invocation_params.args)
     lab = args[args.index("--lab") + 1] if "--lab" in args[:-1] else None
     root = registry.ROOT
-    if lab and config.rootpath != root and root.is_relative_to(config.rootpath):
+    if lab and config.rootpath != root:      # the lab file's folder, or a folder above both
         raise pytest.UsageError(f"`--lab {lab}` made pytest take {config.rootpath} as its root directory (it reads "
                                 f"the path as a test path before the plugin that knows --lab loads): write "
                                 f"--lab={lab}, or set HARNESS_LAB={lab}")
