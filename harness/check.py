@@ -63,6 +63,8 @@ class Verdict:
     memory: dict[str, int] = field(default_factory=dict)   # bytes per part: code, weights, arena, stack...
     elf: str | None = None
     seconds: float = 0.0
+    # with `--patch`: the patch-based plan run beside layer by layer (PatchResult.as_dict(); None: not asked)
+    patch: dict | None = None
 
     def set_status(self, status: str, reason: str) -> None:
         if self.status == "pass" or status in FAILING:
@@ -105,12 +107,19 @@ class Cell:
     board: str                   # name or .repl path
     expected_fit: bool | None = None
     task: str | None = None
+    patch: str = "off"           # off | auto | a split such as op7:3x3 (harness/plan/patch.py)
+    patch_overhead: float = 0.15
+
+
+def _n(count: int) -> str:
+    """A byte or cycle count as the reasons write it: 55 296."""
+    return f"{count:,}".replace(",", " ")
 
 
 def _shortfall(fit: Fit) -> str:
     worst = next((r for r in [fit.flash, fit.sram, *fit.regions] if not r.fits), fit.sram)
     name = "flash" if worst is fit.flash else "SRAM" if worst is fit.sram else worst.region
-    return f"does not fit: {name} needs {worst.used:,} B of {worst.size:,} B".replace(",", " ")
+    return f"does not fit: {name} needs {_n(worst.used)} B of {_n(worst.size)} B"
 
 
 def _judge_fit(v: Verdict) -> None:
@@ -126,11 +135,14 @@ def _judge_fit(v: Verdict) -> None:
 
 def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 20, seed: int = 0,
                backend: str = "emulated", expected_fit: bool | None = None, task: str | None = None,
+               patch: str = "off", patch_overhead: float = 0.15,
                progress: Callable[[str], None] = lambda s: None) -> Verdict:
     start = time.monotonic()
     v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit, source=backend)
     try:
         _check(v, model_path, board, inputs, seed, backend, task, progress)
+        if patch != "off" and v.arena_bytes is not None:
+            _check_patched(v, model_path, board, inputs, seed, backend, task, patch, patch_overhead, progress)
     except HarnessError as e:
         v.set_status("error", str(e))
     v.seconds = round(time.monotonic() - start, 2)
@@ -147,14 +159,21 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
     except ModelError as e:
         v.set_status("unsupported", str(e))
         return
-    v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
     _tflm_arena(v, model_path)
+    _build_and_run(v, graph, low, board, inputs, seed, backend, task, progress)
+
+
+def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int, backend: str, task: str | None,
+                   progress, name: str | None = None) -> None:
+    """A lowered plan's firmware built, fitted, run on the board and compared with TFLM, into `v`."""
+    v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
     sources = {"model_data.c": emit_model_c(low, v.model)}
+    name = name or v.model
     progress("building firmware")
     try:
-        fw = build_firmware(board, sources, name=v.model)
+        fw = build_firmware(board, sources, name=name)
     except DoesNotFit:
-        big = build_firmware(board, sources, name=v.model, oversize=16)
+        big = build_firmware(board, sources, name=name, oversize=16)
         v.fit, v.elf = static_fit(board, big.elf), str(big.elf)
         v.memory = breakdown(big.elf)
         _judge_fit(v)
@@ -166,6 +185,48 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)
     finally:
         getattr(dut, "close", lambda: None)()   # a serial port or a Renode process is not left behind
+
+
+def _check_patched(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str,
+                   task: str | None, patch: str, overhead: float, progress) -> None:
+    """The patch-based plan (chosen by the search, or the split given) built and run beside layer by layer;
+    a model that fits only with it passes, saying so; a patched plan that differs from TFLM fails the cell."""
+    from harness.plan import patch as patching
+    graph = load_model(model_path)
+    progress("searching patch plans")
+    try:
+        if patch == "auto":
+            split = patching.choose(patching.candidates(graph, max_overhead=overhead), overhead).split
+        else:
+            split = patching.Split.parse(patch)
+        plow = patching.plan(graph, split) if split else None
+    except ModelError as e:
+        v.patch = {"split": patch, "status": "unsupported", "reasons": [str(e)]}
+        v.reasons.append(f"patch-based inference: {e}")
+        return
+    if plow is None:
+        v.patch = {"split": None, "status": "none", "reasons": ["no patch plan has a smaller arena"]}
+        v.reasons.append("patch-based inference: no split has a smaller arena within "
+                         f"{overhead:.0%} more MACs")
+        return
+    pv = Verdict(v.model, v.board, inputs=inputs, source=v.source)
+    _build_and_run(pv, graph, plow, board, inputs, seed, backend, task, progress, name=f"{v.model}.patch-{split.op}-{split.grid[0]}x{split.grid[1]}")
+    v.patch = {"split": str(split), "overhead": round(plow.macs / v.macs - 1, 4), "status": pv.status,
+               **{k: getattr(pv, k) for k in ("arena_bytes", "macs", "cycles", "instructions", "latency_ms",
+                                              "latency_err_ms", "mismatches", "real_mismatches", "reasons", "elf")},
+               "fits": pv.fits, "flash_used": pv.fit.flash.used if pv.fit else None,
+               "sram_used": pv.fit.sram.used if pv.fit else None}
+    what = f"peak {_n(pv.arena_bytes)} B (was {_n(v.arena_bytes)} B), {v.patch['overhead']:+.1%} MACs, {split}"
+    if pv.status in FAILING:
+        v.set_status(pv.status, f"patch-based inference {split}: {'; '.join(pv.reasons)}")
+    elif not pv.fits:
+        v.reasons.append(f"patch-based inference {split} does not fit either: {'; '.join(pv.reasons)}")
+    elif v.fit is not None and not v.fit.fits:
+        v.status = "pass"       # the only fault was the fit, which the patched plan mends
+        v.reasons.append(f"fits with patch-based inference: {what}")
+    else:
+        v.reasons.append(f"patch-based inference: {what}" + (
+            f"; {_n(pv.cycles)} cycles (layer by layer {_n(v.cycles)})" if pv.cycles and v.cycles else ""))
 
 
 def _tflm_arena(v: Verdict, model_path: Path) -> None:
@@ -251,7 +312,8 @@ def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:
     start = time.monotonic()
     try:
         return check_cell(cell.model, cell.path, load_board(cell.board), inputs=inputs, seed=seed,
-                          backend=backend, expected_fit=cell.expected_fit, task=cell.task)
+                          backend=backend, expected_fit=cell.expected_fit, task=cell.task, patch=cell.patch,
+                          patch_overhead=cell.patch_overhead)
     except Exception as e:       # noqa: BLE001 - any crash of one cell is that cell's verdict
         return crashed(cell, e, time.monotonic() - start)
 
