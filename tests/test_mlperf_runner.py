@@ -13,6 +13,8 @@ import pytest
 
 from harness.backends.pty import EmulatedPty
 from harness.board import load_board
+from harness.mlperf import DutIO, dut_io
+from harness.plan.model import ModelError, Tensor
 from harness.plan.quant import tfl_round
 from harness.pytest_plugin import ZooCell
 from harness.reference import FLOAT_ATOL, FLOAT_RTOL, TflmReference
@@ -166,3 +168,21 @@ def test_infer_without_a_complete_load_is_an_error(harness_session, small_model)
         assert refused(runner.send_command(f"db load {size + 4}"))   # a failed load forgets the last one
         assert refused(runner.send_command("infer 1 0"))
         runner.close()
+
+
+def tensor(shape, dtype, scale=None, zero_point=0) -> Tensor:
+    scales = np.array([] if scale is None else [scale], np.float32)
+    return Tensor(0, "t", tuple(shape), np.dtype(dtype), scales, np.array([zero_point], np.int64), 0, None)
+
+
+def test_a_benchmark_model_its_format_cannot_feed_is_refused_by_name():
+    """The image is refused on the host, with the reason, rather than converting wrongly on the board."""
+    with pytest.raises(ModelError, match=r"vww_96_int8: vww01 sends uint8 values; the model's input is int16"):
+        dut_io("vww_96_int8", tensor((1, 96, 96, 3), np.int16, 0.01), tensor((1, 2), np.int8, 0.1))
+    with pytest.raises(ModelError, match=r"ad01_int8: ad01's reconstruction error needs .* output of the input's 640"):
+        dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 8), np.int8, 0.3))
+    # no benchmark: the input tensor's own bytes, the model's own id
+    assert dut_io("hello_world_int8", tensor((1, 1), np.int8, 0.02), tensor((1, 1), np.int8, 0.01)) == \
+        DutIO("hello_world_int8", np.dtype(np.int8), 1, False)
+    assert dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 640), np.int8, 0.3)) == \
+        DutIO("ad01", np.dtype(np.float32), 2560, True)
