@@ -141,6 +141,11 @@ def test_accuracy_mode(served):
     bench = served[0]
     n, w, _ = script_for(bench, "a")
     check_mode(served, "a", ACCURACY_INPUTS, n, w)
+    runner = served[1]
+    last = runner.send_command("results")
+    runner.send_command("db load 2560" if bench == "ad01" else "db load 1")   # a new download begins ...
+    runner.send_command("db " + "00" * 31)
+    assert runner.send_command("results") == last                  # ... `results` is still the last one's
 
 
 def test_infer_without_a_complete_load_is_an_error(harness_session, small_model):

@@ -1,8 +1,9 @@
 /* The inference sequence of MLPerf Tiny's ee_infer(): the two laps bracket the N timed inferences.
  * The arena plan lets later tensors reuse the input's bytes, so the input is copied (and converted: see
  * db.c) in from the db buffer before every inference (inside the laps, outside the per-inference cycle
- * count). Without one complete download there is nothing to infer on: an error, never results. Both lap lines are sent after the loop, so the time the
- * UART takes to send the first is not counted; the host sees the same lines in the same order. */
+ * count). Without one complete download there is nothing to infer on: an error, never results. Both lap
+ * lines are sent after the loop, so the time the UART takes to send the first is not counted; the host
+ * sees the same lines in the same order. */
 #include "infer.h"
 #include <stdbool.h>
 #include <stddef.h>
@@ -81,7 +82,7 @@ void cmd_infer(char **args)
     reply_lap(start);
     reply_lap(end);
     reply_line("m-infer-done");
-    results_print();
+    results_after_infer();
 }
 
 uint64_t infer_last_cycles(void)

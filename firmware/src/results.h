@@ -5,6 +5,8 @@
 #ifndef RESULTS_H
 #define RESULTS_H
 
+/* After an inference: computes what depends on the input (the MSE), then prints. */
+void results_after_infer(void);
 void results_print(void);
 void cmd_results(char **args);
 
