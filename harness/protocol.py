@@ -175,11 +175,13 @@ class DutClient:
         return self.field(self.command("profile"), "model")
 
     def load(self, data: bytes) -> None:
-        self._retrying(f"db load {len(data)}", lambda: self._load(data))
+        """Download the input tensor's own bytes (`db load N tensor`), whatever format an MLPerf Tiny
+        benchmark's runner would send, so the board's input is exactly the one TFLM is given."""
+        self._retrying(f"db load {len(data)} tensor", lambda: self._load(data))
 
     def _load(self, data: bytes) -> None:
-        self._begin(f"db load {len(data)}", self.deadline)
-        lines = self._exchange(f"db load {len(data)}")
+        self._begin(f"db load {len(data)} tensor", self.deadline)
+        lines = self._exchange(f"db load {len(data)} tensor")
         if not any(f"Expecting {len(data)} bytes" in ln for ln in lines):
             raise ProtocolError(f"board refused {len(data)} bytes: {_quote(lines)}")
         done = False

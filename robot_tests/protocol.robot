@@ -35,7 +35,7 @@ Download And Infer
     Boot Board    ${BOARD}    ${ELF}
     @{commands}=    Input Download    ${MODEL}
     ${load}=    Set Variable    ${commands}[0]
-    ${bytes}=    Evaluate    int($load.split()[-1])
+    ${bytes}=    Evaluate    int($load.split()[2])
     Send Command    ${load}
     Wait For Line On Uart    m-[Expecting ${bytes} bytes]    matchNextLine=true
     Wait For Line On Uart    m-ready    matchNextLine=true

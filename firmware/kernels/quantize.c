@@ -40,27 +40,6 @@ static void store(uint8_t *base, uint32_t i, uint8_t type, int32_t v)
     }
 }
 
-/* TFLM: static_cast<int32_t>(TfLiteRound(x / scale)) + zero_point, all in float. The round is half away
- * from zero; a quotient outside the int32 range (or NaN) converts to INT32_MIN, as the reference
- * interpreter's x86 conversion gives, and the zero point is then added with wraparound. */
-static int32_t quantize_one(float x, float scale, int32_t zero_point)
-{
-    float q = x / scale;
-    int32_t r;
-    if (q >= -2147483648.0f && q < 2147483648.0f) {
-        r = (int32_t)q;                                   /* truncates toward zero */
-        float frac = q - (float)r;                        /* exact: |q| < 2^31 needs no rounding here */
-        if (frac >= 0.5f) {
-            r += 1;
-        } else if (frac <= -0.5f) {
-            r -= 1;
-        }
-    } else {
-        r = INT32_MIN;
-    }
-    return (int32_t)((uint32_t)r + (uint32_t)zero_point);
-}
-
 tm_status_t tm_quantize_f32(const void *params, uint8_t *arena)
 {
     const tm_quantize_params_t *p = params;
@@ -69,7 +48,7 @@ tm_status_t tm_quantize_f32(const void *params, uint8_t *arena)
     for (uint32_t i = 0; i < p->count; i++) {
         float x;
         memcpy(&x, in + 4 * i, sizeof x);
-        store(out, i, p->out_type, quantize_one(x, p->scale, p->out_zero_point));
+        store(out, i, p->out_type, tm_quantize_float(x, p->scale, p->out_zero_point));
     }
     return TM_OK;
 }

@@ -102,6 +102,29 @@ static inline int32_t tm_clamp(int32_t v, int32_t lo, int32_t hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
+/* TFLM's QUANTIZE of one float: static_cast<int32_t>(TfLiteRound(x / scale)) + zero_point, all in float, not
+ * clamped (the caller clamps to its type). The round is half away from zero; a quotient outside the int32
+ * range (or NaN) converts to INT32_MIN, as the reference interpreter's x86 conversion gives, and the zero
+ * point is then added with wraparound. The MLPerf Tiny ad01 reference DUT quantizes its float input with
+ * the same round(x / scale) + zero point, so firmware/src/db.c uses this too. */
+static inline int32_t tm_quantize_float(float x, float scale, int32_t zero_point)
+{
+    float q = x / scale;
+    int32_t r;
+    if (q >= -2147483648.0f && q < 2147483648.0f) {
+        r = (int32_t)q;                                   /* truncates toward zero */
+        float frac = q - (float)r;                        /* exact: |q| < 2^31 needs no rounding here */
+        if (frac >= 0.5f) {
+            r += 1;
+        } else if (frac <= -0.5f) {
+            r -= 1;
+        }
+    } else {
+        r = INT32_MIN;
+    }
+    return (int32_t)((uint32_t)r + (uint32_t)zero_point);
+}
+
 /* TFLM's MultiplyByQuantizedMultiplier for a 64-bit accumulator (the int16x8 kernels with an int64 bias):
  * the q31 multiplier rounded to 16 bits, then one rounding right shift by 15 - shift (the planner keeps
  * shift <= 14). The product cannot overflow for |x| < 2^47. */

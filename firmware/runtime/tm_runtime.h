@@ -26,8 +26,15 @@ typedef struct {
     int32_t  zero_point;
 } tm_io_t;
 
+/* What `infer` reports (m-results-[...]): the output's values, or, for an autoencoder benchmark (MLPerf
+ * Tiny ad01), the mean squared error of the dequantized output against the float32 input downloaded. */
+typedef enum { TM_RESULT_VALUES = 0, TM_RESULT_MSE = 1 } tm_result_t;
+
 typedef struct {
-    const char *name;            /* model id, reported by `profile%` */
+    const char *name;            /* reported by `profile%`: the MLPerf Tiny benchmark id, or the model id */
+    uint8_t  wire;               /* tm_dtype_t of the elements `db load N` downloads (see db.c) */
+    uint8_t  result;             /* tm_result_t */
+    uint32_t wire_bytes;         /* a complete `db load` download */
     uint32_t arena_bytes;
     uint32_t n_ops;
     const tm_op_t *ops;
@@ -36,7 +43,7 @@ typedef struct {
 
 extern const tm_model_t tm_model;
 extern uint8_t tm_arena[];
-extern uint8_t tm_db_buffer[];   /* the host's `db` bytes, sized to the model's input by the image */
+extern uint8_t tm_db_buffer[];   /* the host's `db` bytes: wire_bytes or the input's bytes, whichever is more */
 
 tm_status_t tm_invoke(const tm_model_t *m, uint8_t *arena);
 

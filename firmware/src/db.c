@@ -1,26 +1,33 @@
-/* `db load N`, `db <hex>` and `db print`, with the reference's messages. Unlike the reference, a
- * rejected size or a chunk past the end never writes outside the buffer. */
+/* `db load N`, `db <hex>` and `db print`, with the reference's messages, and the conversion of the
+ * downloaded bytes into the input tensor. Unlike the reference, a rejected size or a chunk past the end
+ * never writes outside the buffer, and what was not loaded completely is never inferred on: a refused
+ * `db load` forgets the previous download, and a chunk with no download in progress is an error.
+ *
+ * Two formats: `db load N` takes the benchmark's format (tm_model.wire: what the MLPerf Tiny runner
+ * sends, e.g. uint8 pixels or float32 features); `db load N tensor` takes the input tensor's own bytes,
+ * which is how the harness feeds the same seeded inputs as TFLM (harness/protocol.py). */
 #include "db.h"
-#include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 #include "args.h"
 #include "reply.h"
+#include "tm_quant.h"
 #include "tm_runtime.h"
 
 #define DB_PRINT_PER_LINE 8
 
 #define buffer tm_db_buffer
-static uint32_t expected;   /* bytes announced by `db load` */
+static uint32_t expected;   /* bytes announced by `db load`, 0 after a refused one */
 static uint32_t loaded;
+static bool tensor_format;  /* the download is the input tensor's bytes, not the benchmark's format */
 
-/* The model image sizes the buffer to its input: bytes past it could never reach the input tensor. */
+/* A complete download of one input in its format: bytes past it could never reach the input tensor. */
 static uint32_t db_limit(void)
 {
-    return tm_model.input.bytes;
+    return tensor_format ? tm_model.input.bytes : tm_model.wire_bytes;
 }
 
-static void db_load(const char *count)
+static void db_load(const char *count, const char *format)
 {
     if (count == NULL) {
         reply_line("e-[Command 'db load' requires the # of bytes]");
@@ -32,13 +39,14 @@ static void db_load(const char *count)
         return;
     }
     loaded = 0;
+    expected = 0;   /* nothing is stored, and nothing inferred on, until a valid load */
+    tensor_format = format != NULL && arg_is(format, "tensor");
     if ((uint32_t)n > db_limit()) {
-        expected = 0;   /* nothing more is stored until a valid load */
-        reply("Supplied buffer size ");
+        reply("e-[Supplied buffer size ");
         reply_i32(n);
         reply(" exceeds maximum of ");
         reply_u64(db_limit());
-        reply_end();
+        reply_line("]");
         return;
     }
     expected = (uint32_t)n;
@@ -66,6 +74,10 @@ static void db_hex(const char *hex)
     size_t len = 0;
     while (hex[len] != '\0') {
         len++;
+    }
+    if (expected == 0) {
+        reply_line("e-[No db load in progress]");
+        return;
     }
     if (len % 2 != 0) {
         reply_line("e-[Insufficent number of hex digits]");   /* sic: the reference's spelling */
@@ -106,7 +118,8 @@ void cmd_db(char **args)
     if (sub == NULL) {
         reply_line("e-[Command 'db' requires a subcommand]");
     } else if (arg_is(sub, "load")) {
-        db_load(arg_next(args));
+        const char *count = arg_next(args);
+        db_load(count, arg_next(args));
     } else if (arg_is(sub, "print")) {
         db_print();
     } else {
@@ -114,11 +127,59 @@ void cmd_db(char **args)
     }
 }
 
-uint32_t db_copy(uint8_t *dst, uint32_t n)
+bool db_complete(void)
 {
-    if (n > db_limit()) {
-        n = db_limit();
+    if (expected != 0 && loaded == expected && expected == db_limit()) {
+        return true;
     }
-    memcpy(dst, buffer, n);
-    return n;
+    reply("e-[Input not loaded: ");
+    reply_u64(loaded);
+    reply(" of ");
+    reply_u64(db_limit());
+    reply_line(" bytes]");
+    return false;
+}
+
+/* The reference DUTs' conversions (harness/mlperf.py chose a pair this knows): uint8 pixels minus 128 for
+ * an int8 input, or their value for a float32 one; float32 features quantized with the input's scale and
+ * zero point, clamped to the type. Anything else is the tensor's own bytes. */
+void db_to_input(uint8_t *dst)
+{
+    const tm_io_t *in = &tm_model.input;
+    uint8_t wire = tensor_format ? in->dtype : tm_model.wire;
+    if (wire == TM_UINT8 && in->dtype == TM_INT8) {
+        for (uint32_t i = 0; i < in->bytes; i++) {
+            dst[i] = (uint8_t)(int8_t)((int32_t)buffer[i] - 128);
+        }
+    } else if (wire == TM_UINT8 && in->dtype == TM_FLOAT32) {
+        for (uint32_t i = 0; i < in->bytes / sizeof(float); i++) {
+            float v = (float)buffer[i];
+            memcpy(dst + i * sizeof v, &v, sizeof v);
+        }
+    } else if (wire == TM_FLOAT32 && (in->dtype == TM_INT8 || in->dtype == TM_INT16)) {
+        uint32_t size = in->dtype == TM_INT8 ? 1 : 2;
+        for (uint32_t i = 0; i < in->bytes / size; i++) {
+            int32_t q = tm_quantize_float(db_float(i), in->scale, in->zero_point);
+            if (size == 1) {
+                dst[i] = (uint8_t)(int8_t)tm_clamp(q, INT8_MIN, INT8_MAX);
+            } else {
+                int16_t h = (int16_t)tm_clamp(q, INT16_MIN, INT16_MAX);
+                memcpy(dst + 2 * i, &h, sizeof h);
+            }
+        }
+    } else {
+        memcpy(dst, buffer, in->bytes);
+    }
+}
+
+bool db_has_floats(void)
+{
+    return !tensor_format && tm_model.wire == TM_FLOAT32;
+}
+
+float db_float(uint32_t i)
+{
+    float v;
+    memcpy(&v, buffer + i * sizeof v, sizeof v);
+    return v;
 }

@@ -1,10 +1,16 @@
 /* The `db` command: the host's input bytes, sent as hex in chunks, collected into one buffer. */
 #ifndef DB_H
 #define DB_H
+#include <stdbool.h>
 #include <stdint.h>
 
 void cmd_db(char **args);
-/* Copies up to n buffered bytes to dst (the input tensor); returns how many it copied. */
-uint32_t db_copy(uint8_t *dst, uint32_t n);
+/* Whether one whole input has been downloaded since the last `db load`; if not, says so (an e- line). */
+bool db_complete(void);
+/* The downloaded input, converted to the input tensor's type, into dst (the input tensor). */
+void db_to_input(uint8_t *dst);
+/* Whether the download is float32 values (the benchmark's format is), and the i-th of them. */
+bool db_has_floats(void);
+float db_float(uint32_t i);
 
 #endif

@@ -1,7 +1,9 @@
 /* Output tensor -> result lines. Dequantization is value = (q - zero_point) * scale in single
  * precision, the same float arithmetic TFLite uses, so the host can reproduce the digits. */
 #include "results.h"
+#include <stdbool.h>
 #include <string.h>
+#include "db.h"
 #include "reply.h"
 #include "tm_runtime.h"
 
@@ -41,6 +43,34 @@ static float dequantize(const tm_io_t *io, const uint8_t *at)
     return (float)(int32_t)((uint32_t)q - (uint32_t)io->zero_point) * io->scale;
 }
 
+/* The reconstruction error of the last inference, kept: a later `db` may change the input it was of. */
+static bool mse_valid;
+static float mse;
+
+/* The ad01 reference DUT's score: the mean of (dequantized output - float input)^2, summed in single
+ * precision in element order and divided once, as it does (and so the host can redo it exactly). */
+static float reconstruction_error(const tm_io_t *out, const uint8_t *data, uint32_t size)
+{
+    float sum = 0.0f;
+    uint32_t count = out->bytes / size;
+    for (uint32_t i = 0; i < count; i++) {
+        float diff = dequantize(out, data + i * size) - db_float(i);
+        sum += diff * diff;
+    }
+    return sum / (float)count;
+}
+
+void results_after_infer(void)
+{
+    const tm_io_t *out = &tm_model.output;
+    uint32_t size = dtype_bytes(out->dtype);
+    mse_valid = tm_model.result == TM_RESULT_MSE && db_has_floats() && size != 0;
+    if (mse_valid) {
+        mse = reconstruction_error(out, tm_output(&tm_model, tm_arena), size);
+    }
+    results_print();
+}
+
 void results_print(void)
 {
     const tm_io_t *out = &tm_model.output;
@@ -53,11 +83,15 @@ void results_print(void)
         return;
     }
     reply("m-results-[");
-    for (uint32_t i = 0; i + size <= out->bytes; i += size) {
-        if (i != 0) {
-            reply(",");
+    if (mse_valid) {
+        reply_fixed3(mse);
+    } else {
+        for (uint32_t i = 0; i + size <= out->bytes; i += size) {
+            if (i != 0) {
+                reply(",");
+            }
+            reply_fixed3(dequantize(out, data + i));
         }
-        reply_fixed3(dequantize(out, data + i));
     }
     reply_line("]");
     reply("m-results-raw-[");

@@ -1,9 +1,12 @@
 /* The two result lines, from whatever the output tensor holds now:
- *   m-results-[v0,v1,...]        dequantized values, printf("%.3f") style
+ *   m-results-[v0,v1,...]        dequantized values, printf("%.3f") style (for an MSE benchmark after a
+ *                                download in its float32 format: the one reconstruction error)
  *   m-results-raw-[0a1bff...]    the tensor's bytes in lowercase hex */
 #ifndef RESULTS_H
 #define RESULTS_H
 
+/* After an inference: computes what depends on the input (the MSE), then prints. */
+void results_after_infer(void);
 void results_print(void);
 void cmd_results(char **args);
 

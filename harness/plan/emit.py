@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.mlperf import dut_io
 from harness.placement import HOT_MARKER
 from harness.plan.kernel import Arena, Const
 from harness.plan.lower import SCRATCH, Lowered
@@ -72,9 +73,15 @@ def emit_model_c(low: Lowered, model_id: str) -> str:
         table.append(f"{{ {call.kernel}, &op{i} }}")
     out.append("static const tm_op_t ops[] = {\n    " + ",\n    ".join(table) + "\n};\n")
     out.append(f"uint8_t tm_arena[{max(low.plan.arena_bytes, 16)}] __attribute__((aligned(16)));\n")
-    out.append(f"uint8_t tm_db_buffer[{low.graph.tensor(low.input).nbytes}] __attribute__((aligned(4)));\n")
+    inp = low.graph.tensor(low.input)
+    dut = dut_io(model_id, inp, low.graph.tensor(low.output))
+    # holds a benchmark download or the input tensor's own bytes (`db load N tensor`)
+    out.append(f"uint8_t tm_db_buffer[{max(dut.wire_bytes, inp.nbytes)}] __attribute__((aligned(4)));\n")
     out.append("const tm_model_t tm_model = {\n"
-               f'    .name = "{model_id}",\n'
+               f'    .name = "{dut.name}",\n'
+               f"    .wire = {_DTYPE[dut.wire]},\n"
+               f"    .wire_bytes = {dut.wire_bytes}u,\n"
+               f"    .result = {'TM_RESULT_MSE' if dut.mse else 'TM_RESULT_VALUES'},\n"
                f"    .arena_bytes = {low.plan.arena_bytes}u,\n"
                f"    .n_ops = {len(low.calls)}u,\n"
                "    .ops = ops,\n"

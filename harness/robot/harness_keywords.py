@@ -72,13 +72,14 @@ class HarnessKeywords:
 
     @keyword("Input Download")
     def input_download(self, model: str, seed: int = 0) -> list[str]:
-        """The MLPerf Tiny commands that download one seeded random input of `model`: `db load N`, then
-        `db <hex>` chunks of 31 bytes as the runner sends them (without the % terminators)."""
+        """The MLPerf Tiny commands that download one seeded random input of `model`: `db load N tensor`
+        (the input tensor's own bytes, whatever format a benchmark's runner would send), then `db <hex>`
+        chunks of 31 bytes as the runner sends them (without the % terminators)."""
         from harness.protocol import CHUNK
         from harness.reference import random_inputs
         mid, graph, low = self._lowered(model)
         data = next(iter(random_inputs(graph.tensor(low.input), 1, int(seed)))).tobytes()
-        return [f"db load {len(data)}"] + [f"db {data[i:i + CHUNK].hex()}" for i in range(0, len(data), CHUNK)]
+        return [f"db load {len(data)} tensor"] + [f"db {data[i:i + CHUNK].hex()}" for i in range(0, len(data), CHUNK)]
 
     @keyword("Small Model")
     def small_model(self) -> str:
