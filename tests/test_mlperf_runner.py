@@ -15,7 +15,7 @@ from harness.backends.pty import EmulatedPty
 from harness.board import load_board
 from harness.mlperf import DutIO, dut_io
 from harness.plan.model import ModelError, Tensor
-from harness.plan.quant import tfl_round
+from harness.plan.quant import affine_quantize
 from harness.pytest_plugin import ZooCell
 from harness.reference import FLOAT_ATOL, FLOAT_RTOL, TflmReference
 from harness.registry import load_zoo
@@ -59,9 +59,7 @@ def reference_results(bench: str, wire: bytes, graph, low, tflm: TflmReference) 
         x = (np.frombuffer(wire, np.uint8).astype(np.int16) - 128).astype(np.int8)
     else:                                                          # ad01: TFLM QUANTIZE of each float
         features = np.frombuffer(wire, "<f4")
-        scale = np.float32(inp.scales[0])
-        q = [tfl_round(float(f / scale)) + inp.zero_point for f in features]
-        x = np.clip(q, -128, 127).astype(np.int8)
+        x = affine_quantize(features, inp.scales[0], inp.zero_point, np.int8)
     raw = tflm.run(x.reshape(inp.shape))
     if np.dtype(out.dtype) == np.float32:
         values = np.frombuffer(raw, np.float32)
