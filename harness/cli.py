@@ -5,6 +5,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -16,6 +17,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
+from harness.plan import patch as patching
 from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -94,6 +96,8 @@ def check(
     as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON, one object per model x board.")] = False,
     report_dir: Annotated[Optional[Path], typer.Option(help="Write results.json, summary.md and junit.xml under this folder.")] = None,
     engine: Annotated[str, typer.Option(help="Where the boards run: emulated (built in), renode (`renode` on PATH) or hardware (lab.toml).")] = "emulated",
+    patch: Annotated[str, typer.Option(help="Patch-based inference beside layer by layer: off, auto (the search's choice) or a split such as op7:3x3 (docs/patch.md).")] = "off",
+    patch_overhead: Annotated[float, typer.Option(help="MAC overhead budget of --patch auto, in percent.")] = 15.0,
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
@@ -102,6 +106,11 @@ def check(
         _engine_available(engine)
         boards = [load_board(b) for b in (board or available_boards())]
         cells = _cells(boards, model, task)
+        if patch not in ("off", "auto"):
+            patching.Split.parse(patch)          # a malformed split is refused before any cell runs
+        if patch_overhead < 0:
+            raise HarnessError("--patch-overhead must be >= 0")
+        cells = [replace(c, patch=patch, patch_overhead=patch_overhead / 100) for c in cells]
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
         if report_dir is not None:       # not found out after every cell ran

@@ -49,6 +49,7 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             row.append(f"{fit}**{v.status}**{cyc}{lat}")
         lines.append("| " + " | ".join(row) + " |")
     lines += latency_section(verdicts, boards, models)
+    lines += patch_section(verdicts)
     lines += tflm_section(verdicts, zoo, boards, models)
     lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", ""]
     if any(v.prediction is not None for v in verdicts):     # plots.latency_plot draws these, else no file
@@ -120,6 +121,29 @@ def tflm_note(v: Verdict) -> str | None:
     tail = f" ({total - head:,} B here)" if head is not None else ""
     return (f"{text}. Measured on this 64-bit host: TFLM could fit only if its persistent part{tail} is more "
             f"than {total - size:,} B smaller on the 32-bit board, and its stack and static data come on top")
+
+
+def patch_section(verdicts: list[Verdict]) -> list[str]:
+    """`--patch`: layer by layer and the patch-based plan side by side, per cell (docs/patch.md)."""
+    rows = [v for v in verdicts if v.patch]
+    if not rows:
+        return []
+    lines = ["", "## Patch-based inference", "",
+             "Layer by layer against the patch-based plan run beside it (arena = planned peak SRAM of the tensors, "
+             "the model input counted in it as TFLM counts it; SRAM = what the firmware uses, stack included).", "",
+             "| model | board | plan | arena | SRAM | MACs | cycles | latency | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+    for v in rows:
+        p = v.patch
+        if p.get("arena_bytes") is None:
+            lines.append(f"| {v.model} | {v.board} | {p['split'] or '-'} | | | | | | {'; '.join(p['reasons'])} |")
+            continue
+        sram = lambda used: f"{used:,}" if used is not None else "-"     # noqa: E731
+        lat = f"{v.latency_ms:.1f} -> {p['latency_ms']:.1f} ms" if v.latency_ms and p.get("latency_ms") else "-"
+        cyc = f"{v.cycles:,} -> {p['cycles']:,}" if v.cycles and p.get("cycles") else "-"
+        lines.append(f"| {v.model} | {v.board} | {p['split']} | {v.arena_bytes:,} -> {p['arena_bytes']:,} | "
+                     f"{sram(v.fit.sram.used if v.fit else None)} -> {sram(p['sram_used'])} | "
+                     f"{p['overhead']:+.1%} | {cyc} | {lat} | {v.status} -> {p['status']} |")
+    return lines
 
 
 def latency_section(verdicts: list[Verdict], boards: list[str], models: list[str]) -> list[str]:

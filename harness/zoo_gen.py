@@ -46,7 +46,26 @@ def _vww_mobilenet_xs(tf):
     return tf.keras.Model(inp, L.Softmax()(L.Dense(2)(x)))
 
 
-ARCHITECTURES = {"ad_fc_s": _ad_fc_s, "kws_dscnn_xs": _kws_dscnn_xs, "vww_mobilenet_xs": _vww_mobilenet_xs}
+def _mcunet_f446(tf):
+    """An MCUNet-like MobileNetV2 variant for patch-based inference (docs/patch.md): a 144x144 RGB input and
+    inverted-residual blocks whose 72x72 expansion needs more SRAM layer by layer than the F446RE's 128 KB,
+    while its weights (~100 KB) fit the F446RE's flash. No softmax: with random weights its logits' scale is
+    below what TFLM's int8 SOFTMAX accepts."""
+    L = tf.keras.layers
+    inp = tf.keras.Input(shape=(144, 144, 3), batch_size=1)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="relu6")(inp)
+    for ch, stride, expand in ((16, 2, 3), (16, 1, 3), (24, 2, 3), (24, 1, 3), (40, 2, 4), (40, 1, 4), (48, 1, 4),
+                               (96, 2, 4)):
+        y = L.Conv2D(x.shape[-1] * expand, 1, activation="relu6")(x)
+        y = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6")(y)
+        y = L.Conv2D(ch, 1)(y)
+        x = L.Add()([x, y]) if stride == 1 and x.shape[-1] == ch else y
+    x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
+    return tf.keras.Model(inp, L.Dense(2)(L.Flatten()(x)))
+
+
+ARCHITECTURES = {"ad_fc_s": _ad_fc_s, "kws_dscnn_xs": _kws_dscnn_xs, "vww_mobilenet_xs": _vww_mobilenet_xs,
+                 "mcunet_f446": _mcunet_f446}
 
 
 def generate(name: str) -> Path:

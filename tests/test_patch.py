@@ -43,3 +43,36 @@ def test_patch_command_prints_the_front_and_writes_the_figure(tmp_path):
 def test_patch_command_refuses_a_negative_budget():
     r = _harness("patch", "-m", "hello_world_int8", "--patch-overhead", "-1")
     assert r.returncode != 0 and r.stderr.startswith("error:") and "Traceback" not in r.stderr
+
+
+@pytest.mark.emulated
+def test_check_runs_the_patch_plan_and_a_model_that_fits_only_with_it_passes(tmp_path):
+    """A stem whose full-resolution 64x64x32 activation (128 KB) plus its input exceeds the F446RE's SRAM
+    layer by layer; the patched plan is built, run on the emulated board bit-exact with TFLM and fits, so
+    the cell passes with the reason; the report has the side-by-side table."""
+    import json
+    import sys as _sys
+    from pathlib import Path
+    _sys.path.insert(0, str(Path(__file__).parent / "kernels"))
+    import numpy as np
+    from test_patch_tiling import Stem
+    stem = Stem(np.random.default_rng(3), 64, 64, 3)
+    stem.conv(3, cout=32)
+    stem.conv(3, stride=2, cout=8)
+    model = stem.save()
+    r = _harness("check", "-b", "nucleo_f446re", "-m", str(model), "--inputs", "2", "--patch", "auto",
+                 "--json", "--report-dir", str(tmp_path))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    (v,) = json.loads(r.stdout)
+    assert v["status"] == "pass" and not v["fit"]["fits"], v["reasons"]
+    assert any(s.startswith("fits with patch-based inference: peak ") for s in v["reasons"]), v["reasons"]
+    p = v["patch"]
+    assert p["status"] == "pass" and p["fits"] and p["mismatches"] == 0 and p["cycles"] > 0
+    assert p["arena_bytes"] < v["arena_bytes"] and p["sram_used"] <= 128 * 1024 < v["fit"]["sram"]["used"]
+    summary = next(tmp_path.glob("*/summary.md")).read_text()
+    assert "## Patch-based inference" in summary and p["split"] in summary
+
+
+def test_check_refuses_a_malformed_split():
+    r = _harness("check", "-b", "nucleo_f446re", "-m", "hello_world_int8", "--patch", "7:3x3")
+    assert r.returncode != 0 and r.stderr.startswith("error:") and "op<N>:<rows>x<cols>" in r.stderr
