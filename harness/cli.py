@@ -16,6 +16,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
+from harness.interrupt import raised_on_signals, signum_of
 from harness.reference import tflm_arena
 from harness.terminal import err, exit_on_error, out, print_error
 
@@ -251,13 +252,13 @@ def run_cmd(
     elf: Annotated[Path, typer.Argument(help="The ELF to boot (any application built for the board).")],
     board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
     until: Annotated[Optional[str], typer.Option(help="Stop when a console line matches this regular expression.")] = None,
-    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles.")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles (default: 10 s of board time).")] = None,
     measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
     pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="An access to a peripheral the board does not model stops the run (default: a warning).")] = False,
 ) -> None:
     """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
-    from harness.run import WrongBoard, check_elf, run_elf
+    from harness.run import WrongBoard, check_elf, default_budget, run_elf
     try:
         b = load_board(board)
         for note in check_elf(b, elf):
@@ -265,9 +266,13 @@ def run_cmd(
         if pty:
             _serve_pty(b, elf, strict=strict)
             return
-        res, engine = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
-                              on_line=lambda line: out.print(line, markup=False, highlight=False),
-                              engine_options={"strict": strict})
+        with raised_on_signals():
+            res, engine = run_elf(b, elf, until=until, budget=budget or default_budget(b), measure=measure or [],
+                                  on_line=lambda line: out.print(line, markup=False, highlight=False),
+                                  engine_options={"strict": strict})
+    except KeyboardInterrupt as e:          # the engine stops between blocks: no fault, no traceback
+        err.print("stopped: interrupted", highlight=False)
+        raise typer.Exit(128 + signum_of(e)) from None
     except WrongBoard as e:
         err.print(f"refused: {e}", markup=False, highlight=False)
         raise typer.Exit(2)
@@ -278,7 +283,8 @@ def run_cmd(
         err.print(res.report, markup=False, highlight=False)
     for w in engine.warnings:
         err.print(f"warning: {w}", markup=False, highlight=False)
-    err.print(f"stopped: {res.detail}", markup=False, highlight=False)
+    default = " (default budget; --budget to change)" if res.reason == "budget" and budget is None else ""
+    err.print(f"stopped: {res.detail}{default}", markup=False, highlight=False)
     err.print(f"{res.instructions:,} instructions, {res.cycles:,} cycles (modelled)", highlight=False)
     if res.measures:
         t = Table(header_style="bold")
