@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
-from harness.interrupt import raised_on_signals, signum_of
+from harness.interrupt import Interrupted, raised_on_signals, signum_of
 from harness.reference import tflm_arena
 from harness.terminal import err, exit_on_error, out, print_error
 
@@ -110,7 +111,8 @@ def check(
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
-    with exit_on_error():
+    stopped: Interrupted | None = None
+    with exit_on_error(), raised_on_signals():
         _engine_available(engine)
         boards = [load_board(b) for b in (board or available_boards())]
         cells = _cells(boards, model, task)
@@ -124,7 +126,15 @@ def check(
 
             def done(v: Verdict) -> None:
                 bar.update(job, advance=1, description=f"{v.model} on {v.board}: {v.status}")
-            verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None, on_done=done)
+                if not err.is_terminal:      # logs and CI, where the bar is not drawn: a line per cell
+                    err.print(f"done: {v.model} on {v.board}: {v.status}", markup=False, highlight=False)
+            try:
+                verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None,
+                                      on_done=done)
+            except Interrupted as e:     # the workers are ended; what finished is kept and reported
+                stopped, verdicts = e, e.done
+                err.print(f"interrupted ({signal.Signals(e.signum).name}): {len(verdicts)} of {len(cells)} cells "
+                          "finished", highlight=False)
     wall = time.monotonic() - t0
     if as_json:
         sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
@@ -133,14 +143,22 @@ def check(
         for v in verdicts:
             _details(v)
     if report_dir is not None:
-        meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
-                "seed": seed, "tflm_arena": _tflm_arenas(verdicts, cells)}
-        with exit_on_error():
-            path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
-                                       boards={b.name: b for b in boards})   # a .repl path is not loaded again by name
+        with exit_on_error(), raised_on_signals():
+            try:
+                meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(),
+                        "inputs": inputs, "seed": seed, "tflm_arena": _tflm_arenas(verdicts, cells),
+                        "cells_planned": len(cells),
+                        "interrupted": signal.Signals(stopped.signum).name if stopped else None}
+                path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
+                                           boards={b.name: b for b in boards})   # a .repl path is not loaded again by name
+            except Interrupted as e:     # (again) while writing: write_report leaves no half report
+                print_error(f"interrupted ({signal.Signals(e.signum).name}) while writing the report; none written")
+                raise typer.Exit(e.exit_code) from None
         err.print(f"report: {path}", highlight=False)
     counts = {s: sum(v.status == s for v in verdicts) for s in ("pass", "no-fit", "unsupported", "fail", "error")}
     err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {wall:.1f} s wall time", highlight=False)
+    if stopped:
+        raise typer.Exit(stopped.exit_code)
     if counts["fail"] or counts["error"]:
         raise typer.Exit(1)
 

@@ -89,14 +89,16 @@ def deferred(stop: Callable[[], None]) -> Iterator[_Caught]:
 
 
 def worker_init() -> None:
-    """A pool worker: the parent owns Ctrl-C (a terminal sends it to the whole process group) and ends
-    the workers itself; SIGTERM ends a worker at once; and a worker dies with its parent (Linux
-    PR_SET_PDEATHSIG), so a parent killed outright leaves none behind."""
+    """A pool worker: the parent owns Ctrl-C and ends the workers itself (a worker leads its own process
+    group, so a terminal's Ctrl-C reaches the parent only, and is ignored here anyway); SIGTERM ends a
+    worker at once; and a worker dies with its parent (Linux PR_SET_PDEATHSIG), so a parent killed
+    outright leaves none behind."""
+    import os
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.setpgrp()                            # the parent ends the worker with the compilers it started
     try:
         import ctypes
-        import os
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGKILL)       # PR_SET_PDEATHSIG = 1
         if os.getppid() == 1:               # the parent died before prctl: do not run on as an orphan

@@ -186,13 +186,15 @@ def test_cli_run_default_budget_and_until_never_matched(tmp_path, monkeypatch):
     assert res.exit_code == 1 and "cycle budget of 1,000,000 reached" in res.output, res.output
 
 
-def test_cli_run_stops_on_ctrl_c(tmp_path):
-    """SIGINT while the firmware spins (no peripheral access, so no Python runs inside the emulator)."""
+@pytest.mark.parametrize("spin", ["SPIN", "SPIN_MMIO"])
+def test_cli_run_stops_on_ctrl_c(tmp_path, spin):
+    """SIGINT while the firmware spins: SPIN touches no peripheral (no Python runs inside the emulator),
+    SPIN_MMIO reads one the engine models in Python (the signal lands inside a Unicorn callback)."""
     import os
     import signal
     import sys
     import time
-    elf = user_elf(tmp_path, "nucleo_f446re", "m4", "SPIN")
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4", spin)
     root = Path(__file__).resolve().parent.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--board", "nucleo_f446re", str(elf),
@@ -212,3 +214,4 @@ def test_cli_run_stops_on_ctrl_c(tmp_path):
     assert proc.returncode == 130, err
     assert "stopped: interrupted" in err and "Traceback" not in err and "FAULT" not in err, err
     assert took < 5
+
