@@ -1385,9 +1385,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             kind, address = "exception", pc
             insn = self._safe_disasm(pc) or "?"
             verdict = f"FAULT unhandled CPU exception ({insn}) at 0x{pc:08x}"
-        else:
-            kind = "error"
-            verdict = f"FAULT emulator error: {err}"
+        else:                     # Unicorn's own trouble (UC_ERR_MAP, ...): no firmware action explains it
+            raise HarnessError(f"internal: the emulator failed: {err} (pc {self._at(pc)}); not a firmware fault")
         if kind == "fetch-unmapped":
             last = self._hdr.cur_addr
             extra.append(f"  came from    the block at {self._at(last)}")
