@@ -3,7 +3,6 @@ cells in parallel processes."""
 from __future__ import annotations
 
 import os
-import signal
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 from harness.fit import Fit, breakdown, static_fit
 from harness.inputs import real_inputs
-from harness.interrupt import Interrupted, signum_of, worker_init
+from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
 from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
@@ -262,24 +261,8 @@ def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backen
             results[i] = v
             on_done(v)
     except KeyboardInterrupt as e:
-        _end_workers(pool)
+        end_workers(pool)
         raise Interrupted(signum_of(e), [results[i] for i in sorted(results)]) from None
     pool.shutdown()
     return [results[i] for i in range(len(cells))]
 
-
-def _end_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel the queued cells and end the running ones now: each worker leads its own process group
-    (worker_init), so its compiler processes end with it. The executor has no public way to stop a
-    running task; `_processes` is CPython's table of its workers."""
-    procs = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in procs:
-            if p.is_alive():
-                try:
-                    os.killpg(p.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    p.kill()
-        for p in procs:
-            p.join(3)

@@ -105,3 +105,22 @@ def worker_init() -> None:
             os._exit(1)
     except (OSError, AttributeError):
         pass                                # not Linux: the parent's own clean-up still ends the workers
+
+
+def end_workers(pool) -> None:
+    """Cancel a ProcessPoolExecutor's queued tasks and end its running ones now (a running emulation
+    does not poll for cancellation): each worker leads its own process group (worker_init), so the
+    compilers it started end with it. `_processes` is CPython's table of the workers; the executor has
+    no public way to stop a running task."""
+    import os
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for p in procs:
+            if p.is_alive():
+                try:
+                    os.killpg(p.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    p.kill()         # not (yet) a group leader
+        for p in procs:
+            p.join(3)
