@@ -114,13 +114,19 @@ def end_workers(pool) -> None:
     no public way to stop a running task."""
     import os
     procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for p in procs:
-            if p.is_alive():
-                try:
-                    os.killpg(p.pid, sig)
-                except (ProcessLookupError, PermissionError):
-                    p.kill()         # not (yet) a group leader
-        for p in procs:
-            p.join(3)
+    # a second Ctrl-C now would leave the workers half ended: it is dropped for the few ms this takes
+    held = {s: signal.signal(s, signal.SIG_IGN) for s in SIGNALS} if _main_thread() else {}
+    try:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in procs:
+                if p.is_alive():
+                    try:
+                        os.killpg(p.pid, sig)
+                    except (ProcessLookupError, PermissionError):
+                        p.kill()         # not (yet) a group leader
+            for p in procs:
+                p.join(3)
+    finally:
+        for s, h in held.items():
+            signal.signal(s, h)
