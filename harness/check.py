@@ -16,6 +16,7 @@ from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 from harness.fit import Fit, breakdown, static_fit
 from harness.inputs import real_inputs
+from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
 from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
@@ -321,17 +322,21 @@ def _run_cell(cell: Cell, inputs: int, seed: int, backend: str) -> Verdict:
 def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backend: str = "emulated",
                jobs: int | None = None, on_done: Callable[[Verdict], None] = lambda v: None) -> list[Verdict]:
     """Every cell in its own worker process (builds and emulation are CPU-bound); verdicts come back
-    in the order of `cells`."""
+    in the order of `cells`. On Ctrl-C or SIGTERM (a KeyboardInterrupt here) the workers are ended and
+    Interrupted carries the verdicts finished so far (harness/interrupt.py)."""
     cells = list(cells)
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(cells) == 1:
-        out = []
-        for c in cells:
-            out.append(_run_cell(c, inputs, seed, backend))
-            on_done(out[-1])
-        return out
     results: dict[int, Verdict] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    if jobs == 1 or len(cells) == 1:
+        try:
+            for i, c in enumerate(cells):
+                results[i] = _run_cell(c, inputs, seed, backend)
+                on_done(results[i])
+        except KeyboardInterrupt as e:
+            raise Interrupted(signum_of(e), list(results.values())) from None
+        return list(results.values())
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=worker_init)
+    try:
         futures = {pool.submit(_run_cell, c, inputs, seed, backend): i for i, c in enumerate(cells)}
         for fut in as_completed(futures):
             i = futures[fut]
@@ -341,4 +346,9 @@ def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backen
                 v = crashed(cells[i], e)
             results[i] = v
             on_done(v)
+    except KeyboardInterrupt as e:
+        end_workers(pool)
+        raise Interrupted(signum_of(e), [results[i] for i in sorted(results)]) from None
+    pool.shutdown()
     return [results[i] for i in range(len(cells))]
+

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from dataclasses import replace
@@ -17,6 +18,7 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
+from harness.interrupt import Interrupted, raised_on_signals, signum_of
 from harness.plan import patch as patching
 from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
 
@@ -101,7 +103,8 @@ def check(
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
-    with exit_on_error():
+    stopped: Interrupted | None = None
+    with exit_on_error(), raised_on_signals():
         refuse_negative(seed=seed, jobs=jobs)
         _engine_available(engine)
         boards = [load_board(b) for b in (board or available_boards())]
@@ -121,7 +124,15 @@ def check(
 
             def done(v: Verdict) -> None:
                 bar.update(job, advance=1, description=f"{v.model} on {v.board}: {v.status}")
-            verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None, on_done=done)
+                if not err.is_terminal:      # logs and CI, where the bar is not drawn: a line per cell
+                    err.print(f"done: {v.model} on {v.board}: {v.status}", markup=False, highlight=False)
+            try:
+                verdicts = run_matrix(cells, inputs=inputs, seed=seed, backend=engine, jobs=jobs or None,
+                                      on_done=done)
+            except Interrupted as e:     # the workers are ended; what finished is kept and reported
+                stopped, verdicts = e, e.done
+                err.print(f"interrupted ({signal.Signals(e.signum).name}): {len(verdicts)} of {len(cells)} cells "
+                          "finished", highlight=False)
     wall = time.monotonic() - t0
     if as_json:
         sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
@@ -130,14 +141,22 @@ def check(
         for v in verdicts:
             _details(v)
     if report_dir is not None:
-        meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(), "inputs": inputs,
-                "seed": seed}
-        with exit_on_error():
-            path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
-                                       boards={b.name: b for b in boards})   # a .repl path is not loaded again by name
+        with exit_on_error(), raised_on_signals():
+            try:
+                meta = {"started": started, "wall_seconds": round(wall, 1), "cpus": os.cpu_count(),
+                        "inputs": inputs, "seed": seed,
+                        "cells_planned": len(cells),
+                        "interrupted": signal.Signals(stopped.signum).name if stopped else None}
+                path = report.write_report(verdicts, registry.load_zoo(), meta, report_dir,
+                                           boards={b.name: b for b in boards})   # a .repl path is not loaded again by name
+            except Interrupted as e:     # (again) while writing: write_report leaves no half report
+                print_error(f"interrupted ({signal.Signals(e.signum).name}) while writing the report; none written")
+                raise typer.Exit(e.exit_code) from None
         err.print(f"report: {path}", highlight=False)
     counts = {s: sum(v.status == s for v in verdicts) for s in ("pass", "no-fit", "unsupported", "fail", "error")}
     err.print(", ".join(f"{n} {s}" for s, n in counts.items() if n) + f" in {wall:.1f} s wall time", highlight=False)
+    if stopped:
+        raise typer.Exit(stopped.exit_code)
     if counts["fail"] or counts["error"]:
         raise typer.Exit(1)
 
@@ -260,13 +279,13 @@ def run_cmd(
     elf: Annotated[Path, typer.Argument(help="The ELF to boot (any application built for the board).")],
     board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
     until: Annotated[Optional[str], typer.Option(help="Stop when a console line matches this regular expression.")] = None,
-    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles.")] = None,
+    budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles (default: 10 s of board time).")] = None,
     measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
     pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="An access to a peripheral the board does not model stops the run (default: a warning).")] = False,
 ) -> None:
     """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
-    from harness.run import WrongBoard, check_elf, run_elf
+    from harness.run import WrongBoard, check_elf, default_budget, run_elf
     try:
         refuse_negative(budget=budget)
         b = load_board(board)
@@ -275,9 +294,13 @@ def run_cmd(
         if pty:
             _serve_pty(b, elf, strict=strict)
             return
-        res, engine = run_elf(b, elf, until=until, budget=budget, measure=measure or [],
-                              on_line=lambda line: out.print(line, markup=False, highlight=False),
-                              engine_options={"strict": strict})
+        with raised_on_signals():
+            res, engine = run_elf(b, elf, until=until, budget=budget or default_budget(b), measure=measure or [],
+                                  on_line=lambda line: out.print(line, markup=False, highlight=False),
+                                  engine_options={"strict": strict})
+    except KeyboardInterrupt as e:          # the engine stops between blocks: no fault, no traceback
+        err.print("stopped: interrupted", highlight=False)
+        raise typer.Exit(128 + signum_of(e)) from None
     except WrongBoard as e:
         err.print(f"refused: {e}", markup=False, highlight=False)
         raise typer.Exit(2)
@@ -288,7 +311,8 @@ def run_cmd(
         err.print(res.report, markup=False, highlight=False)
     for w in engine.warnings:
         err.print(f"warning: {w}", markup=False, highlight=False)
-    err.print(f"stopped: {res.detail}", markup=False, highlight=False)
+    default = " (default budget; --budget to change)" if res.reason == "budget" and budget is None else ""
+    err.print(f"stopped: {res.detail}{default}", markup=False, highlight=False)
     err.print(f"{res.instructions:,} instructions, {res.cycles:,} cycles (modelled)", highlight=False)
     if res.measures:
         t = Table(header_style="bold")

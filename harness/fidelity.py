@@ -11,7 +11,6 @@ import json
 import math
 import os
 import shutil
-import signal
 import statistics
 import time
 import tomllib
@@ -27,6 +26,7 @@ from harness.board import load_board
 from harness.calibration.models import FitResult, Point, fit_candidate
 from harness.calibration.table import Prediction, plus_minus, table_for
 from harness.errors import HarnessError
+from harness.interrupt import end_workers, worker_init
 from harness.registry import ROOT, sha256_of
 
 ENV_DIR = "HARNESS_FIDELITY"
@@ -237,11 +237,6 @@ def run_pair(pair: Pair, predict: Predictor | None = shipped_prediction) -> Row:
     return row
 
 
-def _ignore_sigint() -> None:
-    # Ctrl-C is the parent's to handle: it stops the workers itself, without a traceback from each
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def run_pairs(pairs: Iterable[Pair], jobs: int | None = None, on_done: Callable[[Row], None] = lambda r: None,
               predict: Predictor | None = shipped_prediction) -> list[Row]:
     """Every pair in a worker process (emulation is CPU-bound); rows in the order of `pairs`. Ctrl-C
@@ -256,18 +251,14 @@ def run_pairs(pairs: Iterable[Pair], jobs: int | None = None, on_done: Callable[
             on_done(rows[-1])
         return rows
     results: dict[int, Row] = {}
-    pool = ProcessPoolExecutor(max_workers=jobs, initializer=_ignore_sigint)
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=worker_init)
     futures = {pool.submit(run_pair, p, predict): i for i, p in enumerate(pairs)}
     try:
         for fut in as_completed(futures):
             results[futures[fut]] = row = fut.result()
             on_done(row)
     except KeyboardInterrupt:
-        for fut in futures:
-            fut.cancel()
-        for proc in list((pool._processes or {}).values()):    # running emulations do not poll for cancellation
-            proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        end_workers(pool)
         raise
     pool.shutdown()
     return [results[i] for i in range(len(pairs))]

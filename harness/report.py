@@ -30,7 +30,7 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
     boards = sorted({v.board for v in verdicts})
     models = list(dict.fromkeys(v.model for v in verdicts))
     cell = {(v.model, v.board): v for v in verdicts}
-    lines = [f"# harness check — {meta['started']}", "",
+    lines = [f"# harness check — {meta['started']}", "", *interrupted_lines(meta),
              f"{len(verdicts)} cells, {meta['wall_seconds']:.0f} s wall time on {meta['cpus']} cores; "
              f"inputs per cell: {meta['inputs']} (seed {meta['seed']}).", "",
              "Each board column: flash % / SRAM % of the chip, verdict, cycles per inference, latency per "
@@ -146,6 +146,15 @@ def patch_section(verdicts: list[Verdict]) -> list[str]:
     return lines
 
 
+def interrupted_lines(meta: dict) -> list[str]:
+    """The mark of a run stopped by Ctrl-C or SIGTERM: only the cells that finished are in the report."""
+    if not meta.get("interrupted"):
+        return []
+    return [f"**Run interrupted ({meta['interrupted']})**: the cells that finished before it are below; the "
+            f"other {meta['cells_planned'] - meta['cells_done']} of {meta['cells_planned']} did not run to the end.",
+            ""]
+
+
 def latency_section(verdicts: list[Verdict], boards: list[str], models: list[str]) -> list[str]:
     """Latency and energy per inference, value ± error with the table's status, per model and board."""
     cell = {(v.model, v.board): v for v in verdicts if v.prediction}
@@ -164,10 +173,12 @@ def latency_section(verdicts: list[Verdict], boards: list[str], models: list[str
     return lines
 
 
-def junit_xml(verdicts: list[Verdict]) -> str:
+def junit_xml(verdicts: list[Verdict], interrupted: str | None = None) -> str:
     suite = ET.Element("testsuite", name="harness check", tests=str(len(verdicts)),
                        failures=str(sum(v.status in FAILING for v in verdicts)),
                        skipped=str(sum(v.status in ("unsupported", "no-fit") for v in verdicts)))
+    if interrupted:              # the run was stopped: the cells that did not finish are not in it
+        ET.SubElement(ET.SubElement(suite, "properties"), "property", name="interrupted", value=interrupted)
     for v in verdicts:
         case = ET.SubElement(suite, "testcase", classname=f"check.{v.board}", name=v.model, time=str(v.seconds))
         props = ET.SubElement(case, "properties")
@@ -250,11 +261,11 @@ def write_report(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict, 
     except OSError as e:
         raise HarnessError(f"cannot write the report in {root}: {e.strerror or e}") from None
     try:
-        meta = {**meta, "calibration": calibration_tables(verdicts)}
+        meta = {**meta, "cells_done": len(verdicts), "calibration": calibration_tables(verdicts)}
         (tmp / "results.json").write_text(json.dumps({"meta": meta, "cells": [v.as_dict() for v in verdicts]},
                                                      indent=2))
         (tmp / "summary.md").write_text(summary_markdown(verdicts, zoo, meta))
-        (tmp / "junit.xml").write_text(junit_xml(verdicts))
+        (tmp / "junit.xml").write_text(junit_xml(verdicts, meta.get("interrupted")))
         write_plots(verdicts, tmp, measured_latencies(verdicts, root / "hardware"))
         write_renode_scripts(verdicts, tmp, final, boards)
         os.replace(tmp, final)        # onto the empty folder _reserve made

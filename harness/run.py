@@ -157,6 +157,16 @@ class Measure:
 # --------------------------------------------------------------------------------------------------
 # running
 
+# `harness run` without --budget stops a firmware after this much board time (modelled cycles at the board's
+# clock: 1.8e9 on the F446RE). MLPerf Tiny's performance run, the longest thing a benchmark firmware does
+# unattended, is timed over at least 10 s; the zoo's slowest inference takes well under 1 s.
+DEFAULT_BUDGET_SECONDS = 10
+
+
+def default_budget(board: Board) -> int:
+    return int(DEFAULT_BUDGET_SECONDS * board.clock_hz)
+
+
 @dataclass
 class RunResult:
     reason: str                  # until | fault | budget | exit | idle | hang | instructions

@@ -11,6 +11,7 @@ from firmware_boot import boot, firmware
 from harness.backends import BoardFault, BoardHang, BoardIdle
 from harness.backends.emulated import EmulatedBoard
 from harness.board import available_boards
+from harness.errors import HarnessError
 
 pytestmark = pytest.mark.emulated
 
@@ -134,6 +135,22 @@ def test_fault_reports(probe, name, what):
     assert again.value is fault
     engine.reset()
     assert engine.read_line() == f"engine_probe {name} ready"
+
+
+def test_an_engine_error_is_not_a_firmware_fault(probe):
+    """Unicorn failing for a reason no firmware action explains (UC_ERR_MAP: its own memory map) is the
+    harness's error, never a FAULT verdict (an interrupt that broke the engine once read as one)."""
+    from unicorn import UcError
+    from unicorn import unicorn_const as UC
+    engine = booted(probe, BOARDS[0])
+
+    def broken(*a, **k):
+        raise UcError(UC.UC_ERR_MAP)
+    engine.uc.emu_start = broken
+    with pytest.raises(HarnessError) as caught:
+        ask(engine, "echo x")
+    assert not isinstance(caught.value, BoardFault) and "FAULT" not in str(caught.value)
+    assert str(caught.value).startswith("internal: the emulator failed") and "UC_ERR_MAP" in str(caught.value)
 
 
 def test_hang_at_budget(probe):

@@ -172,3 +172,65 @@ def test_the_projects_own_firmware_carries_its_build_attributes(name):
     assert check_elf(board, elf) == []
     res = CliRunner().invoke(app, ["run", "--board", name, str(elf), "--budget", "200000"])
     assert "ARM.attributes" not in res.output and "not checked" not in res.output, res.output
+
+
+# a fault handler of the firmware's own that spins in a loop of more than one instruction (the engine's
+# `b .` check does not see it): the fault must still be reported, with the fault status registers
+SPINNING_HANDLER = '__attribute__((naked)) void HardFault_Handler(void) { __asm volatile("1: nop\\n b 1b\\n"); }\n'
+
+
+def test_a_fault_into_the_firmwares_own_spinning_handler_is_reported(tmp_path):
+    board = load_board("nucleo_f446re")
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4", "CRASH", extra=SPINNING_HANDLER)
+    # the handler runs until the budget: the fault is the verdict, not the budget
+    res, _ = run_elf(board, elf, budget=3_000_000)
+    assert res.reason == "fault" and "write to read-only" in res.detail, res.detail
+    assert "ran out of the cycle budget" in res.report
+    assert re.search(r"CFSR 0x00008200 HFSR 0x40000000", res.report), res.report   # PRECISERR|BFARVALID, FORCED
+    # a budget far away: the handler's own allowance ends the run with the fault
+    res, engine = run_elf(board, elf, budget=2_000_000_000)
+    assert res.reason == "fault" and "instructions later" in res.report, res.report
+    assert engine.instructions < 30_000_000
+
+
+def test_cli_run_default_budget_and_until_never_matched(tmp_path, monkeypatch):
+    import harness.run
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4", "SPIN")
+    monkeypatch.setattr(harness.run, "DEFAULT_BUDGET_SECONDS", 0.02)      # 3.6 M cycles at 180 MHz
+    res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf)])
+    assert res.exit_code == 0, res.output
+    assert "stopped: cycle budget of 3,600,000 reached (default budget; --budget to change)" in res.output
+    # --until given and never matched: a budget stop is a failure
+    res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--until", "never", "--budget", "1000000"])
+    assert res.exit_code == 1 and "cycle budget of 1,000,000 reached" in res.output, res.output
+
+
+@pytest.mark.parametrize("spin", ["SPIN", "SPIN_MMIO"])
+def test_cli_run_stops_on_ctrl_c(tmp_path, spin):
+    """SIGINT while the firmware spins: SPIN touches no peripheral (no Python runs inside the emulator),
+    SPIN_MMIO reads one the engine models in Python (the signal lands inside a Unicorn callback)."""
+    import os
+    import signal
+    import sys
+    import time
+    elf = user_elf(tmp_path, "nucleo_f446re", "m4", spin)
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "run", "--board", "nucleo_f446re", str(elf),
+                             "--budget", str(10 ** 15)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, cwd=root)
+    try:
+        assert proc.stdout.readline().startswith("run_app")
+        while proc.stdout.readline().strip() != "done":
+            pass
+        time.sleep(0.5)                         # well inside the spin
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+        took = time.monotonic() - sent
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "stopped: interrupted" in err and "Traceback" not in err and "FAULT" not in err, err
+    assert took < 5
+

@@ -50,13 +50,14 @@ from harness.backends.image import Image
 from harness.backends.memory import memory_system
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
                                           size_mask)
-from harness.backends.faults import SITE_WORD, FaultsMixin
+from harness.backends.faults import HANDLER_INSTRUCTIONS, SITE_WORD, FaultsMixin
 from harness.backends.interrupts import NOSEQ, InterruptsMixin
 from harness.backends.semihosting import Semihosting
 from harness.backends.tags import TagPage, tag_pages
 from harness.board import Board
 from harness.build import CACHE
 from harness.errors import HarnessError
+from harness.interrupt import Interrupted, deferred
 
 __all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "BoardExit", "MODELS", "RegisterFile", "WatchHit"]
 
@@ -67,6 +68,7 @@ IDLE_GAP = 256              # two empty receiver polls at most this many instruc
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
 IDLE_WFIS = 1000            # WFI wake-ups in a row with the console's receive interrupt on, nothing received
                             # and nothing sent: the firmware waits for input (1 s of a 1 kHz tick)
+CHUNK = 5_000_000           # instructions per emu_start at most (~0.05-0.1 s): then the host sees Ctrl-C
 
 _CPU_MODELS = {"m4": A.UC_CPU_ARM_CORTEX_M4, "m7": A.UC_CPU_ARM_CORTEX_M7}
 _REPORT_REGS = [(f"r{i}", getattr(A, f"UC_ARM_REG_R{i}")) for i in range(13)] + [
@@ -501,6 +503,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             limit = min(limit, self.instructions + int(max_instructions))
         try:
             reason = self._run(limit)
+            if self._fault_pending is not None and reason in self._HANDLER_ENDS:
+                self._raise_pending_fault(self._HANDLER_ENDS[reason])    # whatever the handler does next
         except BoardFault:
             if self._lines:                 # lines sent before the fault come first; the fault stays
                 return self._lines.popleft()
@@ -1012,13 +1016,18 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def _run(self, limit: int) -> str:
         """Run until something asks to stop; returns the reason ('line', 'idle', 'budget', 'timeout',
-        'sysreset'), raises BoardFault on a fault."""
+        'sysreset'), raises BoardFault on a fault, Interrupted on Ctrl-C or SIGTERM (harness/interrupt.py)."""
+        with deferred(self.uc.emu_stop) as caught:
+            return self._run_until(limit, caught)
+
+    def _run_until(self, limit: int, caught) -> str:
         uc, hdr = self.uc, self._hdr
         self._stop_reason = None
         idle_returns = 0
         while True:
             self._service_interrupts()
-            hdr.limit = limit
+            handler_limit = self._handler_limit()
+            hdr.limit = min(limit, handler_limit, hdr.count + CHUNK)
             hdr.stopped = 0
             hdr.trap_hit = 0
             self._bad_access = None
@@ -1039,16 +1048,22 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 self._ref_settle(pc)                # the CPU stands at pc: a branch before it is settled
             if hdr.unknown:
                 raise HarnessError("internal: Unicorn reported a block without a size; the count is inexact")
+            if caught.signum is not None:
+                raise Interrupted(caught.signum)    # whatever emu_start said: an interrupt is never a fault
             if err is None:
                 if hdr.trap_hit:
                     raise self._handler_fault(hdr.trap_hit - 1)
+                chunk_end = hdr.stopped == 1 and hdr.limit < min(limit, handler_limit)   # hdr.count is taken back
                 if self._fault_pending is not None:
                     if hdr.stopped == 4:
                         self._raise_pending_fault("looped forever")
                     if self._stop_reason == "sysreset":
                         self._raise_pending_fault("requested a system reset")
-                    if hdr.stopped == 1 and self._stop_reason is None:
-                        self._raise_pending_fault("ran out of the instruction budget")
+                    if hdr.stopped == 1 and not chunk_end and self._stop_reason is None:
+                        self._raise_pending_fault("ran out of the instruction budget" if hdr.limit == limit else
+                                                  f"was still running {HANDLER_INSTRUCTIONS:,} instructions later")
+                if chunk_end and self._stop_reason is None:
+                    continue                # the end of a chunk: signals were looked at, the run goes on
                 if self._stop_reason is not None:
                     return self._stop_reason
                 if hdr.stopped == 5:
@@ -1370,9 +1385,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             kind, address = "exception", pc
             insn = self._safe_disasm(pc) or "?"
             verdict = f"FAULT unhandled CPU exception ({insn}) at 0x{pc:08x}"
-        else:
-            kind = "error"
-            verdict = f"FAULT emulator error: {err}"
+        else:                     # Unicorn's own trouble (UC_ERR_MAP, ...): no firmware action explains it
+            raise HarnessError(f"internal: the emulator failed: {err} (pc {self._at(pc)}); not a firmware fault")
         if kind == "fetch-unmapped":
             last = self._hdr.cur_addr
             extra.append(f"  came from    the block at {self._at(last)}")

@@ -68,6 +68,11 @@ def _sp_decrement(i) -> int:
     return int(m[1], 0) if m else 0
 
 
+# a fault handler still running this many instructions after the fault ends the run with the fault: a status
+# dump takes thousands; a handler that spins in a loop of several instructions, or blinks an LED, runs forever
+HANDLER_INSTRUCTIONS = 20_000_000
+
+
 class FaultsMixin:
     _FAULT_CLASS = {
         # report kind -> (exception, CFSR bits, fault address register)
@@ -84,6 +89,17 @@ class FaultsMixin:
         "divbyzero": (X.USAGEFAULT, X.CFSR_DIVBYZERO, None),
         "bkpt": (X.HARDFAULT, 0, None),
     }
+
+    # how a run that stops while a fault handler runs ended (read_line's reasons): reported as the fault
+    _HANDLER_ENDS = {"cycle-budget": "ran out of the cycle budget", "budget": "ran out of the instruction budget",
+                     "timeout": "ran past the instructions the call allowed", "idle": "waited for input",
+                     "wfi": "waited for an interrupt that never comes"}
+
+    def _handler_limit(self) -> int:
+        """The instruction count at which a fault handler that is still running ends the run."""
+        if self._fault_pending is None:
+            return 1 << 63
+        return self._handler_from + HANDLER_INSTRUCTIONS
 
     def _enter_fault_handler(self, fault: BoardFault, pc: int) -> bool:
         """Give the firmware's own handler the fault, as silicon would: the fault status registers set,
@@ -113,6 +129,7 @@ class FaultsMixin:
         self._hdr.loop_addr = 0
         self._arm_watch()
         self._fault_pending = fault
+        self._handler_from = self.instructions
         fault.report["handler"] = [X.NAMES.get(target, str(target))]
         ex.enter(target, pc)
         return True

@@ -3,7 +3,8 @@
  * leaves through Arm semihosting's SYS_EXIT (BKPT 0xAB) with ADP_Stopped_ApplicationExit.
  * Compile with -DSPIN to spin forever instead of exiting (a run that needs a cycle budget), with
  * -DCRASH to write to flash after the passes (a fault), with -DTIMER to start a timer the board
- * does not model (TIM2, as a HAL application's time base might). */
+ * does not model (TIM2, as a HAL application's time base might), with -DSPIN_MMIO to spin reading RCC_CR
+ * (a peripheral the engine models in Python: a Ctrl-C lands inside its callback). */
 #include <stdint.h>
 /* The shared base (startup, vectors, console, DWT) stands for the vendor startup and drivers a user's
  * project compiles next to its main.c; what keeps this a user's ELF is that tests/test_run.py builds
@@ -51,6 +52,9 @@ int main(void) {
 #endif
 #if defined(SPIN)
     for (;;) { sink++; }
+#endif
+#if defined(SPIN_MMIO)
+    for (;;) { sink += *(volatile uint32_t *)0x40023800u; }      /* RCC_CR (RM0390/RM0385) */
 #endif
     semihosting_exit();
     for (;;) {}
