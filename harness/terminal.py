@@ -2,6 +2,7 @@
 HarnessError (its message on one line, exit status 1, no traceback)."""
 from __future__ import annotations
 
+import signal
 import sys
 from contextlib import contextmanager
 
@@ -9,6 +10,7 @@ import typer
 from rich.console import Console
 
 from harness.errors import HarnessError
+from harness.interrupt import signum_of
 
 out = Console(width=None if sys.stdout.isatty() else 200)   # logs and CI: do not squeeze the tables
 err = Console(stderr=True)
@@ -21,12 +23,17 @@ def print_error(e: BaseException | str) -> None:
 
 @contextmanager
 def exit_on_error():
-    """A HarnessError inside ends the command: `error: <message>` on stderr, exit status 1."""
+    """A HarnessError inside ends the command: `error: <message>` on stderr, exit status 1. Ctrl-C or
+    SIGTERM that reaches here (before or between a command's own handling) ends it as `stopped:
+    interrupted`, exit 130 / 143, rather than click's `Aborted!` and 1."""
     try:
         yield
     except HarnessError as e:
         print_error(e)
         raise typer.Exit(1) from None
+    except KeyboardInterrupt as e:
+        err.print(f"stopped: interrupted ({signal.Signals(signum_of(e)).name})", highlight=False)
+        raise typer.Exit(128 + signum_of(e)) from None
 
 
 def refuse_negative(**options: int | None) -> None:

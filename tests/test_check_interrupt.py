@@ -97,3 +97,17 @@ def test_a_signal_stops_every_worker_and_keeps_the_finished_cells(tmp_path, smal
         again = harness("check", "-m", "gen_ad_fc_s", "-b", BOARDS[0], "--inputs", "2", "--report-dir", str(reports))
         out, err = again.communicate(timeout=240)
         assert again.returncode == 0, err
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupt_outside_a_commands_own_handling_stops_it_cleanly(signum, code, capsys):
+    """Ctrl-C while a command still loads its boards and models (before run_matrix takes it): `stopped:
+    interrupted`, exit 130 / 143, not click's `Aborted!` with exit 1."""
+    import typer
+    from harness.interrupt import Interrupted
+    from harness.terminal import exit_on_error
+    with pytest.raises(typer.Exit) as e:
+        with exit_on_error():
+            raise Interrupted(signum)
+    assert e.value.exit_code == code
+    assert f"stopped: interrupted ({signal.Signals(signum).name})" in capsys.readouterr().err
