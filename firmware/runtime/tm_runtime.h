@@ -35,6 +35,8 @@ typedef struct {
     uint8_t  wire;               /* tm_dtype_t of the elements `db load N` downloads (see db.c) */
     uint8_t  result;             /* tm_result_t */
     uint32_t wire_bytes;         /* a complete `db load` download */
+    uint8_t *db;                 /* where `db` bytes land: a buffer of their own (tm_db_buffer), or */
+    uint8_t  db_is_input;        /* the input tensor itself, when the plan keeps it whole (db.c) */
     uint32_t arena_bytes;
     uint32_t n_ops;
     const tm_op_t *ops;
@@ -43,7 +45,6 @@ typedef struct {
 
 extern const tm_model_t tm_model;
 extern uint8_t tm_arena[];
-extern uint8_t tm_db_buffer[];   /* the host's `db` bytes: wire_bytes or the input's bytes, whichever is more */
 
 tm_status_t tm_invoke(const tm_model_t *m, uint8_t *arena);
 

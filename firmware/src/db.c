@@ -16,7 +16,9 @@
 
 #define DB_PRINT_PER_LINE 8
 
-#define buffer tm_db_buffer
+static void convert(uint8_t *dst);
+
+#define buffer (tm_model.db)
 static uint32_t expected;   /* bytes announced by `db load`, 0 after a refused one */
 static uint32_t loaded;
 static bool tensor_format;  /* the download is the input tensor's bytes, not the benchmark's format */
@@ -95,6 +97,9 @@ static void db_hex(const char *hex)
         }
         buffer[loaded++] = (uint8_t)(hi << 4 | lo);
         if (loaded == expected) {
+            if (tm_model.db_is_input && expected == db_limit()) {
+                convert(buffer);         /* once, in place: the input is never overwritten after this */
+            }
             reply_line("m-load-done");   /* digits after the last byte are ignored */
         }
     }
@@ -140,10 +145,18 @@ bool db_complete(void)
     return false;
 }
 
+void db_to_input(uint8_t *dst)
+{
+    if (!tm_model.db_is_input) {   /* in place, the download was converted when it completed */
+        convert(dst);
+    }
+}
+
 /* The reference DUTs' conversions (harness/mlperf.py chose a pair this knows): uint8 pixels minus 128 for
  * an int8 input, or their value for a float32 one; float32 features quantized with the input's scale and
- * zero point, clamped to the type. Anything else is the tensor's own bytes. */
-void db_to_input(uint8_t *dst)
+ * zero point, clamped to the type. Anything else is the tensor's own bytes. dst may be the buffer itself
+ * when the two sizes are equal (each byte is read before it is written). */
+static void convert(uint8_t *dst)
 {
     const tm_io_t *in = &tm_model.input;
     uint8_t wire = tensor_format ? in->dtype : tm_model.wire;
@@ -167,7 +180,7 @@ void db_to_input(uint8_t *dst)
                 memcpy(dst + 2 * i, &h, sizeof h);
             }
         }
-    } else {
+    } else if (dst != buffer) {
         memcpy(dst, buffer, in->bytes);
     }
 }

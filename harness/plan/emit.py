@@ -75,13 +75,22 @@ def emit_model_c(low: Lowered, model_id: str) -> str:
     out.append(f"uint8_t tm_arena[{max(low.plan.arena_bytes, 16)}] __attribute__((aligned(16)));\n")
     inp = low.graph.tensor(low.input)
     dut = dut_io(model_id, inp, low.graph.tensor(low.output))
-    # holds a benchmark download or the input tensor's own bytes (`db load N tensor`)
-    out.append(f"uint8_t tm_db_buffer[{max(dut.wire_bytes, inp.nbytes)}] __attribute__((aligned(4)));\n")
+    # A plan that keeps its input whole (patch-based plans: harness/plan/patch.py) downloads straight into
+    # the input tensor when the download has the tensor's size (converted in place once it is complete);
+    # otherwise a buffer holds a benchmark download or the input tensor's own bytes (`db load N tensor`).
+    in_place = low.keep_input and dut.wire_bytes == inp.nbytes and not dut.mse
+    if in_place:
+        db = f"tm_arena + {low.plan.offsets[low.input]}u"
+    else:
+        db = "tm_db_buffer"
+        out.append(f"uint8_t tm_db_buffer[{max(dut.wire_bytes, inp.nbytes)}] __attribute__((aligned(4)));\n")
     out.append("const tm_model_t tm_model = {\n"
                f'    .name = "{dut.name}",\n'
                f"    .wire = {_DTYPE[dut.wire]},\n"
                f"    .wire_bytes = {dut.wire_bytes}u,\n"
                f"    .result = {'TM_RESULT_MSE' if dut.mse else 'TM_RESULT_VALUES'},\n"
+               f"    .db = {db},\n"
+               f"    .db_is_input = {int(in_place)},\n"
                f"    .arena_bytes = {low.plan.arena_bytes}u,\n"
                f"    .n_ops = {len(low.calls)}u,\n"
                "    .ops = ops,\n"

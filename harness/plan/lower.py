@@ -21,6 +21,7 @@ class Lowered:
     plan: Plan
     input: int
     output: int
+    keep_input: bool = False       # the input lives through the whole inference (the download lands in it)
 
     @property
     def macs(self) -> int:
@@ -31,9 +32,10 @@ def unsupported_ops(graph: Graph) -> list[str]:
     return sorted({op.name for op in graph.ops if op.name not in LOWERINGS})
 
 
-def lower(graph: Graph, kernels: str = "optimized") -> Lowered:
+def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) -> Lowered:
     """`kernels`: "optimized" (the DSP kernels where the shape allows, harness/plan/optimize.py) or
-    "reference" (the reference kernel for every op)."""
+    "reference" (the reference kernel for every op). `keep_input`: no tensor reuses the input's bytes, so
+    the firmware can download straight into the input tensor instead of a buffer of its own."""
     missing = unsupported_ops(graph)
     if missing:
         raise ModelError(f"{graph.path.name}: unsupported op(s): {', '.join(missing)} "
@@ -58,7 +60,7 @@ def lower(graph: Graph, kernels: str = "optimized") -> Lowered:
     # Later tensors may reuse the input's bytes: the firmware copies the input in before every inference.
     # The output's group, alias or not, lives to the end so the output is still there to read.
     first: dict[int, int] = {graph.inputs[0]: 0}
-    last: dict[int, int] = {graph.outputs[0]: n - 1}
+    last: dict[int, int] = {graph.outputs[0]: n - 1, **({graph.inputs[0]: n - 1} if keep_input else {})}
     for step, op in enumerate(graph.ops):
         for t in op.inputs + op.outputs:
             if t >= 0 and not graph.tensor(t).is_constant:
@@ -78,7 +80,7 @@ def lower(graph: Graph, kernels: str = "optimized") -> Lowered:
     for i, call in enumerate(calls):
         if call.scratch:
             planner.add_buffer(SCRATCH - i, call.scratch, call.op.index, call.op.index)
-    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0])
+    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0], keep_input)
     verify_plan(low)
     return low
 
@@ -100,6 +102,8 @@ def verify_plan(low: Lowered) -> None:
                 spans[r] = (min(a, step), max(b, step))
                 size[r] = max(size.get(r, 0), g.tensor(t).nbytes)
     spans[root(low.output)] = (spans.get(root(low.output), (0, 0))[0], n - 1)
+    if low.keep_input:
+        spans[root(low.input)] = (0, n - 1)
     for t in list(spans):
         if g.tensor(t).is_variable:
             spans[t] = (0, n - 1)

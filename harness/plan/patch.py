@@ -187,7 +187,7 @@ def patch_graph(g: Graph, split: Split) -> Graph:
 @dataclass(frozen=True)
 class Candidate:
     split: Split | None        # None: layer by layer
-    arena: int                 # planned arena bytes (the model input counted in it, as TFLM counts it)
+    arena: int                 # planned arena bytes, the model input in it and kept whole (plan())
     macs: int
     overhead: float            # MACs over layer by layer's, minus one
 
@@ -196,13 +196,16 @@ class Candidate:
 
 
 def plan(g: Graph, split: Split | None, kernels: str = "optimized") -> Lowered:
-    return lower(patch_graph(g, split) if split else g, kernels)
+    """The plan of a split (None: layer by layer), keeping the input whole: the firmware then downloads
+    straight into the input tensor, with no buffer of its own (emit.py), so the arena is the data's whole
+    peak SRAM. A patched stage reads the input until its last tile anyway."""
+    return lower(patch_graph(g, split) if split else g, kernels, keep_input=True)
 
 
 def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None) -> list[Candidate]:
     """Layer by layer first, then every split with every n x n grid its output allows. With `max_overhead`,
     a split's finer grids are not tried once one exceeds it (finer grids only recompute more halo)."""
-    base = lower(g)
+    base = plan(g, None)
     out = [Candidate(None, base.plan.arena_bytes, base.macs, 0.0)]
     for s in stage_ends(g):
         _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
