@@ -409,6 +409,32 @@ def bench_models_cmd(
     raise typer.Exit(int(any(r.mismatches for r in runs)))
 
 
+@bench_app.command("patch")
+def bench_patch_cmd(
+    model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite (repeatable).")] = None,
+    board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board name (repeatable).")] = None,
+    inputs: Annotated[int, typer.Option(help="Seeded random inputs per cell (compared with TFLM).")] = 2,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells run in parallel (default: one per core).")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON.")] = False,
+) -> None:
+    """Layer by layer against the chosen patch-based plan, run on the boards: peak SRAM, MACs, cycles,
+    latency (harness check --patch auto per cell; docs/patch.md)."""
+    from harness import patch_report
+    with raised_on_signals(), exit_on_error():
+        refuse_negative(inputs=inputs, jobs=jobs)
+        boards = [load_board(b) for b in (board or available_boards())]
+        here = {mid for mid, _ in registry.available()}        # a fresh machine: the generated ones
+        models = list(model) if model else [m for m in patch_report.BENCH_MODELS if m in here]
+        cells = [replace(c, patch="auto") for c in _cells(boards, models, None)]
+        with err.status("bench patch"):
+            verdicts = run_matrix(cells, inputs=max(inputs, 1), jobs=jobs or None)
+    if as_json:
+        sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
+    else:
+        out.print(patch_report.bench_table(verdicts))
+    raise typer.Exit(int(any(v.status in ("fail", "error") for v in verdicts)))
+
+
 @bench_app.command("kernels")
 def bench_kernels_cmd(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite (repeatable).")] = None,

@@ -6,7 +6,12 @@ from pathlib import Path
 
 from rich.table import Table
 
+from harness.check import Verdict
 from harness.plan.patch import Candidate, pareto
+
+# `harness bench patch`'s default models: the zoo's image models and the project's own MCUNet-like one
+BENCH_MODELS = ("person_detect", "vww_96_int8", "vww2_50_50", "vww3_128_128", "gen_vww_mobilenet_xs",
+                "gen_mcunet_f446")
 
 
 def table(cands: list[Candidate], chosen: Candidate, title: str, sram: int | None = None) -> Table:
@@ -57,3 +62,23 @@ def write_figure(cands: list[Candidate], chosen: Candidate, title: str, max_over
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def bench_table(verdicts: list[Verdict]) -> Table:
+    """Layer by layer -> the patch plan per cell, as `harness check --patch` ran them on the boards."""
+    t = Table(title="harness bench patch: layer by layer -> patch-based plan, on the emulated boards",
+              header_style="bold")
+    for col in ("model", "board", "plan", "arena B", "SRAM B", "MACs", "cycles", "latency ms", "verdict"):
+        t.add_column(col, justify="left" if col in ("model", "board", "plan", "verdict") else "right")
+    arrow = lambda a, b, f="{:,}": f"{f.format(a) if a is not None else '-'} -> {f.format(b) if b is not None else '-'}"  # noqa: E731
+    for v in verdicts:
+        p = v.patch or {}
+        if p.get("arena_bytes") is None:
+            t.add_row(v.model, v.board, p.get("split") or "-", "", "", "", "", "",
+                      f"{v.status}; {'; '.join(p.get('reasons', v.reasons[:1]))}")
+            continue
+        t.add_row(v.model, v.board, p["split"], arrow(v.arena_bytes, p["arena_bytes"]),
+                  arrow(v.fit.sram.used if v.fit else None, p["sram_used"]), f"{p['overhead']:+.1%}",
+                  arrow(v.cycles, p["cycles"]), arrow(v.latency_ms, p["latency_ms"], "{:.1f}"),
+                  f"{v.status} (patch: {p['status']})")
+    return t

@@ -94,3 +94,12 @@ def test_the_mcunet_like_model_runs_on_the_f446re_only_with_patches():
     assert p["status"] == "pass" and p["fits"] and p["sram_used"] <= board.sram_size, p
     assert p["mismatches"] == 0 and p["overhead"] <= 0.15
     assert v.status == "pass" and any(r.startswith("fits with patch-based inference") for r in v.reasons)
+
+
+@pytest.mark.emulated
+def test_bench_patch_says_when_no_patch_plan_helps():
+    """gen_vww_mobilenet_xs (48x48): no split has a smaller arena, so the bench's row says so and the cell
+    stays a layer-by-layer pass."""
+    r = _harness("bench", "patch", "-m", "gen_vww_mobilenet_xs", "-b", "nucleo_f767zi", "--inputs", "1")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "gen_vww_mobilenet_xs" in r.stdout and "no patch plan has a smaller arena" in r.stdout, r.stdout
