@@ -10,6 +10,7 @@ Options:
                     registry expects not to fit; full is every model on every board
   --zoo-inputs N    seeded random inputs per cell (quick 3, full 20)
   --backend NAME    where cells run: emulated (default), renode, hardware
+  --patch MODE      off (default), auto or opN:RxC: also build and run each cell's patch-based plan
   --lab PATH        the lab inventory for hardware tests (else $HARNESS_LAB, ./lab.toml, or detection)
 
 Helpers: `assert_latency_below(verdict, limit_ms)` holds a cell's latency's upper error bound to a limit.
@@ -38,6 +39,8 @@ from harness import lab as labmod
 from harness import registry
 from harness.backends import BACKENDS
 from harness.board import available_boards, load_board
+from harness.plan.model import ModelError
+from harness.plan.patch import Split
 
 SMALL_BYTES = 64 * 1024          # a model file this small runs on every board in the quick set
 QUICK_INPUTS, FULL_INPUTS = 3, 20
@@ -72,6 +75,8 @@ def pytest_addoption(parser):
                     help=f"seeded random inputs per cell (quick {QUICK_INPUTS}, full {FULL_INPUTS})")
     group.addoption("--backend", choices=list(BACKENDS), default="emulated",
                     help="where zoo cells run (default emulated)")
+    group.addoption("--patch", default="off", metavar="off|auto|opN:RxC",
+                    help="also build and run each zoo cell's patch-based plan (docs/patch.md); default off")
     group.addoption("--lab", default=None, metavar="LAB_TOML",
                     help="lab inventory for hardware tests (default $HARNESS_LAB, ./lab.toml, else detected ST-Links)")
 
@@ -117,6 +122,7 @@ class Selection:
     mode: str
     inputs: int
     backend: str
+    patch: str = "off"                       # --patch: also run each cell's patch-based plan
 
     @classmethod
     def from_config(cls, config) -> "Selection":
@@ -139,8 +145,14 @@ class Selection:
         if mode not in ("quick", "full"):
             raise pytest.UsageError(f"HARNESS_ZOO={mode}: use quick or full")
         inputs = config.getoption("zoo_inputs") or (FULL_INPUTS if mode == "full" else QUICK_INPUTS)
+        patch = config.getoption("patch")
+        if patch not in ("off", "auto"):
+            try:
+                Split.parse(patch)
+            except ModelError as e:
+                raise pytest.UsageError(f"--patch {patch}: {e}") from None
         return cls(boards, models or [(m, None) for m in zoo], bool(given), bool(config.getoption("board")),
-                   mode, inputs, config.getoption("backend"))
+                   mode, inputs, config.getoption("backend"), patch)
 
     # ------------------------------------------------------------ cells
     def _expected(self, model: str, board: str) -> bool | None:
@@ -238,7 +250,8 @@ class HarnessSession:
             entry = _zoo().get(cell.model)     # its task picks the real inputs, as in `harness check`
             self._verdicts[key] = check_cell(cell.model, self.model_path(cell), load_board(cell.board),
                                              inputs=inputs, seed=seed, backend=backend,
-                                             expected_fit=cell.expected_fit, task=entry.task if entry else None)
+                                             expected_fit=cell.expected_fit, task=entry.task if entry else None,
+                                             patch=self.selection.patch)
         return self._verdicts[key]
 
     def firmware(self, cell: ZooCell):

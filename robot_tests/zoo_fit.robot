@@ -22,3 +22,7 @@ Large AD Model Needs The F767
     Model Should Not Fit Board    ad_large_int8    nucleo_f446re
     Model Should Not Fit Board    ad_large_int8    nucleo_f746zg
     Model Should Fit Board    ad_large_int8    nucleo_f767zi
+
+MCUNet-Like Model Fits The F446RE Only With Patches
+    Model Should Not Fit Board    gen_mcunet_f446    nucleo_f446re
+    Model Should Fit Board With Patches    gen_mcunet_f446    nucleo_f446re

@@ -53,3 +53,17 @@ def test_fit_verdict(zoo_verdict):
     if v.fit.fits:
         assert v.fit.stack, "a cell that fits has run and measured its stack"
     assert v.status not in ("fail", "error"), "; ".join(v.reasons)
+
+
+def test_patch_plan(zoo_verdict):
+    """With `pytest --patch auto` (or a split): the cell's patch-based plan is bit-exact with TFLM and its
+    verdict is not a failure; a cell that fits only with it passes (check.py). Skipped without --patch."""
+    v = zoo_verdict
+    _runs(v)
+    if v.patch is None:
+        pytest.skip("run with --patch auto (or --patch opN:RxC) to check patch-based plans")
+    if v.patch.get("arena_bytes") is None:
+        pytest.skip(f"no patch plan: {'; '.join(v.patch['reasons'])}")
+    assert v.patch["status"] not in ("fail", "error"), v.patch["reasons"]
+    if v.patch["fits"]:
+        assert v.patch["mismatches"] == 0

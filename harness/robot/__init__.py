@@ -4,7 +4,7 @@ Low-level keywords carry Renode's names and arguments (renode_keywords.py): Exec
 commands mach create, machine LoadPlatformDescription, sysbus LoadELF, ...), Start Emulation, Reset
 Emulation, Create Terminal Tester, Wait For Line On Uart (treatAsRegex; returns line and groups),
 Write Line To Uart, Register Failing Uart String, Should Not Be On Uart. Domain keywords
-(harness_keywords.py): Build Firmware, Model Should Fit Board, Output Should Match TFLM, Cycles Should
+(harness_keywords.py): Build Firmware, Model Should Fit Board (With Patches), Output Should Match TFLM, Cycles Should
 Be Below, Latency Should Be Below, Zoo Fit Verdicts Should Match Registry.
 
 The engine is the built-in emulated board by default; `engine=renode` (or $HARNESS_ROBOT_ENGINE) sends

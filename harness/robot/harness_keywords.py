@@ -134,15 +134,19 @@ class HarnessKeywords:
         logger.info(f"firmware: {elf}")
         return elf
 
-    def _fit(self, model: str, board: str, log: bool = True):
+    def _fit(self, model: str, board: str, log: bool = True, patch: str | None = None):
         from harness.plan.emit import emit_model_c
         mid, graph, low = self._lowered(model)
+        name = mid
+        if patch is not None:          # the patch-based plan instead (harness/plan/patch.py)
+            low, split = self._patched(graph, patch)
+            name = f"{mid}.patch-{split.op}-{split.grid[0]}x{split.grid[1]}"
         b = load_board(board)
         sources = {"model_data.c": emit_model_c(low, mid)}
         try:
-            fw = build_firmware(b, sources, name=mid)
+            fw = build_firmware(b, sources, name=name)
         except DoesNotFit:
-            fw = build_firmware(b, sources, name=mid, oversize=16)
+            fw = build_firmware(b, sources, name=name, oversize=16)
         fit = static_fit(b, fw.elf)
         if log:                 # Robot's logger only works in the main thread
             logger.info(f"{mid} on {b.name}: flash {fit.flash.used} B of {fit.flash.size} B ({fit.flash.percent:.1f} %), "
@@ -155,6 +159,27 @@ class HarnessKeywords:
         fit = self._fit(model, board)
         if not fit.fits:
             raise KeywordError(f"{model} does not fit {board}: {_shortfall(fit)}")
+
+    @staticmethod
+    def _patched(graph, patch: str):
+        from harness.plan import patch as patching
+        from harness.plan.model import ModelError
+        try:
+            split = patching.choose(patching.candidates(graph, max_overhead=0.15)).split if patch == "auto" else \
+                patching.Split.parse(patch)
+            if split is None:
+                raise KeywordError(f"{graph.path.name}: no patch plan has a smaller arena than layer by layer")
+            return patching.plan(graph, split), split
+        except ModelError as e:
+            raise KeywordError(str(e)) from None
+
+    @keyword("Model Should Fit Board With Patches")
+    def model_should_fit_board_with_patches(self, model: str, board: str, split: str = "auto") -> None:
+        """As Model Should Fit Board, for the patch-based plan (MCUNetV2): the search's choice within 15 %
+        more MACs (`auto`), or the split given (e.g. op7:3x3)."""
+        fit = self._fit(model, board, patch=split)
+        if not fit.fits:
+            raise KeywordError(f"{model} with patches ({split}) does not fit {board}: {_shortfall(fit)}")
 
     @keyword("Model Should Not Fit Board")
     def model_should_not_fit_board(self, model: str, board: str) -> None:
