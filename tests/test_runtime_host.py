@@ -1,5 +1,4 @@
 """Our runtime's C, built for the host, gives TFLM's bytes; the planner's arena is sound."""
-import numpy as np
 import pytest
 
 from conftest import shared_model

@@ -119,7 +119,7 @@ def stage_ends(g: Graph) -> list[int]:
         try:
             if op.name in WINDOW_OPS:
                 _window(g, op)
-        except (ModelError, AttributeError):
+        except (ModelError, AttributeError):     # an op the lowering will refuse (AttributeError: no options)
             break
         produced.add(op.outputs[0])
         later = {t for o in g.ops[s + 1:] for t in o.inputs} | set(g.outputs)

@@ -1,7 +1,6 @@
 """RESHAPE / SQUEEZE / EXPAND_DIMS run no kernel: the planner aliases the output to the input's arena
 bytes. These models check the bytes against TFLM and the plan itself: no call for the op, aliased tensors
 at one offset, no two groups live at once overlapping, and the graph output readable at the end."""
-import ctypes
 from pathlib import Path
 
 import numpy as np
