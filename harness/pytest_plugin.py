@@ -104,6 +104,7 @@ def _lab_took_the_root(config) -> None:
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "xdist_group(name): keep these tests on one xdist worker")
+    config.addinivalue_line("markers", "patch_plan: checks a cell's patch-based plan; runs only with --patch")
     _lab_took_the_root(config)
     if config.getoption("lab"):
         labmod.use(config.getoption("lab"))
@@ -111,6 +112,16 @@ def pytest_configure(config):
 
 
 _SELECTION = pytest.StashKey["Selection"]()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without --patch there is no patch plan to check: its tests are deselected, not a skip per cell."""
+    if config.getoption("patch") != "off":
+        return
+    dropped = [i for i in items if i.get_closest_marker("patch_plan")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = [i for i in items if not i.get_closest_marker("patch_plan")]
 
 
 @dataclass

@@ -55,13 +55,13 @@ def test_fit_verdict(zoo_verdict):
     assert v.status not in ("fail", "error"), "; ".join(v.reasons)
 
 
+@pytest.mark.patch_plan
 def test_patch_plan(zoo_verdict):
     """With `pytest --patch auto` (or a split): the cell's patch-based plan is bit-exact with TFLM and its
-    verdict is not a failure; a cell that fits only with it passes (check.py). Skipped without --patch."""
+    verdict is not a failure; a cell that fits only with it passes (check.py). Deselected without --patch."""
     v = zoo_verdict
     _runs(v)
-    if v.patch is None:
-        pytest.skip("run with --patch auto (or --patch opN:RxC) to check patch-based plans")
+    assert v.patch is not None, "--patch was given: the cell must have run its patch plan"
     if v.patch.get("arena_bytes") is None:
         pytest.skip(f"no patch plan: {'; '.join(v.patch['reasons'])}")
     assert v.patch["status"] not in ("fail", "error"), v.patch["reasons"]
