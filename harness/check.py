@@ -19,7 +19,9 @@ from harness.inputs import real_inputs
 from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
 from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
-from harness.plan.model import ModelError, load_model
+from harness.plan import patch as patching
+from harness.plan.model import Graph, ModelError, load_model
+from harness.plan.patch import MAX_OVERHEAD
 from harness.protocol import DutClient
 from harness.reference import TflmReference, outputs_agree, random_inputs, tflm_arena
 
@@ -64,7 +66,7 @@ class Verdict:
     memory: dict[str, int] = field(default_factory=dict)   # bytes per part: code, weights, arena, stack...
     elf: str | None = None
     seconds: float = 0.0
-    # with `--patch`: the patch-based plan run beside layer by layer (PatchResult.as_dict(); None: not asked)
+    # with `--patch`: the patch-based plan run beside layer by layer (_check_patched; None: not asked)
     patch: dict | None = None
 
     def set_status(self, status: str, reason: str) -> None:
@@ -109,7 +111,7 @@ class Cell:
     expected_fit: bool | None = None
     task: str | None = None
     patch: str = "off"           # off | auto | a split such as op7:3x3 (harness/plan/patch.py)
-    patch_overhead: float = 0.15
+    patch_overhead: float = MAX_OVERHEAD
 
 
 def _n(count: int) -> str:
@@ -136,14 +138,14 @@ def _judge_fit(v: Verdict) -> None:
 
 def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 20, seed: int = 0,
                backend: str = "emulated", expected_fit: bool | None = None, task: str | None = None,
-               patch: str = "off", patch_overhead: float = 0.15,
+               patch: str = "off", patch_overhead: float = MAX_OVERHEAD,
                progress: Callable[[str], None] = lambda s: None) -> Verdict:
     start = time.monotonic()
     v = Verdict(model_id, board.name, inputs=inputs, expected_fit=expected_fit, source=backend)
     try:
-        _check(v, model_path, board, inputs, seed, backend, task, progress)
-        if patch != "off" and v.arena_bytes is not None:
-            _check_patched(v, model_path, board, inputs, seed, backend, task, patch, patch_overhead, progress)
+        graph = _check(v, model_path, board, inputs, seed, backend, task, progress)
+        if patch != "off" and graph is not None:
+            _check_patched(v, graph, board, inputs, seed, backend, task, patch, patch_overhead, progress)
     except HarnessError as e:
         v.set_status("error", str(e))
     v.seconds = round(time.monotonic() - start, 2)
@@ -151,7 +153,8 @@ def check_cell(model_id: str, model_path: Path, board: Board, *, inputs: int = 2
 
 
 def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str,
-           task: str | None, progress) -> None:
+           task: str | None, progress) -> Graph | None:
+    """Layer by layer; returns the model's graph, or None when the runtime refused it (`unsupported`)."""
     try:
         graph = load_model(model_path)
         v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))
@@ -159,9 +162,10 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         low = lower(graph)
     except ModelError as e:
         v.set_status("unsupported", str(e))
-        return
+        return None
     _tflm_arena(v, model_path)
     _build_and_run(v, graph, low, board, inputs, seed, backend, task, progress)
+    return graph
 
 
 def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int, backend: str, task: str | None,
@@ -188,18 +192,13 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
         getattr(dut, "close", lambda: None)()   # a serial port or a Renode process is not left behind
 
 
-def _check_patched(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, backend: str,
+def _check_patched(v: Verdict, graph: Graph, board: Board, inputs: int, seed: int, backend: str,
                    task: str | None, patch: str, overhead: float, progress) -> None:
     """The patch-based plan (chosen by the search, or the split given) built and run beside layer by layer;
     a model that fits only with it passes, saying so; a patched plan that differs from TFLM fails the cell."""
-    from harness.plan import patch as patching
-    graph = load_model(model_path)
     progress("searching patch plans")
     try:
-        if patch == "auto":
-            split = patching.choose(patching.candidates(graph, max_overhead=overhead), overhead).split
-        else:
-            split = patching.Split.parse(patch)
+        split = patching.select(graph, patch, overhead)
         plow = patching.plan(graph, split) if split else None
     except ModelError as e:
         v.patch = {"split": patch, "status": "unsupported", "reasons": [str(e)]}
@@ -211,7 +210,7 @@ def _check_patched(v: Verdict, model_path: Path, board: Board, inputs: int, seed
                          f"{overhead:.0%} more MACs")
         return
     pv = Verdict(v.model, v.board, inputs=inputs, source=v.source)
-    _build_and_run(pv, graph, plow, board, inputs, seed, backend, task, progress, name=f"{v.model}.patch-{split.op}-{split.grid[0]}x{split.grid[1]}")
+    _build_and_run(pv, graph, plow, board, inputs, seed, backend, task, progress, name=f"{v.model}.{split.tag}")
     v.patch = {"split": str(split), "overhead": round(plow.macs / v.macs - 1, 4), "status": pv.status,
                **{k: getattr(pv, k) for k in ("arena_bytes", "macs", "cycles", "instructions", "latency_ms",
                                               "latency_err_ms", "mismatches", "real_mismatches", "reasons", "elf")},
@@ -351,4 +350,3 @@ def run_matrix(cells: Iterable[Cell], *, inputs: int = 20, seed: int = 0, backen
         raise Interrupted(signum_of(e), [results[i] for i in sorted(results)]) from None
     pool.shutdown()
     return [results[i] for i in range(len(cells))]
-

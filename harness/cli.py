@@ -18,9 +18,9 @@ from harness import registry, report
 from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
-from harness.interrupt import Interrupted, raised_on_signals, signum_of
+from harness.interrupt import Interrupted, raised_on_signals
 from harness.plan import patch as patching
-from harness.terminal import err, exit_on_error, out, print_error, refuse_negative
+from harness.terminal import err, exit_on_error, interrupted_exit, out, print_error, refuse_negative
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Does an int8 TFLite model fit a board, compute what TFLM computes, and how fast?")
@@ -77,6 +77,13 @@ def _cells(boards: list[Board], model: list[str] | None, task: list[str] | None)
             for mid, p in models for b in boards]
 
 
+def _patch_budget(percent: float) -> float:
+    """--patch-overhead in percent (check and patch) as the fraction harness/plan/patch.py takes."""
+    if percent < 0:
+        raise HarnessError("--patch-overhead must be >= 0")
+    return percent / 100
+
+
 def _engine_available(engine: str) -> None:
     """Refuse before any build: an unknown engine, or Renode when it is not installed."""
     from harness.backends import BACKENDS
@@ -99,7 +106,7 @@ def check(
     report_dir: Annotated[Optional[Path], typer.Option(help="Write results.json, summary.md and junit.xml under this folder.")] = None,
     engine: Annotated[str, typer.Option(help="Where the boards run: emulated (built in), renode (`renode` on PATH) or hardware (lab.toml).")] = "emulated",
     patch: Annotated[str, typer.Option(help="Patch-based inference beside layer by layer: off, auto (the search's choice) or a split such as op7:3x3 (docs/patch.md).")] = "off",
-    patch_overhead: Annotated[float, typer.Option(help="MAC overhead budget of --patch auto, in percent.")] = 15.0,
+    patch_overhead: Annotated[float, typer.Option(help="MAC overhead budget of --patch auto, in percent.")] = 100 * patching.MAX_OVERHEAD,
 ) -> None:
     """Check models on boards: fit per memory region, outputs bit-exact with TFLM, cycles per inference."""
     started, t0 = report.started_stamp(), time.monotonic()
@@ -111,9 +118,7 @@ def check(
         cells = _cells(boards, model, task)
         if patch not in ("off", "auto"):
             patching.Split.parse(patch)          # a malformed split is refused before any cell runs
-        if patch_overhead < 0:
-            raise HarnessError("--patch-overhead must be >= 0")
-        cells = [replace(c, patch=patch, patch_overhead=patch_overhead / 100) for c in cells]
+        cells = [replace(c, patch=patch, patch_overhead=_patch_budget(patch_overhead)) for c in cells]
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
         if report_dir is not None:       # not found out after every cell ran
@@ -299,8 +304,7 @@ def run_cmd(
                                   on_line=lambda line: out.print(line, markup=False, highlight=False),
                                   engine_options={"strict": strict})
     except KeyboardInterrupt as e:          # the engine stops between blocks: no fault, no traceback
-        err.print("stopped: interrupted", highlight=False)
-        raise typer.Exit(128 + signum_of(e)) from None
+        raise interrupted_exit(e) from None
     except WrongBoard as e:
         err.print(f"refused: {e}", markup=False, highlight=False)
         raise typer.Exit(2)
@@ -421,13 +425,15 @@ def bench_patch_cmd(
     latency (harness check --patch auto per cell; docs/patch.md)."""
     from harness import patch_report
     with raised_on_signals(), exit_on_error():
-        refuse_negative(inputs=inputs, jobs=jobs)
+        refuse_negative(jobs=jobs)
+        if inputs < 1:
+            raise HarnessError("--inputs must be at least 1")
         boards = [load_board(b) for b in (board or available_boards())]
         here = {mid for mid, _ in registry.available()}        # a fresh machine: the generated ones
         models = list(model) if model else [m for m in patch_report.BENCH_MODELS if m in here]
         cells = [replace(c, patch="auto") for c in _cells(boards, models, None)]
         with err.status("bench patch"):
-            verdicts = run_matrix(cells, inputs=max(inputs, 1), jobs=jobs or None)
+            verdicts = run_matrix(cells, inputs=inputs, jobs=jobs or None)
     if as_json:
         sys.stdout.write(json.dumps([v.as_dict() for v in verdicts], indent=2) + "\n")
     else:
@@ -460,30 +466,28 @@ def bench_kernels_cmd(
 def patch_cmd(
     model: Annotated[str, typer.Option("--model", "-m", help="Registry id or .tflite path.")],
     board: Annotated[Optional[str], typer.Option("--board", "-b", help="Also compare each arena with this board's SRAM.")] = None,
-    max_overhead: Annotated[float, typer.Option("--patch-overhead", help="MAC overhead budget of the chosen plan, in percent.")] = 15.0,
+    max_overhead: Annotated[float, typer.Option("--patch-overhead", help="MAC overhead budget of the chosen plan, in percent.")] = 100 * patching.MAX_OVERHEAD,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write patch.png into this folder.")] = None,
 ) -> None:
     """Patch-based inference (MCUNetV2): every split x grid with its peak SRAM (planned arena) and MAC
     overhead, the Pareto front and the chosen plan; no firmware is built (harness/plan/patch.py)."""
     from harness import patch_report
-    from harness.plan import patch
     from harness.plan.model import load_model
     with exit_on_error():
-        if max_overhead < 0:
-            raise HarnessError("--patch-overhead must be >= 0")
+        budget = _patch_budget(max_overhead)
         mid, path = registry.resolve(model)
         sram = load_board(board).sram_size if board else None
         graph = load_model(path)
         with err.status("searching splits and grids"):
-            cands = patch.candidates(graph, max_overhead=max_overhead / 100)
-        chosen = patch.choose(cands, max_overhead / 100)
+            cands = patching.candidates(graph, max_overhead=budget)
+        chosen = patching.choose(cands, budget)
         title = f"harness patch: {mid}"
         out.print(patch_report.table(cands, chosen, title, sram))
         if len(cands) == 1:
             out.print(f"no split: the model does not start with a stage that can run in tiles "
                       f"({graph.ops[0].name} first)", highlight=False)
         if out_dir is not None:
-            err.print(f"figure: {patch_report.write_figure(cands, chosen, title, max_overhead / 100, out_dir / 'patch.png')}",
+            err.print(f"figure: {patch_report.write_figure(cands, chosen, title, budget, out_dir / 'patch.png')}",
                       highlight=False)
 
 

@@ -32,8 +32,13 @@ def exit_on_error():
         print_error(e)
         raise typer.Exit(1) from None
     except KeyboardInterrupt as e:
-        err.print(f"stopped: interrupted ({signal.Signals(signum_of(e)).name})", highlight=False)
-        raise typer.Exit(128 + signum_of(e)) from None
+        raise interrupted_exit(e) from None
+
+
+def interrupted_exit(e: KeyboardInterrupt) -> typer.Exit:
+    """`stopped: interrupted (SIGINT)` said, and the exit to raise: 130 for SIGINT, 143 for SIGTERM."""
+    err.print(f"stopped: interrupted ({signal.Signals(signum_of(e)).name})", highlight=False)
+    return typer.Exit(128 + signum_of(e))
 
 
 def refuse_negative(**options: int | None) -> None:

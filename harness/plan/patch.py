@@ -26,6 +26,7 @@ from harness.plan.ops.window_copy import NAME as WINDOW_COPY, Region, WindowCopy
 WINDOW_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2"}
 PATCHABLE = WINDOW_OPS | {"ADD"}
 GRIDS = range(2, 9)            # n x n tiles, as MCUNetV2's search (uneven last tiles allowed)
+MAX_OVERHEAD = 0.15            # the default MAC overhead budget of the search (issue 17: --patch-overhead 15 %)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class Split:
 
     def __str__(self) -> str:
         return f"op{self.op}:{self.grid[0]}x{self.grid[1]}"
+
+    @property
+    def tag(self) -> str:
+        """The split in a file name (firmware builds): no ':'."""
+        return f"patch-{self.op}-{self.grid[0]}x{self.grid[1]}"
 
     @classmethod
     def parse(cls, text: str) -> "Split":
@@ -228,6 +234,14 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
     return sorted(front, key=lambda c: (c.arena, c.macs))
 
 
-def choose(cands: list[Candidate], max_overhead: float = 0.15) -> Candidate:
+def choose(cands: list[Candidate], max_overhead: float = MAX_OVERHEAD) -> Candidate:
     """The smallest arena within the MAC overhead budget (layer by layer is always within it)."""
     return min((c for c in cands if c.overhead <= max_overhead), key=lambda c: (c.arena, c.macs))
+
+
+def select(g: Graph, patch: str, max_overhead: float = MAX_OVERHEAD) -> Split | None:
+    """What `--patch` names: `auto`, the search's choice (None when no split beats layer by layer), or a
+    split as written (op7:3x3). Raises ModelError for a malformed split."""
+    if patch == "auto":
+        return choose(candidates(g, max_overhead=max_overhead), max_overhead).split
+    return Split.parse(patch)

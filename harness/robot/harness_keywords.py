@@ -140,7 +140,7 @@ class HarnessKeywords:
         name = mid
         if patch is not None:          # the patch-based plan instead (harness/plan/patch.py)
             low, split = self._patched(graph, patch)
-            name = f"{mid}.patch-{split.op}-{split.grid[0]}x{split.grid[1]}"
+            name = f"{mid}.{split.tag}"
         b = load_board(board)
         sources = {"model_data.c": emit_model_c(low, mid)}
         try:
@@ -165,8 +165,7 @@ class HarnessKeywords:
         from harness.plan import patch as patching
         from harness.plan.model import ModelError
         try:
-            split = patching.choose(patching.candidates(graph, max_overhead=0.15)).split if patch == "auto" else \
-                patching.Split.parse(patch)
+            split = patching.select(graph, patch)
             if split is None:
                 raise KeywordError(f"{graph.path.name}: no patch plan has a smaller arena than layer by layer")
             return patching.plan(graph, split), split
