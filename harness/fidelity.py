@@ -64,10 +64,10 @@ class Pair:
         """Why the pair is left out of the band verdict (None: it counts)."""
         if not self.fits:
             return NO_FIT
+        if self.paper_row.startswith("DSCNN"):      # first: the row is suspect whether or not it has a latency
+            return DSCNN
         if self.paper_ms is None:
             return NO_PAPER
-        if self.paper_row.startswith("DSCNN"):
-            return DSCNN
         return None
 
 

@@ -66,13 +66,14 @@ def run_benches_ticks(engine: EmulatedBoard) -> dict[str, float]:
     return {n: (ticks[2 * i + 1] - ticks[2 * i]) / engine.ticks_per_cycle for i, n in enumerate(names)}
 
 
-def run_icache_ticks(engine: EmulatedBoard) -> list[float]:
+def run_icache_ticks(engine: EmulatedBoard, command: str = "icache") -> list[float]:
     """cycles_bench's `icache` command: the exact modelled cycles of calls_same (cold, warm) and calls_spread
-    (cold, warm), from the engine's log of the CYCCNT reads (reference_counter=True), as run_benches_ticks."""
+    (cold, warm), from the engine's log of the CYCCNT reads (reference_counter=True), as run_benches_ticks.
+    `dcache`: the same for dcache_few and dcache_thrash."""
     cyccnt = engine.board.peripheral_of_class("Miscellaneous.DWT").base + Dwt.CYCCNT
     start = len(engine.exact_log)
-    engine.write(b"icache\n")
-    assert engine.read_line().startswith("icache ")
+    engine.write(f"{command}\n".encode())
+    assert engine.read_line().startswith(f"{command} ")
     ticks = [entry[6] for entry in engine.exact_log[start:] if entry[1] == cyccnt and not entry[2]]
     assert len(ticks) == 8
     return [(ticks[2 * i + 1] - ticks[2 * i]) / engine.ticks_per_cycle for i in range(4)]

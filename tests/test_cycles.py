@@ -205,6 +205,45 @@ def test_art_instruction_cache_holds_both_patterns(bench_elf):
     assert (got[1], got[3]) == (zero_wait[1], zero_wait[3])
 
 
+def test_art_data_cache(bench_elf):
+    """The ART's data cache on the F446 (RM0390: 8 lines of 128 bits, FLASH_ACR.DCEN; fully associative LRU
+    in the model, as its instruction cache): a load from the flash waits FLASH_ACR.LATENCY cycles unless the
+    cache holds its line. Warm (each benchmark's second run), at 5 wait states with both caches on:
+    dcache_few (16 loads from 4 lines) costs its zero-wait cycles; dcache_thrash (18 loads from 9 lines, one
+    more than the cache holds) misses on every load: 18 x 5 more. With DCEN off every load waits: 16 x 5."""
+    engine = boot(bench_elf, "nucleo_f446re", reference_counter=True)
+    _command(engine, "acr 600")                         # ICEN, DCEN, LATENCY 0
+    zero = run_icache_ticks(engine, "dcache")
+    _command(engine, "acr 705")                         # PRFTEN, ICEN, DCEN, LATENCY 5
+    on = run_icache_ticks(engine, "dcache")
+    assert on[1] == zero[1]
+    assert on[3] - zero[3] == 18 * 5
+    assert on[0] >= zero[0] + 4 * 5                     # cold: the 4 lines are read once
+    _command(engine, "acr 305")                         # DCEN off
+    off = run_icache_ticks(engine, "dcache")
+    assert off[1] - zero[1] == 16 * 5
+    assert off[3] - zero[3] == 18 * 5
+
+
+@pytest.mark.parametrize("name", [b for b in available_boards() if load_board(b).core == "m7"])
+def test_m7_data_cache_four_ways(bench_elf, name):
+    """The Cortex-M7 L1 D-cache (Cortex-M7 TRM: 4-way, 32-byte lines; SCB CCR.DC) in front of the flash at
+    its AXIM address: a line fill reads the flash at FLASH_ACR.LATENCY (docs/cycle-model.md, "Memory
+    system"). Warm, at 7 wait states: dcache_few costs its zero-wait cycles; dcache_thrash's 9 lines share
+    one set of 4 ways, so every load misses: 18 x 7 more. With CCR.DC off every load reads the flash."""
+    engine = boot(bench_elf, name, reference_counter=True)
+    _command(engine, "ccr 70200")                       # CCR reset value (STKALIGN, BP) + IC + DC
+    zero = run_icache_ticks(engine, "dcache")           # FLASH_ACR.LATENCY 0 (reset value)
+    _command(engine, "acr 7")
+    on = run_icache_ticks(engine, "dcache")
+    assert on[1] == zero[1]
+    assert on[3] - zero[3] == 18 * 7
+    _command(engine, "ccr 60200")                       # DC off (IC stays on)
+    off = run_icache_ticks(engine, "dcache")
+    assert off[1] - zero[1] == 16 * 7
+    assert off[3] - zero[3] == 18 * 7
+
+
 @pytest.mark.parametrize("name", [b for b in available_boards() if load_board(b).core == "m7"])
 def test_m7_model_is_never_slower_than_the_m4_on_these_sequences(bench_elf, name):
     """The M7 model is an approximation (docs/cycle-model.md): dual issue, single-cycle loads and

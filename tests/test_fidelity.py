@@ -110,6 +110,7 @@ def test_exclusion_reasons() -> None:
     assert _pair().excluded is None
     assert _pair(paper_row="DSCNN-S").excluded == fidelity.DSCNN
     assert _pair(paper_ms=None).excluded == fidelity.NO_PAPER
+    assert _pair(paper_row="DSCNN-M", paper_ms=None).excluded == fidelity.DSCNN      # suspect either way
     assert _pair(fits=False, paper_ms=None).excluded == fidelity.NO_FIT
 
 

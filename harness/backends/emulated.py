@@ -106,7 +106,8 @@ class _Cost(ctypes.Structure):
 class _MemCounters(ctypes.Structure):
     """Mirror of mm_counters in native/blockcount.c (the memory system's events)."""
     _fields_ = [(name, ctypes.c_uint64) for name in (
-        "fetch_lines", "icache_hits", "prefetched_lines", "icache_misses", "stall_ticks")]
+        "fetch_lines", "icache_hits", "prefetched_lines", "icache_misses", "stall_ticks",
+        "data_reads", "dcache_hits", "dcache_misses", "data_stall_ticks")]
 
 
 class _ProfileSlot(ctypes.Structure):
@@ -159,7 +160,9 @@ def native_library() -> ctypes.CDLL:
                                       ctypes.c_int]
     u32, u64 = ctypes.c_uint32, ctypes.c_uint64
     lib.bc_mm_config.argtypes = [ctypes.c_void_p, u64, u64, u32, u32, u32, u32]
-    lib.bc_mm_state.argtypes = [ctypes.c_void_p, u32, u32, u32]
+    lib.bc_mm_state.argtypes = [ctypes.c_void_p, u32, u32, u32, u32]
+    lib.bc_mm_config_data.argtypes = [ctypes.c_void_p, u32, u32, u32]
+    lib.bc_set_psr_access.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int]
     lib.bc_mm_counters.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     lib.bc_mm_resume.argtypes = [ctypes.c_void_p, u64, u64]
     lib.bc_mm_counters_size.restype = u32
@@ -714,10 +717,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     # ---------------------------------------------------------------- the memory system
     def _setup_memory_system(self, uc) -> None:
-        """Give the native model the board's memory system (harness/backends/memory.py). The instruction
-        side only: Unicorn's memory hooks break Thumb IT blocks (unicorn-engine/unicorn#2309: the
-        condexec state is lost after a hooked load, measured here as a wrong branch in TFLM's
-        flatbuffer code), so the data side (flash reads through the ART/L1 D-cache) is not modelled."""
+        """Give the native model the board's memory system (harness/backends/memory.py): the instruction side
+        in the block hook, the data side in a native memory hook on the ranges it sees (bc_mem_hook, which
+        also works around unicorn-engine/unicorn#2309: a hooked load leaves a stale IT state behind)."""
         mem = self.memory
         if mem is None or not self._hdr.cycles_on:
             return
@@ -725,12 +727,27 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if self._lib.bc_mm_config(self._state, mem.flash[0], mem.flash[1], ic.line.bit_length() - 1, ic.sets,
                                   ic.ways, self._tpc):
             raise HarnessError(f"{self.board.name}: its instruction cache is larger than the memory model holds")
+        dc = mem.dcache
+        if dc is None or not mem.data_ranges:
+            return
+        if self._lib.bc_mm_config_data(self._state, dc.line.bit_length() - 1, dc.sets, dc.ways):
+            raise HarnessError(f"{self.board.name}: its data cache is larger than the memory model holds")
+        self._lib.bc_set_psr_access(self._state, _fn_addr(_ucmod.uclib.uc_reg_read),
+                                    _fn_addr(_ucmod.uclib.uc_reg_write), A.UC_ARM_REG_EPSR)
+        for lo, hi, writes in mem.data_ranges:
+            kinds = UC.UC_HOOK_MEM_READ | (UC.UC_HOOK_MEM_WRITE if writes else 0)
+            hh = ctypes.c_size_t()
+            err = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(hh), kinds,
+                                           ctypes.c_void_p(_fn_addr(self._lib.bc_mem_hook)),
+                                           ctypes.c_void_p(self._state), ctypes.c_uint64(lo), ctypes.c_uint64(hi - 1))
+            if err != UC.UC_ERR_OK:
+                raise HarnessError(f"cannot register the native memory hook: {UcError(err)}")
 
     def _stall_ticks(self) -> int:
         if self.memory is None:
             return 0
         self._lib.bc_mm_counters(self._state, ctypes.byref(self._mm_counters))
-        return self._mm_counters.stall_ticks
+        return self._mm_counters.stall_ticks + self._mm_counters.data_stall_ticks
 
     def memory_events(self) -> dict[str, int]:
         """The memory system's counts so far (since reset): instruction fetches that start a new flash
@@ -742,7 +759,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._lib.bc_mm_counters(self._state, ctypes.byref(self._mm_counters))
         c = self._mm_counters
         events = {name: getattr(c, name) for name, _ in c._fields_ if not name.endswith("_ticks")}
-        events["stall_cycles"] = c.stall_ticks // self._tpc
+        events["stall_cycles"] = (c.stall_ticks + c.data_stall_ticks) // self._tpc
+        events["data_stall_cycles"] = c.data_stall_ticks // self._tpc
         return events
 
     def fetch_config_changed(self) -> None:
@@ -752,8 +770,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         hdr = self._hdr
         flash, scs = self._fetch_registers()
         if self.memory is not None:
-            latency, prefetch, icache = self.memory.state(flash, scs)
-            self._lib.bc_mm_state(self._state, latency * self._tpc, int(prefetch), int(icache))
+            latency, prefetch, icache, dcache = self.memory.state(flash, scs)
+            self._lib.bc_mm_state(self._state, latency * self._tpc, int(prefetch), int(icache), int(dcache))
             return
         penalty = self._fetch_penalty(flash, scs)
         if penalty != hdr.flash_penalty:

@@ -14,8 +14,17 @@ system"):
   L1 I-cache (Cortex-M7 TRM: 2-way, 32-byte lines; the size per chip; SCB CCR.IC). The ART and its prefetch
   serve only the flash's ITCM interface (RM0385, "Embedded Flash memory"; AN4667, the F7's memory paths),
   so a miss reads the flash at FLASH_ACR.LATENCY, and there is no prefetch on this path.
-The data side (weights and constants read from the flash through the ART's or the L1 D-cache) is not
-modelled: see EmulatedBoard._setup_memory_system.
+The data side (native/blockcount.c bc_mem_hook), the same documents:
+- STM32F446: the ART's data cache, 8 lines of 128 bits (FLASH_ACR.DCEN; RM0390), in front of the flash's
+  D-code path: a load from the flash waits FLASH_ACR.LATENCY cycles unless the cache holds its line (fully
+  associative LRU, as the instruction cache). Only the flash goes through it; SRAM is zero wait.
+- STM32F7: the Cortex-M7's L1 D-cache (Cortex-M7 TRM: 4-way, 32-byte lines; SCB CCR.DC). The flash at its
+  AXIM address is Normal cacheable memory (ARMv7-M default memory map) and a line fill reads the flash at
+  FLASH_ACR.LATENCY; SRAM1/SRAM2 (SRAM region: write-back, write-allocate) share the cache's lines, so the
+  arena's traffic evicts the weights' lines, but a fill from SRAM waits nothing the documents quantify (0);
+  the DTCM is not cached.
+Not modelled, for want of a documented figure: contention between instruction and data reads on the
+flash interface, and the M7's AXI bus latency on SRAM line fills.
 """
 from __future__ import annotations
 
@@ -41,14 +50,20 @@ class MemorySystem:
     kind: str                          # "art" (F4: ART accelerator) | "l1" (F7: Cortex-M7 L1 cache)
     flash: tuple[int, int]             # [lo, hi) as the core fetches it
     icache: Cache                      # its line is the line the fetch side reads
+    dcache: Cache | None = None        # the data side's cache (None: the .repl gives none)
+    # [lo, hi) ranges whose data accesses the data side sees, and whether their writes allocate lines
+    data_ranges: tuple[tuple[int, int, bool], ...] = ()
 
-    def state(self, flash: Stm32FlashController | None, scs: SystemControlSpace | None) -> tuple[int, bool, bool]:
-        """(flash wait states, the prefetch buffer feeds the core, the I-cache is on) as the firmware set
-        FLASH_ACR (LATENCY, PRFTEN, ICEN) and, on the M7, SCB CCR.IC."""
+    def state(self, flash: Stm32FlashController | None,
+              scs: SystemControlSpace | None) -> tuple[int, bool, bool, bool]:
+        """(flash wait states, the prefetch buffer feeds the core, the I-cache is on, the D-cache is on) as
+        the firmware set FLASH_ACR (LATENCY, PRFTEN, ICEN, DCEN) and, on the M7, SCB CCR.IC and CCR.DC."""
         latency = flash.latency if flash is not None else 0
         if self.kind == "art":
-            return latency, flash is not None and flash.prefetch, flash is not None and flash.accelerated
-        return latency, False, scs is not None and bool(scs.stored(SystemControlSpace.CCR) & SystemControlSpace.CCR_IC)
+            return (latency, flash is not None and flash.prefetch, flash is not None and flash.accelerated,
+                    flash is not None and flash.data_cache)
+        ccr = scs.stored(SystemControlSpace.CCR) if scs is not None else 0
+        return latency, False, bool(ccr & SystemControlSpace.CCR_IC), bool(ccr & SystemControlSpace.CCR_DC)
 
 
 def _int(board: Board, group: str, key: str) -> int:
@@ -61,8 +76,14 @@ def memory_system(board: Board) -> MemorySystem | None:
     span = (flash.base, flash.base + flash.size)
     if "art" in board.facts:
         line, size = _int(board, "art", "line"), _int(board, "art", "icache")
-        return MemorySystem("art", span, Cache(size, size // line, line))
+        dsize = _int(board, "art", "dcache")
+        return MemorySystem("art", span, Cache(size, size // line, line), Cache(dsize, dsize // line, line),
+                            ((span[0], span[1], False),))
     if "cache" in board.facts:
-        return MemorySystem("l1", span, Cache(_int(board, "cache", "icache"), _int(board, "cache", "iways"),
-                                              _int(board, "cache", "line")))
+        line = _int(board, "cache", "line")
+        # the SRAM the D-cache serves: every RAM region but the TCMs (not cached, by the M7's design)
+        sram = tuple((r.base, r.end, True) for r in board.ram_regions if "tcm" not in r.name)
+        return MemorySystem("l1", span, Cache(_int(board, "cache", "icache"), _int(board, "cache", "iways"), line),
+                            Cache(_int(board, "cache", "dcache"), _int(board, "cache", "ways"), line),
+                            ((span[0], span[1], False),) + sram)
     return None

@@ -187,9 +187,10 @@ class Stm32Pwr(RegisterFile):
 class Stm32FlashController(RegisterFile):
     """MTD.STM32F4_FlashController: ACR (0x00) reads back as written; `latency` keeps the wait states,
     `accelerated` says whether the ART instruction cache is on (F4 ICEN / F7 ARTEN, both bit 9), `prefetch`
-    whether PRFTEN (bit 8) is. A write to ACR changes the flash fetch model of the cycle model."""
+    whether PRFTEN (bit 8) is, `data_cache` whether the F4's ART data cache is (DCEN, bit 10; reserved on
+    the F7, whose data side is the M7's D-cache). A write to ACR changes the cycle model's memory system."""
     ACR, CR, OPTCR = 0x00, 0x10, 0x14
-    PRFTEN, ART_ON = 1 << 8, 1 << 9
+    PRFTEN, ART_ON, DCEN = 1 << 8, 1 << 9, 1 << 10
     resets = {CR: 0x8000_0000, OPTCR: 0x0FFF_AAED}
 
     @property
@@ -203,6 +204,10 @@ class Stm32FlashController(RegisterFile):
     @property
     def accelerated(self) -> bool:
         return bool(self.stored(self.ACR) & self.ART_ON)
+
+    @property
+    def data_cache(self) -> bool:
+        return bool(self.stored(self.ACR) & self.DCEN)
 
     def write32(self, off, value, mask):
         super().write32(off, value, mask)
@@ -318,6 +323,7 @@ class SystemControlSpace(RegisterFile):
     DEMCR, STIR, FPCCR = 0xDFC, 0xF00, 0xF34
     CACHE_MAINTENANCE = range(0xF50, 0xF7C, 4)
     CCR_IC = 1 << 17                                        # CCR.IC: instruction cache enable (M7)
+    CCR_DC = 1 << 16                                        # CCR.DC: data cache enable (M7)
     CPUIDS = {"m4": 0x410F_C241, "m7": 0x411F_C270}       # r0p1 / r1p0; a board fact `cpu: cpuid=` wins
     CCR_RESET = {"m4": 0x0000_0200, "m7": 0x0004_0200}
     M7_ICACHE_WAYS = 2                                      # Cortex-M7: 2-way I-cache, D-cache ways from facts

@@ -10,11 +10,15 @@ because the workload spans orders of magnitude in latency and a table is judged 
 model: with an offset that is least squares of (measured - offset) on X, weighted by 1 / measured.
 
 Memory-system events (Point.events, from the emulator's memory model, EmulatedBoard.memory_events()):
-  stall_cycles          cycles the model added for documented flash fetch stalls (inside `cycles`)
+  stall_cycles          cycles the model added for documented flash stalls, both sides (inside `cycles`)
   fetch_lines           instruction fetches that start a new flash line
   icache_hits           ... served by the instruction cache (F446: ART; F7: the M7's L1 I-cache)
   prefetched_lines      ... served by the prefetch buffer (sequential lines)
   icache_misses         ... read from the flash on demand
+  data_reads            loads from the flash (weights, constants, literal pools)
+  dcache_hits           ... served by the data cache (F446: ART; F7: the M7's L1 D-cache)
+  dcache_misses         ... that read the flash
+  data_stall_cycles     the part of stall_cycles those misses cost
 A candidate that needs a key some measurement lacks is not fitted ("the measurements lack its inputs").
 """
 from __future__ import annotations
@@ -128,6 +132,13 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
               "real = core cycles + a x icache_misses: a is the effective cycles per instruction fetch read "
               "from the flash on demand",
               _event_features("icache_misses"), _event_row, _core, ("stall_cycles", "icache_misses")),
+    Candidate("core+flash-reads",
+              "real = core cycles + a x data_reads: a is the effective cycles the board loses per load from the "
+              "flash (weights and constants; its data cache, wait states and bus contention together)",
+              _event_features("data_reads"), _event_row, _core, ("stall_cycles", "data_reads")),
+    Candidate("core+data-misses",
+              "real = core cycles + a x dcache_misses: a is the effective cycles per data line read from the flash",
+              _event_features("dcache_misses"), _event_row, _core, ("stall_cycles", "dcache_misses")),
 )}
 
 

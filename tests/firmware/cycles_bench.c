@@ -13,8 +13,9 @@
  * Commands, one per line:
  *   bench        -> one line `<name> <cycles>` per benchmark, then `end`
  *   acr <hex>    -> writes FLASH_ACR (wait states, accelerator), then `ok`
- *   ccr <hex>    -> invalidates the I-cache, writes SCB CCR (IC: bit 17), then `ok`
+ *   ccr <hex>    -> invalidates the I-cache, writes SCB CCR (IC: bit 17, DC: bit 16), then `ok`
  *   icache       -> `icache <same> <same> <spread> <spread>`: the instruction-cache benchmarks, twice each
+ *   dcache       -> `dcache <few> <few> <thrash> <thrash>`: the data-cache benchmarks, twice each
  */
 #include <stdint.h>
 #include "../../firmware/bare/bare.h"     /* startup, vectors, console, DWT: the shared base */
@@ -299,6 +300,34 @@ __asm__(
     "CALLS icache_calls_same, icache_same0, icache_same1, icache_same2\n"
     "CALLS icache_calls_spread, icache_spread0, icache_spread1, icache_spread2\n"
     ".purgem LEAF\n.purgem CALLS\n"
+    /* ---------------------------------------------------------------- data cache benchmarks
+     * Loads from a constant table in the flash (.rodata), 4 KB aligned. `dcache_few`: 4 rounds of 4 loads
+     * from 4 lines 32 bytes apart (distinct lines for 16- and 32-byte lines; they fit every cache).
+     * `dcache_thrash`: 2 rounds of 9 loads from 9 lines 4 KB apart: one set of the M7's 4-way D-cache on
+     * both sizes (32 sets of 4 KB / 128 sets of 16 KB: 4 KB is a multiple of both set strides), one line
+     * more than the F446's 8-line ART data cache, so with LRU every load misses. The table's address is
+     * built with MOVW/MOVT, not loaded from a literal pool (itself a data read from the flash). */
+    "  .section .rodata.dcache_table,\"a\",%progbits\n"
+    "  .p2align 12\n"
+    "dcache_table:\n"
+    "  .space 9 * 4096\n"
+    "BEGIN dcache_few\n"
+    "  movw r5, #:lower16:dcache_table\n"
+    "  movt r5, #:upper16:dcache_table\n"
+    "  movs r4, #4\n"
+    "  T0\n"
+    "1:\n  ldr r6, [r5]\n  ldr r6, [r5, #32]\n  ldr r6, [r5, #64]\n  ldr r6, [r5, #96]\n"
+    "  subs r4, r4, #1\n  bne 1b\n"
+    "  T1 dcache_few\n"
+    "BEGIN dcache_thrash\n"
+    "  movw r5, #:lower16:dcache_table\n"
+    "  movt r5, #:upper16:dcache_table\n"
+    "  movs r4, #2\n"
+    "  T0\n"
+    "1:\n  mov r7, r5\n"
+    "  .rept 9\n  ldr r6, [r7]\n  add.w r7, r7, #4096\n  .endr\n"
+    "  subs r4, r4, #1\n  bne 1b\n"
+    "  T1 dcache_thrash\n"
     ".purgem BEGIN\n.purgem T0\n.purgem T0_LINE\n.purgem T1\n"
     ".text\n"
 );
@@ -340,12 +369,14 @@ static void cmd_bench(void) {
 
 uint32_t icache_calls_same(volatile uint32_t *cyccnt, uint32_t *buf);
 uint32_t icache_calls_spread(volatile uint32_t *cyccnt, uint32_t *buf);
+uint32_t dcache_few(volatile uint32_t *cyccnt, uint32_t *buf);
+uint32_t dcache_thrash(volatile uint32_t *cyccnt, uint32_t *buf);
 
-/* `icache`: the two instruction-cache benchmarks, each run twice; `icache <same> <same> <spread> <spread>`. */
-static void cmd_icache(void) {
+/* `icache` / `dcache`: a pair of cache benchmarks, each run twice (cold, warm); `<name> <a> <a> <b> <b>`. */
+static void cmd_pair(const char *name, bench_fn first, bench_fn second) {
     cyccnt_start();
-    console_puts("icache");
-    bench_fn fns[] = {icache_calls_same, icache_calls_spread};
+    console_puts(name);
+    bench_fn fns[] = {first, second};
     for (unsigned i = 0; i < 2; i++) {
         for (unsigned pass = 0; pass < 2; pass++) {
             console_putc(' ');
@@ -362,7 +393,8 @@ int main(void) {
     for (;;) {
         read_line(line, sizeof line);
         if (starts_with(line, "bench")) cmd_bench();
-        else if (starts_with(line, "icache")) cmd_icache();
+        else if (starts_with(line, "icache")) cmd_pair("icache", icache_calls_same, icache_calls_spread);
+        else if (starts_with(line, "dcache")) cmd_pair("dcache", dcache_few, dcache_thrash);
         else if (starts_with(line, "ccr ")) {
             /* the M7's I-cache comes out of reset in an unknown state: invalidate, then write CCR */
             SCB_ICIALLU = 0;

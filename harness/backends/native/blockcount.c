@@ -30,6 +30,7 @@ typedef int (*emu_stop_fn)(void *uc);
 #define SITE_BITS 13
 #define SITE_SIZE (1u << SITE_BITS)
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
+typedef int (*reg_write_fn)(void *uc, int regid, const void *value);
 
 /* Filled by the cost provider for one block (mirrored by emulated._Cost). */
 typedef struct {
@@ -174,6 +175,10 @@ typedef struct {
     uint64_t prefetched_lines;     /* ... served by the prefetch buffer (sequential) */
     uint64_t icache_misses;        /* ... read from the flash on demand */
     uint64_t stall_ticks;          /* the stalls charged for them */
+    uint64_t data_reads;           /* loads from the flash (weights, constants, literal pools) */
+    uint64_t dcache_hits;          /* ... served by the data cache (F446: the ART's; F7: the M7's L1) */
+    uint64_t dcache_misses;        /* ... that read the flash */
+    uint64_t data_stall_ticks;     /* the stalls charged for those reads */
 } mm_counters;
 
 typedef struct {
@@ -187,6 +192,11 @@ typedef struct {
     uint64_t cur_line;             /* the flash line the core executes from (MM_NONE: not flash) */
     uint64_t line_time;            /* ticks at which it arrived (the prefetch of the next starts then) */
     mm_cache icache;
+    mm_cache dcache;               /* lines of the data side (dline_shift), flash and cacheable SRAM alike */
+    uint32_t dline_shift;
+    uint32_t dlatency;             /* ticks a data read from the flash waits when the cache does not hold it */
+    uint32_t prof_func;            /* profile slot of the block executing (data stalls are charged to it) */
+    uint32_t pad2;
     mm_counters n;
 } bc_mem;
 
@@ -196,6 +206,8 @@ typedef struct {
     emu_stop_fn emu_stop;
     cost_fn price;
     reg_read_fn reg_read;      /* for the mask watch (bc_set_watch_regs) */
+    reg_write_fn reg_write;    /* for the IT state after a hooked access (bc_mem_hook) */
+    int epsr_reg;              /* Unicorn id of EPSR */
     int mask_regs[3];          /* Unicorn ids of PRIMASK, FAULTMASK, BASEPRI */
     int sp_reg;                /* ... and of SP */
     bc_prof *prof;             /* profile slots (owned by the caller), nfuncs of them */
@@ -326,6 +338,7 @@ static __attribute__((noinline)) uint32_t account_slow(bc_state *s, entry_t *e, 
     uint32_t lines = 0;
     if (h->flash_penalty) lines = (uint32_t)(seq ? e->lines_seq : e->lines_branch) * h->flash_penalty;
     if (h->profile_on && s->prof) {
+        s->mm.prof_func = e->func;
         s->prof[e->func].instructions += e->n;
         s->prof[e->func].ticks += cost + lines;
     }
@@ -549,15 +562,83 @@ int bc_mm_config(bc_state *s, uint64_t flash_lo, uint64_t flash_hi, uint32_t lin
     return 0;
 }
 
-/* What the firmware set: wait states (ticks), prefetch, and whether the instruction cache is on. A cache
- * switched on starts empty (the firmware invalidates it, or it comes out of reset invalid). */
-void bc_mm_state(bc_state *s, uint32_t latency, uint32_t prefetch, uint32_t icache_on) {
+/* The data side's geometry (board facts): 0 on success, -1 when the cache is larger than the model holds. */
+int bc_mm_config_data(bc_state *s, uint32_t line_shift, uint32_t sets, uint32_t ways) {
+    bc_mem *m = &s->mm;
+    if (sets * ways > MM_MAX_LINES || (sets & (sets - 1))) return -1;
+    m->dline_shift = line_shift;
+    m->dcache.sets = sets;
+    m->dcache.ways = ways;
+    return 0;
+}
+
+/* What the firmware set: wait states (ticks), prefetch, and whether the instruction and data caches are
+ * on. A cache switched on starts empty (the firmware invalidates it, or it comes out of reset invalid). */
+void bc_mm_state(bc_state *s, uint32_t latency, uint32_t prefetch, uint32_t icache_on, uint32_t dcache_on) {
     bc_mem *m = &s->mm;
     m->latency = latency;
+    m->dlatency = latency;
     m->prefetch = prefetch;
     icache_on = icache_on && m->icache.sets;
     if (icache_on && !m->icache.on) memset(m->icache.tag, 0, sizeof m->icache.tag);
     m->icache.on = icache_on;
+    dcache_on = dcache_on && m->dcache.sets;
+    if (dcache_on && !m->dcache.on) memset(m->dcache.tag, 0, sizeof m->dcache.tag);
+    m->dcache.on = dcache_on;
+}
+
+/* The IT bits of EPSR: ICI/IT[7:2] at 15:10, IT[1:0] at 26:25. */
+#define EPSR_IT_BITS 0x0600FC00u
+#define UC_MEM_WRITE_TYPE 17       /* uc_mem_type UC_MEM_WRITE (unicorn.h) */
+
+/* Unicorn UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE callback, registered on the ranges the data side sees: the
+ * flash (reads) and, on the M7, the cacheable SRAM (reads and writes, which share the D-cache's lines).
+ * A data read from the flash waits `dlatency` ticks unless the data cache holds its line; an access to the
+ * SRAM waits nothing (zero wait states) but fills the cache like any other. The stall is charged at once
+ * (the block's own cost was charged at its entry), counted apart, and to the running function's profile.
+ *
+ * Then the IT state is put back. Unicorn restores the CPU state from the translated block before calling
+ * a memory hook (cpu_restore_state), which writes the current instruction's IT bits into EPSR; translated
+ * code only writes them when a block ends inside an IT block, so after an IT block that ends within the
+ * block, the stale bits would condition the next block's instructions (unicorn-engine/unicorn#2309). Inside
+ * a block they are 0 by QEMU's invariant (arm_tr_tb_start clears them), so clearing them restores it. */
+void bc_mem_hook(void *uc, int type, uint64_t addr, int size, int64_t value, void *user) {
+    (void)value;
+    bc_state *s = (bc_state *)user;
+    bc_mem *m = &s->mm;
+    if (m->on && s->h.cycles_on) {
+        int flash = addr >= m->flash_lo && addr < m->flash_hi;
+        uint64_t first = addr >> m->dline_shift, last = (addr + (size ? size : 1) - 1) >> m->dline_shift;
+        uint64_t stall = 0;
+        for (uint64_t line = first; line <= last; line++) {
+            int hit = m->dcache.on && cache_access(&m->dcache, line);
+            if (!flash || type == UC_MEM_WRITE_TYPE) continue;
+            m->n.data_reads++;
+            if (hit) {
+                m->n.dcache_hits++;
+            } else {
+                m->n.dcache_misses++;
+                stall += m->dlatency;
+            }
+        }
+        if (stall) {
+            s->h.ticks += stall;
+            m->n.data_stall_ticks += stall;
+            if (s->h.profile_on && s->prof) s->prof[m->prof_func].ticks += stall;
+        }
+    }
+    uint32_t epsr = 0;
+    if (s->reg_read(uc, s->epsr_reg, &epsr) == 0 && (epsr & EPSR_IT_BITS)) {
+        epsr &= ~EPSR_IT_BITS;
+        s->reg_write(uc, s->epsr_reg, &epsr);
+    }
+}
+
+/* The register access functions of Unicorn (uc_reg_read/uc_reg_write) and EPSR's id, for bc_mem_hook. */
+void bc_set_psr_access(bc_state *s, void *reg_read, void *reg_write, int epsr) {
+    s->reg_read = (reg_read_fn)reg_read;
+    s->reg_write = (reg_write_fn)reg_write;
+    s->epsr_reg = epsr;
 }
 
 /* Emulation stopped before the instruction at `pc` (at tick `t`) in a block whose lines were all fetched at
