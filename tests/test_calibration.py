@@ -287,3 +287,23 @@ def test_a_table_measured_at_other_board_facts_is_not_used(tmp_path):
     stale = table_for("nucleo_f446re", tmp_path)
     assert stale.status == "uncalibrated" and "flash_wait_states=4" in stale.note
     assert stale.predict(1_800_000).latency_ms == pytest.approx(10.0)
+
+
+def test_each_memory_mapping_keeps_the_other_side_as_modelled():
+    """The fixed part of a mapping with one: core+stalls and core+fetch-lines drop every stall the memory
+    model charged; core+data-stalls+fetch-lines drops only the instruction side's (the data side's stay);
+    core+flash-reads and core+data-misses drop only the data side's. Hand numbers: 1,000 modelled cycles,
+    100 of them stalls, 60 of those data stalls."""
+    from harness.calibration.models import CANDIDATES, Point
+    p = Point(real_cycles=2_000.0, cycles=1_000, events={"stall_cycles": 100, "data_stall_cycles": 60,
+                                                          "fetch_lines": 10, "icache_misses": 2,
+                                                          "data_reads": 5, "dcache_misses": 1})
+    offsets = {name: CANDIDATES[name].offset(p) for name in (
+        "core+stalls", "core+fetch-lines", "core+misses", "core+data-stalls+fetch-lines",
+        "core+flash-reads", "core+data-misses")}
+    assert offsets == {"core+stalls": 900.0, "core+fetch-lines": 900.0, "core+misses": 900.0,
+                       "core+data-stalls+fetch-lines": 960.0, "core+flash-reads": 940.0, "core+data-misses": 940.0}
+    # a point measured before the data side existed: all its stalls were the instruction side's
+    old = Point(real_cycles=2_000.0, cycles=1_000, events={"stall_cycles": 100, "fetch_lines": 10})
+    assert CANDIDATES["core+data-stalls+fetch-lines"].offset(old) == 900.0
+    assert CANDIDATES["core+flash-reads"].offset(old) is None

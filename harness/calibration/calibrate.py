@@ -76,8 +76,12 @@ never fitted; `pairs` are the builds fitted."""
 REASONING = """
 {source_note}
 Each candidate mapping (below: `fits` and `rejected`) is fitted by least squares on relative residuals
-((predicted - measured) / measured); one with a fixed part (core+stalls, core+fetch-lines, core+misses:
-the core model's cycles, modelled - stall_cycles, kept as they are) fits measured - core. Its error is
+((predicted - measured) / measured); one with a fixed part fits measured - that part: core+stalls keeps
+the core model's cycles (modelled - stall_cycles) and re-prices all stalls, as core+fetch-lines and
+core+misses do with their event; core+data-stalls+fetch-lines keeps modelled - the instruction side's
+stalls and re-prices the instruction fetches; core+flash-reads and core+data-misses keep modelled - the
+data side's stalls and re-price the loads from the flash (those three keep the other side as the
+documented model charges it). Its error is
 leave-one-out: each build predicted by the fit to the others. The chosen mapping has the smallest LOO RMS
 (the one with fewer coefficients on a tie); a mapping needs max(5, 2 x coefficients + 3) builds, so from 5
 builds only one-coefficient mappings are fitted. Stated error of a prediction: rel_err = max(2 x LOO RMS,

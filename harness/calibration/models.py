@@ -96,6 +96,23 @@ def _core(p: Point) -> float | None:
     return float(p.cycles - p.events["stall_cycles"]) if _has_events(p, ("stall_cycles",)) else None
 
 
+def _less_fetch_stalls(p: Point) -> float | None:
+    """Modelled cycles less the instruction side's stalls (the data side's kept as modelled): the fixed
+    part of the mappings that re-price instruction fetches. A point measured before the data side was
+    modelled has no data_stall_cycles: all its stalls were fetch stalls."""
+    if not _has_events(p, ("stall_cycles",)):
+        return None
+    return float(p.cycles - (p.events["stall_cycles"] - p.events.get("data_stall_cycles", 0)))
+
+
+def _less_data_stalls(p: Point) -> float | None:
+    """Modelled cycles less the data side's stalls (the instruction side's kept): the fixed part of the
+    mappings that re-price loads from the flash."""
+    if not _has_events(p, ("stall_cycles", "data_stall_cycles")):
+        return None
+    return float(p.cycles - p.events["data_stall_cycles"])
+
+
 def _event_features(*keys: str):
     """Features `keys` (event names), when every point has them and the stalls its core part needs."""
     def features(points):
@@ -126,19 +143,26 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
               _event_features("stall_cycles"), _event_row, _core, ("stall_cycles",)),
     Candidate("core+fetch-lines",
               "real = core cycles + a x fetch_lines: a is the effective cycles the board loses per "
-              "instruction fetch that starts a new flash line (misses, prefetch and wait states together)",
+              "instruction fetch that starts a new flash line (misses, prefetch and wait states together); "
+              "the data side's modelled stalls are dropped, as if a carried them too",
               _event_features("fetch_lines"), _event_row, _core, ("stall_cycles", "fetch_lines")),
+    Candidate("core+data-stalls+fetch-lines",
+              "real = modelled cycles less the instruction-fetch stalls + a x fetch_lines: as core+fetch-lines, "
+              "but the data side's stalls stay as modelled",
+              _event_features("fetch_lines"), _event_row, _less_fetch_stalls, ("stall_cycles", "fetch_lines")),
     Candidate("core+misses",
               "real = core cycles + a x icache_misses: a is the effective cycles per instruction fetch read "
               "from the flash on demand",
               _event_features("icache_misses"), _event_row, _core, ("stall_cycles", "icache_misses")),
     Candidate("core+flash-reads",
-              "real = core cycles + a x data_reads: a is the effective cycles the board loses per load from the "
-              "flash (weights and constants; its data cache, wait states and bus contention together)",
-              _event_features("data_reads"), _event_row, _core, ("stall_cycles", "data_reads")),
+              "real = modelled cycles less the data stalls + a x data_reads: a is the effective cycles the board "
+              "loses per load from the flash (its data cache, wait states and bus contention together); the "
+              "instruction side's stalls stay as modelled",
+              _event_features("data_reads"), _event_row, _less_data_stalls, ("stall_cycles", "data_reads")),
     Candidate("core+data-misses",
-              "real = core cycles + a x dcache_misses: a is the effective cycles per data line read from the flash",
-              _event_features("dcache_misses"), _event_row, _core, ("stall_cycles", "dcache_misses")),
+              "real = modelled cycles less the data stalls + a x dcache_misses: a is the effective cycles per "
+              "data line read from the flash; the instruction side's stalls stay as modelled",
+              _event_features("dcache_misses"), _event_row, _less_data_stalls, ("stall_cycles", "dcache_misses")),
 )}
 
 
