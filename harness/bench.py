@@ -164,10 +164,10 @@ def run_lowered(low, board: Board, name: str, inputs: int = 2, seed: int = 0, re
     """Build `low` for `board`, run `inputs` seeded random inputs on the emulated board; returns (cycles of
     the last inference, outputs differing from `reference` (a callable input -> bytes, or None: not
     compared), the engine's per-function profile, the ELF)."""
-    from harness.plan.emit import emit_model_c
+    from harness.pipeline import build
     from harness.protocol import DutClient
     from harness.reference import outputs_agree, random_inputs
-    fw = build_firmware(board, {"model_data.c": emit_model_c(low, name)}, name=name)
+    fw = build(board, low, name)
     engine = EmulatedBoard(board, fw.elf, profile=profile)
     client = DutClient(engine)
     client.wait_ready()

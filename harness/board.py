@@ -90,6 +90,10 @@ class Board:
     def core(self) -> str:
         return "m7" if self.cpu_type.startswith("cortex-m7") else "m4"
 
+    def ms(self, cycles: float) -> float:
+        """Milliseconds that `cycles` take at the board's clock: the one conversion from cycles to time."""
+        return 1e3 * cycles / self.clock_hz
+
     @property
     def flash(self) -> Region:
         return self.region("flash")

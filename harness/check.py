@@ -11,13 +11,12 @@ from typing import Callable, Iterable
 
 from harness.backends import open_board
 from harness.board import Board, load_board
-from harness.build import DoesNotFit, build_firmware
 from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
 from harness.fit import Fit, breakdown, static_fit
 from harness.inputs import real_inputs
 from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
-from harness.plan.emit import emit_model_c
+from harness import pipeline
 from harness.plan.lower import lower
 from harness.plan import patch as patching
 from harness.plan.model import Graph, ModelError, load_model
@@ -157,7 +156,7 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
     """Layer by layer; returns the model's graph, or None when the runtime refused it (`unsupported`)."""
     try:
         graph = load_model(model_path)
-        v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))
+        v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))     # kept when the plan is refused
         progress("planning")
         low = lower(graph)
     except ModelError as e:
@@ -172,15 +171,11 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
                    progress, name: str | None = None) -> None:
     """A lowered plan's firmware built, fitted, run on the board and compared with TFLM, into `v`."""
     v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
-    sources = {"model_data.c": emit_model_c(low, v.model)}
-    name = name or v.model
     progress("building firmware")
-    try:
-        fw = build_firmware(board, sources, name=name)
-    except DoesNotFit:
-        big = build_firmware(board, sources, name=name, oversize=16)
-        v.fit, v.elf = static_fit(board, big.elf), str(big.elf)
-        v.memory = breakdown(big.elf)
+    fw, fits = pipeline.build_or_measure(board, low, v.model, name)
+    if not fits:
+        v.fit, v.elf = static_fit(board, fw.elf), str(fw.elf)
+        v.memory = breakdown(fw.elf)
         _judge_fit(v)
         return
     v.elf = str(fw.elf)
@@ -189,7 +184,7 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
     try:
         _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)
     finally:
-        getattr(dut, "close", lambda: None)()   # a serial port or a Renode process is not left behind
+        dut.close()   # a serial port or a Renode process is not left behind
 
 
 def _check_patched(v: Verdict, graph: Graph, board: Board, inputs: int, seed: int, backend: str,
@@ -260,9 +255,9 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     v.real_mismatches = sum(not same(x) for _, x in real) if real else None
     stats = client.stats()
     v.cycles = stats["cycles"]
-    counts = getattr(dut, "counts_between_reads", lambda c: None)(v.cycles)
+    counts = dut.counts_between_reads(v.cycles)
     v.instructions = counts[0] if counts else None
-    v.memory_events = getattr(dut, "events_between_reads", lambda c: None)(v.cycles)
+    v.memory_events = dut.events_between_reads(v.cycles)
     _latency(v, board)
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     v.memory = breakdown(fw.elf, stats["stack"])

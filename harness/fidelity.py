@@ -218,7 +218,7 @@ def evaluate(pair: Pair, m: Measurement, predict: Predictor | None = shipped_pre
     row.predicted_ms, row.band_ms, row.table_status = p.latency_ms, p.latency_err_ms, p.status
     if pair.paper_ms is not None:
         row.error_pct = 100 * (p.latency_ms - pair.paper_ms) / pair.paper_ms
-        model_ms = 1e3 * row.cycles / load_board(pair.board).clock_hz
+        model_ms = load_board(pair.board).ms(row.cycles)
         row.model_error_pct = 100 * (model_ms - pair.paper_ms) / pair.paper_ms
         row.inside = inside_band(p.latency_ms, p.latency_err_ms, pair.paper_ms)
     row.note = pair.excluded or ""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness.build import CACHE, FIRMWARE
 from harness.errors import HarnessError
-from harness.plan.emit import emit_model_c
+from harness.pipeline import image
 from harness.plan.lower import Lowered
 
 
@@ -20,7 +20,7 @@ class HostModel:
         cc = shutil.which("cc") or shutil.which("gcc")
         if not cc:
             raise HarnessError("no host C compiler (cc) for the host build of the runtime")
-        src = emit_model_c(low, model_id)
+        src = image(low, model_id)["model_data.c"]      # the model image the firmware links
         c_files = sorted((FIRMWARE / "runtime").glob("*.c")) + sorted((FIRMWARE / "kernels").rglob("*.c"))
         h = hashlib.sha256(src.encode())
         for p in c_files + sorted(FIRMWARE.rglob("*.h")):

@@ -29,11 +29,11 @@ from pathlib import Path
 
 from harness.backends.emulated import EmulatedBoard, WatchHit
 from harness.board import Board
-from harness.build import DoesNotFit, build_firmware
+from harness import pipeline
+from harness.build import DoesNotFit
 from harness.errors import HarnessError
-from harness.plan.emit import emit_model_c
-from harness.plan.lower import Lowered, lower
-from harness.plan.model import ModelError, load_model
+from harness.plan.lower import Lowered
+from harness.plan.model import ModelError
 from harness.protocol import DutClient
 from harness.reference import random_inputs
 
@@ -294,13 +294,12 @@ def profile_model(board: Board, model_path: Path, model_id: str | None = None, *
     model_path = Path(model_path)
     model_id = model_id or model_path.stem
     try:
-        graph = load_model(model_path)
-        low = lower(graph)
+        graph, low = pipeline.plan(model_path)
     except ModelError as e:
         raise HarnessError(str(e)) from None
     progress("building firmware")
     try:
-        fw = build_firmware(board, {"model_data.c": emit_model_c(low, model_id)}, name=model_id)
+        fw = pipeline.build(board, low, model_id)
     except DoesNotFit as e:
         raise HarnessError(f"{model_id} does not fit {board.name}: {e}") from None
     return profile_firmware(board, fw.elf, graph, low, model_id, seed=seed, progress=progress)

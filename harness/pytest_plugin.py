@@ -267,17 +267,10 @@ class HarnessSession:
 
     def firmware(self, cell: ZooCell):
         """(Firmware, graph, lowered) for the cell's model on its board; raises DoesNotFit/ModelError."""
-        from harness.build import build_firmware
-        from harness.plan.emit import emit_model_c
-        from harness.plan.lower import lower
-        from harness.plan.model import load_model
+        from harness.pipeline import model_firmware
         key = (cell.model, cell.path, cell.board)
         if key not in self._firmware:
-            graph = load_model(self.model_path(cell))
-            low = lower(graph)
-            fw = build_firmware(load_board(cell.board), {"model_data.c": emit_model_c(low, cell.model)},
-                                name=cell.model)
-            self._firmware[key] = (fw, graph, low)
+            self._firmware[key] = model_firmware(load_board(cell.board), self.model_path(cell), cell.model)
         return self._firmware[key]
 
 

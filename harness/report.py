@@ -221,7 +221,7 @@ def measured_latencies(verdicts: list[Verdict], folder: Path) -> dict[tuple[str,
             d = json.loads(path.read_text())
             key = (d["model"], d["board"])
             if d.get("source") == "hardware" and d.get("elf") and elfs.get(key) == d["elf"] and key not in out:
-                out[key] = 1e3 * int(d["silicon"]["cycles"]) / load_board(d["board"]).clock_hz
+                out[key] = load_board(d["board"]).ms(int(d["silicon"]["cycles"]))
         except (OSError, ValueError, KeyError, TypeError, HarnessError):
             continue          # not a hardware report of ours
     return out

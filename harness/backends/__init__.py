@@ -1,7 +1,9 @@
-"""Board backends: one interface, three implementations.
+"""Board backends: one interface (RunningBoard), three implementations.
 
-Every backend gives a running board with `write(bytes)`, `read_line() -> str`, `reset()` and
-`uart_tail(n)` (what harness.protocol's DutClient needs, plus what a failure report shows):
+Every backend gives a running board with `write(bytes)`, `read_line() -> str`, `reset()`, `uart_tail(n)`
+and `close()` (what harness.protocol's DutClient needs, what a failure report shows, and the end of a
+session), and declares the optional capabilities by answering them (`counts_between_reads`,
+`events_between_reads`: None where the backend cannot look inside the core):
 - `emulated`: the built-in Unicorn board (emulated.py), built from the .repl;
 - `renode`: a `renode` binary on PATH running the same .repl and ELF, its console on a socket (renode.py);
 - `hardware`: a real board from the lab inventory, flashed, then its console over pyserial (serial.py).
@@ -11,9 +13,41 @@ an engine. Import an engine itself with e.g. `from harness.backends.emulated imp
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Protocol
 
 from harness.errors import HarnessError
+
+
+class RunningBoard(Protocol):
+    """A board with firmware loaded and reset, as every backend gives it (open_board)."""
+
+    def write(self, data: bytes) -> None: ...
+    def read_line(self) -> str: ...
+    def reset(self) -> None: ...
+    def uart_tail(self, n: int = 20) -> list[str]: ...
+    def close(self) -> None: ...
+
+    def counts_between_reads(self, cycles: int) -> tuple[int, int] | None:
+        """(instructions, modelled ticks) between the firmware's two CYCCNT reads `cycles` apart."""
+        ...
+
+    def events_between_reads(self, cycles: int) -> dict[str, int] | None:
+        """The memory system's events between those two reads."""
+        ...
+
+
+class OpaqueBoard:
+    """The optional capabilities of a board the host cannot look inside (a serial port, a Renode socket):
+    it has no exact counters, and nothing to release unless the backend says so."""
+
+    def close(self) -> None:
+        pass
+
+    def counts_between_reads(self, cycles: int) -> tuple[int, int] | None:
+        return None
+
+    def events_between_reads(self, cycles: int) -> dict[str, int] | None:
+        return None
 
 
 class BoardError(HarnessError):
@@ -95,9 +129,9 @@ BACKENDS: dict[str, Callable] = {
 }
 
 
-def open_board(backend: str, board, elf, **options):
-    """A running board for `backend` with `elf` loaded and reset: an object with `write(bytes)` and
-    `read_line() -> str` (harness.protocol's transport). `options` go to the backend (emulated:
+def open_board(backend: str, board, elf, **options) -> RunningBoard:
+    """A running board for `backend` with `elf` loaded and reset (RunningBoard; harness.protocol's
+    transport). `options` go to the backend (emulated:
     budget=instructions; renode: renode=path, timeout=s; hardware: lab=, port=, flasher=, flash=)."""
     try:
         opener = BACKENDS[backend]
@@ -107,4 +141,4 @@ def open_board(backend: str, board, elf, **options):
 
 
 __all__ = ["BoardError", "BoardExit", "BoardFault", "BoardHang", "BoardIdle", "BoardTimeout", "GarbledLine", "PortError",
-           "BACKENDS", "open_board"]
+           "BACKENDS", "OpaqueBoard", "RunningBoard", "open_board"]

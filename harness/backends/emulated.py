@@ -546,6 +546,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             raise self._dead
         raise HarnessError(f"internal: run stopped for {reason!r} without a line")
 
+    def close(self) -> None:
+        """Nothing to release: the engine lives in this process (RunningBoard)."""
+
     def uart_tail(self, n: int = 20) -> list[str]:
         """The last `n` console lines, the unfinished one included."""
         lines = list(self._history)

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from pathlib import Path
 
-from harness.backends import BoardTimeout, PortError
+from harness.backends import BoardTimeout, OpaqueBoard, PortError
 from harness.board import Board
 from harness.errors import HarnessError
 
@@ -162,7 +162,7 @@ class RenodeProcess:
         self._log.close()
 
 
-class SocketConsole:
+class SocketConsole(OpaqueBoard):
     """Lines from a Renode socket terminal, with a wall-clock timeout per line (BoardTimeout)."""
 
     def __init__(self, sock: socket.socket, name: str, log: Path, timeout: float = LINE_TIMEOUT):

@@ -15,7 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Callable
 
-from harness.backends import BoardTimeout, GarbledLine, PortError
+from harness.backends import BoardTimeout, GarbledLine, OpaqueBoard, PortError
 from harness.board import Board
 from harness.errors import tail
 
@@ -44,7 +44,7 @@ def open_port(port: str, baud: int, **kw):
         raise PortError(f"serial port {port}: {text}") from None
 
 
-class SerialBoard:
+class SerialBoard(OpaqueBoard):
     """A console on a serial port. `reset` is how to restart the firmware (the flasher's reset); when
     given, `reset()` empties what is buffered and restarts the board."""
 

@@ -76,7 +76,7 @@ def emulated_counts(board_name: str, elf: Path, model_path: Path, seed: int = 0)
         cycles = client.stats()["cycles"]
         counts = dut.counts_between_reads(cycles)
     finally:
-        getattr(dut, "close", lambda: None)()
+        dut.close()
     return cycles, counts[0] if counts else None
 
 
@@ -184,7 +184,7 @@ def read_hardware_report(path: Path, counts: dict[str, Measurement] | None = Non
         cycles, instructions = emulated_counts(board.name, elf, _model_path(d["model"]))
     else:
         raise HarnessError(f"{path}: no emulated counts and no ELF to emulate")
-    return Measurement(board.name, sha, 1e3 * int(silicon["cycles"]) / board.clock_hz, cycles, instructions,
+    return Measurement(board.name, sha, board.ms(int(silicon["cycles"])), cycles, instructions,
                        emu.get("ops"), str(silicon.get("board_serial") or silicon.get("stlink") or
                                            silicon.get("port") or ""),
                        d["model"], silicon.get("taken_at") or _mtime(path),
@@ -196,10 +196,7 @@ def read_junit(path: Path) -> list[Measurement]:
     """The hardware pytest run's JUnit XML: test_on_silicon cases with properties model, board, source
     (hardware) and cycles (the board's DWT cycles). The firmware is rebuilt from the same sources (the
     build cache is keyed by source hash, so it is the same ELF) and emulated for the counts."""
-    from harness.build import build_firmware
-    from harness.plan.emit import emit_model_c
-    from harness.plan.lower import lower
-    from harness.plan.model import load_model
+    from harness.pipeline import plan, build
     path = Path(path)
     out = []
     for case in ET.parse(path).iter("testcase"):
@@ -208,10 +205,10 @@ def read_junit(path: Path) -> list[Measurement]:
             continue
         board = load_board(props["board"])
         model_path = _model_path(props["model"])
-        low = lower(load_model(model_path))
-        fw = build_firmware(board, {"model_data.c": emit_model_c(low, props["model"])}, name=props["model"])
+        _, low = plan(model_path)
+        fw = build(board, low, props["model"])
         cycles, instructions = emulated_counts(board.name, fw.elf, model_path)
-        out.append(Measurement(board.name, sha256_file(fw.elf), 1e3 * int(props["cycles"]) / board.clock_hz,
+        out.append(Measurement(board.name, sha256_file(fw.elf), board.ms(int(props["cycles"])),
                                cycles, instructions, None, props.get("board_serial") or props.get("port", ""),
                                props["model"], _mtime(path), None, f"{path}:{case.get('name')}",
                                props.get("synthetic") == "true"))

@@ -192,7 +192,7 @@ class CalibrationTable:
         return self._prediction(float(cycles), 0.0, "measured")
 
     def _prediction(self, real_cycles: float, rel: float, status: str) -> Prediction:
-        ms = 1e3 * real_cycles / self.board.clock_hz
+        ms = self.board.ms(real_cycles)
         err_ms = rel * ms
         mj = self.power_w * ms                   # W x ms = mJ
         rel_e = math.hypot(rel, self.power_err_w / self.power_w) if self.power_w else 0.0

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable
 
 from harness.board import load_board
-from harness.build import DoesNotFit, build_firmware
+from harness.build import DoesNotFit
 from harness.calibration.measurements import Measurement, sha256_file, write_csv
 from harness.errors import HarnessError
 from harness.tfgen import convert
@@ -129,9 +129,8 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
                    emulate: bool = True, progress: Callable[[str], None] = lambda s: None) -> Path:
     """Convert, build (and emulate, for the counts) every spec on every board into `out`; returns the
     manifest's path. Cells that do not fit a board are listed in the manifest as such, not built."""
-    from harness.plan.emit import emit_model_c
-    from harness.plan.lower import lower
-    from harness.plan.model import ModelError, load_model
+    from harness import pipeline
+    from harness.plan.model import ModelError
     from harness.profile import profile_firmware
     out = Path(out)
     (out / "models").mkdir(parents=True, exist_ok=True)
@@ -142,8 +141,7 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
         tflite = out / "models" / f"{spec.name}.tflite"
         shutil.copyfile(convert(spec.build, key, seed=seed, folder="calibration"), tflite)
         try:
-            graph = load_model(tflite)
-            low = lower(graph)
+            graph, low = pipeline.plan(tflite)
         except ModelError as e:
             entries.append({"name": spec.name, "unsupported": str(e)})
             continue
@@ -153,7 +151,7 @@ def build_workload(out: Path, boards: list[str], count: int = 12, seed: int = 0,
                      "tflite": str(tflite.relative_to(out)), "board": board.name, "macs": low.macs}
             progress(f"{spec.name} on {board.name}: building")
             try:
-                fw = build_firmware(board, {"model_data.c": emit_model_c(low, spec.name)}, name=spec.name)
+                fw = pipeline.build(board, low, spec.name)
             except DoesNotFit as e:
                 entries.append({**entry, "fits": False, "why": str(e)})
                 continue

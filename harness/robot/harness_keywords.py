@@ -101,12 +101,11 @@ class HarnessKeywords:
         return str(load_board(board).path)
 
     def _lowered(self, model: str):
-        from harness.plan.lower import lower
-        from harness.plan.model import ModelError, load_model
+        from harness.pipeline import plan
+        from harness.plan.model import ModelError
         mid, path = self._model(model)
         try:
-            graph = load_model(path)
-            return mid, graph, lower(graph)
+            return (mid, *plan(path))
         except ModelError as e:
             raise KeywordError(f"unsupported: {e}") from None
 
@@ -122,9 +121,9 @@ class HarnessKeywords:
                     src = resolve_path(model)
                     fw = build_firmware(b, {}, name=src.stem, sources=[src, *BARE_SOURCES])
                 else:
-                    from harness.plan.emit import emit_model_c
+                    from harness.pipeline import build
                     mid, graph, low = self._lowered(model)
-                    fw = build_firmware(b, {"model_data.c": emit_model_c(low, mid)}, name=mid)
+                    fw = build(b, low, mid)
             except DoesNotFit as e:
                 raise KeywordError(str(e).splitlines()[0]) from None
             except HarnessError as e:
@@ -135,18 +134,14 @@ class HarnessKeywords:
         return elf
 
     def _fit(self, model: str, board: str, log: bool = True, patch: str | None = None):
-        from harness.plan.emit import emit_model_c
+        from harness.pipeline import build_or_measure
         mid, graph, low = self._lowered(model)
         name = mid
         if patch is not None:          # the patch-based plan instead (harness/plan/patch.py)
             low, split = self._patched(graph, patch)
             name = f"{mid}.{split.tag}"
         b = load_board(board)
-        sources = {"model_data.c": emit_model_c(low, mid)}
-        try:
-            fw = build_firmware(b, sources, name=name)
-        except DoesNotFit:
-            fw = build_firmware(b, sources, name=name, oversize=16)
+        fw, _ = build_or_measure(b, low, mid, name)
         fit = static_fit(b, fw.elf)
         if log:                 # Robot's logger only works in the main thread
             logger.info(f"{mid} on {b.name}: flash {fit.flash.used} B of {fit.flash.size} B ({fit.flash.percent:.1f} %), "
