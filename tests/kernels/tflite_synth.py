@@ -75,9 +75,10 @@ class Synth:
         self.graph.tensors.append(t)
         return len(self.graph.tensors) - 1
 
-    def op(self, name: str, inputs, outputs, options=None) -> None:
+    def op(self, name: str, inputs, outputs, options=None, code: int | None = None) -> None:
+        """`code`: a builtin code of its own (e.g. one no schema names), instead of `name`'s."""
         s = self.s
-        code = getattr(s.BuiltinOperator, name)
+        code = getattr(s.BuiltinOperator, name) if code is None else code
         if code not in self._codes:
             oc = s.OperatorCodeT()
             oc.builtinCode = code
