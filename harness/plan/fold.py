@@ -38,10 +38,11 @@ class NotFoldable(Exception):
 
 
 def foldable_inputs(g: Graph, op: Op) -> bool:
-    """Whether the op's outputs are known at plan time: every present input constant (SHAPE, RANK: any)."""
+    """Whether the op's outputs are known at plan time: every present input constant (SHAPE, RANK: any).
+    A variable tensor (SVDF state) may hold its initial value in the file, but changes at run time."""
     if op.name in SHAPE_OPS:
         return True
-    return all(g.tensor(t).is_constant for t in op.inputs if t >= 0)
+    return all(g.tensor(t).is_constant and not g.tensor(t).is_variable for t in op.inputs if t >= 0)
 
 
 def is_folded(g: Graph, op: Op) -> bool:
@@ -78,7 +79,12 @@ def evaluate(g: Graph, op: Op) -> list[np.ndarray]:
     outs = [g.tensor(t) for t in op.outputs]
     if not ins or not outs:
         raise NotFoldable("it has no input or no output")
-    values = EVALUATORS[op.name](op, ins, outs)
+    try:
+        values = EVALUATORS[op.name](op, ins, outs)
+    except (IndexError, ValueError, TypeError) as e:
+        # a malformed op (an input missing, shapes numpy cannot combine): refused with its reason, as
+        # the op's kernel would refuse it, rather than a traceback from the planner
+        raise NotFoldable(f"malformed ({type(e).__name__}: {e})") from None
     if len(values) != len(outs):
         raise NotFoldable(f"it computes {len(values)} outputs, the model gives it {len(outs)}")
     return values

@@ -4,12 +4,14 @@ TFLite interpreter evaluates each, our folding evaluates the same op, and the tw
 shape and values. Then what the folding must refuse, and how lowering uses it."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from harness.plan.fold import EVALUATORS, NotFoldable, evaluate, fold
 from harness.plan.lower import lower
-from harness.plan.model import ModelError, load_model
+from harness.plan.model import Graph, ModelError, Op, Tensor, load_model
 from tflite_synth import Synth
 
 NONE, RELU, RELU_N1_TO_1, RELU6 = 0, 1, 2, 3      # tflite ActivationFunctionType
@@ -367,3 +369,23 @@ def test_a_fold_only_op_that_cannot_fold_says_why():
     s.op("RESHAPE", [x, shape2], [y])
     with pytest.raises(ModelError, match="op 1 FLOOR_DIV does not fold: it divides by zero"):
         lower(load_model(s.save([x], [y])))
+
+
+def test_a_variable_tensor_is_not_a_constant():
+    """SVDF-style state may carry an initial value in the file; it still changes at run time."""
+    q = (np.array([0.1], np.float32), np.array([0], np.int64), 0)
+    state = Tensor(0, "state", (1, 4), np.dtype(np.int8), *q, np.zeros((1, 4), np.int8), is_variable=True)
+    out = Tensor(1, "out", (4,), np.dtype(np.int8), *q, None)
+    g = Graph(Path("synthetic.tflite"), [state, out],
+              [Op(0, "RESHAPE", [0], [1], None)], [0], [1], 0)
+    assert fold(g) == {} and not out.is_constant
+
+
+def test_a_malformed_op_is_refused_with_a_reason():
+    s = Synth()
+    v = s.tensor([4], np.int32, data=np.arange(4, dtype=np.int32))
+    b = s.tensor([1], np.int32, data=np.array([0], np.int32))
+    y = s.tensor([1], np.int32)
+    s.op("STRIDED_SLICE", [v, b], [y], opts("StridedSliceOptions"))      # end and strides missing
+    g = load_model(s.save([], [y]))
+    assert "malformed" in fold(g)[0]
