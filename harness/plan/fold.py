@@ -6,7 +6,7 @@ Why: Keras writes a reshape of a batch of unknown size as SHAPE -> STRIDED_SLICE
 similar chains of small int32 arithmetic on shapes. On a board the batch is 1 and every shape is known, so
 the chain is a constant, and the RESHAPE that reads it is the usual alias (harness/plan/ops/reshape.py).
 
-What folds (tests/test_fold.py checks each op against the TFLite interpreter):
+What folds (tests/kernels/test_fold.py checks each op against the TFLite interpreter):
 - SHAPE, RANK of any tensor;
 - data movement of constants, any dtype: RESHAPE, SQUEEZE, EXPAND_DIMS, STRIDED_SLICE (no ellipsis or
   new-axis mask, no offset), SLICE, PACK, UNPACK, CONCATENATION, GATHER (batch_dims 0). TFLite copies the
@@ -62,11 +62,14 @@ def fold(g: Graph) -> dict[int, str | None]:
             values = evaluate(g, op)
             outs = [g.tensor(t) for t in op.outputs]
             for v, t in zip(values, outs):
+                if v.dtype != t.dtype:        # TFLite refuses the model; nothing to convert silently
+                    raise NotFoldable(f"it computes {v.dtype}, but the model's output {t.name!r} is "
+                                      f"{np.dtype(t.dtype)}")
                 if v.size != int(np.prod(t.shape, dtype=np.int64)):
                     raise NotFoldable(f"it computes shape {list(v.shape)}, but the model gives its output "
                                       f"{t.name!r} shape {list(t.shape)}")
             for v, t in zip(values, outs):
-                t.data = np.ascontiguousarray(v, dtype=t.dtype).reshape(t.shape)
+                t.data = np.ascontiguousarray(v).reshape(t.shape)
             tried[op.index] = None
         except NotFoldable as e:
             tried[op.index] = str(e)

@@ -389,3 +389,13 @@ def test_a_malformed_op_is_refused_with_a_reason():
     s.op("STRIDED_SLICE", [v, b], [y], opts("StridedSliceOptions"))      # end and strides missing
     g = load_model(s.save([], [y]))
     assert "malformed" in fold(g)[0]
+
+
+def test_a_result_of_another_type_than_the_models_output_is_not_folded():
+    """PACK of int32 values into an int64 tensor: TFLite refuses the model; we do not convert silently."""
+    path = single_op("PACK", [np.array(1, np.int32), np.array(2, np.int32)], [np.int64],
+                     opts("PackOptions", valuesCount=2, axis=0))
+    g = load_model(path)
+    assert "it computes int32, but the model's output" in fold(g)[0]
+    with pytest.raises((RuntimeError, ValueError)):
+        tflite_outputs(path)
