@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -166,20 +167,57 @@ def check(
         raise typer.Exit(1)
 
 
+def _needs_table(assessed) -> Table:
+    """Per model, each op and dtype case it needs and what the runtime does with it (harness/plan/needs.py)."""
+    from harness.plan import needs as N
+    t = Table(title="what each model needs (planned only, nothing built)", header_style="bold")
+    for col in ("model", "op", "dtypes (inputs -> outputs)", "ops", "runtime"):
+        t.add_column(col, justify="right" if col == "ops" else "left", overflow="fold")
+    say = {N.RUNS: "runs: {}", N.FOLDED: "folded: {}", N.ALIASED: "aliased: {}",
+           N.MISSING: "[red]MISSING[/red]: {}", N.UNCHECKED: "[yellow]not checked[/yellow]: {}"}
+    for mid, needs in assessed:
+        for n in needs.needs:
+            t.add_row(mid, n.op, n.case, str(n.count), say[n.status].format(escape(n.detail)))
+        for b in needs.blockers:
+            t.add_row(mid, "(the model)", "", "", f"[red]MISSING[/red]: {escape(b)}")
+    return t
+
+
 @app.command()
 def runtime(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite path; repeatable. Default: every registered model found.")] = None,
     inputs: Annotated[int, typer.Option(help="Seeded random inputs per model, host build vs TFLM.")] = 5,
     markdown: Annotated[Optional[Path], typer.Option(help="Also write the table as Markdown to this file.")] = None,
+    needs_only: Annotated[bool, typer.Option("--needs", help="Only list what each model needs and what the runtime has; build nothing.")] = False,
 ) -> None:
-    """The runtime's coverage: per model, ops, bit-exact status on the host build, arenas, image size."""
+    """The runtime's coverage. First, before any build: per model, every op and dtype case it needs and
+    whether the runtime runs it (its kernel), folds it at plan time, aliases it, or lacks it (why). Then per
+    model: bit-exact status on the host build against TFLM, arenas, image size. Exit status 1 when an output
+    differs from TFLM's, else 3 when a model needs something the runtime lacks."""
     from harness import runtime_table
+    from harness.plan.needs import Needs, assess, runtime_ops
+    from harness.plan.model import NotAModel
     with exit_on_error():
         if inputs < 1:
             raise HarnessError("--inputs must be at least 1")
         if markdown is not None and markdown.is_dir():      # found out before the work, not after
             raise HarnessError(f"--markdown {markdown} is a folder; give a file name")
         models = [registry.resolve(m) for m in model] if model else registry.available()
+    assessed = []
+    for mid, path in models:
+        try:
+            assessed.append((mid, assess(path)))
+        except NotAModel as e:      # a registered file that is no model: that model's verdict, not the run's
+            assessed.append((mid, Needs(path, blockers=[str(e)])))
+    kernels, folds = runtime_ops()
+    out.print(f"runtime kernels (or aliases): {', '.join(kernels)}\nfolded at plan time when constant: "
+              f"{', '.join(folds)}", highlight=False)
+    out.print(_needs_table(assessed))
+    lacking = [(mid, n) for mid, n in assessed if not n.runnable]
+    for mid, n in lacking:
+        err.print(f"{mid}: {n.summary()}", markup=False, highlight=False, soft_wrap=True)
+    if needs_only:
+        raise typer.Exit(3 if lacking else 0)
     rows = []
     with err.status("planning") as status:
         for mid, path in models:
@@ -202,6 +240,8 @@ def runtime(
                 raise HarnessError(f"cannot write {markdown}: {e.strerror or e}") from None
     if any(r.status.startswith("DIFFERS") for r in rows):
         raise typer.Exit(1)
+    if lacking:
+        raise typer.Exit(3)
 
 
 @app.command()

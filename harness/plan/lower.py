@@ -1,10 +1,12 @@
-"""Lower a graph to kernel calls: check every op is one we run, compute its parameters offline, and
-plan the arena over the tensors' lifetimes."""
+"""Lower a graph to kernel calls: fold what is known at plan time into constants (harness/plan/fold.py),
+check every other op is one we run, compute its parameters offline, and plan the arena over the tensors'
+lifetimes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
+from harness.plan.fold import fold, is_folded
 from harness.plan.kernel import KernelCall
 from harness.plan.memory import Alias, GreedyPlanner, Plan
 from harness.plan.model import Graph, ModelError
@@ -29,25 +31,35 @@ class Lowered:
 
 
 def unsupported_ops(graph: Graph) -> list[str]:
-    return sorted({op.name for op in graph.ops if op.name not in LOWERINGS})
+    """Ops with no kernel that did not fold (call after fold(graph), or every such op counts)."""
+    return sorted({op.name for op in graph.ops if op.name not in LOWERINGS and not is_folded(graph, op)})
 
 
 def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) -> Lowered:
     """`kernels`: "optimized" (the DSP kernels where the shape allows, harness/plan/optimize.py) or
     "reference" (the reference kernel for every op). `keep_input`: no tensor reuses the input's bytes, so
-    the firmware can download straight into the input tensor instead of a buffer of its own."""
+    the firmware can download straight into the input tensor instead of a buffer of its own.
+    Folding sets constant values on `graph`'s tensors (the same on every call)."""
+    tried = fold(graph)
     missing = unsupported_ops(graph)
     if missing:
+        # an op we only fold, with a constant input that would not fold, says why
+        why = "; ".join(f"op {op.index} {op.name} does not fold: {tried[op.index]}" for op in graph.ops
+                        if tried.get(op.index) and op.name not in LOWERINGS)
         raise ModelError(f"{graph.path.name}: unsupported op(s): {', '.join(missing)} "
-                         f"(we run: {', '.join(sorted(n for n in LOWERINGS if not n.startswith('_')))})")
+                         f"(we run: {', '.join(sorted(n for n in LOWERINGS if not n.startswith('_')))}"
+                         f"{'; ' + why if why else ''})")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise ModelError(f"{graph.path.name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
                          "only one of each is supported")
     # A lowering gives a KernelCall; an Alias when the op's output is its input's bytes (no kernel runs,
-    # e.g. RESHAPE); or None when it folded the op into a constant (e.g. RESHAPE of a constant).
+    # e.g. RESHAPE); or None when it folded the op into a constant. Folded ops run nothing.
     calls: list[KernelCall] = []
     aliases: list[Alias] = []
-    for op in graph.ops:
+    folded = {step for step, op in enumerate(graph.ops) if is_folded(graph, op)}
+    for step, op in enumerate(graph.ops):
+        if step in folded:
+            continue
         result = LOWERINGS[op.name](graph, op)
         if isinstance(result, Alias):
             aliases.append(result)
@@ -59,9 +71,12 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
     n = len(graph.ops)
     # Later tensors may reuse the input's bytes: the firmware copies the input in before every inference.
     # The output's group, alias or not, lives to the end so the output is still there to read.
+    # A folded op reads no tensor at run time (SHAPE's input may be freed before it).
     first: dict[int, int] = {graph.inputs[0]: 0}
     last: dict[int, int] = {graph.outputs[0]: n - 1, **({graph.inputs[0]: n - 1} if keep_input else {})}
     for step, op in enumerate(graph.ops):
+        if step in folded:
+            continue
         for t in op.inputs + op.outputs:
             if t >= 0 and not graph.tensor(t).is_constant:
                 first.setdefault(t, step)
@@ -95,6 +110,8 @@ def verify_plan(low: Lowered) -> None:
     spans: dict[int, tuple[int, int]] = {}
     size: dict[int, int] = {}
     for step, op in enumerate(g.ops):
+        if is_folded(g, op):
+            continue
         for t in op.inputs + op.outputs:
             if t >= 0 and not g.tensor(t).is_constant:
                 r = root(t)

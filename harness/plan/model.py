@@ -17,7 +17,7 @@ _DTYPES = {
     TensorType.INT32: np.int32, TensorType.FLOAT32: np.float32, TensorType.INT64: np.int64,
     TensorType.BOOL: np.bool_,
 }
-_TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
+TYPE_NAMES = {v: k for k, v in vars(TensorType).items() if not k.startswith("_")}
 
 
 class ModelError(HarnessError):
@@ -154,7 +154,7 @@ def load_model(path: str | Path) -> Graph:
 def _read_tensor(model, t, index: int, path: Path, file_size: int) -> Tensor:
     name = (t.Name() or b"").decode(errors="replace")
     if t.Type() not in _DTYPES:
-        raise ModelError(f"{path}: tensor {index} {name!r} has type {_TYPE_NAMES.get(t.Type(), t.Type())}, not supported")
+        raise ModelError(f"{path}: tensor {index} {name!r} has type {TYPE_NAMES.get(t.Type(), t.Type())}, not supported")
     dtype = np.dtype(_DTYPES[t.Type()])
     shape = tuple(int(d) for d in t.ShapeAsNumpy()) if t.ShapeLength() else ()
     if t.ShapeSignatureLength() and any(int(d) < 0 for d in t.ShapeSignatureAsNumpy()[1:]):

@@ -33,7 +33,7 @@ def schema():
 
 
 _TYPES = {np.dtype(np.float32): 0, np.dtype(np.int32): 2, np.dtype(np.int8): 9, np.dtype(np.int16): 7,
-          np.dtype(np.uint8): 3, np.dtype(np.int64): 4}
+          np.dtype(np.uint8): 3, np.dtype(np.int64): 4, np.dtype(np.bool_): 6}
 
 
 class Synth:
@@ -75,9 +75,10 @@ class Synth:
         self.graph.tensors.append(t)
         return len(self.graph.tensors) - 1
 
-    def op(self, name: str, inputs, outputs, options=None) -> None:
+    def op(self, name: str, inputs, outputs, options=None, code: int | None = None) -> None:
+        """`code`: a builtin code of its own (e.g. one no schema names), instead of `name`'s."""
         s = self.s
-        code = getattr(s.BuiltinOperator, name)
+        code = getattr(s.BuiltinOperator, name) if code is None else code
         if code not in self._codes:
             oc = s.OperatorCodeT()
             oc.builtinCode = code

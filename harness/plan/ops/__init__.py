@@ -1,6 +1,7 @@
 """One lowering per TFLite builtin op: check the op against what our kernel supports, compute its
 parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises ModelError;
-RESHAPE-like ops return a memory.Alias (no kernel) or None (folded into a constant)."""
+RESHAPE-like ops return a memory.Alias (no kernel). Ops the folding pass evaluated at plan time
+(harness/plan/fold.py) never get here."""
 from harness.plan.ops import fully_connected
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
