@@ -6,6 +6,7 @@ has no syntax for sit in `//! key: value` comment lines, which Renode itself ign
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,7 @@ class Console:
     gpio_enable: tuple[str, int]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Board:
     name: str            # file stem, e.g. nucleo_f446re
     title: str           # e.g. NUCLEO-F446RE
@@ -89,6 +90,27 @@ class Board:
     @property
     def core(self) -> str:
         return "m7" if self.cpu_type.startswith("cortex-m7") else "m4"
+
+    # Board facts with a default: the default is stated here once, for every consumer.
+    @property
+    def fpu(self) -> str:
+        """`//! fpu:` single | double | none; a Cortex-M4F/M7 without the fact has the single-precision FPU."""
+        return self.fact("fpu", "_", "single")
+
+    @property
+    def flash_wait_states(self) -> int:
+        """FLASH_ACR.LATENCY the firmware sets at the board's clock (`//! flash: waitStates=`)."""
+        return int(self.fact("flash", "waitStates", "0"))
+
+    @property
+    def flash_accelerator(self) -> str:
+        """`//! flash: accelerator=` art | none."""
+        return self.fact("flash", "accelerator", "none")
+
+    @property
+    def flash_line(self) -> int:
+        """Bytes the flash interface reads at once (`//! flash: line=`; 16, the STM32F4's 128 bits)."""
+        return int(self.fact("flash", "line", "16"))
 
     def ms(self, cycles: float) -> float:
         """Milliseconds that `cycles` take at the board's clock: the one conversion from cycles to time."""
@@ -305,11 +327,20 @@ def available_boards(platforms_dir: Path = PLATFORMS_DIR) -> list[str]:
 
 
 def load_board(name_or_path: str | Path) -> Board:
-    """A board by name (a file in renode/platforms) or by the path of any .repl file."""
+    """A board by name (a file in renode/platforms) or by the path of any .repl file; parsed once per file
+    version (a Board is immutable, so every caller may share it)."""
     p = Path(name_or_path)
-    if p.suffix == ".repl":
-        return parse_repl(p)
-    candidate = PLATFORMS_DIR / f"{name_or_path}.repl"
-    if not candidate.is_file():
-        raise HarnessError(f"unknown board {name_or_path!r}; known: {', '.join(available_boards())}")
-    return parse_repl(candidate)
+    if p.suffix != ".repl":
+        p = PLATFORMS_DIR / f"{name_or_path}.repl"
+        if not p.is_file():
+            raise HarnessError(f"unknown board {name_or_path!r}; known: {', '.join(available_boards())}")
+    try:
+        st = p.stat()
+    except OSError:
+        return parse_repl(p)            # its own error for a path that is not there
+    return _parsed(p.resolve(), st.st_mtime_ns, st.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(path: Path, mtime_ns: int, size: int) -> Board:
+    return parse_repl(path)

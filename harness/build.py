@@ -36,7 +36,7 @@ LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no
 
 
 def cpu_flags(board: Board) -> list[str]:
-    key = (board.cpu_type, board.fact("fpu", "_", "single"))
+    key = (board.cpu_type, board.fpu)
     try:
         return _CPU_FLAGS[key]
     except KeyError:
@@ -70,7 +70,7 @@ def board_header(board: Board) -> str:
         "BOARD_HSI_HZ": f"{int(clk['hsi'])}u",
         "BOARD_PLLM": clk["pllm"], "BOARD_PLLN": clk["plln"], "BOARD_PLLP": clk["pllp"], "BOARD_PLLQ": clk["pllq"],
         "BOARD_APB1_DIV": clk["apb1div"], "BOARD_APB2_DIV": clk["apb2div"],
-        "BOARD_FLASH_WAIT_STATES": board.fact("flash", "waitStates"),
+        "BOARD_FLASH_WAIT_STATES": str(board.flash_wait_states),
         "BOARD_RCC_BASE": f"0x{board.peripheral_of_class('Miscellaneous.STM32F4_RCC').base:08X}u",
         "BOARD_PWR_BASE": f"0x{board.peripheral('pwr').base:08X}u",
         "BOARD_FLASH_IF_BASE": f"0x{board.peripheral('flash_interface').base:08X}u",

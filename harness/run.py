@@ -81,7 +81,7 @@ def check_elf(board: Board, path: Path) -> list[str]:
         raise WrongBoard(f"{path}: built for the {chr(profile)} profile; {board.name} is a microcontroller (M)")
     fp = attrs.get("TAG_FP_ARCH", 0)
     if fp:
-        precision = board.fact("fpu", "_", "single")    # as harness.build.cpu_flags reads it
+        precision = board.fpu
         if precision == "none":
             raise WrongBoard(f"{path}: uses the FPU ({_FP_NAMES.get(fp, fp)}); {board.name} has none")
         if fp not in _FP_OK[board.core]:

@@ -194,7 +194,7 @@ def _coster_for(engine: "EmulatedBoard") -> BlockCoster:
     if "cache" in board.facts:
         line = int(board.facts["cache"]["line"])        # fetches from flash go through the L1 I-cache
     else:
-        line = int(board.fact("flash", "line", "16"))
+        line = board.flash_line
     key = (str(path), st.st_mtime_ns, st.st_size, board.core, flash.base, flash.end, line)
     memo = _MEMOS.get(key)
     if memo is None:
@@ -794,7 +794,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if "cache" in self.board.facts:          # code runs from the AXIM flash address: the L1 I-cache
             cached = scs is not None and bool(scs.stored(SystemControlSpace.CCR) & SystemControlSpace.CCR_IC)
         else:
-            cached = self.board.fact("flash", "accelerator", "none") == "art" and flash.accelerated
+            cached = self.board.flash_accelerator == "art" and flash.accelerated
         return 0 if cached else flash.latency * self._tpc
 
     def request_stop(self, reason: str) -> None:

@@ -237,7 +237,7 @@ class FaultsMixin:
     def _check_fpu(self) -> None:
         """Refuse an ELF whose code needs a double-precision FPU on a board whose FPU is single precision
         (`//! fpu: single`): silicon would take UsageFault UNDEFINSTR at the first such instruction."""
-        if self.board.facts.get("fpu", {}).get("_") != "single":
+        if self.board.fpu != "single":
             return
         f64 = self._scan_code()[1]
         if f64:

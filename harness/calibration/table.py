@@ -84,8 +84,8 @@ def applies_to(board: Board) -> dict:
         "repl": board.path.name,
         "core": board.core,
         "clock_hz": board.clock_hz,
-        "flash_wait_states": int(board.fact("flash", "waitStates")),
-        "flash_accelerator": board.fact("flash", "accelerator", "none"),
+        "flash_wait_states": board.flash_wait_states,
+        "flash_accelerator": board.flash_accelerator,
         "art": fact_line("art"),             # the ART's cache geometry (F446), priced by the memory model
         "cache": fact_line("cache"),         # the core's L1 caches (F7)
         "code_and_weights": board.flash.name,
