@@ -7,13 +7,14 @@ import os
 import shutil
 import subprocess
 import tempfile
+from typing import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.board import Board
 from harness.errors import HarnessError
 from harness import placement as placement_module
-from harness.placement import NULL_GUARD, Placement, decide, hot_functions, itcm_region, wants_placement
+from harness.placement import NULL_GUARD, Placement, decide, itcm_region, wants_placement
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRMWARE = ROOT / "firmware"
@@ -169,10 +170,12 @@ class DoesNotFit(HarnessError):
 
 
 def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "firmware",
-                   sources: list[Path] | None = None, oversize: int = 1) -> Firmware:
+                   sources: list[Path] | None = None, oversize: int = 1, hot: Sequence[str] = ()) -> Firmware:
     """Compile our firmware for `board`, with generated C files `extra_sources` (file name -> text).
-    `sources` replaces the default source list (firmware/src, runtime, kernels) for test firmware.
-    Raises DoesNotFit when the image overflows the board's flash or RAM."""
+    `sources` replaces the default source list (firmware/src, runtime, kernels) for test firmware. `hot`:
+    the functions placement may move to ITCM on a board that has one, hottest first (the planner's
+    kernels: harness/plan/emit.py hot_functions). Raises DoesNotFit when the image overflows the board's
+    flash or RAM."""
     gcc = _toolchain()
     if sources is None:
         sources = sorted((FIRMWARE / "src").glob("*.c")) + sorted((FIRMWARE / "runtime").glob("*.c")) \
@@ -191,6 +194,7 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
         h.update(generated[k].encode())
     if wants_placement(board):          # the second link's script is decided by that module's code
         h.update(Path(placement_module.__file__).read_bytes())
+        h.update(" ".join(hot).encode())
     key = h.hexdigest()[:16]
     out = CACHE / "fw" / f"{board.name}-{name}-{key}{'-oversize' if oversize > 1 else ''}"
     elf = out / f"{name}.elf"
@@ -212,7 +216,7 @@ def build_firmware(board: Board, extra_sources: dict[str, str], name: str = "fir
                "-o", str(work / elf.name), *map(str, inputs), "-lm"]
         _link(cmd, board)
         if wants_placement(board):
-            _place(board, cmd, work, name, elf.name, hot_functions(extra_sources), oversize)
+            _place(board, cmd, work, name, elf.name, list(hot), oversize)
             shutil.rmtree(work / "obj", ignore_errors=True)     # only the links needed them
         _publish(work, out, elf)
     finally:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.board import Board
 from harness.build import DoesNotFit, Firmware, build_firmware
-from harness.plan.emit import emit_model_c
+from harness.plan.emit import emit_model_c, hot_functions
 from harness.plan.lower import Lowered, lower
 from harness.plan.model import Graph, load_model
 
@@ -31,7 +31,8 @@ def build(board: Board, low: Lowered, model_id: str, name: str | None = None,
           constants_in_ram: bool = False) -> Firmware:
     """The plan's firmware for `board` (cached by source hash); raises DoesNotFit when it overflows the
     board's flash or RAM. `name` names the build (default the model id; a patch plan adds its split)."""
-    return build_firmware(board, image(low, model_id, constants_in_ram), name=name or model_id)
+    return build_firmware(board, image(low, model_id, constants_in_ram), name=name or model_id,
+                          hot=hot_functions(low))
 
 
 def build_or_measure(board: Board, low: Lowered, model_id: str, name: str | None = None) -> tuple[Firmware, bool]:
@@ -40,7 +41,8 @@ def build_or_measure(board: Board, low: Lowered, model_id: str, name: str | None
     try:
         return build(board, low, model_id, name), True
     except DoesNotFit:
-        return build_firmware(board, image(low, model_id), name=name or model_id, oversize=OVERSIZE), False
+        return build_firmware(board, image(low, model_id), name=name or model_id, oversize=OVERSIZE,
+                              hot=hot_functions(low)), False
 
 
 def model_firmware(board: Board, model_path: Path | str, model_id: str) -> tuple[Firmware, Graph, Lowered]:

@@ -21,9 +21,6 @@ from elftools.elf.elffile import ELFFile
 
 from harness.board import Board
 
-# The line harness/plan/emit.py writes at the top of the model image: kernel functions, hottest first.
-HOT_MARKER = "// hot-functions:"
-
 # ITCM starts at address 0: the first bytes stay unused so no kept function starts at 0, which DWARF
 # readers take for a function --gc-sections dropped (harness/codesize.py skips low_pc 0), and which reads
 # as "no address" wherever an address is tested for truth.
@@ -61,16 +58,6 @@ class Placement:
                 f"itcm-estimate: {self.itcm_estimate}\n"
                 f"hot-in-flash: {' '.join(self.in_flash) or '-'}\n"
                 f"arena-first-in-dtcm: {'yes' if self.arena_first else 'no'}\n")
-
-
-def hot_functions(sources: dict[str, str]) -> list[str]:
-    """The planner's hot kernels, hottest first, from the marker line of a generated C file."""
-    for name, text in sources.items():
-        if name.endswith(".c"):
-            for line in text.splitlines()[:8]:
-                if line.startswith(HOT_MARKER):
-                    return line[len(HOT_MARKER):].split()
-    return []
 
 
 def itcm_region(board: Board):

@@ -11,8 +11,7 @@ import pytest
 from harness import registry
 from harness.backends.emulated import EmulatedBoard
 from harness.board import available_boards, load_board
-from harness.build import build_firmware
-from harness.plan.emit import emit_model_c
+from harness.pipeline import build
 from harness.plan.lower import lower
 from harness.plan.model import load_model
 from harness.protocol import DutClient
@@ -24,8 +23,7 @@ MODEL = "gen_ad_fc_s"       # a dense autoencoder: every weight is read once per
 
 
 def _infer(board, low, mid, in_ram: bool, x: np.ndarray):
-    fw = build_firmware(board, {"model_data.c": emit_model_c(low, mid, constants_in_ram=in_ram)},
-                        name=f"{mid}-{'ram' if in_ram else 'flash'}")
+    fw = build(board, low, mid, name=f"{mid}-{'ram' if in_ram else 'flash'}", constants_in_ram=in_ram)
     engine = EmulatedBoard(board, fw.elf)
     client = DutClient(engine)
     client.wait_ready()

@@ -5,9 +5,8 @@ import pytest
 
 from harness import registry
 from harness.board import load_board
-from harness.build import build_firmware
+from harness.pipeline import build
 from harness.fit import breakdown
-from harness.plan.emit import emit_model_c
 from harness.plan.lower import lower
 from harness.plan.model import load_model
 
@@ -59,7 +58,7 @@ def test_dsp_weights_are_weights_not_quant_tables(model_id):
     low = lower(load_model(path))
     kernels = {c.kernel for c in low.calls}
     assert {"tm_conv2d_s8_dsp", "tm_depthwise_conv2d_s8_dsp"} <= kernels     # the optimized kernels run
-    fw = build_firmware(load_board("nucleo_f446re"), {"model_data.c": emit_model_c(low, mid)}, name=mid)
+    fw = build(load_board("nucleo_f446re"), low, mid)
     parts = breakdown(fw.elf)
     raw, stored, channels = tflite_weights(path)
     assert parts["weights"] == stored

@@ -11,8 +11,8 @@ from conftest import shared_model
 from harness.board import load_board
 from harness.build import build_firmware
 from harness.fit import static_fit
-from harness.placement import HOT_MARKER
-from harness.plan.emit import emit_model_c
+from harness.pipeline import build, image
+from harness.plan.emit import hot_functions
 from harness.plan.lower import lower
 from harness.plan.model import load_model
 
@@ -52,8 +52,7 @@ def kws_low():
 @pytest.fixture(scope="module")
 def f746_kws(kws_low):
     board = load_board("nucleo_f746zg")
-    return board, build_firmware(board, {"model_data.c": emit_model_c(kws_low, "kws_micronet_s")},
-                                 name="placement-kws").elf
+    return board, build(board, kws_low, "kws_micronet_s", name="placement-kws").elf
 
 
 def _kernels(low) -> set[str]:
@@ -61,9 +60,7 @@ def _kernels(low) -> set[str]:
 
 
 def test_plan_names_its_kernels_hottest_first(kws_low):
-    text = emit_model_c(kws_low, "kws")
-    line = next(ln for ln in text.splitlines() if ln.startswith(HOT_MARKER))
-    names = line[len(HOT_MARKER):].split()
+    names = hot_functions(kws_low)
     macs = {k: sum(c.macs for c in kws_low.calls if c.kernel == k) for k in _kernels(kws_low)}
     assert sorted(names) == sorted(macs) and [macs[k] for k in names] == sorted(macs.values(), reverse=True)
     assert names[0].startswith("tm_conv2d_s8")      # MicroNet's MACs are in its convolutions
@@ -117,14 +114,13 @@ def test_kws_bit_exact_with_kernels_in_itcm(board):
 
 def test_f446_layout_does_not_depend_on_the_hot_list(small_model):
     """No TCM on the F446RE: no .itcm, the plain linker script, and the same image with or without the
-    planner's hot list (the line placement reads)."""
+    planner's hot list (what placement reads)."""
     board = load_board("nucleo_f446re")
     mid, path = small_model
-    text = emit_model_c(lower(load_model(path)), mid)
-    assert HOT_MARKER in text
-    plain = "\n".join(ln for ln in text.splitlines() if not ln.startswith(HOT_MARKER))
-    a = build_firmware(board, {"model_data.c": text}, name="placement-f446").elf
-    b = build_firmware(board, {"model_data.c": plain}, name="placement-f446-plain").elf
+    low = lower(load_model(path))
+    assert hot_functions(low)
+    a = build(board, low, mid, name="placement-f446").elf
+    b = build_firmware(board, image(low, mid), name="placement-f446-plain").elf
     assert [s[0] for s in _sections(a)] == [".isr_vector", ".text", ".rodata", ".data", ".bss"]
     assert _sections(a) == _sections(b)
     code = [subprocess.run(["arm-none-eabi-objcopy", "-O", "binary", "--only-section=.text", str(e), "/dev/stdout"],

@@ -159,14 +159,13 @@ def test_the_projects_own_firmware_carries_its_build_attributes(name):
     """Issue 14, item 6: `harness run` on the harness's own DUT firmware checked nothing (its link dropped
     .ARM.attributes). The section is there, says ARMv7E-M (Tag_CPU_arch 13), and `harness run` has no note."""
     from harness import registry
-    from harness.build import build_firmware
-    from harness.plan.emit import emit_model_c
+    from harness.pipeline import build
     from harness.plan.lower import lower
     from harness.plan.model import load_model
     from harness.run import elf_attributes
     mid, path = registry.resolve("gen_ad_fc_s")
     board = load_board(name)
-    elf = build_firmware(board, {"model_data.c": emit_model_c(lower(load_model(path)), mid)}, name=mid).elf
+    elf = build(board, lower(load_model(path)), mid).elf
     attrs = elf_attributes(elf)
     assert attrs is not None and attrs["TAG_CPU_ARCH"] == 13
     assert check_elf(board, elf) == []
