@@ -127,6 +127,12 @@ def _event_row(p: Point, names: list[str]):
     return None if any(v is None for v in values) or _core(p) is None else values
 
 
+def _on_event(name: str, description: str, event: str, offset: Callable[[Point], float | None]) -> Candidate:
+    """A mapping with a fixed part (`offset`) plus a x one memory-system event count."""
+    return Candidate(name, description, _event_features(event), _event_row, offset,
+                     tuple(dict.fromkeys(("stall_cycles", event))))
+
+
 CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
     Candidate("scale", "real = a x modelled cycles",
               lambda pts: ["cycles"], lambda p, n: [float(p.cycles)]),
@@ -137,32 +143,32 @@ CANDIDATES: dict[str, Candidate] = {c.name: c for c in (
               lambda p, n: None if p.instructions is None else [float(p.cycles), float(p.instructions)]),
     Candidate("per-op", "real = sum over op types of a_op x modelled cycles in that op type",
               _op_features, _op_row),
-    Candidate("core+stalls",
+    _on_event("core+stalls",
               "real = core cycles (modelled - stall_cycles) + a x stall_cycles: a is how far the memory model's "
               "documented flash/cache stalls are understated (a > 1) or overstated (a < 1) on the board",
-              _event_features("stall_cycles"), _event_row, _core, ("stall_cycles",)),
-    Candidate("core+fetch-lines",
+              "stall_cycles", _core),
+    _on_event("core+fetch-lines",
               "real = core cycles + a x fetch_lines: a is the effective cycles the board loses per "
               "instruction fetch that starts a new flash line (misses, prefetch and wait states together); "
               "the data side's modelled stalls are dropped, as if a carried them too",
-              _event_features("fetch_lines"), _event_row, _core, ("stall_cycles", "fetch_lines")),
-    Candidate("core+data-stalls+fetch-lines",
+              "fetch_lines", _core),
+    _on_event("core+data-stalls+fetch-lines",
               "real = modelled cycles less the instruction-fetch stalls + a x fetch_lines: as core+fetch-lines, "
               "but the data side's stalls stay as modelled",
-              _event_features("fetch_lines"), _event_row, _less_fetch_stalls, ("stall_cycles", "fetch_lines")),
-    Candidate("core+misses",
+              "fetch_lines", _less_fetch_stalls),
+    _on_event("core+misses",
               "real = core cycles + a x icache_misses: a is the effective cycles per instruction fetch read "
               "from the flash on demand",
-              _event_features("icache_misses"), _event_row, _core, ("stall_cycles", "icache_misses")),
-    Candidate("core+flash-reads",
+              "icache_misses", _core),
+    _on_event("core+flash-reads",
               "real = modelled cycles less the data stalls + a x data_reads: a is the effective cycles the board "
               "loses per load from the flash (its data cache, wait states and bus contention together); the "
               "instruction side's stalls stay as modelled",
-              _event_features("data_reads"), _event_row, _less_data_stalls, ("stall_cycles", "data_reads")),
-    Candidate("core+data-misses",
+              "data_reads", _less_data_stalls),
+    _on_event("core+data-misses",
               "real = modelled cycles less the data stalls + a x dcache_misses: a is the effective cycles per "
               "data line read from the flash; the instruction side's stalls stay as modelled",
-              _event_features("dcache_misses"), _event_row, _less_data_stalls, ("stall_cycles", "dcache_misses")),
+              "dcache_misses", _less_data_stalls),
 )}
 
 
