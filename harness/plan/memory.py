@@ -1,8 +1,10 @@
 """Offline arena plan: every non-constant tensor gets an offset, reusing memory across disjoint lifetimes.
 
 Aliases: a tensor can be declared to share another's bytes (RESHAPE, SQUEEZE, EXPAND_DIMS: the same bytes
-under another shape, so no kernel runs at all). Aliased tensors form one group, placed once, live from the
-first step any member is live to the last; every member gets the group's offset."""
+under another shape, so no kernel runs at all), or to be a view: bytes at an offset inside another tensor
+(patch-based plans: a tile's rows that a kernel writes or reads inside a larger tile buffer). Aliased tensors
+form one group, placed once, as large as its members reach, live from the first step any member is live to
+the last; every member gets the group's offset plus its own delta."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ class Alias:
     """What an op lowers to when it needs no kernel: tensor `target` is tensor `source`'s bytes."""
     source: int
     target: int
+    offset: int = 0    # the target's first byte is this far into the source's bytes (a view); 0 for a reshape
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Plan:
     arena_bytes: int
     lower_bound: int  # largest sum of buffer sizes live at one step
     aliases: dict[int, int] = field(default_factory=dict)   # aliased tensor -> the group's root tensor
+    deltas: dict[int, int] = field(default_factory=dict)    # aliased tensor -> its bytes' offset in the root's
 
 
 def _align(n: int) -> int:
@@ -43,29 +47,46 @@ class GreedyPlanner:
     def __init__(self) -> None:
         self.buffers: list[Buffer] = []
         self._parent: dict[int, int] = {}
+        self._delta: dict[int, int] = {}      # key -> offset of its bytes in its parent's (>= 0)
 
     def add_buffer(self, key: int, size: int, first: int, last: int) -> None:
         self.buffers.append(Buffer(key, size, first, last))
 
-    def add_alias(self, key: int, of: int) -> None:
-        """Buffer `key` shares the bytes of buffer `of` (both must also be added with add_buffer)."""
-        a, b = self._root(key), self._root(of)
-        if a != b:
-            self._parent[a] = b
+    def add_alias(self, key: int, of: int, offset: int = 0) -> None:
+        """Buffer `key` shares the bytes of buffer `of`, from `offset` bytes into them (both must also be
+        added with add_buffer). The group's root is the member whose bytes start first."""
+        (a, da), (b, db) = self._find(key), self._find(of)
+        if a == b:
+            if da != db + offset:
+                raise ValueError(f"buffer {key} aliased at two offsets of buffer {of}")
+            return
+        shift = db + offset - da              # where root a starts in root b's bytes
+        if shift >= 0:
+            self._parent[a], self._delta[a] = b, shift
+        else:
+            self._parent[b], self._delta[b] = a, -shift
+
+    def _find(self, key: int) -> tuple[int, int]:
+        """The group's root and the offset of `key`'s bytes in the root's."""
+        delta = 0
+        while self._parent.get(key, key) != key:
+            delta += self._delta[key]
+            key = self._parent[key]
+        return key, delta
 
     def _root(self, key: int) -> int:
-        while self._parent.get(key, key) != key:
-            key = self._parent[key]
-        return key
+        return self._find(key)[0]
 
     def _groups(self) -> list[Buffer]:
-        """One buffer per alias group, keyed by its root: the largest size, the union of the lifetimes."""
+        """One buffer per alias group, keyed by its root: as far as any member reaches, the union of the
+        lifetimes."""
         merged: dict[int, Buffer] = {}
         for b in self.buffers:
-            r = self._root(b.key)
+            r, delta = self._find(b.key)
             m = merged.get(r)
-            merged[r] = b if m is None else Buffer(r, max(m.size, b.size), min(m.first, b.first),
-                                                   max(m.last, b.last))
+            end = delta + b.size
+            merged[r] = Buffer(r, end, b.first, b.last) if m is None else Buffer(
+                r, max(m.size, end), min(m.first, b.first), max(m.last, b.last))
         return [Buffer(r, b.size, b.first, b.last) for r, b in merged.items()]
 
     # Placement orders tried; the plan with the smallest arena wins. Largest-first is TFLM's greedy
@@ -99,7 +120,9 @@ class GreedyPlanner:
         steps = {s for b in buffers for s in (b.first, b.last)}
         lower = max((sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps), default=0)
         offsets = {b.key: off for b, off in placed}
-        aliases = {b.key: self._root(b.key) for b in self.buffers if self._root(b.key) != b.key}
+        found = {b.key: self._find(b.key) for b in self.buffers}
+        aliases = {key: root for key, (root, _) in found.items() if root != key}
+        deltas = {key: found[key][1] for key in aliases}
         for key, root in aliases.items():
-            offsets[key] = offsets[root]
-        return Plan(offsets, arena, lower, aliases)
+            offsets[key] = offsets[root] + deltas[key]
+        return Plan(offsets, arena, lower, aliases, deltas)
