@@ -53,6 +53,9 @@ def emit_model_c(low: Lowered, model_id: str, constants_in_ram: bool = False) ->
            f"{HOT_MARKER} {' '.join(hot_functions(low))}",
            '#include "tm_runtime.h"', *(f'#include "{h}"' for h in headers), ""]
     shared: dict[int, str] = {}     # constant tensors used by several ops are emitted once
+    # so are equal computed tables (requantization multipliers and shifts...): a patched plan runs each op
+    # of its stage once per tile with the same ones
+    same: dict[tuple, str] = {}
     table = []
     for i, call in enumerate(low.calls):
         fields = []
@@ -62,12 +65,15 @@ def emit_model_c(low: Lowered, model_id: str, constants_in_ram: bool = False) ->
             elif isinstance(value, Arena):
                 text = f"{low.plan.offsets[value.tensor] + value.at}u"
             elif isinstance(value, Const):
-                text = shared.get(value.tensor) if value.tensor is not None else None
+                content = (value.ctype, np.asarray(value.data).dtype.str, np.asarray(value.data).tobytes())
+                text = shared.get(value.tensor) if value.tensor is not None else same.get(content)
                 if text is None:
                     text = f"t{value.tensor}" if value.tensor is not None else f"op{i}_{key}"
                     out.append(_array(value.ctype, text, value.data, constants_in_ram))
                     if value.tensor is not None:
                         shared[value.tensor] = text
+                    else:
+                        same[content] = text
             elif isinstance(value, float):
                 text = f"{value!r}f"
             else:

@@ -122,6 +122,11 @@ def arena_without_input(low: Lowered) -> int | None:
     return _planner(low.graph, low.calls, low.aliases, low.keep_input, stream_input=True).plan().arena_bytes
 
 
+def live_bytes(low: Lowered) -> list[int]:
+    """Per op step, the bytes of the tensors (and scratch) live at it under `low`'s lifetimes."""
+    return _planner(low.graph, low.calls, low.aliases, low.keep_input).live_bytes()
+
+
 def verify_plan(low: Lowered) -> None:
     """Re-derive every tensor's lifetime from the graph and check the plan against it: no two tensors
     (alias groups) live at the same step share a byte; the output lives to the end; variables live

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 ALIGN = 16
 
 
@@ -89,6 +91,16 @@ class GreedyPlanner:
                 r, max(m.size, end), min(m.first, b.first), max(m.last, b.last))
         return [Buffer(r, b.size, b.first, b.last) for r, b in merged.items()]
 
+    def live_bytes(self) -> list[int]:
+        """Per step, the bytes of the groups live at it: what any placement needs at least."""
+        groups = self._groups()
+        steps = max((b.last for b in groups), default=-1) + 1
+        live = [0] * (steps + 1)
+        for b in groups:
+            live[b.first] += b.size
+            live[b.last + 1] -= b.size
+        return [int(v) for v in np.cumsum(live[:steps])]
+
     # Placement orders tried; the plan with the smallest arena wins. Largest-first is TFLM's greedy
     # order; the others win on graphs whose big tensors have short lives (e.g. residual branches).
     ORDERS = {
@@ -100,15 +112,22 @@ class GreedyPlanner:
 
     @staticmethod
     def _place(buffers: list[Buffer], order) -> list[tuple[Buffer, int]]:
+        # The buffers placed so far as arrays, so that finding the ones whose lives overlap is one vector
+        # operation (patched graphs have thousands of buffers); the walk over their offsets is as before.
+        todo = sorted(buffers, key=order)
+        first = np.array([b.first for b in todo], np.int64)
+        last = np.array([b.last for b in todo], np.int64)
+        start = np.zeros(len(todo), np.int64)
+        end = np.zeros(len(todo), np.int64)
         placed: list[tuple[Buffer, int]] = []
-        for b in sorted(buffers, key=order):
-            clashes = sorted((off, off + _align(o.size)) for o, off in placed
-                             if o.first <= b.last and b.first <= o.last)
+        for i, b in enumerate(todo):
+            hit = np.flatnonzero((first[:i] <= b.last) & (b.first <= last[:i]))
             offset = 0
-            for start, end in clashes:
-                if offset + b.size <= start:
+            for k in hit[np.lexsort((end[hit], start[hit]))]:
+                if offset + b.size <= start[k]:
                     break
-                offset = max(offset, end)
+                offset = max(offset, int(end[k]))
+            start[i], end[i] = offset, offset + _align(b.size)
             placed.append((b, offset))
         return placed
 
@@ -117,8 +136,7 @@ class GreedyPlanner:
         placed = min((self._place(buffers, order) for order in self.ORDERS.values()),
                      key=lambda p: max((off + _align(b.size) for b, off in p), default=0))
         arena = max((off + _align(b.size) for b, off in placed), default=0)
-        steps = {s for b in buffers for s in (b.first, b.last)}
-        lower = max((sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps), default=0)
+        lower = max(self.live_bytes(), default=0)
         offsets = {b.key: off for b, off in placed}
         found = {b.key: self._find(b.key) for b in self.buffers}
         aliases = {key: root for key, (root, _) in found.items() if root != key}

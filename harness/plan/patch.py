@@ -16,11 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.plan.lower import Lowered, lower
+from harness.plan.lower import Lowered, arena_without_input, live_bytes, lower
 from harness.plan.model import Graph, ModelError, Tensor
 from harness.plan.tiling import WINDOW_OPS, tile_graph, window as _window
 PATCHABLE = WINDOW_OPS | {"ADD"}
 GRIDS = range(2, 9)            # n x n tiles, as MCUNetV2's search (uneven last tiles allowed)
+CACHE_ROWS = (2, 4, 8, 16, 32) # rows of tiles with the halo cache (thin tiles cost no MACs there)...
+CACHE_COLS = (1, 2, 3, 4)      # ... and columns (their halo is computed again)
 MAX_OVERHEAD = 0.15            # the default MAC overhead budget of the search (issue 17: --patch-overhead 15 %)
 
 
@@ -99,9 +101,14 @@ class Candidate:
     arena: int                 # planned arena bytes, the model input in it and kept whole (plan())
     macs: int
     overhead: float            # MACs over layer by layer's, minus one
+    streamed: int | None = None   # the arena with the model input streamed from outside it (MCUNetV2's)
 
     def __str__(self) -> str:
         return str(self.split) if self.split else "layer by layer"
+
+    @property
+    def tiles(self) -> int:
+        return self.split.grid[0] * self.split.grid[1] if self.split else 1
 
 
 def plan(g: Graph, split: Split | None, kernels: str = "optimized") -> Lowered:
@@ -111,17 +118,49 @@ def plan(g: Graph, split: Split | None, kernels: str = "optimized") -> Lowered:
     return lower(patch_graph(g, split) if split else g, kernels, keep_input=True)
 
 
-def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None) -> list[Candidate]:
-    """Layer by layer first, then every split with every n x n grid its output allows. With `max_overhead`,
-    a split's finer grids are not tried once one exceeds it (finer grids only recompute more halo)."""
+def _candidate(g: Graph, split: Split | None, base_macs: int | None = None) -> Candidate:
+    low = plan(g, split)
+    return Candidate(split, low.plan.arena_bytes, low.macs, low.macs / (base_macs or low.macs) - 1,
+                     arena_without_input(low))
+
+
+def _grids(g: Graph, s: int, grids, cache_rows, cache_cols):
+    """The grids tried for split s, in the order of their MACs within a mode: n x n with the halo computed
+    again; with the rows' halo cached, each number of columns (its MACs: rows are never computed twice)
+    with every number of rows (fewer bytes per tile, more tiles)."""
+    _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
+    yield [Split(s, (n, n)) for n in grids if n <= min(h, w)]
+    for c in (c for c in cache_cols if c <= w):
+        yield [Split(s, (r, c), cache=True) for r in sorted({min(r, h) for r in cache_rows}) if r * c > 1]
+
+
+def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None, cache_rows=CACHE_ROWS,
+               cache_cols=CACHE_COLS) -> list[Candidate]:
+    """Layer by layer first, then every split with every grid of both modes its output allows (_grids).
+    With `max_overhead`, what cannot win is not planned: a split none of whose plans can be smaller than
+    one already found within the budget (its bound: the most bytes live at one step after it, layer by
+    layer, which every plan of that split has too; splits are tried from the lowest bound), finer grids of
+    a mode once one exceeds the budget (they only recompute more halo), and a split's other grids once one
+    reaches its bound."""
     base = plan(g, None)
-    out = [Candidate(None, base.plan.arena_bytes, base.macs, 0.0)]
-    for s in stage_ends(g):
-        _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
-        for n in (n for n in grids if n <= min(h, w)):
-            low = plan(g, Split(s, (n, n)))
-            out.append(Candidate(Split(s, (n, n)), low.plan.arena_bytes, low.macs, low.macs / base.macs - 1))
-            if max_overhead is not None and out[-1].overhead > max_overhead:
+    out = [Candidate(None, base.plan.arena_bytes, base.macs, 0.0, arena_without_input(base))]
+    live = live_bytes(base)
+    bound = {s: max(live[s + 1:], default=0) for s in stage_ends(g)}
+    best = out[0].arena
+    pruning = max_overhead is not None
+    for s in sorted(bound, key=lambda s: (bound[s], s)) if pruning else bound:
+        if pruning and bound[s] >= best:
+            continue
+        for family in _grids(g, s, grids, cache_rows, cache_cols):
+            for split in family:
+                c = _candidate(g, split, base.macs)
+                out.append(c)
+                if pruning and c.overhead <= max_overhead:
+                    best = min(best, c.arena)
+                if pruning and (c.overhead > max_overhead or c.arena <= bound[s]):
+                    break
+            # more columns only recompute more; nothing of this split is smaller than its bound
+            if pruning and (out[-1].overhead > max_overhead and out[-1].split.cache or out[-1].arena <= bound[s]):
                 break
     return out
 
@@ -138,8 +177,9 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
 
 
 def choose(cands: list[Candidate], max_overhead: float = MAX_OVERHEAD) -> Candidate:
-    """The smallest arena within the MAC overhead budget (layer by layer is always within it)."""
-    return min((c for c in cands if c.overhead <= max_overhead), key=lambda c: (c.arena, c.macs))
+    """The smallest arena within the MAC overhead budget (layer by layer is always within it); of equals,
+    the fewest MACs, then the fewest tiles (fewer kernel calls and copies: fewer cycles, less flash)."""
+    return min((c for c in cands if c.overhead <= max_overhead), key=lambda c: (c.arena, c.macs, c.tiles))
 
 
 def select(g: Graph, patch: str, max_overhead: float = MAX_OVERHEAD) -> Split | None:
