@@ -8,10 +8,11 @@ the same kernels, with padding only where a tile touches the image's border (Op.
 that needs less of it than another, and paste S's tile into S's whole output; everything after S runs layer
 by layer. The result is an ordinary graph, so the arena planner, the emitter, the host build and the
 firmware take it as they take any model: peak SRAM is the planned arena, and exactness is checked like any
-model's. Tiles overlap by their receptive fields' halos, which are computed again (the MAC overhead).
+model's. Tiles overlap by their receptive fields' halos, which are computed again (the MAC overhead), or,
+for the rows, kept in a small cache (Split.cache; harness/plan/tiling.py builds the tiles).
 
-`candidates` tries every split and an n x n grid of tiles; `choose` takes the smallest arena within a MAC
-overhead budget. docs/patch.md has the arithmetic."""
+`candidates` tries every split with R x C grids of tiles in both modes; `choose` takes the smallest arena
+within a MAC overhead budget. docs/patch.md has the arithmetic."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -125,13 +126,14 @@ def _candidate(g: Graph, split: Split | None, base_macs: int | None = None) -> C
 
 
 def _grids(g: Graph, s: int, grids, cache_rows, cache_cols):
-    """The grids tried for split s, in the order of their MACs within a mode: n x n with the halo computed
-    again; with the rows' halo cached, each number of columns (its MACs: rows are never computed twice)
-    with every number of rows (fewer bytes per tile, more tiles)."""
+    """The grids tried for split s, in families of the same mode, each in the order of its MACs: with the
+    rows' halo cached, each number of columns (its MACs: rows are never computed twice; one column computes
+    nothing twice) with every number of rows (fewer bytes per tile, more tiles); then n x n with the halo
+    computed again."""
     _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
-    yield [Split(s, (n, n)) for n in grids if n <= min(h, w)]
     for c in (c for c in cache_cols if c <= w):
         yield [Split(s, (r, c), cache=True) for r in sorted({min(r, h) for r in cache_rows}) if r * c > 1]
+    yield [Split(s, (n, n)) for n in grids if n <= min(h, w)]
 
 
 def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None, cache_rows=CACHE_ROWS,
@@ -151,7 +153,10 @@ def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None, cache_r
     for s in sorted(bound, key=lambda s: (bound[s], s)) if pruning else bound:
         if pruning and bound[s] >= best:
             continue
+        cache_over = False                  # a cache family exceeded the budget: more columns would too
         for family in _grids(g, s, grids, cache_rows, cache_cols):
+            if cache_over and family and family[0].cache:
+                continue
             for split in family:
                 c = _candidate(g, split, base.macs)
                 out.append(c)
@@ -159,9 +164,11 @@ def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None, cache_r
                     best = min(best, c.arena)
                 if pruning and (c.overhead > max_overhead or c.arena <= bound[s]):
                     break
-            # more columns only recompute more; nothing of this split is smaller than its bound
-            if pruning and (out[-1].overhead > max_overhead and out[-1].split.cache or out[-1].arena <= bound[s]):
-                break
+            if not pruning or not family:
+                continue
+            if out[-1].arena <= bound[s] and out[-1].overhead <= max_overhead:
+                break                       # nothing of this split is smaller (cache families come first)
+            cache_over = out[-1].split.cache and out[-1].overhead > max_overhead
     return out
 
 
