@@ -130,18 +130,21 @@ def patch_section(verdicts: list[Verdict]) -> list[str]:
         return []
     lines = ["", "## Patch-based inference", "",
              "Layer by layer against the patch-based plan run beside it (arena = planned peak SRAM of the tensors, "
-             "the model input counted in it as TFLM counts it; SRAM = what the firmware uses, stack included).", "",
-             "| model | board | plan | arena | SRAM | MACs | cycles | latency | verdict |", "|---|---|---|---|---|---|---|---|---|"]
+             "the model input counted in it as TFLM counts it; input streamed = the same with the model input "
+             "streamed from outside the arena, MCUNetV2's accounting, planned only; SRAM = what the firmware uses, "
+             "stack included).", "",
+             "| model | board | plan | arena | arena, input streamed (MCUNetV2) | SRAM | MACs | cycles | latency | verdict |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for v in rows:
         p = v.patch
         if p.get("arena_bytes") is None:
-            lines.append(f"| {v.model} | {v.board} | {p['split'] or '-'} | | | | | | {'; '.join(p['reasons'])} |")
+            lines.append(f"| {v.model} | {v.board} | {p['split'] or '-'} | | | | | | | {'; '.join(p['reasons'])} |")
             continue
         sram = lambda used: f"{used:,}" if used is not None else "-"     # noqa: E731
         lat = f"{v.latency_ms:.1f} -> {p['latency_ms']:.1f} ms" if v.latency_ms and p.get("latency_ms") else "-"
         cyc = f"{v.cycles:,} -> {p['cycles']:,}" if v.cycles and p.get("cycles") else "-"
         lines.append(f"| {v.model} | {v.board} | {p['split']} | {v.arena_bytes:,} -> {p['arena_bytes']:,} | "
-                     f"{sram(v.fit.sram.used if v.fit else None)} -> {sram(p['sram_used'])} | "
+                     f"{sram(p.get('base_arena_streamed'))} -> {sram(p.get('arena_streamed'))} | {sram(v.fit.sram.used if v.fit else None)} -> {sram(p['sram_used'])} | "
                      f"{p['overhead']:+.1%} | {cyc} | {lat} | {v.status} -> {p['status']} |")
     return lines
 

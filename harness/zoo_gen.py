@@ -64,8 +64,18 @@ def _mcunet_f446(tf):
     return tf.keras.Model(inp, L.Dense(2)(L.Flatten()(x)))
 
 
+def _mobilenet_v2_035_160(tf):
+    """Keras' MobileNetV2 at width 0.35 on a 160x160 RGB image (issue 17's benchmark of patch-based
+    inference, as in MCUNetV2): its 80x80x48 expansion makes the first stage's peak. Random weights, two
+    classes and no softmax (with random weights the logits' scale is below what TFLM's int8 SOFTMAX
+    accepts)."""
+    inp = tf.keras.Input(shape=(160, 160, 3), batch_size=1)
+    return tf.keras.applications.MobileNetV2(input_tensor=inp, alpha=0.35, weights=None, classes=2,
+                                             classifier_activation=None)
+
+
 ARCHITECTURES = {"ad_fc_s": _ad_fc_s, "kws_dscnn_xs": _kws_dscnn_xs, "vww_mobilenet_xs": _vww_mobilenet_xs,
-                 "mcunet_f446": _mcunet_f446}
+                 "mcunet_f446": _mcunet_f446, "mobilenet_v2_035_160": _mobilenet_v2_035_160}
 
 
 def generate(name: str) -> Path:

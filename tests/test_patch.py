@@ -15,17 +15,44 @@ IMAGE_MODELS = ["tflite-micro/person_detect.tflite", "mlcommons-tiny/vww_96_int8
                 "ml-zoo/vww2_50_50_INT8.tflite", "ml-zoo/vww3_128_128_INT8.tflite"]
 
 
-@pytest.mark.parametrize("rel", IMAGE_MODELS, ids=lambda r: r.split("/")[-1].removesuffix(".tflite"))
-def test_chosen_patch_plan_is_tflms_and_smaller(rel):
-    path = shared_model(rel)
+GENERATED = ["gen_mcunet_f446", "gen_mobilenet_v2_035_160"]
+
+
+def _model(name):
+    if name in GENERATED:
+        from harness import registry
+        return registry.resolve(name)[1]
+    return shared_model(name)
+
+
+@pytest.mark.parametrize("budget", [0.15, 0.05])
+@pytest.mark.parametrize("name", IMAGE_MODELS + GENERATED, ids=lambda r: r.split("/")[-1].removesuffix(".tflite"))
+def test_chosen_patch_plan_is_tflms_and_smaller(name, budget):
+    """The plan the search chooses within 15 % more MACs and within 5 % (where the halo cache wins)."""
+    path = _model(name)
     g = load_model(path)
-    cands = patch.candidates(g, max_overhead=0.15)
-    chosen = patch.choose(cands, 0.15)
-    assert chosen.split is not None and chosen.overhead <= 0.15
+    cands = patch.candidates(g, max_overhead=budget)
+    chosen = patch.choose(cands, budget)
+    assert chosen.split is not None and chosen.overhead <= budget
     assert chosen.arena < cands[0].arena
     host, ref = HostModel(patch.plan(g, chosen.split), "patched"), TflmReference(path)
     for x in random_inputs(g.tensor(g.inputs[0]), 20, seed=0):
         assert host.run(x) == ref.run(x), f"{chosen} differs from TFLM"
+
+
+def test_mobilenet_v2_accounting_by_hand_and_the_streamed_quarter():
+    """Keras' MobileNetV2-0.35 at 160x160: layer by layer, the peak is block 1's stride-2 depthwise conv,
+    its 80x80x48 input and 40x40x48 output, plus the 160x160x3 input kept whole (MCUNetV2's accounting
+    streams the input: without it). With the rows' halo cached, a plan within 5 % more MACs needs at most
+    a quarter of that without the input (issue 17's target, in MCUNetV2's accounting; with the input kept
+    whole the input alone is a sixth of layer by layer's: docs/patch.md)."""
+    g = load_model(_model("gen_mobilenet_v2_035_160"))
+    peak, image = 80 * 80 * 48 + 40 * 40 * 48, 160 * 160 * 3
+    cands = patch.candidates(g, max_overhead=0.05)
+    base, chosen = cands[0], patch.choose(cands, 0.05)
+    assert (base.arena, base.streamed) == (peak + image, peak)
+    assert chosen.split.cache and chosen.overhead <= 0.05
+    assert chosen.streamed <= peak / 4
 
 
 def _harness(*args):

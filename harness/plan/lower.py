@@ -3,7 +3,7 @@ check every other op is one we run, compute its parameters offline, and plan the
 lifetimes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from harness.errors import HarnessError
 from harness.plan.fold import fold, is_folded
@@ -24,6 +24,7 @@ class Lowered:
     input: int
     output: int
     keep_input: bool = False       # the input lives through the whole inference (the download lands in it)
+    aliases: list[Alias] = field(default_factory=list)   # what the plan shares (arena_without_input re-plans)
 
     @property
     def macs(self) -> int:
@@ -68,6 +69,17 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
     if graph.tensor(graph.outputs[0]).is_constant:
         raise ModelError(f"{graph.path.name}: the graph's output {graph.tensor(graph.outputs[0]).name!r} "
                          "is a constant; nothing to run")
+    planner = _planner(graph, calls, aliases, keep_input)
+    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0], keep_input, aliases)
+    verify_plan(low)
+    return low
+
+
+def _planner(graph: Graph, calls: list[KernelCall], aliases: list[Alias], keep_input: bool,
+             stream_input: bool = False) -> GreedyPlanner:
+    """Every tensor's lifetime, its aliases and the kernels' scratch buffers, ready to plan. `stream_input`:
+    the model input gets no bytes in the arena (arena_without_input)."""
+    folded = {step for step, op in enumerate(graph.ops) if is_folded(graph, op)}
     n = len(graph.ops)
     # Later tensors may reuse the input's bytes: the firmware copies the input in before every inference.
     # The output's group, alias or not, lives to the end so the output is still there to read.
@@ -89,15 +101,30 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
         first[t], last[t] = 0, n - 1
     planner = GreedyPlanner()
     for t, f in first.items():
+        if stream_input and t == graph.inputs[0]:
+            continue
         planner.add_buffer(t, graph.tensor(t).nbytes + (1 if t in variables else 0), f, last[t])
     for a in aliases:
-        planner.add_alias(a.target, a.source)
+        planner.add_alias(a.target, a.source, a.offset)
     for i, call in enumerate(calls):
         if call.scratch:
             planner.add_buffer(SCRATCH - i, call.scratch, call.op.index, call.op.index)
-    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0], keep_input)
-    verify_plan(low)
-    return low
+    return planner
+
+
+def arena_without_input(low: Lowered) -> int | None:
+    """The arena with the model input streamed from outside it (MCUNetV2's accounting: a camera or a flash
+    buffer feeds the first op, or a patched stage's tile cuts), for the same graph and kernels; None when the
+    input shares its bytes with another tensor (a reshape of it), so it cannot be left out. A figure only:
+    the firmware downloads into the arena."""
+    if any(low.input in (a.source, a.target) for a in low.aliases):
+        return None
+    return _planner(low.graph, low.calls, low.aliases, low.keep_input, stream_input=True).plan().arena_bytes
+
+
+def live_bytes(low: Lowered) -> list[int]:
+    """Per op step, the bytes of the tensors (and scratch) live at it under `low`'s lifetimes."""
+    return _planner(low.graph, low.calls, low.aliases, low.keep_input).live_bytes()
 
 
 def verify_plan(low: Lowered) -> None:
@@ -106,6 +133,9 @@ def verify_plan(low: Lowered) -> None:
     throughout. Independent of the planner's own bookkeeping, and run on every lowering."""
     g, plan = low.graph, low.plan
     root = lambda t: plan.aliases.get(t, t)   # noqa: E731
+    for t, r in plan.aliases.items():
+        if plan.offsets[t] != plan.offsets[r] + plan.deltas.get(t, 0):
+            raise HarnessError(f"internal: arena plan puts tensor {t} off its alias group's bytes")
     n = len(g.ops)
     spans: dict[int, tuple[int, int]] = {}
     size: dict[int, int] = {}
@@ -117,7 +147,7 @@ def verify_plan(low: Lowered) -> None:
                 r = root(t)
                 a, b = spans.get(r, (step, step))
                 spans[r] = (min(a, step), max(b, step))
-                size[r] = max(size.get(r, 0), g.tensor(t).nbytes)
+                size[r] = max(size.get(r, 0), plan.deltas.get(t, 0) + g.tensor(t).nbytes)
     spans[root(low.output)] = (spans.get(root(low.output), (0, 0))[0], n - 1)
     if low.keep_input:
         spans[root(low.input)] = (0, n - 1)

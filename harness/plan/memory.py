@@ -1,11 +1,15 @@
 """Offline arena plan: every non-constant tensor gets an offset, reusing memory across disjoint lifetimes.
 
 Aliases: a tensor can be declared to share another's bytes (RESHAPE, SQUEEZE, EXPAND_DIMS: the same bytes
-under another shape, so no kernel runs at all). Aliased tensors form one group, placed once, live from the
-first step any member is live to the last; every member gets the group's offset."""
+under another shape, so no kernel runs at all), or to be a view: bytes at an offset inside another tensor
+(patch-based plans: a tile's rows that a kernel writes or reads inside a larger tile buffer). Aliased tensors
+form one group, placed once, as large as its members reach, live from the first step any member is live to
+the last; every member gets the group's offset plus its own delta."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 ALIGN = 16
 
@@ -23,6 +27,7 @@ class Alias:
     """What an op lowers to when it needs no kernel: tensor `target` is tensor `source`'s bytes."""
     source: int
     target: int
+    offset: int = 0    # the target's first byte is this far into the source's bytes (a view); 0 for a reshape
 
 
 @dataclass
@@ -31,6 +36,7 @@ class Plan:
     arena_bytes: int
     lower_bound: int  # largest sum of buffer sizes live at one step
     aliases: dict[int, int] = field(default_factory=dict)   # aliased tensor -> the group's root tensor
+    deltas: dict[int, int] = field(default_factory=dict)    # aliased tensor -> its bytes' offset in the root's
 
 
 def _align(n: int) -> int:
@@ -43,30 +49,57 @@ class GreedyPlanner:
     def __init__(self) -> None:
         self.buffers: list[Buffer] = []
         self._parent: dict[int, int] = {}
+        self._delta: dict[int, int] = {}      # key -> offset of its bytes in its parent's (>= 0)
 
     def add_buffer(self, key: int, size: int, first: int, last: int) -> None:
         self.buffers.append(Buffer(key, size, first, last))
 
-    def add_alias(self, key: int, of: int) -> None:
-        """Buffer `key` shares the bytes of buffer `of` (both must also be added with add_buffer)."""
-        a, b = self._root(key), self._root(of)
-        if a != b:
-            self._parent[a] = b
+    def add_alias(self, key: int, of: int, offset: int = 0) -> None:
+        """Buffer `key` shares the bytes of buffer `of`, from `offset` bytes into them (both must also be
+        added with add_buffer). The group's root is the member whose bytes start first."""
+        (a, da), (b, db) = self._find(key), self._find(of)
+        if a == b:
+            if da != db + offset:
+                raise ValueError(f"buffer {key} aliased at two offsets of buffer {of}")
+            return
+        shift = db + offset - da              # where root a starts in root b's bytes
+        if shift >= 0:
+            self._parent[a], self._delta[a] = b, shift
+        else:
+            self._parent[b], self._delta[b] = a, -shift
+
+    def _find(self, key: int) -> tuple[int, int]:
+        """The group's root and the offset of `key`'s bytes in the root's."""
+        delta = 0
+        while self._parent.get(key, key) != key:
+            delta += self._delta[key]
+            key = self._parent[key]
+        return key, delta
 
     def _root(self, key: int) -> int:
-        while self._parent.get(key, key) != key:
-            key = self._parent[key]
-        return key
+        return self._find(key)[0]
 
     def _groups(self) -> list[Buffer]:
-        """One buffer per alias group, keyed by its root: the largest size, the union of the lifetimes."""
+        """One buffer per alias group, keyed by its root: as far as any member reaches, the union of the
+        lifetimes."""
         merged: dict[int, Buffer] = {}
         for b in self.buffers:
-            r = self._root(b.key)
+            r, delta = self._find(b.key)
             m = merged.get(r)
-            merged[r] = b if m is None else Buffer(r, max(m.size, b.size), min(m.first, b.first),
-                                                   max(m.last, b.last))
+            end = delta + b.size
+            merged[r] = Buffer(r, end, b.first, b.last) if m is None else Buffer(
+                r, max(m.size, end), min(m.first, b.first), max(m.last, b.last))
         return [Buffer(r, b.size, b.first, b.last) for r, b in merged.items()]
+
+    def live_bytes(self) -> list[int]:
+        """Per step, the bytes of the groups live at it: what any placement needs at least."""
+        groups = self._groups()
+        steps = max((b.last for b in groups), default=-1) + 1
+        live = [0] * (steps + 1)
+        for b in groups:
+            live[b.first] += b.size
+            live[b.last + 1] -= b.size
+        return [int(v) for v in np.cumsum(live[:steps])]
 
     # Placement orders tried; the plan with the smallest arena wins. Largest-first is TFLM's greedy
     # order; the others win on graphs whose big tensors have short lives (e.g. residual branches).
@@ -79,15 +112,22 @@ class GreedyPlanner:
 
     @staticmethod
     def _place(buffers: list[Buffer], order) -> list[tuple[Buffer, int]]:
+        # The buffers placed so far as arrays, so that finding the ones whose lives overlap is one vector
+        # operation (patched graphs have thousands of buffers); the walk over their offsets is as before.
+        todo = sorted(buffers, key=order)
+        first = np.array([b.first for b in todo], np.int64)
+        last = np.array([b.last for b in todo], np.int64)
+        start = np.zeros(len(todo), np.int64)
+        end = np.zeros(len(todo), np.int64)
         placed: list[tuple[Buffer, int]] = []
-        for b in sorted(buffers, key=order):
-            clashes = sorted((off, off + _align(o.size)) for o, off in placed
-                             if o.first <= b.last and b.first <= o.last)
+        for i, b in enumerate(todo):
+            hit = np.flatnonzero((first[:i] <= b.last) & (b.first <= last[:i]))
             offset = 0
-            for start, end in clashes:
-                if offset + b.size <= start:
+            for k in hit[np.lexsort((end[hit], start[hit]))]:
+                if offset + b.size <= start[k]:
                     break
-                offset = max(offset, end)
+                offset = max(offset, int(end[k]))
+            start[i], end[i] = offset, offset + _align(b.size)
             placed.append((b, offset))
         return placed
 
@@ -96,10 +136,11 @@ class GreedyPlanner:
         placed = min((self._place(buffers, order) for order in self.ORDERS.values()),
                      key=lambda p: max((off + _align(b.size) for b, off in p), default=0))
         arena = max((off + _align(b.size) for b, off in placed), default=0)
-        steps = {s for b in buffers for s in (b.first, b.last)}
-        lower = max((sum(b.size for b in buffers if b.first <= s <= b.last) for s in steps), default=0)
+        lower = max(self.live_bytes(), default=0)
         offsets = {b.key: off for b, off in placed}
-        aliases = {b.key: self._root(b.key) for b in self.buffers if self._root(b.key) != b.key}
+        found = {b.key: self._find(b.key) for b in self.buffers}
+        aliases = {key: root for key, (root, _) in found.items() if root != key}
+        deltas = {key: found[key][1] for key in aliases}
         for key, root in aliases.items():
-            offsets[key] = offsets[root]
-        return Plan(offsets, arena, lower, aliases)
+            offsets[key] = offsets[root] + deltas[key]
+        return Plan(offsets, arena, lower, aliases, deltas)

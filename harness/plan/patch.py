@@ -8,24 +8,22 @@ the same kernels, with padding only where a tile touches the image's border (Op.
 that needs less of it than another, and paste S's tile into S's whole output; everything after S runs layer
 by layer. The result is an ordinary graph, so the arena planner, the emitter, the host build and the
 firmware take it as they take any model: peak SRAM is the planned arena, and exactness is checked like any
-model's. Tiles overlap by their receptive fields' halos, which are computed again (the MAC overhead).
+model's. Tiles overlap by their receptive fields' halos, which are computed again (the MAC overhead), or,
+for the rows, kept in a small cache (Split.cache; harness/plan/tiling.py builds the tiles).
 
-`candidates` tries every split and an n x n grid of tiles; `choose` takes the smallest arena within a MAC
-overhead budget. docs/patch.md has the arithmetic."""
+`candidates` tries every split with R x C grids of tiles in both modes; `choose` takes the smallest arena
+within a MAC overhead budget. docs/patch.md has the arithmetic."""
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
-
-from harness.plan.lower import Lowered, lower
-from harness.plan.model import Graph, ModelError, Op, Tensor
-from harness.plan.ops.conv2d import same_valid_pads
-from harness.plan.ops.window_copy import NAME as WINDOW_COPY, Region, WindowCopy
-
-WINDOW_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "PAD", "PADV2"}
+from harness.plan.lower import Lowered, arena_without_input, live_bytes, lower
+from harness.plan.model import Graph, ModelError, Tensor
+from harness.plan.tiling import WINDOW_OPS, tile_graph, window as _window
 PATCHABLE = WINDOW_OPS | {"ADD"}
 GRIDS = range(2, 9)            # n x n tiles, as MCUNetV2's search (uneven last tiles allowed)
+CACHE_ROWS = (2, 4, 8, 16, 32) # rows of tiles with the halo cache (thin tiles cost no MACs there)...
+CACHE_COLS = (1, 2, 3, 4)      # ... and columns (their halo is computed again)
 MAX_OVERHEAD = 0.15            # the default MAC overhead budget of the search (issue 17: --patch-overhead 15 %)
 
 
@@ -33,74 +31,27 @@ MAX_OVERHEAD = 0.15            # the default MAC overhead budget of the search (
 class Split:
     op: int                    # index of the split op S in the model's graph
     grid: tuple[int, int]      # tiles down, tiles across S's output
+    cache: bool = False        # the rows' halo kept in a cache instead of computed again (tiling.py)
 
     def __str__(self) -> str:
-        return f"op{self.op}:{self.grid[0]}x{self.grid[1]}"
+        return f"op{self.op}:{self.grid[0]}x{self.grid[1]}{':cache' if self.cache else ''}"
 
     @property
     def tag(self) -> str:
         """The split in a file name (firmware builds): no ':'."""
-        return f"patch-{self.op}-{self.grid[0]}x{self.grid[1]}"
+        return f"patch-{self.op}-{self.grid[0]}x{self.grid[1]}{'-cache' if self.cache else ''}"
 
     @classmethod
     def parse(cls, text: str) -> "Split":
-        """`op7:3x3` (the form __str__ writes)."""
+        """`op7:3x3`, or `op7:8x2:cache` for the halo cache (the forms __str__ writes)."""
         try:
-            op, grid = text.split(":")
+            op, grid, *mode = text.split(":")
             gy, gx = grid.lower().split("x")
-            if not op.startswith("op"):
+            if not op.startswith("op") or mode not in ([], ["cache"]):
                 raise ValueError
-            return cls(int(op[2:]), (int(gy), int(gx)))
+            return cls(int(op[2:]), (int(gy), int(gx)), bool(mode))
         except ValueError:
-            raise ModelError(f"patch split {text!r}: expected op<N>:<rows>x<cols>, e.g. op7:3x3") from None
-
-
-@dataclass(frozen=True)
-class _Window:
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    dilation: tuple[int, int]
-    pads: tuple[int, int]       # the whole image's top / left padding
-
-
-def _window(g: Graph, op: Op) -> _Window:
-    inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
-    o = op.options
-    if op.name in ("PAD", "PADV2"):       # a 1x1 window whose padding is the op's own (the batch: none)
-        paddings = g.tensor(op.inputs[1]).data
-        if paddings is None or paddings.shape != (4, 2) or paddings[0].any():
-            raise ModelError(f"op {op.index} {op.name}: not a constant spatial/channel padding of a 4-D tensor")
-        return _Window((1, 1), (1, 1), (1, 1), (int(paddings[1, 0]), int(paddings[2, 0])))
-    if op.name == "CONV_2D":
-        kernel, dilation = g.tensor(op.inputs[1]).shape[1:3], (o.DilationHFactor(), o.DilationWFactor())
-    elif op.name == "DEPTHWISE_CONV_2D":
-        kernel, dilation = g.tensor(op.inputs[1]).shape[1:3], (o.DilationHFactor(), o.DilationWFactor())
-    else:
-        kernel, dilation = (o.FilterHeight(), o.FilterWidth()), (1, 1)
-    stride = (o.StrideH(), o.StrideW())
-    pads = same_valid_pads(f"op {op.index} {op.name}", o.Padding(), inp.shape[1:3], out.shape[1:3],
-                           tuple(kernel), stride, dilation)
-    return _Window(tuple(kernel), stride, dilation, pads)
-
-
-def _need(win: _Window, size: tuple[int, int], out: Region) -> tuple[Region, tuple[int, int]]:
-    """The input region a window op reads to compute `out`, and the padding the tile then has on top/left
-    (what of the image's padding lies before the region; none at an inner tile border)."""
-    spans, pads = [], []
-    for axis, (o0, o1) in enumerate(((out.top, out.bottom), (out.left, out.right))):
-        eff = (win.kernel[axis] - 1) * win.dilation[axis] + 1
-        lo = o0 * win.stride[axis] - win.pads[axis]
-        hi = (o1 - 1) * win.stride[axis] - win.pads[axis] + eff
-        start, stop = max(lo, 0), min(hi, size[axis])
-        spans.append((start, stop))
-        pads.append(start - lo)
-    return Region(*spans[0], *spans[1]), (pads[0], pads[1])
-
-
-def _spans(n: int, parts: int) -> list[tuple[int, int]]:
-    """`parts` near-equal spans of range(n), the larger ones first."""
-    edges = np.cumsum([0] + [n // parts + (1 if i < n % parts else 0) for i in range(parts)])
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:])]
+            raise ModelError(f"patch split {text!r}: expected op<N>:<rows>x<cols>[:cache], e.g. op7:3x3") from None
 
 
 def _spatial(t: Tensor) -> bool:
@@ -135,59 +86,14 @@ def stage_ends(g: Graph) -> list[int]:
 
 
 def patch_graph(g: Graph, split: Split) -> Graph:
-    """The graph with ops 0..split.op run tile by tile (module docstring)."""
+    """The graph with ops 0..split.op run tile by tile (module docstring; harness/plan/tiling.py)."""
     if split.op not in stage_ends(g):
         raise ModelError(f"patch split {split}: ops 0..{split.op} are not a stage that can run in tiles "
                          f"(splits possible: {', '.join(f'op{s}' for s in stage_ends(g)) or 'none'})")
-    stage, rest = g.ops[:split.op + 1], g.ops[split.op + 1:]
-    s_out = stage[-1].outputs[0]
-    _, height, width, _ = g.tensor(s_out).shape
+    _, height, width, _ = g.tensor(g.ops[split.op].outputs[0]).shape
     if not (1 <= split.grid[0] <= height and 1 <= split.grid[1] <= width):
         raise ModelError(f"patch split {split}: S's output is {height}x{width}, too small for that grid")
-    tensors, ops = list(g.tensors), []
-
-    def tile_tensor(t: int, region: Region, tag: str) -> int:
-        orig = g.tensor(t)
-        tensors.append(replace(orig, index=len(tensors), name=f"{orig.name}@{tag}{region}",
-                               shape=(1, region.height, region.width, orig.shape[3]), data=None))
-        return len(tensors) - 1
-
-    def copy(src: int, src_region: Region, dst: int, dst_region: Region, window: Region) -> None:
-        ops.append(Op(len(ops), WINDOW_COPY, [src], [dst], WindowCopy(src_region, dst_region, window)))
-
-    def whole(t: int) -> Region:
-        return Region(0, g.tensor(t).shape[1], 0, g.tensor(t).shape[2])
-
-    windows = {op.index: _window(g, op) for op in stage if op.name in WINDOW_OPS}
-    for k, (rows, cols) in enumerate((r, c) for r in _spans(height, split.grid[0]) for c in _spans(width, split.grid[1])):
-        regions: dict[int, Region] = {s_out: Region(*rows, *cols)}
-        needs: dict[tuple[int, int], Region] = {}
-        pads: dict[int, tuple[int, int]] = {}
-        for op in reversed(stage):
-            out = regions[op.outputs[0]]
-            if op.name in WINDOW_OPS:
-                need, pads[op.index] = _need(windows[op.index], g.tensor(op.inputs[0]).shape[1:3], out)
-                inputs = [(0, need)]
-            else:                                           # ADD: both operands over the same region
-                inputs = [(0, out), (1, out)]
-            for pos, need in inputs:
-                t = op.inputs[pos]
-                needs[(op.index, pos)] = need
-                regions[t] = need.union(regions.get(t))
-        tile = {t: tile_tensor(t, r, f"t{k}") for t, r in regions.items()}
-        copy(g.inputs[0], whole(g.inputs[0]), tile[g.inputs[0]], regions[g.inputs[0]], regions[g.inputs[0]])
-        for op in stage:
-            inputs = list(op.inputs)
-            for pos in ((0, 1) if op.name == "ADD" else (0,)):
-                t, need = op.inputs[pos], needs[(op.index, pos)]
-                inputs[pos] = tile[t]
-                if need != regions[t]:                      # another consumer needs more of t: crop
-                    inputs[pos] = tile_tensor(t, need, f"t{k}crop")
-                    copy(tile[t], regions[t], inputs[pos], need, need)
-            ops.append(Op(len(ops), op.name, inputs, [tile[op.outputs[0]]], op.options, pads.get(op.index)))
-        copy(tile[s_out], regions[s_out], s_out, whole(s_out), regions[s_out])
-    ops += [replace(op, index=len(ops) + i) for i, op in enumerate(rest)]
-    return Graph(g.path, tensors, ops, g.inputs, g.outputs, g.size_bytes, g.description, [o.name for o in ops])
+    return tile_graph(g, split.op, split.grid, split.cache)
 
 
 @dataclass(frozen=True)
@@ -196,9 +102,14 @@ class Candidate:
     arena: int                 # planned arena bytes, the model input in it and kept whole (plan())
     macs: int
     overhead: float            # MACs over layer by layer's, minus one
+    streamed: int | None = None   # the arena with the model input streamed from outside it (MCUNetV2's)
 
     def __str__(self) -> str:
         return str(self.split) if self.split else "layer by layer"
+
+    @property
+    def tiles(self) -> int:
+        return self.split.grid[0] * self.split.grid[1] if self.split else 1
 
 
 def plan(g: Graph, split: Split | None, kernels: str = "optimized") -> Lowered:
@@ -208,18 +119,56 @@ def plan(g: Graph, split: Split | None, kernels: str = "optimized") -> Lowered:
     return lower(patch_graph(g, split) if split else g, kernels, keep_input=True)
 
 
-def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None) -> list[Candidate]:
-    """Layer by layer first, then every split with every n x n grid its output allows. With `max_overhead`,
-    a split's finer grids are not tried once one exceeds it (finer grids only recompute more halo)."""
+def _candidate(g: Graph, split: Split | None, base_macs: int | None = None) -> Candidate:
+    low = plan(g, split)
+    return Candidate(split, low.plan.arena_bytes, low.macs, low.macs / (base_macs or low.macs) - 1,
+                     arena_without_input(low))
+
+
+def _grids(g: Graph, s: int, grids, cache_rows, cache_cols):
+    """The grids tried for split s, in families of the same mode, each in the order of its MACs: with the
+    rows' halo cached, each number of columns (its MACs: rows are never computed twice; one column computes
+    nothing twice) with every number of rows (fewer bytes per tile, more tiles); then n x n with the halo
+    computed again."""
+    _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
+    for c in (c for c in cache_cols if c <= w):
+        yield [Split(s, (r, c), cache=True) for r in sorted({min(r, h) for r in cache_rows}) if r * c > 1]
+    yield [Split(s, (n, n)) for n in grids if n <= min(h, w)]
+
+
+def candidates(g: Graph, grids=GRIDS, max_overhead: float | None = None, cache_rows=CACHE_ROWS,
+               cache_cols=CACHE_COLS) -> list[Candidate]:
+    """Layer by layer first, then every split with every grid of both modes its output allows (_grids).
+    With `max_overhead`, what cannot win is not planned: a split none of whose plans can be smaller than
+    one already found within the budget (its bound: the most bytes live at one step after it, layer by
+    layer, which every plan of that split has too; splits are tried from the lowest bound), finer grids of
+    a mode once one exceeds the budget (they only recompute more halo), and a split's other grids once one
+    reaches its bound."""
     base = plan(g, None)
-    out = [Candidate(None, base.plan.arena_bytes, base.macs, 0.0)]
-    for s in stage_ends(g):
-        _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
-        for n in (n for n in grids if n <= min(h, w)):
-            low = plan(g, Split(s, (n, n)))
-            out.append(Candidate(Split(s, (n, n)), low.plan.arena_bytes, low.macs, low.macs / base.macs - 1))
-            if max_overhead is not None and out[-1].overhead > max_overhead:
-                break
+    out = [Candidate(None, base.plan.arena_bytes, base.macs, 0.0, arena_without_input(base))]
+    live = live_bytes(base)
+    bound = {s: max(live[s + 1:], default=0) for s in stage_ends(g)}
+    best = out[0].arena
+    pruning = max_overhead is not None
+    for s in sorted(bound, key=lambda s: (bound[s], s)) if pruning else bound:
+        if pruning and bound[s] >= best:
+            continue
+        cache_over = False                  # a cache family exceeded the budget: more columns would too
+        for family in _grids(g, s, grids, cache_rows, cache_cols):
+            if cache_over and family and family[0].cache:
+                continue
+            for split in family:
+                c = _candidate(g, split, base.macs)
+                out.append(c)
+                if pruning and c.overhead <= max_overhead:
+                    best = min(best, c.arena)
+                if pruning and (c.overhead > max_overhead or c.arena <= bound[s]):
+                    break
+            if not pruning or not family:
+                continue
+            if out[-1].arena <= bound[s] and out[-1].overhead <= max_overhead:
+                break                       # nothing of this split is smaller (cache families come first)
+            cache_over = out[-1].split.cache and out[-1].overhead > max_overhead
     return out
 
 
@@ -235,8 +184,9 @@ def pareto(cands: list[Candidate]) -> list[Candidate]:
 
 
 def choose(cands: list[Candidate], max_overhead: float = MAX_OVERHEAD) -> Candidate:
-    """The smallest arena within the MAC overhead budget (layer by layer is always within it)."""
-    return min((c for c in cands if c.overhead <= max_overhead), key=lambda c: (c.arena, c.macs))
+    """The smallest arena within the MAC overhead budget (layer by layer is always within it); of equals,
+    the fewest MACs, then the fewest tiles (fewer kernel calls and copies: fewer cycles, less flash)."""
+    return min((c for c in cands if c.overhead <= max_overhead), key=lambda c: (c.arena, c.macs, c.tiles))
 
 
 def select(g: Graph, patch: str, max_overhead: float = MAX_OVERHEAD) -> Split | None:

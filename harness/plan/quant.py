@@ -5,6 +5,7 @@ definition, here. Rounding is TFLM's `TfLiteRound` (half away from zero) through
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -49,12 +50,15 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
 
 def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor) -> tuple[list[int], list[int]]:
     """Per output channel (or one, per tensor): input_scale * filter_scale / output_scale, in double."""
-    mults, shifts = [], []
-    for ws in weights.scales:
-        m, s = quantize_multiplier(float(inp.scale) * float(ws) / float(out.scale))
-        mults.append(m)
-        shifts.append(s)
-    return mults, shifts
+    mults, shifts = _multipliers(float(inp.scale), tuple(float(ws) for ws in weights.scales), float(out.scale))
+    return list(mults), list(shifts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _multipliers(in_scale: float, filter_scales: tuple[float, ...], out_scale: float):
+    """(a patched plan lowers each op of its stage once per tile, with the same scales)"""
+    pairs = [quantize_multiplier(in_scale * ws / out_scale) for ws in filter_scales]
+    return tuple(m for m, _ in pairs), tuple(s for _, s in pairs)
 
 
 def activation_range(activation: int, out: Tensor) -> tuple[int, int]:

@@ -1,7 +1,8 @@
-"""Patch-based inference's tiling arithmetic (harness/plan/patch.py), on the host build, against TFLM byte
-for byte: seeded random CNN stems (kernels 1-7, strides 1-2, dilation 2, SAME and VALID, depthwise, average
-and max pools, PAD, residual ADDs), every split the planner allows, even and uneven grids. The MAC count of a
-patched plan is checked against one worked out by hand. HARNESS_SWEEP=large runs more models."""
+"""Patch-based inference's tiling arithmetic (harness/plan/patch.py, tiling.py), on the host build, against
+TFLM byte for byte: seeded random CNN stems (kernels 1-7, strides 1-2, dilation 2, SAME and VALID, depthwise,
+average and max pools, PAD, residual ADDs), every split the planner allows, even and uneven grids, with the
+halos computed again and with the rows' halo cache. The MAC counts of patched plans are checked against ones
+worked out by hand. HARNESS_SWEEP=large runs more models."""
 import os
 
 import numpy as np
@@ -125,8 +126,11 @@ def _same_as_tflm(path, split, inputs=3):
         assert host.run(x) == ref.get_output(0).tobytes(), f"{split} differs from TFLM"
 
 
+@pytest.mark.parametrize("cache", [False, True], ids=["recompute", "cache"])
 @pytest.mark.parametrize("seed", range(24 if LARGE else 6))
-def test_every_split_of_a_random_stem_is_tflms(seed):
+def test_every_split_of_a_random_stem_is_tflms(seed, cache):
+    """With the cache, up to 8 rows of tiles (thin tiles are where it pays, and where a tile's new rows can
+    be few, none, or padding alone)."""
     path = random_stem(seed)
     g = load_model(path)
     ends = patch.stage_ends(g)
@@ -134,8 +138,9 @@ def test_every_split_of_a_random_stem_is_tflms(seed):
     rng = np.random.default_rng(seed)
     for s in ends:
         _, h, w, _ = g.tensor(g.ops[s].outputs[0]).shape
-        grid = (int(rng.integers(1, min(h, 4) + 1)), int(rng.integers(1, min(w, 4) + 1)))   # uneven too
-        _same_as_tflm(path, patch.Split(s, grid))
+        rows = int(rng.integers(1, min(h, 8 if cache else 4) + 1))
+        grid = (rows, int(rng.integers(1, min(w, 4) + 1)))     # uneven too
+        _same_as_tflm(path, patch.Split(s, grid, cache))
 
 
 def test_macs_of_a_two_conv_chain_by_hand():
@@ -151,6 +156,60 @@ def test_macs_of_a_two_conv_chain_by_hand():
     _same_as_tflm(path, patch.Split(1, (2, 2)))
 
 
+def test_macs_of_a_two_conv_chain_with_the_halo_cache_by_hand():
+    """The same chain in 2x2 tiles with the rows' halo cached: tiles run down each column and the first
+    conv's rows the tile above computed are kept, so each column's 8 rows of it are computed once, but
+    still 5 columns wide for 4 of the output (the columns' halo is computed again): 2 x 8 x 5 = 80 pixels
+    instead of 100. In 4x1 tiles nothing is computed twice: layer by layer's MACs."""
+    stem = Stem(np.random.default_rng(0), 8, 8, 2)
+    stem.conv(3, cout=3)
+    stem.conv(3, cout=4)
+    path = stem.save()
+    g = load_model(path)
+    assert patch.plan(g, patch.Split(1, (2, 2), cache=True)).macs == 80 * 9 * 2 * 3 + 64 * 9 * 3 * 4
+    assert patch.plan(g, patch.Split(1, (4, 1), cache=True)).macs == 64 * 9 * 2 * 3 + 64 * 9 * 3 * 4
+    _same_as_tflm(path, patch.Split(1, (2, 2), cache=True))
+    _same_as_tflm(path, patch.Split(1, (4, 1), cache=True))
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["recompute", "cache"])
+def test_a_tile_of_padding_alone(cache):
+    """PAD with 3 rows and columns of padding before and after a 6x6 input, split into 12x12 tiles 1 pixel
+    high: the first and last tiles are padding alone, which read no input; the planner grows them to one
+    row of it (the values computed again), and the output is still TFLM's."""
+    stem = Stem(np.random.default_rng(0), 6, 6, 2)
+    stem.conv(1, cout=2)
+    p = np.array([[0, 0], [3, 3], [3, 3], [0, 0]], np.int32)
+    q = stem.s.graph.tensors[stem.x].quantization
+    y = stem.s.tensor((1, 12, 12, 2), np.int8, stem.scale, q.zeroPoint[0])
+    stem.s.op("PAD", [stem.x, stem.s.tensor((4, 2), np.int32, data=p)], [y])
+    stem.x, stem.shape = y, (12, 12, 2)
+    stem.conv(3, cout=2)
+    path = stem.save()
+    _same_as_tflm(path, patch.Split(1, (12, 3), cache))
+    _same_as_tflm(path, patch.Split(2, (12, 1), cache))
+
+
+def test_a_view_is_bytes_of_its_tensor_and_no_live_buffer_shares_them():
+    """The arena planner's views (a tile's rows inside its buffer): at the offset asked, and the whole
+    group's bytes kept from any buffer live at the same time, for every placement order."""
+    from harness.plan.memory import GreedyPlanner
+    p = GreedyPlanner()
+    p.add_buffer(0, 1000, 0, 2)       # a tile buffer
+    p.add_buffer(1, 400, 1, 1)        # its last 400 bytes, written by a kernel
+    p.add_buffer(2, 300, 2, 3)        # 300 bytes of it from another's offset 0 on
+    p.add_buffer(3, 900, 1, 2)        # live beside them
+    p.add_buffer(4, 640, 3, 4)        # live beside view 2 only
+    p.add_alias(1, 0, 600)
+    p.add_alias(2, 1, 100)            # a view of a view: 700 bytes into buffer 0
+    plan = p.plan()
+    assert plan.offsets[1] == plan.offsets[0] + 600 and plan.offsets[2] == plan.offsets[0] + 700
+    group = range(plan.offsets[0], plan.offsets[0] + 1000)
+    for other in (3, 4):
+        mine = range(plan.offsets[other], plan.offsets[other] + (900 if other == 3 else 640))
+        assert not set(group) & set(mine)
+
+
 def test_a_split_that_is_not_a_stage_is_refused():
     stem = Stem(np.random.default_rng(0), 8, 8, 2)
     stem.conv(3, cout=3)
@@ -159,3 +218,6 @@ def test_a_split_that_is_not_a_stage_is_refused():
         patch.patch_graph(g, patch.Split(5, (2, 2)))
     with pytest.raises(patch.ModelError, match="expected op<N>:<rows>x<cols>"):
         patch.Split.parse("7:3x3")
+    with pytest.raises(patch.ModelError, match="expected op<N>:<rows>x<cols>"):
+        patch.Split.parse("op7:3x3:cached")
+    assert patch.Split.parse("op7:8x2:cache") == patch.Split(7, (8, 2), cache=True)

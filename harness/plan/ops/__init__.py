@@ -29,4 +29,5 @@ LOWERINGS = {
     "CONV_2D": conv2d.lower,
     "DEPTHWISE_CONV_2D": depthwise_conv2d.lower,
     window_copy.NAME: window_copy.lower,     # patched graphs only (harness/plan/patch.py)
+    window_copy.VIEW: window_copy.lower_view,   # patched graphs only: rows of a tile buffer, no kernel
 }
