@@ -16,10 +16,10 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
+from harness.plan.ops.reduction import group_fields, loop_groups, resolve_axes
 from harness.plan.quant import quantize_multiplier
 
 MAX_DIMS = 5
-OUTER, INNER = 3, 2          # kernel loop nests: kept (output) groups, reduced groups
 
 
 def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int]:
@@ -41,55 +41,15 @@ def lower(g: Graph, op: Op) -> KernelCall:
     is_float = inp.dtype == np.float32
     if inp.is_constant:
         raise ModelError(f"{where}: the mean of a constant (not folded by the converter) is not supported")
-    if not axis.is_constant or axis.dtype != np.int32:
-        raise ModelError(f"{where}: the axes must be a constant int32 tensor")
     for t in () if is_float else (inp, out):
         if t.scales.size != 1 or not t.scale > 0:
             raise ModelError(f"{where}: tensor {t.name!r} must be quantized per tensor with a positive scale")
     rank = len(inp.shape)
     if rank < 1 or rank > MAX_DIMS:
         raise ModelError(f"{where}: {rank}-D input; 1-D to {MAX_DIMS}-D are supported")
-    axes: list[int] = []
-    for a in axis.data.reshape(-1).tolist():
-        r = a + rank if a < 0 else a
-        if not 0 <= r < rank:
-            raise ModelError(f"{where}: axis {a} is out of range for a {rank}-D input")
-        if r not in axes:
-            axes.append(r)
-    kept = [d for d in range(rank) if d not in axes]
-    n = int(np.prod([inp.shape[d] for d in axes], dtype=np.int64)) if axes else 1
-    n_out = int(np.prod([inp.shape[d] for d in kept], dtype=np.int64)) if kept else 1
-    if n_out != int(np.prod(out.shape, dtype=np.int64)) or n < 1:
-        raise ModelError(f"{where}: output {list(out.shape)} does not match the mean of {list(inp.shape)} "
-                         f"over axes {axes}")
-    # Collapse runs of adjacent kept (or reduced) dimensions into groups of (size, element stride).
-    strides = [int(np.prod(inp.shape[d + 1:], dtype=np.int64)) for d in range(rank)]
-    outer: list[list[int]] = []
-    inner: list[list[int]] = []
-    prev = None
-    for d in range(rank):
-        if inp.shape[d] == 1:
-            continue
-        group = inner if d in axes else outer
-        if prev is group:
-            group[-1][0] *= inp.shape[d]
-            group[-1][1] = strides[d]
-        else:
-            group.append([inp.shape[d], strides[d]])
-        prev = group
-    if len(outer) > OUTER or len(inner) > INNER:
-        raise ModelError(f"{where}: reduction pattern of {list(inp.shape)} over {axes} is not supported")
-    outer = [[1, 0]] * (OUTER - len(outer)) + outer
-    inner = [[1, 0]] * (INNER - len(inner)) + inner
-    fields: dict = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0])}
-    for i, (size, stride) in enumerate(outer):
-        fields[f"outer_dims[{i}]"] = size
-    for i, (size, stride) in enumerate(outer):
-        fields[f"outer_stride[{i}]"] = stride
-    for i, (size, stride) in enumerate(inner):
-        fields[f"inner_dims[{i}]"] = size
-    for i, (size, stride) in enumerate(inner):
-        fields[f"inner_stride[{i}]"] = stride
+    outer, inner, n = loop_groups(inp.shape, resolve_axes(axis, rank, where), out, where)
+    fields: dict = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]),
+                    **group_fields(outer, inner)}
     if is_float:
         if n >= 1 << 24:
             raise ModelError(f"{where}: {n} reduced elements; a count above 2^24 is not exact in float")

@@ -1,0 +1,40 @@
+"""Test helper: a converted model run on the emulated Cortex-M4 (NUCLEO-F446RE) and Cortex-M7
+(NUCLEO-F746ZG) against the TFLM interpreter, input by input. The sweeps run a few cases per op on each
+board by default and every case with HARNESS_SWEEP=large (the host build covers every case always)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+BOARDS = ["nucleo_f446re", "nucleo_f746zg"]
+
+
+def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: int = 0) -> tuple[int, int]:
+    """(inputs whose output bytes differ from TFLM's, inputs outside harness.reference.outputs_agree's
+    rule): the first is 0 for a bit-exact kernel; the second is the check's own verdict (a float tolerance
+    for the board's C library). A model whose image does not fit the board is skipped, saying so."""
+    from harness.backends.emulated import EmulatedBoard
+    from harness.board import load_board
+    from harness.build import DoesNotFit, build_firmware
+    from harness.plan.emit import emit_model_c
+    from harness.plan.lower import lower
+    from harness.plan.model import load_model
+    from harness.protocol import DutClient
+    from harness.reference import TflmReference, outputs_agree, random_inputs
+    low = lower(load_model(path))
+    ref = TflmReference(path)
+    b = load_board(board)
+    try:
+        fw = build_firmware(b, {"model_data.c": emit_model_c(low, name)}, name=name)
+    except DoesNotFit as e:      # a large sweep's big Dense branch on the smaller board: not a kernel result
+        pytest.skip(f"{path.name} does not fit {board}: {str(e).splitlines()[-1]}")
+    client = DutClient(EmulatedBoard(b, fw.elf))
+    client.wait_ready()
+    differ = disagree = 0
+    for x in random_inputs(low.graph.tensor(low.input), inputs, seed):
+        client.load(x.tobytes())
+        ours, theirs = client.infer(1, 0).raw, ref.run(x)
+        differ += ours != theirs
+        disagree += not outputs_agree(ours, theirs, low.graph.tensor(low.output))[0]
+    return differ, disagree
