@@ -10,8 +10,11 @@ import pytest
 BOARDS = ["nucleo_f446re", "nucleo_f746zg"]
 
 
-def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: int = 0) -> tuple[int, int]:
-    """(inputs whose output bytes differ from TFLM's, inputs outside harness.reference.outputs_agree's
+def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: int = 0,
+                     xs: list | None = None) -> tuple[int, int]:
+    """Over `inputs` seeded random inputs (or the arrays `xs`, for an input whose values must be valid,
+    e.g. GATHER positions): (inputs whose output bytes differ from TFLM's, inputs outside
+    harness.reference.outputs_agree's
     rule): the first is 0 for a bit-exact kernel; the second is the check's own verdict (a float tolerance
     for the board's C library). A model whose image does not fit the board is skipped, saying so."""
     from harness.backends.emulated import EmulatedBoard
@@ -32,7 +35,7 @@ def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: i
     client = DutClient(EmulatedBoard(b, fw.elf))
     client.wait_ready()
     differ = disagree = 0
-    for x in random_inputs(low.graph.tensor(low.input), inputs, seed):
+    for x in xs if xs is not None else random_inputs(low.graph.tensor(low.input), inputs, seed):
         client.load(x.tobytes())
         ours, theirs = client.infer(1, 0).raw, ref.run(x)
         differ += ours != theirs
