@@ -240,4 +240,74 @@ static inline int32_t tm_fx_tanh(int32_t a, int integer_bits)
     int32_t t = tm_fx_one_minus_x_over_one_plus_x(tm_fx_exp_on_negative_values(neg_abs, integer_bits + 1));
     return a < 0 ? -t : t;
 }
+
+/* ---- Fixed-point log, as TFLM's int8 LOG_SOFTMAX computes it (gemmlowp's algorithm for the log of a
+ * positive value). */
+
+/* a + b and a - b saturated to the int32 range. */
+static inline int32_t tm_sat_add(int32_t a, int32_t b)
+{
+    int64_t s = (int64_t)a + b;
+    return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
+}
+
+static inline int32_t tm_sat_sub(int32_t a, int32_t b)
+{
+    int64_t s = (int64_t)a - b;
+    return s > INT32_MAX ? INT32_MAX : (s < INT32_MIN ? INT32_MIN : (int32_t)s);
+}
+
+/* x * 2^exponent for either sign of exponent: a saturating shift left, or a rounding divide. */
+static inline int32_t tm_sat_mul_pot(int32_t x, int exponent)
+{
+    if (exponent > 0) {
+        return tm_sat_shift_left(x, exponent);
+    }
+    return exponent < 0 ? tm_rounding_divide_by_pot(x, -exponent) : x;
+}
+
+/* Leading zero bits of x, 32 for 0. */
+static inline int tm_clz32(uint32_t x)
+{
+    return x ? __builtin_clz(x) : 32;
+}
+
+/* log(x) for x > 0 in Q(in_bits); result in Q(out_bits), accumulated with one more integer bit.
+ * Range reduction: x = 2^e * r, read two ways -- r normalised to [1/2, 1) and multiplied by sqrt(2)
+ * (candidate a, exponent in_bits - clz + 1/4 in the accumulator), or x normalised so that x * sqrt(1/2)
+ * has no headroom (candidate b, exponent in_bits - headroom - 1/4); the smaller mantissa r and the larger
+ * exponent are kept, so r lies within a quarter octave of 2^(-1/4). Then log r - (the kept quarter) *
+ * log 2 is a rational function of q = 2 (r - 2^(-1/4)): num / (1 + den) with the four alpha constants
+ * (fixed-point values of 11/240, 1/20, 2/2^(1/4) - 2^(1/4) and 1/4 times 2^(1/4)). Every product is a
+ * rounding doubling high multiply, every plain sum wraps, as in TFLM. tests/kernels/test_log_softmax.py
+ * checks the whole op against TFLM. */
+static inline int32_t tm_fx_log(int32_t x, int in_bits, int out_bits)
+{
+    const int acc_bits = out_bits + 1;
+    const int32_t log_2 = 1488522236, root_half = 1518500250, quarter_root_half = 1805811301;  /* Q0 */
+    const int32_t alpha_n = 117049297, alpha_d = 127690142, alpha_i = 1057819769, alpha_f = 638450708;
+    const int32_t quarter = (int32_t)1 << (29 - acc_bits);                 /* 1/4 in Q(acc_bits) */
+
+    const int head_a = tm_clz32((uint32_t)x);
+    const int32_t r_a = tm_sat_mul_pot(tm_sat_rounding_doubling_high_mul(tm_sat_mul_pot(x, head_a - 1), root_half), 1);
+    const int32_t e_a = tm_sat_add(tm_sat_mul_pot(in_bits - head_a, 31 - acc_bits), quarter);
+    const int head_b = tm_clz32((uint32_t)tm_sat_rounding_doubling_high_mul(x, root_half)) - 1;
+    const int32_t r_b = tm_sat_mul_pot(x, head_b);
+    const int32_t e_b = tm_sat_sub(tm_sat_mul_pot(in_bits - head_b, 31 - acc_bits), quarter);
+    const int32_t r = r_a < r_b ? r_a : r_b;
+    const int32_t e = e_a > e_b ? e_a : e_b;
+
+    const int32_t p = tm_rounding_half_sum(r, quarter_root_half);
+    const int32_t q = (int32_t)(((uint32_t)r - (uint32_t)quarter_root_half) * 2u);
+    const int32_t q2 = tm_sat_rounding_doubling_high_mul(q, q);
+    const int32_t num = (int32_t)((uint32_t)tm_sat_rounding_doubling_high_mul(q, r) +
+                                  (uint32_t)tm_sat_rounding_doubling_high_mul(tm_sat_rounding_doubling_high_mul(q, q2), alpha_n));
+    const int32_t den_in = (int32_t)((uint32_t)alpha_i + (uint32_t)q + (uint32_t)tm_sat_rounding_doubling_high_mul(alpha_d, q2));
+    const int32_t den = (int32_t)((uint32_t)tm_sat_rounding_doubling_high_mul(p, den_in) +
+                                  (uint32_t)tm_sat_rounding_doubling_high_mul(alpha_f, q));
+    const int32_t frac = tm_sat_rounding_doubling_high_mul(tm_rounding_divide_by_pot(num, acc_bits),
+                                                           tm_fx_one_over_one_plus_x(den));
+    const int32_t sum = (int32_t)((uint32_t)tm_sat_rounding_doubling_high_mul(e, log_2) + (uint32_t)frac);
+    return tm_sat_mul_pot(sum, acc_bits - out_bits);
+}
 #endif
