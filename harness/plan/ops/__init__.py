@@ -6,7 +6,7 @@ from harness.plan.ops import fully_connected
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
 from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
-from harness.plan.ops import gather, log_softmax, reduce_max, resize, transpose
+from harness.plan.ops import gather, log_softmax, reduce_max, resize, split, transpose
 
 LOWERINGS = {
     "FULLY_CONNECTED": fully_connected.lower,
@@ -35,6 +35,8 @@ LOWERINGS = {
     "RESIZE_BILINEAR": resize.lower_bilinear,
     "GATHER": gather.lower,
     "LOG_SOFTMAX": log_softmax.lower,
+    "SPLIT": split.lower,
+    "SPLIT_V": split.lower,
     window_copy.NAME: window_copy.lower,     # patched graphs only (harness/plan/patch.py)
     window_copy.VIEW: window_copy.lower_view,   # patched graphs only: rows of a tile buffer, no kernel
 }
