@@ -25,9 +25,6 @@ tm_status_t tm_transpose(const void *params, uint8_t *arena)
     case 1:
         TRANSPOSE_LOOPS(uint8_t);
         return TM_OK;
-    case 2:
-        TRANSPOSE_LOOPS(uint16_t);
-        return TM_OK;
     case 4:
         TRANSPOSE_LOOPS(uint32_t);     /* float32 as its bits: a copy, never an arithmetic on the value */
         return TM_OK;

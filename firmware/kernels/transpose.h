@@ -2,7 +2,7 @@
 #define TM_TRANSPOSE_H
 #include "tm_runtime.h"
 
-/* TRANSPOSE of elements of 1, 2 or 4 bytes (int8, float32: moved unchanged, no requantization). The
+/* TRANSPOSE of elements of 1 or 4 bytes (int8, float32: moved unchanged, no requantization). The
  * planner gives the output's dimensions, outermost first, each with the input element stride that one
  * step along it takes (dimensions merged where they stay adjacent, unused leading ones of size 1). */
 typedef struct {

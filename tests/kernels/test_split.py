@@ -70,7 +70,7 @@ EDGES = [
     ((4, 5, 6), 3, (1, 3, 2), (2, 1, 0), False, "f32"),
 ]
 CASES = EDGES + _cases(60 if LARGE else 20, seed=52)
-BOARD_CASES = CASES if LARGE else [EDGES[2], EDGES[6]]
+BOARD_CASES = CASES if LARGE else [EDGES[0], EDGES[2], EDGES[6]]
 
 
 def _key(case) -> str:

@@ -96,15 +96,13 @@ def _key(case) -> str:
     return "transpose/v1/" + "-".join(str(v).replace(" ", "") for v in case)
 
 
-def _path(case):
-    build = {"transpose": _transpose, "matrix": _matrix, "permute": _permute}[case[0]](*case[1:4])
-    return build, convert(build, _key(case), folder="sweep", float32=case[4] == "f32")
+def _build(case):
+    return {"transpose": _transpose, "matrix": _matrix, "permute": _permute}[case[0]](*case[1:4])
 
 
 @pytest.mark.parametrize("case", CASES, ids=_key)
 def test_transpose_matches_tflm(case):
-    build, _ = _path(case)
-    r = run_case(build, _key(case), float32=case[4] == "f32")
+    r = run_case(_build(case), _key(case), float32=case[4] == "f32")
     assert "TRANSPOSE" in r.ops, r.ops
     assert r.kernels.count("tm_transpose") == r.ops.count("TRANSPOSE")
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
@@ -114,7 +112,7 @@ def test_transpose_matches_tflm(case):
 @pytest.mark.parametrize("board", BOARDS)
 @pytest.mark.parametrize("case", BOARD_CASES, ids=_key)
 def test_transpose_bit_exact_on_the_emulated_board(case, board):
-    _, path = _path(case)
+    path = convert(_build(case), _key(case), folder="sweep", float32=case[4] == "f32")
     assert board_mismatches(path, board, "transpose") == (0, 0)
 
 
