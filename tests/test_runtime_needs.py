@@ -26,6 +26,13 @@ def _transpose(tf):
     return tf.keras.Model(x, tf.keras.layers.Permute((2, 1, 3))(y))
 
 
+def _depth_to_space(tf):
+    """A conv, then an op the runtime has no kernel for."""
+    x = tf.keras.Input(shape=(4, 6, 3), batch_size=1)
+    y = tf.keras.layers.Conv2D(4, 3, padding="same")(x)
+    return tf.keras.Model(x, tf.keras.layers.Lambda(lambda t: tf.nn.depth_to_space(t, 2))(y))
+
+
 def _two_outputs(tf):
     x = tf.keras.Input(shape=(10,), batch_size=1)
     h = tf.keras.layers.Dense(8, activation="relu")(x)
@@ -67,6 +74,7 @@ def models() -> dict:
     from kernels.test_uint8_io import uint8_io_model
     return {
         "transpose": convert(_transpose, "needs/v1/transpose", folder="sweep"),
+        "depth_to_space": convert(_depth_to_space, "needs/v1/depth_to_space", folder="sweep"),
         "two_outputs": convert(_two_outputs, "needs/v1/two_outputs", folder="sweep"),
         "lstm": convert(_lstm, "needs/v1/lstm", folder="sweep", float32=True),
         "float16": _float16_weights(),
@@ -119,12 +127,19 @@ def test_the_ops_and_dtype_cases_are_tflites(name, models):
 
 
 def test_an_op_we_lack_is_named_and_nothing_is_built(models, capsys, monkeypatch, nothing_built):
-    code, text = harness(["runtime", "-m", str(models["transpose"]), "--inputs", "1"], capsys, monkeypatch)
+    code, text = harness(["runtime", "-m", str(models["depth_to_space"]), "--inputs", "1"], capsys, monkeypatch)
     assert code == 3 and "Traceback" not in text, text
-    assert "MISSING: no kernel for TRANSPOSE" in text
-    assert "lacks TRANSPOSE" in text
+    assert "MISSING: no kernel for DEPTH_TO_SPACE" in text
+    assert "lacks DEPTH_TO_SPACE" in text
     conv = next(ln for ln in text.splitlines() if "CONV_2D" in ln and "int8, const int8, const int32 -> int8" in ln)
     assert "runs: tm_conv2d_s8" in conv
+
+
+def test_transpose_runs(models):
+    """TRANSPOSE has a kernel (tests/kernels/test_transpose.py sweeps it against TFLM)."""
+    needs = assess(models["transpose"])
+    assert needs.runnable
+    assert {n.detail for n in needs.needs if n.op == "TRANSPOSE"} == {"tm_transpose"}
 
 
 @pytest.mark.parametrize("name,says", [

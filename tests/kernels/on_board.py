@@ -14,22 +14,20 @@ def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: i
                      xs: list | None = None) -> tuple[int, int]:
     """Over `inputs` seeded random inputs (or the arrays `xs`, for an input whose values must be valid,
     e.g. GATHER positions): (inputs whose output bytes differ from TFLM's, inputs outside
-    harness.reference.outputs_agree's
-    rule): the first is 0 for a bit-exact kernel; the second is the check's own verdict (a float tolerance
-    for the board's C library). A model whose image does not fit the board is skipped, saying so."""
+    harness.reference.outputs_agree's rule): the first is 0 for a bit-exact kernel; the second is the
+    check's own verdict (a float tolerance for the board's C library). The plan and the firmware come from
+    harness.pipeline, as for `harness check`. A model whose image does not fit the board is skipped."""
     from harness.backends.emulated import EmulatedBoard
     from harness.board import load_board
-    from harness.build import DoesNotFit, build_firmware
-    from harness.plan.emit import emit_model_c
-    from harness.plan.lower import lower
-    from harness.plan.model import load_model
+    from harness.build import DoesNotFit
+    from harness.pipeline import build, plan
     from harness.protocol import DutClient
     from harness.reference import TflmReference, outputs_agree, random_inputs
-    low = lower(load_model(path))
+    _, low = plan(path)
     ref = TflmReference(path)
     b = load_board(board)
     try:
-        fw = build_firmware(b, {"model_data.c": emit_model_c(low, name)}, name=name)
+        fw = build(b, low, name)
     except DoesNotFit as e:      # a large sweep's big Dense branch on the smaller board: not a kernel result
         pytest.skip(f"{path.name} does not fit {board}: {str(e).splitlines()[-1]}")
     client = DutClient(EmulatedBoard(b, fw.elf))
