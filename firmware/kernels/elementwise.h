@@ -2,9 +2,9 @@
 #define TM_ELEMENTWISE_H
 #include "tm_runtime.h"
 
-/* ADD / MUL with broadcasting. The planner collapses the output shape to 6 dimensions (outermost first)
- * and gives each input its element stride along each (0 where the input is broadcast). An input is read
- * from the arena at inN_offset, or from flash through inN_const when that is set (a constant of the
+/* ADD / SUB / MUL with broadcasting. The planner collapses the output shape to 6 dimensions (outermost
+ * first) and gives each input its element stride along each (0 where the input is broadcast). An input is
+ * read from the arena at inN_offset, or from flash through inN_const when that is set (a constant of the
  * kernel's element type). */
 typedef struct {
     uint32_t in1_offset, in2_offset, out_offset;
@@ -35,6 +35,9 @@ tm_status_t tm_add_s8(const void *params, uint8_t *arena);
 tm_status_t tm_mul_s8(const void *params, uint8_t *arena);
 tm_status_t tm_add_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0, left_shift 15 */
 tm_status_t tm_mul_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0 */
+/* SUB: ADD's parameters and rescaling, the second input's rescaled value subtracted instead of added. */
+tm_status_t tm_sub_s8(const void *params, uint8_t *arena);
+tm_status_t tm_sub_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0, left_shift 15 */
 
 /* ADD / MUL float32: a + b (a * b), clamped to the fused activation's range. */
 typedef struct {
@@ -47,4 +50,6 @@ typedef struct {
 
 tm_status_t tm_add_f32(const void *params, uint8_t *arena);
 tm_status_t tm_mul_f32(const void *params, uint8_t *arena);
+tm_status_t tm_sub_f32(const void *params, uint8_t *arena);
+
 #endif

@@ -18,6 +18,7 @@ LOWERINGS = {
     "MAX_POOL_2D": pooling.lower,
     "ADD": elementwise.lower_add,
     "MUL": elementwise.lower_mul,
+    "SUB": elementwise.lower_add,
     "PAD": pad.lower,
     "PADV2": pad.lower,
     "RESHAPE": reshape.lower,
