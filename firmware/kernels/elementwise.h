@@ -39,7 +39,7 @@ tm_status_t tm_mul_s16(const void *params, uint8_t *arena);   /* int16x8: zero p
 tm_status_t tm_sub_s8(const void *params, uint8_t *arena);
 tm_status_t tm_sub_s16(const void *params, uint8_t *arena);   /* int16x8: zero points 0, left_shift 15 */
 
-/* ADD / MUL float32: a + b (a * b), clamped to the fused activation's range. */
+/* ADD / SUB / MUL float32: a + b (a - b, a * b), clamped to the fused activation's range. */
 typedef struct {
     uint32_t in1_offset, in2_offset, out_offset;
     const float *in1_const, *in2_const;
@@ -51,5 +51,21 @@ typedef struct {
 tm_status_t tm_add_f32(const void *params, uint8_t *arena);
 tm_status_t tm_mul_f32(const void *params, uint8_t *arena);
 tm_status_t tm_sub_f32(const void *params, uint8_t *arena);
+
+/* Broadcast geometry alone, for the binary ops that need no other parameter: MAXIMUM and MINIMUM (every
+ * dtype: raw values compared, no requantization). */
+typedef struct {
+    uint32_t in1_offset, in2_offset, out_offset;
+    const void *in1_const, *in2_const;
+    uint32_t dims[6];
+    uint32_t in1_stride[6], in2_stride[6];
+} tm_binary_raw_params_t;
+
+tm_status_t tm_maximum_s8(const void *params, uint8_t *arena);
+tm_status_t tm_minimum_s8(const void *params, uint8_t *arena);
+tm_status_t tm_maximum_s16(const void *params, uint8_t *arena);
+tm_status_t tm_minimum_s16(const void *params, uint8_t *arena);
+tm_status_t tm_maximum_f32(const void *params, uint8_t *arena);
+tm_status_t tm_minimum_f32(const void *params, uint8_t *arena);
 
 #endif

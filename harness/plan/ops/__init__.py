@@ -2,6 +2,7 @@
 parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises ModelError;
 RESHAPE-like ops return a memory.Alias (no kernel) or None (folded into a constant)."""
 from harness.plan.ops import fully_connected
+from harness.plan.ops import minmax
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
 from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
@@ -19,6 +20,8 @@ LOWERINGS = {
     "ADD": elementwise.lower_add,
     "MUL": elementwise.lower_mul,
     "SUB": elementwise.lower_add,
+    "MAXIMUM": minmax.lower,
+    "MINIMUM": minmax.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,
     "RESHAPE": reshape.lower,
