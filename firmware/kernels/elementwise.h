@@ -53,7 +53,7 @@ tm_status_t tm_mul_f32(const void *params, uint8_t *arena);
 tm_status_t tm_sub_f32(const void *params, uint8_t *arena);
 
 /* Broadcast geometry alone, for the binary ops that need no other parameter: MAXIMUM and MINIMUM (every
- * dtype: raw values compared, no requantization). */
+ * dtype: raw values compared, no requantization) and float32 PRELU. */
 typedef struct {
     uint32_t in1_offset, in2_offset, out_offset;
     const void *in1_const, *in2_const;
@@ -68,4 +68,20 @@ tm_status_t tm_minimum_s16(const void *params, uint8_t *arena);
 tm_status_t tm_maximum_f32(const void *params, uint8_t *arena);
 tm_status_t tm_minimum_f32(const void *params, uint8_t *arena);
 
+/* PRELU int8, input 2 the slope alpha (broadcast like ADD's second input): x - zp_in >= 0 is rescaled by
+ * in_scale / out_scale (multiplier 1), else (x - zp_in) * (alpha - zp_alpha) by in_scale * alpha_scale /
+ * out_scale (multiplier 2); plus the output zero point, clamped to int8. */
+typedef struct {
+    uint32_t in1_offset, in2_offset, out_offset;
+    const void *in1_const, *in2_const;
+    uint32_t dims[6];
+    uint32_t in1_stride[6], in2_stride[6];
+    int16_t  in1_zero_offset, in2_zero_offset;   /* -zero_point of the input and of alpha */
+    int16_t  out_zero_point;
+    int32_t  multiplier1, multiplier2;
+    int8_t   shift1, shift2;                     /* TFLM convention: > 0 is a left shift */
+} tm_prelu_params_t;
+
+tm_status_t tm_prelu_s8(const void *params, uint8_t *arena);
+tm_status_t tm_prelu_f32(const void *params, uint8_t *arena);   /* tm_binary_raw_params_t */
 #endif

@@ -2,7 +2,7 @@
 parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises ModelError;
 RESHAPE-like ops return a memory.Alias (no kernel) or None (folded into a constant)."""
 from harness.plan.ops import fully_connected
-from harness.plan.ops import hard_swish, leaky_relu, minmax
+from harness.plan.ops import hard_swish, leaky_relu, minmax, prelu
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
 from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
@@ -22,6 +22,7 @@ LOWERINGS = {
     "SUB": elementwise.lower_add,
     "MAXIMUM": minmax.lower,
     "MINIMUM": minmax.lower,
+    "PRELU": prelu.lower,
     "LEAKY_RELU": leaky_relu.lower,
     "HARD_SWISH": hard_swish.lower,
     "PAD": pad.lower,
