@@ -4,7 +4,8 @@ through the calibration data, unary_cases.py), 1-D to 3-D (4-D with the batch, T
 shared across a random subset of the non-channel axes (alpha [1, 1, C] as in MobileNet-style models, [H, W,
 C], a single slope, ...) and drawn from ranges that include negative slopes and slopes above 1; the int8
 cases also get every int8 input value. Plus what the converter does not emit: an alpha with a zero point,
-an alpha computed in the arena, float signed zeros and NaNs. HARNESS_SWEEP=large widens the sweep and runs
+an alpha computed in the arena, float signed zeros and NaNs, and scales on which a slope multiplier formed
+in single precision would give another byte than TFLM's double-precision one. HARNESS_SWEEP=large widens the sweep and runs
 all of it on the boards."""
 import os
 
@@ -12,8 +13,10 @@ import numpy as np
 import pytest
 
 from broadcast_cases import BOARDS, every_value
+from harness.host_runtime import HostModel
 from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
+from harness.plan.quant import quantize_multiplier
 from harness.reference import TflmReference, random_inputs
 from harness.sweep import compare_on_board, compare_on_host
 from tflite_edit import tensor_index, with_quantization
@@ -125,6 +128,30 @@ def test_alpha_from_the_arena_on_emulated_board(board):
     path = _synth_arena_alpha()
     r = compare_on_board(path, board, key="prelu-arena-alpha", extra=every_value(path))
     assert r.mismatches == 0, r.first_diff
+
+
+def test_slope_multiplier_is_formed_in_double_precision():
+    """in_scale * alpha_scale / out_scale in double from the float32 scales, as TFLM forms it: on these scales
+    (found by search) the single-precision product gives another q31 multiplier, and input -31 with alpha
+    -37 then 22 where TFLM gives 23; ours is TFLM's for every input."""
+    s_in, s_alpha, s_out = 0.010191867128014565, 0.18416887521743774, 0.063456229865551
+    s = Synth()
+    x = s.tensor((1, 256), np.int8, s_in, 80, name="x")
+    a = s.tensor((256,), np.int8, s_alpha, 0, data=np.full(256, -37), name="a")
+    y = s.tensor((1, 256), np.int8, s_out, -99, name="y")
+    s.op("PRELU", [x, a], [y])
+    path = s.save([x], [y])
+    every = np.arange(-128, 128, dtype=np.int8).reshape(1, 256)
+    n_bad, first = compare(path, [every])
+    assert n_bad == 0, first
+    low = lower(load_model(path))
+    f32 = np.float32
+    single = quantize_multiplier(float(f32(s_in) * f32(s_alpha) / f32(s_out)))
+    assert (low.calls[0].fields["multiplier2"], low.calls[0].fields["shift2"]) != single
+    low.calls[0].fields.update(multiplier2=single[0], shift2=single[1])
+    ours_single = np.frombuffer(HostModel(low).run(every), np.int8)
+    theirs = np.frombuffer(TflmReference(path).run(every), np.int8)
+    assert np.flatnonzero(ours_single != theirs).tolist() == [-31 + 128]
 
 
 def test_float_signed_zero_and_nan_are_tflms():
