@@ -34,8 +34,9 @@ def _cases(n: int, seed: int):
     cases = []
     for _ in range(n):
         dtype = "f32" if rng.random() < 0.25 else "i8"
-        kind = rng.random()
-        alpha = rng.uniform(0.01, 0.5) if kind < 0.7 else rng.uniform(1.2, 4.0) if kind < 0.85 else rng.uniform(-0.6, -0.05)
+        kind = rng.random()                     # slopes below 1 mostly; above 1; negative
+        lo, hi = (0.01, 0.5) if kind < 0.7 else (1.2, 4.0) if kind < 0.85 else (-0.6, -0.05)
+        alpha = rng.uniform(lo, hi)
         cases.append((dtype, *draw_input(rng), round(float(alpha), 4)))
     return cases
 

@@ -5,8 +5,8 @@ shared across a random subset of the non-channel axes (alpha [1, 1, C] as in Mob
 C], a single slope, ...) and drawn from ranges that include negative slopes and slopes above 1; the int8
 cases also get every int8 input value. Plus what the converter does not emit: an alpha with a zero point,
 an alpha computed in the arena, float signed zeros and NaNs, and scales on which a slope multiplier formed
-in single precision would give another byte than TFLM's double-precision one. HARNESS_SWEEP=large widens the sweep and runs
-all of it on the boards."""
+in single precision would give another byte than TFLM's double-precision one. HARNESS_SWEEP=large widens
+the sweep and runs all of it on the boards."""
 import os
 
 import numpy as np

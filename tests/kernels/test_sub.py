@@ -2,8 +2,8 @@
 and on the emulated M4 and M7. Operands as in the ADD / MUL sweep (test_elementwise.py): two Dense branches
 with their own scales and every broadcasting pattern up to 6-D, a constant on either side (c - x reads the
 constant as the first input); fused activations NONE, RELU, RELU6. (No x - x: its output is 0, whose
-calibrated scale leaves TFLM's rescaling undefined, as test_output_scale_too_small_is_refused shows.) HARNESS_SWEEP=large widens the
-sweep and runs all of it on the boards."""
+calibrated scale leaves TFLM's rescaling undefined, as test_output_scale_too_small_is_refused shows.)
+HARNESS_SWEEP=large widens the sweep and runs all of it on the boards."""
 import os
 
 import numpy as np
