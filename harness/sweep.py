@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from harness.errors import HarnessError
-
 from harness.host_runtime import HostModel
 from harness.plan.lower import lower
 from harness.plan.model import load_model

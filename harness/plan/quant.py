@@ -47,7 +47,6 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
-
 def quantize_multiplier_int16(real: float) -> tuple[int, int]:
     """A real multiplier as (Q15 multiplier, exponent), real ~ m * 2^(exponent - 15), as TFLM's int16
     kernels derive it: quantize_multiplier's q31, rounded to its top 16 bits ((q + 2^15) >> 16), 32767
@@ -67,6 +66,7 @@ def hard_swish_multipliers(input_scale: float, output_scale: float) -> tuple[tup
     hires = float(np.float32(input_scale)) / 128.0
     return (quantize_multiplier_int16(hires / float(np.float32(output_scale))),
             quantize_multiplier_int16(hires / (3.0 / 32768.0)))
+
 
 def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor) -> tuple[list[int], list[int]]:
     """Per output channel (or one, per tensor): input_scale * filter_scale / output_scale, in double."""

@@ -99,8 +99,8 @@ def _activation(op: Op, out: Tensor) -> tuple[int, int]:
 
 def add_multipliers(where: str, s1: float, s2: float, s_out: float,
                     left_shift: int = 20) -> tuple[tuple[int, int], ...]:
-    """TFLM's int8/int16 ADD and SUB: (input1, input2, output) (multiplier, shift), from input_scale / (2 * max input
-    scale) and 2 * max input scale / (2^left_shift * output_scale), each of which must be below 1
+    """TFLM's int8/int16 ADD and SUB: (input1, input2, output) (multiplier, shift), from input_scale / (2 *
+    max input scale) and 2 * max input scale / (2^left_shift * output_scale), each of which must be below 1
     (QuantizeMultiplierSmallerThanOneExp)."""
     twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))
     reals = (float(s1) / twice_max, float(s2) / twice_max, twice_max / ((1 << left_shift) * float(s_out)))
