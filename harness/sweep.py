@@ -1,12 +1,15 @@
 """Per-op sweeps: a single-op (or small) model built with TensorFlow, run through our runtime built for
-the host and through TFLM on seeded random inputs; the outputs must agree (harness.reference.outputs_agree:
-the same bytes for integer outputs, a stated tolerance for float ones)."""
+the host (or for an emulated board) and through TFLM on seeded random inputs; the outputs must agree
+(harness.reference.outputs_agree: the same bytes for integer outputs, a stated tolerance for float ones)."""
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
+from harness.errors import HarnessError
 from harness.host_runtime import HostModel
 from harness.plan.lower import lower
 from harness.plan.model import load_model
@@ -28,15 +31,22 @@ class CaseResult:
 
 
 def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "",
-                    kernels: str = "optimized") -> CaseResult:
-    """`kernels`: the kernel set the planner picks from (harness/plan/optimize.py)."""
+                    kernels: str = "optimized", extra: Sequence = ()) -> CaseResult:
+    """`kernels`: the kernel set the planner picks from (harness/plan/optimize.py); `extra`: inputs run
+    after the seeded random ones (e.g. every int8 value of an element-wise op's input)."""
     path = Path(path)
     low = lower(load_model(path), kernels)
-    host, ref = HostModel(low), TflmReference(path)
+    return _compare(low, path, HostModel(low).run, inputs, seed, key, extra)
+
+
+def _compare(low, path: Path, run: Callable, inputs: int, seed: int, key: str, extra: Sequence) -> CaseResult:
+    """`run(x)`: our output bytes for input x, against TFLM's."""
+    ref = TflmReference(path)
     t_out = low.graph.tensor(low.output)
     bad, first, worst, exact = 0, "", 0.0, True
-    for x in random_inputs(low.graph.tensor(low.input), inputs, seed):
-        ours, theirs = host.run(x), ref.run(x)
+    xs = [*random_inputs(low.graph.tensor(low.input), inputs, seed), *extra]
+    for x in xs:
+        ours, theirs = run(x), ref.run(x)
         agree, diff = outputs_agree(ours, theirs, t_out)
         worst, exact = max(worst, diff), exact and ours == theirs
         if not agree:
@@ -44,7 +54,7 @@ def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str =
             if not first:
                 i = next((k for k in range(min(len(ours), len(theirs))) if ours[k] != theirs[k]), 0)
                 first = f"first differing byte {i}: ours {ours[i]} TFLM {theirs[i]}; max |difference| {diff!r}"
-    return CaseResult(key or path.name, path, low.graph.op_names, inputs, bad, first, worst, exact,
+    return CaseResult(key or path.name, path, low.graph.op_names, len(xs), bad, first, worst, exact,
                       [c.kernel for c in low.calls])
 
 
@@ -52,3 +62,42 @@ def run_case(build: Callable, key: str, *, inputs: int = 5, seed: int = 0, int16
              float32: bool = False, kernels: str = "optimized") -> CaseResult:
     return compare_on_host(convert(build, key, int16x8=int16x8, float32=float32, folder="sweep"), inputs, seed, key,
                            kernels)
+
+
+def kernel_sources(low) -> list[Path]:
+    """The firmware's sources for `low` with only the kernel files that name one of its calls' kernels
+    (firmware/src and runtime whole): the linker keeps only what is called either way (--gc-sections), so
+    the image runs the same kernel code, and a sweep case builds in about a quarter of the time."""
+    from harness.build import FIRMWARE
+    wanted = re.compile(r"\b(" + "|".join(sorted({re.escape(c.kernel) for c in low.calls})) + r")\b\s*[(,]")
+    kernels = [p for p in sorted((FIRMWARE / "kernels").rglob("*.c")) if wanted.search(p.read_text())]
+    return sorted((FIRMWARE / "src").glob("*.c")) + sorted((FIRMWARE / "runtime").glob("*.c")) + kernels
+
+
+def compare_on_board(path: Path | str, board: str, inputs: int = 3, seed: int = 0, key: str = "",
+                     kernels: str = "optimized", extra: Sequence = ()) -> CaseResult:
+    """compare_on_host's check on an emulated board: the plan's firmware (kernel_sources; all sources
+    when a kernel file needs another's code), the same seeded inputs downloaded, TFLM's outputs compared."""
+    from harness.backends.emulated import EmulatedBoard
+    from harness.board import load_board
+    from harness.build import build_firmware
+    from harness.plan.emit import emit_model_c
+    from harness.protocol import DutClient
+    path = Path(path)
+    low = lower(load_model(path), kernels)
+    b = load_board(board)
+    name = "sweep-" + hashlib.sha256(f"{path.resolve()}|{kernels}".encode()).hexdigest()[:12]
+    source = {"model_data.c": emit_model_c(low, name)}
+    try:
+        fw = build_firmware(b, source, name=name, sources=kernel_sources(low))
+    except HarnessError as e:
+        if "undefined reference" not in str(e):
+            raise
+        fw = build_firmware(b, source, name=name)
+    client = DutClient(EmulatedBoard(b, fw.elf))
+    client.wait_ready()
+
+    def run(x) -> bytes:
+        client.load(x.tobytes())
+        return client.infer(1, 0).raw
+    return _compare(low, path, run, inputs, seed, key, extra)

@@ -1,6 +1,6 @@
-/* The broadcast loop of the elementwise binary kernels (ADD, MUL; every dtype), written once: the planner
- * collapses the output to 6 dimensions (elementwise.h) and gives each input its element stride along
- * each, 0 where it is broadcast; the output is written in order. */
+/* The broadcast loop of the elementwise binary kernels (ADD, SUB, MUL, MAXIMUM, MINIMUM, PRELU; every
+ * dtype), written once: the planner collapses the output to 6 dimensions (elementwise.h) and gives each
+ * input its element stride along each, 0 where it is broadcast; the output is written in order. */
 #ifndef TM_BROADCAST_H
 #define TM_BROADCAST_H
 #include "tm_runtime.h"

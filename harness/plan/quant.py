@@ -48,6 +48,27 @@ def quantize_multiplier(real: float) -> tuple[int, int]:
     return q, shift
 
 
+def quantize_multiplier_int16(real: float) -> tuple[int, int]:
+    """A real multiplier as (Q15 multiplier, exponent), real ~ m * 2^(exponent - 15), as TFLM's int16
+    kernels derive it: quantize_multiplier's q31, rounded to its top 16 bits ((q + 2^15) >> 16), 32767
+    where that rounding would reach 2^15 (DownScaleInt32ToInt16Multiplier). real >= 0."""
+    q, shift = quantize_multiplier(real)
+    if q < 0:
+        raise ModelError(f"multiplier {real!r}: a negative multiplier has no int16 form")
+    return (32767 if q >= (1 << 31) - 1 - (1 << 15) else (q + (1 << 15)) >> 16), shift
+
+
+def hard_swish_multipliers(input_scale: float, output_scale: float) -> tuple[tuple[int, int], tuple[int, int]]:
+    """TFLM's int8 HARD_SWISH: ((output multiplier, exponent), (relu multiplier, exponent)), Q15. The input
+    is read on the scale input_scale / 128 ("hires"); the output multiplier takes it to the output scale,
+    the relu multiplier to the scale on which 3.0 is 2^15. Both reals are formed in double from the float32
+    scales: tests/kernels/test_hard_swish.py has a model where the single-precision output multiplier
+    gives another byte than TFLM's."""
+    hires = float(np.float32(input_scale)) / 128.0
+    return (quantize_multiplier_int16(hires / float(np.float32(output_scale))),
+            quantize_multiplier_int16(hires / (3.0 / 32768.0)))
+
+
 def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor) -> tuple[list[int], list[int]]:
     """Per output channel (or one, per tensor): input_scale * filter_scale / output_scale, in double."""
     mults, shifts = _multipliers(float(inp.scale), tuple(float(ws) for ws in weights.scales), float(out.scale))

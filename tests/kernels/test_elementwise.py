@@ -11,15 +11,10 @@ from harness.plan.ops import LOWERINGS
 from harness.plan.model import ModelError, load_model
 from harness.sweep import run_case
 from harness.tfgen import convert
+from broadcast_cases import broadcast_pair, dense_nd
 
 LARGE = os.environ.get("HARNESS_SWEEP") == "large"
 ACTS = ("none", "relu", "relu6")
-
-
-def dense_nd(tf, x, shape, k=1.0):
-    """A fresh Dense branch of x, reshaped to `shape` and scaled by k: a tensor with its own scale."""
-    y = tf.keras.layers.Dense(int(np.prod(shape)))(tf.keras.layers.Flatten()(x))
-    return tf.keras.layers.Reshape(tuple(shape))(y) * k
 
 
 def _combine(tf, op, a, b):
@@ -53,26 +48,6 @@ def _self(op, shape, act):
     return build
 
 
-def _broadcast_pair(rng, rank):
-    """An output shape and two operand shapes broadcasting to it (1s in random places, some of a lower
-    rank)."""
-    while True:
-        out = [int(v) for v in rng.integers(1, 6, rank)]
-        if np.prod(out) <= 360:
-            break
-    sa, sb = list(out), list(out)
-    for s in (sa, sb):
-        for d in range(rank):
-            if rng.random() < 0.35:
-                s[d] = 1
-    if rng.random() < 0.3:                          # a lower-rank operand: leading dims dropped
-        drop = int(rng.integers(1, rank + 1)) if rank > 1 else 0
-        sb = sb[drop:] or [out[-1]]
-    if rng.random() < 0.5:
-        sa, sb = sb, sa
-    return tuple(out), tuple(sa), tuple(sb)
-
-
 def _cases(n: int, seed: int):
     rng = np.random.default_rng(seed)
     cases = []
@@ -82,12 +57,12 @@ def _cases(n: int, seed: int):
         kind = rng.random()
         if kind < 0.7:
             rank = int(rng.integers(1, 6))
-            out, sa, sb = _broadcast_pair(rng, rank)
+            out, sa, sb = broadcast_pair(rng, rank)
             ka, kb = (float(np.exp(v)) for v in rng.uniform(np.log(0.02), np.log(50), 2))
             cases.append(("branch", op, out, sa, sb, round(ka, 4), round(kb, 4), act))
         elif kind < 0.9:
             rank = int(rng.integers(1, 4))
-            out, _, cshape = _broadcast_pair(rng, rank)
+            out, _, cshape = broadcast_pair(rng, rank)
             cases.append(("const", op, out, cshape, int(rng.integers(1 << 16)), act))
         else:
             cases.append(("self", op, tuple(int(v) for v in rng.integers(1, 6, 3)), act))

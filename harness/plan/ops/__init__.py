@@ -3,6 +3,7 @@ parameters offline. Each returns a KernelCall (harness/plan/kernel.py) or raises
 RESHAPE-like ops return a memory.Alias (no kernel). Ops the folding pass evaluated at plan time
 (harness/plan/fold.py) never get here."""
 from harness.plan.ops import fully_connected
+from harness.plan.ops import hard_swish, leaky_relu, minmax, prelu
 from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
 from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
@@ -20,6 +21,12 @@ LOWERINGS = {
     "MAX_POOL_2D": pooling.lower,
     "ADD": elementwise.lower_add,
     "MUL": elementwise.lower_mul,
+    "SUB": elementwise.lower_add,
+    "MAXIMUM": minmax.lower,
+    "MINIMUM": minmax.lower,
+    "PRELU": prelu.lower,
+    "LEAKY_RELU": leaky_relu.lower,
+    "HARD_SWISH": hard_swish.lower,
     "PAD": pad.lower,
     "PADV2": pad.lower,
     "RESHAPE": reshape.lower,

@@ -1,6 +1,6 @@
-"""ADD and MUL: two arena inputs, or one constant input (stored in flash), with broadcasting up to 6-D (a
-dimension of 1 against any size) and a fused activation. int8 and int16 (int16x8: zero points 0; the int8
-arithmetic, ADD with left_shift 15, as TFLM's) ADD and MUL; float32 ADD and MUL (a + b, a * b in single
+"""ADD, SUB and MUL: two arena inputs, or one constant input (stored in flash), with broadcasting up to 6-D
+(a dimension of 1 against any size) and a fused activation. int8 and int16 (int16x8: zero points 0; the
+int8 arithmetic, ADD and SUB with left_shift 15, as TFLM's); float32 (a + b, a - b, a * b in single
 precision, then TFLM's float clamp).
 
 TFLM's semantics (add_common.cc / mul_common.cc, reference_integer_ops Add and Mul):
@@ -8,6 +8,7 @@ TFLM's semantics (add_common.cc / mul_common.cc, reference_integer_ops Add and M
   point is shifted left by 20 and multiplied by input_scale / (2 * max_input_scale); the sum is multiplied
   by 2 * max_input_scale / (2^20 * output_scale). All three multipliers come from
   QuantizeMultiplierSmallerThanOneExp (so each must be below 1) and are applied with double rounding.
+- SUB is ADD with the second rescaled input subtracted: the same multipliers (sub_common.cc).
 - MUL multiplies the two zero-point-corrected values and applies one multiplier,
   input1_scale * input2_scale / output_scale (QuantizeMultiplier, may be above 1).
 - Broadcasting gives every output element the same arithmetic as the element-wise case; only indexing
@@ -20,7 +21,8 @@ from harness.plan.model import Graph, ModelError, Op, Tensor
 from harness.plan.ops.dtypes import check_int16_symmetric, float_activation_range, float_const
 from harness.plan.quant import activation_range, quantize_multiplier
 
-ADD_LEFT_SHIFT = {np.dtype(np.int8): 20, np.dtype(np.int16): 15}   # TFLM's left_shift for ADD
+_FLOAT_KERNELS = {"ADD": "tm_add_f32", "SUB": "tm_sub_f32", "MUL": "tm_mul_f32"}
+ADD_LEFT_SHIFT = {np.dtype(np.int8): 20, np.dtype(np.int16): 15}   # TFLM's left_shift for ADD and SUB
 MAX_DIMS = 6                 # the kernels' loop nest; TFLM also broadcasts up to 6-D
 
 
@@ -81,7 +83,7 @@ def _inputs(g: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, str]:
     return a, b, out, where
 
 
-def _operand_fields(op: Op, i: int, t: Tensor) -> dict:
+def operand_fields(op: Op, i: int, t: Tensor) -> dict:
     """An input read from the arena, or (a constant) from flash: the kernel uses the pointer when set."""
     n = i + 1
     if t.is_constant:
@@ -97,27 +99,28 @@ def _activation(op: Op, out: Tensor) -> tuple[int, int]:
 
 def add_multipliers(where: str, s1: float, s2: float, s_out: float,
                     left_shift: int = 20) -> tuple[tuple[int, int], ...]:
-    """TFLM's int8/int16 ADD: (input1, input2, output) (multiplier, shift), from input_scale / (2 * max input
-    scale) and 2 * max input scale / (2^left_shift * output_scale), each of which must be below 1
+    """TFLM's int8/int16 ADD and SUB: (input1, input2, output) (multiplier, shift), from input_scale / (2 *
+    max input scale) and 2 * max input scale / (2^left_shift * output_scale), each of which must be below 1
     (QuantizeMultiplierSmallerThanOneExp)."""
     twice_max = 2.0 * float(max(np.float32(s1), np.float32(s2)))
     reals = (float(s1) / twice_max, float(s2) / twice_max, twice_max / ((1 << left_shift) * float(s_out)))
     if reals[2] >= 1.0:
         raise ModelError(f"{where}: output scale {s_out} is too small for the inputs' scales ({s1}, {s2}); "
-                         "TFLM's ADD cannot rescale it")
+                         "TFLM's ADD and SUB cannot rescale it")
     return tuple(quantize_multiplier(r) for r in reals)
 
 
 def _lower_float(g: Graph, op: Op, a: Tensor, b: Tensor, out: Tensor, where: str) -> KernelCall:
     act_min, act_max = float_activation_range(
         where, op.options.FusedActivationFunction() if op.options is not None else 0)
-    return KernelCall("tm_add_f32" if op.name == "ADD" else "tm_mul_f32", "elementwise.h", "tm_binary_f32_params_t",
-                      op, {**_operand_fields(op, 0, a), **_operand_fields(op, 1, b),
+    return KernelCall(_FLOAT_KERNELS[op.name], "elementwise.h", "tm_binary_f32_params_t",
+                      op, {**operand_fields(op, 0, a), **operand_fields(op, 1, b),
                            "out_offset": Arena(op.outputs[0]), **broadcast_geometry(where, a.shape, b.shape, out.shape),
                            "act_min": act_min, "act_max": act_max}, macs=int(np.prod(out.shape)))
 
 
 def lower_add(g: Graph, op: Op) -> KernelCall:
+    """ADD and SUB: the same parameters; the kernel adds or subtracts the rescaled inputs."""
     a, b, out, where = _inputs(g, op)
     if out.dtype == np.float32:
         return _lower_float(g, op, a, b, out, where)
@@ -125,8 +128,9 @@ def lower_add(g: Graph, op: Op) -> KernelCall:
     (m1, s1), (m2, s2), (mo, so) = add_multipliers(where, a.scale, b.scale, out.scale, left_shift)
     act_min, act_max = _activation(op, out)
     geo = broadcast_geometry(where, a.shape, b.shape, out.shape)
-    return KernelCall("tm_add_s16" if out.dtype == np.int16 else "tm_add_s8", "elementwise.h", "tm_add_params_t", op, {
-        **_operand_fields(op, 0, a), **_operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
+    kernel = f"tm_{op.name.lower()}_{'s16' if out.dtype == np.int16 else 's8'}"
+    return KernelCall(kernel, "elementwise.h", "tm_add_params_t", op, {
+        **operand_fields(op, 0, a), **operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
         **geo,
         "in1_zero_offset": -a.zero_point, "in2_zero_offset": -b.zero_point, "out_zero_point": out.zero_point,
         "left_shift": left_shift,
@@ -144,7 +148,7 @@ def lower_mul(g: Graph, op: Op) -> KernelCall:
     act_min, act_max = _activation(op, out)
     geo = broadcast_geometry(where, a.shape, b.shape, out.shape)
     return KernelCall("tm_mul_s16" if out.dtype == np.int16 else "tm_mul_s8", "elementwise.h", "tm_mul_params_t", op, {
-        **_operand_fields(op, 0, a), **_operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
+        **operand_fields(op, 0, a), **operand_fields(op, 1, b), "out_offset": Arena(op.outputs[0]),
         **geo,
         "in1_zero_offset": -a.zero_point, "in2_zero_offset": -b.zero_point, "out_zero_point": out.zero_point,
         "out_multiplier": mult, "out_shift": shift,
