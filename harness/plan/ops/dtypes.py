@@ -10,9 +10,23 @@ import numpy as np
 from tflite.ActivationFunctionType import ActivationFunctionType as A
 
 from harness.plan.kernel import Const
-from harness.plan.model import ModelError, Tensor
+from harness.plan.model import Graph, ModelError, Op, Tensor
 
 FLT_MAX = float(np.finfo(np.float32).max)
+
+
+def same_type_unary(g: Graph, op: Op) -> tuple[Tensor, Tensor, str]:
+    """An activation's operands: one input and one output of the same shape and dtype, int8 or float32;
+    returns (input, output, the op's name for messages)."""
+    if len(op.inputs) != 1 or len(op.outputs) != 1:
+        raise ModelError(f"op {op.index} {op.name}: needs one input and one output")
+    inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
+    where = f"op {op.index} {op.name} (output {out.name!r})"
+    if inp.dtype != out.dtype or np.dtype(out.dtype) not in (np.int8, np.float32):
+        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    if inp.shape != out.shape:
+        raise ModelError(f"{where}: input and output shapes differ")
+    return inp, out, where
 
 
 def float_activation_range(where: str, activation: int) -> tuple[float, float]:

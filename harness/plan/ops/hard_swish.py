@@ -10,18 +10,12 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
+from harness.plan.ops.dtypes import same_type_unary
 from harness.plan.quant import hard_swish_multipliers
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    if len(op.inputs) != 1 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs one input and one output")
-    inp, out = g.tensor(op.inputs[0]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or np.dtype(out.dtype) not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
-    if inp.shape != out.shape:
-        raise ModelError(f"{where}: input and output shapes differ")
+    inp, out, where = same_type_unary(g, op)
     n = int(np.prod(inp.shape, dtype=np.int64))
     io = {"in_offset": Arena(op.inputs[0]), "out_offset": Arena(op.outputs[0]), "count": n}
     if out.dtype == np.float32:

@@ -16,7 +16,7 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.ops.reduction import group_fields, loop_groups, resolve_axes
+from harness.plan.ops.reduction import group_fields, loop_groups, operands, resolve_axes
 from harness.plan.quant import quantize_multiplier
 
 MAX_DIMS = 5
@@ -32,12 +32,7 @@ def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs an input, an axis tensor and one output")
-    inp, axis, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    inp, axis, out, where = operands(g, op)
     is_float = inp.dtype == np.float32
     if inp.is_constant:
         raise ModelError(f"{where}: the mean of a constant (not folded by the converter) is not supported")
