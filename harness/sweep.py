@@ -81,13 +81,13 @@ def compare_on_board(path: Path | str, board: str, inputs: int = 3, seed: int = 
     from harness.backends.emulated import EmulatedBoard
     from harness.board import load_board
     from harness.build import build_firmware
-    from harness.plan.emit import emit_model_c
+    from harness.pipeline import image
     from harness.protocol import DutClient
     path = Path(path)
     low = lower(load_model(path), kernels)
     b = load_board(board)
     name = "sweep-" + hashlib.sha256(f"{path.resolve()}|{kernels}".encode()).hexdigest()[:12]
-    source = {"model_data.c": emit_model_c(low, name)}
+    source = image(low, name)
     try:
         fw = build_firmware(b, source, name=name, sources=kernel_sources(low))
     except HarnessError as e:
