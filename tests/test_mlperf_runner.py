@@ -26,7 +26,10 @@ pytestmark = pytest.mark.emulated
 BOARD = "nucleo_f746zg"      # holds all four, the float32 IC model included
 BENCHMARKS = {"kws01": "kws_ref_model", "vww01": "vww_96_int8", "ic01": "ic_resnet8_float", "ad01": "ad01_int8"}
 AD01_SAMPLE = "mlcommons-tiny/datasets/ad01_sample_normal_id_01_00000000_hist_librosa.bin"
-PERF_INFER, PERF_LOOPS, ACCURACY_INPUTS = (2, 1), 5, 3
+# `infer 1 1` (the scripts' N and W shortened): the runner waits at most 5 s for each line, and on the
+# emulated F746ZG one ic01 inference now takes ~2.8 s of wall time (0.5 s before the memory system's data
+# side: every load from the flash and the SRAM goes through Unicorn's hooked path), so N = 2 would exceed it.
+PERF_INFER, PERF_LOOPS, ACCURACY_INPUTS = (1, 1), 5, 3
 
 
 def test_the_registry_names_the_four_benchmarks():

@@ -28,7 +28,8 @@ KB = 1024
 
 @pytest.fixture(scope="module")
 def verdicts() -> list[Verdict]:
-    """The project's own small model, run on every board (the F746ZG and F767ZI give the same cycles)."""
+    """The project's own small model, run on every board (the F746ZG and F767ZI give the same core cycles;
+    only their D-caches, 4 KB and 16 KB, part their totals)."""
     mid, path = registry.resolve("gen_ad_fc_s")
     out = [check_cell(mid, path, load_board(b), inputs=1) for b in BOARDS]
     assert all(v.status == "pass" for v in out), [v.reasons for v in out]
@@ -86,8 +87,13 @@ def test_memory_plot_shows_flash_and_sram_apart_against_the_boards_capacity(monk
 
 def test_cycles_plot_keeps_series_with_the_same_points_visible(monkeypatch, tmp_path, verdicts):
     by_board = {v.board: v for v in verdicts}
-    assert (by_board["nucleo_f746zg"].cycles, by_board["nucleo_f746zg"].macs) == \
-        (by_board["nucleo_f767zi"].cycles, by_board["nucleo_f767zi"].macs)     # the case of the issue
+    f746, f767 = by_board["nucleo_f746zg"], by_board["nucleo_f767zi"]
+    # the same instructions on the same core model: equal but for the memory system's stalls
+    assert (f746.cycles - f746.memory_events["stall_cycles"], f746.macs) == \
+        (f767.cycles - f767.memory_events["stall_cycles"], f767.macs)
+    # the case of the issue, two boards with the same points (as these two were before the data side was
+    # modelled): the F767ZI's verdict with the F746ZG's cycles
+    verdicts = [dataclasses.replace(v, cycles=f746.cycles) if v is f767 else v for v in verdicts]
     (ax,) = saved_figures(monkeypatch, verdicts, tmp_path)["cycles_vs_macs.png"].axes
     series = {c.get_label().split()[0]: c for c in ax.collections}
     assert set(series) == set(BOARDS)
