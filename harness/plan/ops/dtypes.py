@@ -29,6 +29,19 @@ def same_type_unary(g: Graph, op: Op) -> tuple[Tensor, Tensor, str]:
     return inp, out, where
 
 
+def same_type_with_param(g: Graph, op: Op, param: str) -> tuple[Tensor, Tensor, Tensor, str]:
+    """The operands of an op on one int8 or float32 tensor steered by a second input (`param`, e.g. "an
+    axis tensor", "a size", "a permutation"): (input, that second input, output, the op's name for
+    messages); the output has the input's dtype."""
+    if len(op.inputs) != 2 or len(op.outputs) != 1:
+        raise ModelError(f"op {op.index} {op.name}: needs an input, {param} and one output")
+    inp, second, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
+    where = f"op {op.index} {op.name} (output {out.name!r})"
+    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
+        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    return inp, second, out, where
+
+
 def float_activation_range(where: str, activation: int) -> tuple[float, float]:
     """TFLM's CalculateActivationRange for float: NONE clamps to [-FLT_MAX, FLT_MAX] (so an overflow to
     infinity comes out as FLT_MAX, as TFLM's does)."""

@@ -16,7 +16,8 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.ops.reduction import group_fields, loop_groups, operands, resolve_axes
+from harness.plan.ops.dtypes import same_type_with_param
+from harness.plan.ops.reduction import group_fields, loop_groups, resolve_axes
 from harness.plan.quant import quantize_multiplier
 
 MAX_DIMS = 5
@@ -32,7 +33,7 @@ def mean_multiplier(in_scale: float, out_scale: float, n: int) -> tuple[int, int
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    inp, axis, out, where = operands(g, op)
+    inp, axis, out, where = same_type_with_param(g, op, "an axis tensor")
     is_float = inp.dtype == np.float32
     if inp.is_constant:
         raise ModelError(f"{where}: the mean of a constant (not folded by the converter) is not supported")

@@ -10,13 +10,14 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
-from harness.plan.ops.reduction import group_fields, loop_groups, operands, resolve_axes
+from harness.plan.ops.dtypes import same_type_with_param
+from harness.plan.ops.reduction import group_fields, loop_groups, resolve_axes
 
 MAX_DIMS = 5
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    inp, axis, out, where = operands(g, op)
+    inp, axis, out, where = same_type_with_param(g, op, "an axis tensor")
     if inp.is_constant:
         raise ModelError(f"{where}: the maximum of a constant (not folded by the converter) is not supported")
     if inp.dtype == np.int8 and (inp.scales.size != 1 or out.scales.size != 1 or float(inp.scale) != float(out.scale)

@@ -9,20 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from harness.plan.model import Graph, ModelError, Op, Tensor
+from harness.plan.model import ModelError, Tensor
 
 OUTER, INNER = 3, 2          # kernel loop nests: kept (output) groups, reduced groups
-
-
-def operands(g: Graph, op: Op) -> tuple[Tensor, Tensor, Tensor, str]:
-    """A reduction's (input, axis tensor, output, the op's name for messages); int8 or float32."""
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs an input, an axis tensor and one output")
-    inp, axis, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
-    return inp, axis, out, where
 
 
 def resolve_axes(axis: Tensor, rank: int, where: str) -> list[int]:

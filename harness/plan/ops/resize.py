@@ -30,6 +30,7 @@ import numpy as np
 
 from harness.plan.kernel import Arena, Const, KernelCall
 from harness.plan.model import Graph, ModelError, Op
+from harness.plan.ops.dtypes import same_type_with_param
 from harness.plan.quant import tfl_round
 
 F32 = np.float32
@@ -85,12 +86,7 @@ def bilinear_axis_float(in_size: int, out_size: int, align: bool, half: bool) ->
 
 
 def _check(g: Graph, op: Op) -> tuple:
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs an input, a size and one output")
-    inp, size, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    inp, size, out, where = same_type_with_param(g, op, "a size")
     if inp.is_constant:
         raise ModelError(f"{where}: resizing a constant (not folded by the converter) is not supported")
     if len(inp.shape) != 4:

@@ -11,6 +11,7 @@ import numpy as np
 
 from harness.plan.kernel import Arena, KernelCall
 from harness.plan.model import Graph, ModelError, Op
+from harness.plan.ops.dtypes import same_type_with_param
 
 MAX_DIMS = 5                 # TFLM's Prepare refuses more ("only supports 1D-5D input arrays")
 
@@ -31,12 +32,7 @@ def loops(shape: tuple[int, ...], perm: list[int]) -> list[tuple[int, int]]:
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs an input, a permutation and one output")
-    inp, perm_t, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 are supported, got {inp.dtype} -> {out.dtype}")
+    inp, perm_t, out, where = same_type_with_param(g, op, "a permutation")
     if inp.is_constant:
         raise ModelError(f"{where}: transposing a constant (not folded by the converter) is not supported")
     rank = len(inp.shape)
