@@ -1,6 +1,9 @@
-"""The main job end to end: every registered model found here x every board, as `harness check` runs it
-(few inputs per cell to keep CI short), with its verdicts held against the MicroNets paper's rows."""
+"""The main job end to end, as `harness check` runs it (few inputs per cell to keep CI short), with its
+verdicts held against the MicroNets paper's rows: the models with a paper row and those the project
+generates (the fresh machine's main job) x every board; with --zoo full (or HARNESS_ZOO=full) every
+registered model found here. (Every cell's bit-exactness is test_zoo's, per cell.)"""
 import json
+import os
 
 import pytest
 
@@ -13,10 +16,12 @@ pytestmark = pytest.mark.emulated
 
 
 @pytest.fixture(scope="module")
-def matrix():
+def matrix(pytestconfig):
     zoo = registry.load_zoo()
+    full = (pytestconfig.getoption("zoo") or os.environ.get("HARNESS_ZOO")) == "full"
     cells = [Cell(m.id, p, b, m.expected_to_fit(b), m.task)
-             for m in zoo.values() if (p := registry.locate(m)) is not None for b in available_boards()]
+             for m in zoo.values() if full or m.paper or m.generate
+             if (p := registry.locate(m)) is not None for b in available_boards()]
     return zoo, run_matrix(cells, inputs=2, seed=11)
 
 
