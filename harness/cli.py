@@ -531,6 +531,33 @@ def patch_cmd(
                       highlight=False)
 
 
+@app.command("compare")
+def compare_cmd(
+    old: Annotated[Path, typer.Argument(help="The earlier run: its report folder or results.json.")],
+    new: Annotated[Path, typer.Argument(help="The later run: its report folder or results.json.")],
+    figure: Annotated[Optional[list[str]], typer.Option("--figure", "-f", help="Only this figure (status, cycles, flash, sram, ...); repeatable.")] = None,
+) -> None:
+    """Every figure of every cell of two `harness check` runs side by side; exit 1 when any differs or a
+    cell is in one run only (harness/compare.py)."""
+    from harness import compare
+    with exit_on_error():
+        diffs, gone, added = compare.compare(compare.load_cells(old), compare.load_cells(new), figure)
+    if diffs:
+        table = Table(title=f"{len(diffs)} figure(s) differ")
+        for col in ("model", "board", "figure", "old", "new"):
+            table.add_column(col, justify="right" if col in ("old", "new") else "left")
+        for d in diffs:
+            table.add_row(*d.cell, d.figure, escape(str(d.old)), escape(str(d.new)))
+        out.print(table)
+    for name, cells in (("only in the old run", gone), ("only in the new run", added)):
+        for model, board in cells:
+            out.print(f"{name}: {model} on {board}", highlight=False)
+    same = not (diffs or gone or added)
+    if same:
+        out.print("every figure of every cell is the same", highlight=False)
+    raise typer.Exit(0 if same else 1)
+
+
 @app.command("fidelity")
 def fidelity_cmd(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Only this board's pairs; repeatable.")] = None,
