@@ -10,10 +10,8 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from elftools.elf.constants import SH_FLAGS
-from elftools.elf.elffile import ELFFile
-
 from harness.board import Board
+from harness.elf import read_elf
 
 
 @dataclass
@@ -54,16 +52,11 @@ def _alloc_ranges(elf_path: Path) -> tuple[list[tuple[int, int]], list[tuple[int
                                           dict[str, int]]:
     """(load ranges in memory as placed at reset, run-time data RAM ranges, run-time ranges of every
     allocated section (code copied to ITCM included), symbols)."""
-    with open(elf_path, "rb") as f:
-        elf = ELFFile(f)
-        loads = [(seg["p_paddr"], seg["p_filesz"]) for seg in elf.iter_segments()
-                 if seg["p_type"] == "PT_LOAD" and seg["p_filesz"]]
-        ram = [(s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
-               if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_flags"] & SH_FLAGS.SHF_WRITE and s["sh_size"]]
-        run = [(s["sh_addr"], s["sh_size"]) for s in elf.iter_sections()
-               if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]]
-        symtab = elf.get_section_by_name(".symtab")
-        syms = {s.name: s["st_value"] for s in symtab.iter_symbols() if s.name} if symtab else {}
+    elf = read_elf(elf_path)
+    loads = [(seg.paddr, len(seg.data)) for seg in elf.segments]
+    ram = [(s.addr, s.size) for s in elf.sections if s.alloc and s.write and s.size]
+    run = [(s.addr, s.size) for s in elf.sections if s.alloc and s.size]
+    syms = {s.name: s.value for s in elf.symbols if s.name}
     return loads, ram, run, syms
 
 
@@ -114,25 +107,21 @@ def breakdown(elf_path: Path, stack: int | None = None) -> dict[str, int]:
     kernel parameters, other constants and data, arena, input buffer, stack."""
     parts = dict.fromkeys(("code", "weights", "quant tables", "op params", "other const", "arena",
                            "input buffer", "other RAM", "stack"), 0)
-    with open(elf_path, "rb") as f:
-        elf = ELFFile(f)
-        sections = [s for s in elf.iter_sections() if s["sh_flags"] & SH_FLAGS.SHF_ALLOC and s["sh_size"]]
-        code = sum(s["sh_size"] for s in sections if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR)
-        const = sum(s["sh_size"] for s in sections
-                    if not s["sh_flags"] & (SH_FLAGS.SHF_EXECINSTR | SH_FLAGS.SHF_WRITE))
-        ram = sum(s["sh_size"] for s in sections if s["sh_flags"] & SH_FLAGS.SHF_WRITE)
-        symtab = elf.get_section_by_name(".symtab")
-        for sym in symtab.iter_symbols() if symtab else []:
-            name, size = sym.name, sym["st_size"]
-            if sym["st_info"]["type"] != "STT_OBJECT" or not size:
-                continue
-            key = ("weights" if _WEIGHTS.fullmatch(name) else
-                   "quant tables" if _QUANT.fullmatch(name) else
-                   "op params" if _OP_PARAMS.fullmatch(name) else
-                   "arena" if name == "tm_arena" else
-                   "input buffer" if name == "tm_db_buffer" else None)
-            if key:
-                parts[key] += size
+    elf = read_elf(elf_path)
+    sections = [s for s in elf.sections if s.alloc and s.size]
+    code = sum(s.size for s in sections if s.code)
+    const = sum(s.size for s in sections if not (s.code or s.write))
+    ram = sum(s.size for s in sections if s.write)
+    for sym in elf.symbols:
+        if sym.kind != "STT_OBJECT" or not sym.size:
+            continue
+        key = ("weights" if _WEIGHTS.fullmatch(sym.name) else
+               "quant tables" if _QUANT.fullmatch(sym.name) else
+               "op params" if _OP_PARAMS.fullmatch(sym.name) else
+               "arena" if sym.name == "tm_arena" else
+               "input buffer" if sym.name == "tm_db_buffer" else None)
+        if key:
+            parts[key] += sym.size
     parts["code"] = code
     parts["other const"] = const - parts["weights"] - parts["quant tables"] - parts["op params"]
     parts["other RAM"] = ram - parts["arena"] - parts["input buffer"]

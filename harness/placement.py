@@ -17,9 +17,9 @@ from pathlib import Path
 
 import capstone
 import capstone.arm as A
-from elftools.elf.elffile import ELFFile
 
 from harness.board import Board
+from harness.elf import read_elf
 
 # ITCM starts at address 0: the first bytes stay unused so no kept function starts at 0, which DWARF
 # readers take for a function --gc-sections dropped (harness/codesize.py skips low_pc 0), and which reads
@@ -108,18 +108,15 @@ class _Image:
 def _image(elf_path: Path) -> _Image:
     funcs: dict[str, _Func] = {}
     objects: dict[str, tuple[int, int]] = {}
-    with open(elf_path, "rb") as f:
-        elf = ELFFile(f)
-        code = [(sec["sh_addr"], sec.data()) for sec in elf.iter_sections()
-                if sec["sh_flags"] & 0x4 and sec["sh_type"] == "SHT_PROGBITS"]   # SHF_EXECINSTR
-        for s in elf.get_section_by_name(".symtab").iter_symbols():
-            kind = s["st_info"]["type"]
-            if kind == "STT_FUNC" and s["st_size"] and s.name and s.name not in funcs:
-                addr, size = s["st_value"] & ~1, s["st_size"]
-                blob = next((d[addr - a:addr - a + size] for a, d in code if a <= addr < a + len(d)), b"")
-                funcs[s.name] = _Func(addr, size, blob)
-            elif kind == "STT_OBJECT" and s.name:
-                objects[s.name] = (s["st_value"], s["st_size"])
+    elf = read_elf(elf_path)
+    code = [(sec.addr, sec.data) for sec in elf.sections if sec.data is not None]   # the code sections
+    for s in elf.symbols:
+        if s.kind == "STT_FUNC" and s.size and s.name and s.name not in funcs:
+            addr = s.value & ~1
+            blob = next((d[addr - a:addr - a + s.size] for a, d in code if a <= addr < a + len(d)), b"")
+            funcs[s.name] = _Func(addr, s.size, blob)
+        elif s.kind == "STT_OBJECT" and s.name:
+            objects[s.name] = (s.value, s.size)
     return _Image(funcs, objects, sorted((fn.addr, fn.addr + fn.size, n) for n, fn in funcs.items()))
 
 

@@ -46,7 +46,7 @@ _FP_UNIT = {"m4": "FPv4-SP", "m7": "FPv5"}
 
 def elf_attributes(path: Path) -> dict[str, int | str] | None:
     """The ELF's public ("aeabi") build attributes by tag name, None when it has no .ARM.attributes."""
-    from harness.backends.image import open_elf
+    from harness.elf import open_elf
     with open_elf(path) as elf:
         sec = elf.get_section_by_name(".ARM.attributes")
         if sec is None:

@@ -31,6 +31,8 @@ from pathlib import Path
 import capstone
 import capstone.arm as C
 
+from harness.elf import read_elf
+
 __all__ = ["Insn", "BlockCost", "CoreModel", "BlockCoster", "core_model", "decode"]
 
 COND_FINAL = 1      # flags of a block: its last instruction branches only if a condition holds
@@ -453,22 +455,19 @@ class BlockCoster:
 
 def elf_code_ranges(path: str | Path) -> list[tuple[int, int]]:
     """Thumb code runs of the ELF's executable sections, from the $t/$d mapping symbols."""
-    from elftools.elf.elffile import ELFFile
+    elf = read_elf(path)
     ranges: list[tuple[int, int]] = []
-    with open(path, "rb") as f:
-        elf = ELFFile(f)
-        sections = [(i, s) for i, s in enumerate(elf.iter_sections())
-                    if s["sh_type"] == "SHT_PROGBITS" and s["sh_flags"] & 0x4]   # SHF_EXECINSTR
-        symtab = elf.get_section_by_name(".symtab")
-        marks: dict[int, list[tuple[int, str]]] = {}
-        for sym in (symtab.iter_symbols() if symtab else ()):
-            if sym.name in ("$t", "$d", "$a") or sym.name.startswith(("$t.", "$d.", "$a.")):
-                marks.setdefault(sym["st_shndx"], []).append((sym["st_value"] & ~1, sym.name[1]))
-        for index, sec in sections:
-            hi = sec["sh_addr"] + sec["sh_size"]
-            points = sorted(marks.get(index, []))
-            for k, (a, kind) in enumerate(points):
-                b = points[k + 1][0] if k + 1 < len(points) else hi
-                if kind == "t" and b > a:
-                    ranges.append((a, b))
+    marks: dict[int, list[tuple[int, str]]] = {}
+    for sym in elf.symbols:
+        if sym.name in ("$t", "$d", "$a") or sym.name.startswith(("$t.", "$d.", "$a.")):
+            marks.setdefault(sym.shndx, []).append((sym.value & ~1, sym.name[1]))
+    for sec in elf.sections:
+        if sec.data is None:                 # only code sections (SHT_PROGBITS, executable)
+            continue
+        hi = sec.addr + sec.size
+        points = sorted(marks.get(sec.index, []))
+        for k, (a, kind) in enumerate(points):
+            b = points[k + 1][0] if k + 1 < len(points) else hi
+            if kind == "t" and b > a:
+                ranges.append((a, b))
     return ranges

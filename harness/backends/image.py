@@ -1,39 +1,11 @@
-"""An ELF image for the emulated board: loadable segments, symbols, function table (pyelftools)."""
+"""An ELF image for the emulated board: loadable segments, symbols, function table (harness/elf.py)."""
 from __future__ import annotations
 
 import bisect
-from contextlib import contextmanager
 from pathlib import Path
 
+from harness.elf import read_elf
 from harness.errors import HarnessError
-
-
-@contextmanager
-def open_elf(path: Path):
-    """pyelftools' ELFFile of `path`, with what goes wrong on a file that is no ELF (absent, a folder,
-    empty, truncated, other bytes) a HarnessError naming the file, not pyelftools' or the OS's traceback."""
-    from elftools.common.exceptions import ELFError
-    path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"no ELF file at {path}" + (" (a folder)" if path.is_dir() else ""))
-    try:
-        with open(path, "rb") as f:
-            yield _elf_file(f)
-    except ELFError as e:
-        raise HarnessError(f"{path}: not a readable ELF file ({e})") from None
-    except OSError as e:
-        raise HarnessError(f"{path}: {e.strerror or e}") from None
-
-
-def _elf_file(f):
-    from elftools.common.exceptions import ELFError
-    from elftools.elf.elffile import ELFFile
-    try:
-        return ELFFile(f)
-    except ELFError:
-        raise
-    except Exception as e:     # pyelftools raises struct/construct errors on some truncated headers
-        raise ELFError(f"{type(e).__name__}: {e}") from None
 
 
 class Image:
@@ -42,23 +14,19 @@ class Image:
         self.segments: list[tuple[int, bytes]] = []
         self.symbols: dict[str, int] = {}
         funcs, objects = [], []
-        with open_elf(self.path) as elf:
-            if elf["e_machine"] != "EM_ARM":
-                raise HarnessError(f"{self.path}: not an ARM ELF")
-            for seg in elf.iter_segments():
-                if seg["p_type"] == "PT_LOAD" and seg["p_filesz"] > 0:
-                    self.segments.append((seg["p_paddr"], seg.data()[:seg["p_filesz"]]))
-            symtab = elf.get_section_by_name(".symtab")
-            for sym in (symtab.iter_symbols() if symtab else ()):
-                if not sym.name or sym["st_shndx"] == "SHN_UNDEF" or sym.name.startswith("$"):
-                    continue
-                kind, value, size = sym["st_info"]["type"], sym["st_value"], sym["st_size"]
-                if kind == "STT_FUNC":
-                    value &= ~1
-                    funcs.append((value, size, sym.name))
-                elif kind == "STT_OBJECT":
-                    objects.append((value, size, sym.name))
-                self.symbols.setdefault(sym.name, value)
+        elf = read_elf(self.path)
+        if elf.machine != "EM_ARM":
+            raise HarnessError(f"{self.path}: not an ARM ELF")
+        self.segments = [(seg.paddr, seg.data) for seg in elf.segments]
+        for sym in elf.symbols:
+            if not sym.name or sym.shndx == "SHN_UNDEF" or sym.name.startswith("$"):
+                continue
+            value = sym.value & ~1 if sym.kind == "STT_FUNC" else sym.value    # Thumb bit off
+            if sym.kind == "STT_FUNC":
+                funcs.append((value, sym.size, sym.name))
+            elif sym.kind == "STT_OBJECT":
+                objects.append((value, sym.size, sym.name))
+            self.symbols.setdefault(sym.name, value)
         self._tables = [sorted(funcs), sorted(objects)]
         self.functions: list[tuple[int, int, str]] = self._tables[0]   # (start, size, name), by address
         self._starts = [[s[0] for s in t] for t in self._tables]
