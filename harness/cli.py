@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from harness import registry, report
-from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
+from harness.board import PLATFORMS_DIR, Board, all_boards, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 from harness.interrupt import Interrupted, raised_on_signals
@@ -250,9 +250,9 @@ def boards() -> None:
     t = Table(header_style="bold")
     for col in ("board", "cpu", "clock", "flash", "SRAM", "regions"):
         t.add_column(col)
-    for name in available_boards():
+    for name in all_boards():              # variants too: each is a board one can run
         b = load_board(name)
-        t.add_row(name, b.cpu_type, f"{b.clock_hz / 1e6:.0f} MHz", _kb(b.flash.size), _kb(b.sram_size),
+        t.add_row(name + (f" (variant of {b.variant_of})" if b.variant_of else ""), b.cpu_type, f"{b.clock_hz / 1e6:.0f} MHz", _kb(b.flash.size), _kb(b.sram_size),
                   ", ".join(f"{r.name}@0x{r.base:08x}+{_kb(r.size)} {r.perms}" for r in b.regions))
     out.print(t)
 

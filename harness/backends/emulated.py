@@ -431,12 +431,18 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             if start is not None:
                 self._mmio(model, start, size)
         taken = {b for lo, hi, _ in windows for b in range(lo, hi, page)}
+        runs: list[list] = []            # [base, pages, tags]: a run of pages with the same tags is one window
         for base, tags in sorted(tag_pages(self.board.tags, page).items()):
             if base in taken or any(r.base <= base < r.end for r in self.board.regions):
                 raise HarnessError(f"{self.board.path}: Tag {tags[0].name} shares an emulator page with a "
                                    f"modelled peripheral or memory")
+            if runs and runs[-1][0] + runs[-1][1] * page == base and runs[-1][2] == tags:
+                runs[-1][1] += 1         # an external memory's megabytes: one mapping, not one per page
+            else:
+                runs.append([base, 1, tags])
+        for base, pages, tags in runs:
             model = TagPage(self, base, tags)
-            self.uc.mmio_map(base, page, lambda uc, off, size, _, m=model: m.read(off, size), None,
+            self.uc.mmio_map(base, pages * page, lambda uc, off, size, _, m=model: m.read(off, size), None,
                              lambda uc, off, size, value, _, m=model: m.write(off, size, value), None)
         spans = sorted(windows + [(r.base, r.end, r.name) for r in self.board.regions])
         for a, b in zip(spans, spans[1:]):
