@@ -19,6 +19,8 @@ _ENTRY = re.compile(r"^(?P<name>\w+):\s*(?P<cls>[\w.]+)?\s*(?:@\s*(?P<bus>\w+)\s
 _IRQ = re.compile(r"^(?P<out>\w*)\s*->\s*(?P<target>\w+)\s*@\s*(?P<n>\d+)$")   # `IRQ -> nvic@39`
 _TAG = re.compile(r'^Tag\s*<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*(0x[0-9a-fA-F]+|\d+)\s*>\s*"([^"]+)"\s*(0x[0-9a-fA-F]+|\d+)?$')
 _RANGE = re.compile(r"<\s*(0x[0-9a-fA-F]+|\d+)\s*,\s*\+\s*(0x[0-9a-fA-F]+|\d+)\s*>")
+_USING = re.compile(r'^using\s+"(?P<file>[^"]+)"\s*$')       # `using "nucleo_f746zg.repl"`
+MAX_USING_DEPTH = 4
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,8 @@ class Console:
     rx: str
     af: int
     rcc_enable: tuple[str, int]
-    gpio_enable: tuple[str, int]
+    gpio_enable: tuple[str, int]          # the TX pin's GPIO port clock
+    rx_gpio_enable: tuple[str, int]       # the RX pin's (the same unless the pins sit on two ports)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Board:
     peripherals: dict[str, Peripheral]
     facts: dict[str, dict[str, str]] = field(default_factory=dict)
     tags: list[Tag] = field(default_factory=list)
+    variant_of: str | None = None   # the board whose .repl this one takes its die from (`using`)
 
     @property
     def core(self) -> str:
@@ -156,10 +160,12 @@ class Board:
             return reg, int(b)
         try:
             return Console(uart=c["_"], baud=int(c["baud"]), tx=c["tx"], rx=c["rx"], af=int(c["af"]),
-                           rcc_enable=bit(c["rccenable"]), gpio_enable=bit(c["gpioenable"]))
+                           rcc_enable=bit(c["rccenable"]), gpio_enable=bit(c["gpioenable"]),
+                           rx_gpio_enable=bit(c.get("rxgpioenable", c["gpioenable"])))
         except (KeyError, ValueError) as e:
             raise HarnessError(f"{self.path}: cannot read `//! console:` ({type(e).__name__}: {e}); it reads "
-                               f"`<uart> baud=N tx=PXn rx=PXn af=N rccenable=REG.bit gpioenable=REG.bit`") from None
+                               f"`<uart> baud=N tx=PXn rx=PXn af=N rccenable=REG.bit gpioenable=REG.bit` "
+                               f"[`rxgpioenable=REG.bit` when RX is on another port]") from None
 
     def fact(self, group: str, key: str, default: str | None = None) -> str:
         value = self.facts.get(group, {}).get(key, default)
@@ -209,39 +215,71 @@ def _parse_facts(value: str) -> dict[str, str]:
 
 def parse_repl(path: Path) -> Board:
     path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"no platform description at {path}")
-    try:
-        text = path.read_bytes().decode()
-    except UnicodeDecodeError as e:
-        raise HarnessError(f"{path}: not a text file (byte {e.start} is not UTF-8); a .repl is Renode's "
-                           f"platform description") from None
+    text = _read_text(path)
     try:
         return _parse(path, text)
     except _NotANumber as e:         # a number read after the line loop (sizes, clock facts)
         raise HarnessError(f"{path}: {e}") from None
 
 
-def _parse(path: Path, text: str) -> Board:
-    facts: dict[str, dict[str, str]] = {}
-    entries: dict[str, dict] = {}
-    tags: list[Tag] = []
+def _read_text(path: Path) -> str:
+    if not path.is_file():
+        raise HarnessError(f"no platform description at {path}")
+    try:
+        return path.read_bytes().decode()
+    except UnicodeDecodeError as e:
+        raise HarnessError(f"{path}: not a text file (byte {e.start} is not UTF-8); a .repl is Renode's "
+                           f"platform description") from None
+
+
+@dataclass
+class _Acc:
+    """What the lines of a .repl and of the files it uses add up to."""
+    facts: dict[str, dict[str, str]] = field(default_factory=dict)
+    entries: dict[str, dict] = field(default_factory=dict)
+    tags: dict[str, list[Tag]] = field(default_factory=dict)     # entry name (sysbus) -> its init Tags
+    used: list[Path] = field(default_factory=list)
+
+
+def _read(path: Path, text: str, acc: _Acc, stack: tuple[Path, ...] = ()) -> None:
+    """Add the entries, facts and Tags of one .repl to `acc`. As in Renode, `using "file"` lines come first
+    and read that file in place (its path relative to this file's folder); an entry named again updates it
+    (properties added or replaced), `init:` replaces the entry's init block and `init add:` extends it. A
+    `//!` fact line replaces the used file's line of the same group."""
     current: dict | None = None
+    current_name = ""
+    seen_entry = False
     for lineno, raw in enumerate(text.splitlines(), 1):
         try:
             if raw.startswith("//!"):
                 key, _, value = raw[3:].partition(":")
-                facts[key.strip()] = _parse_facts(value)
+                acc.facts[key.strip()] = _parse_facts(value)
                 continue
             line = raw.split("//", 1)[0].rstrip()
             if not line.strip():
                 continue
             if not line[0].isspace():
+                if using := _USING.match(line):
+                    if seen_entry:
+                        raise HarnessError(f"{path}:{lineno}: `using` after an entry (Renode reads them first)")
+                    target = (path.parent / using["file"]).resolve()
+                    if target in stack or target == path.resolve():
+                        raise HarnessError(f"{path}:{lineno}: `using` {using['file']!r} includes itself")
+                    if len(stack) >= MAX_USING_DEPTH:
+                        raise HarnessError(f"{path}:{lineno}: `using` nested deeper than {MAX_USING_DEPTH} files")
+                    if not target.is_file():
+                        raise HarnessError(f"{path}:{lineno}: `using` names {using['file']!r}, which is not at "
+                                           f"{target}")
+                    acc.used.append(target)
+                    _read(target, _read_text(target), acc, stack + (path.resolve(),))
+                    continue
                 m = _ENTRY.match(line)
                 if not m:
                     raise HarnessError(f"{path}:{lineno}: cannot read {line!r}")
-                current = entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
-                                                         "irqs": {}})
+                seen_entry = True
+                current_name = m["name"]
+                current = acc.entries.setdefault(m["name"], {"cls": None, "base": None, "size": None, "props": {},
+                                                             "irqs": {}})
                 if m["cls"]:
                     current["cls"] = m["cls"]
                 addr = (m["addr"] or "").strip()
@@ -260,9 +298,12 @@ def _parse(path: Path, text: str) -> Board:
                 start, end = _int(tag[1]), _int(tag[2])
                 if end < start:
                     raise HarnessError(f"{path}:{lineno}: Tag {tag[3]} ends before it starts")
-                tags.append(Tag(start, end, tag[3], _int(tag[4]) if tag[4] else None))
+                acc.tags.setdefault(current_name, []).append(Tag(start, end, tag[3], _int(tag[4]) if tag[4] else None))
                 continue
             key, sep, value = line.strip().partition(":")
+            if indent == 4 and key.strip() == "init" and sep:
+                acc.tags[current_name] = []          # `init:` replaces what a used file's init said
+                continue
             if indent == 4 and (irq := _IRQ.match(line.strip())):
                 if irq["target"] == "nvic":               # interrupt lines into the NVIC (not the CPU's own)
                     current["irqs"][irq["out"]] = int(irq["n"])
@@ -274,6 +315,11 @@ def _parse(path: Path, text: str) -> Board:
         except _NotANumber as e:
             raise HarnessError(f"{path}:{lineno}: {e}: {raw.strip()!r}") from None
 
+
+def _parse(path: Path, text: str) -> Board:
+    acc = _Acc()
+    _read(path, text, acc)
+    facts, entries = acc.facts, acc.entries
     readonly = set(facts.get("readonly", {}).get("_", "").split())
     regions, peripherals = [], {}
     for name, e in entries.items():
@@ -297,6 +343,8 @@ def _parse(path: Path, text: str) -> Board:
     nvic = next((p for p in peripherals.values() if p.cls == "IRQControllers.NVIC"), None)
     if nvic is None or "systickFrequency" not in nvic.props:
         raise HarnessError(f"{path}: no NVIC with a systickFrequency (the core clock)")
+    tags = _tags_around_peripherals(path, [t for ts in acc.tags.values() for t in ts], peripherals)
+    used = acc.used[0] if acc.used else None
     board = Board(
         name=path.stem,
         title=facts.get("board", {}).get("_", path.stem),
@@ -307,6 +355,7 @@ def _parse(path: Path, text: str) -> Board:
         peripherals=peripherals,
         facts=facts,
         tags=sorted(tags, key=lambda t: t.start),
+        variant_of=used.stem if used is not None and used.parent == path.resolve().parent else None,
     )
     for key in CLOCK_KEYS:          # read here, not halfway through a firmware build
         try:
@@ -322,8 +371,48 @@ def _parse(path: Path, text: str) -> Board:
     return board
 
 
-def available_boards(platforms_dir: Path = PLATFORMS_DIR) -> list[str]:
+def _tags_around_peripherals(path: Path, tags: list[Tag], peripherals: dict[str, Peripheral]) -> list[Tag]:
+    """The Tags no modelled peripheral covers. In Renode a Tag answers only accesses no registered peripheral
+    takes, so a board that models what the file it uses left as a Tag (the DISCO's USART1) simply declares
+    the peripheral there; a peripheral that covers part of a Tag is a mistake in the description."""
+    windows = [(p.base, p.base + p.size, p.name) for p in peripherals.values() if p.base is not None and p.size]
+    out = []
+    for t in tags:
+        inside = [w for w in windows if w[0] <= t.start and t.end < w[1]]
+        if inside:
+            continue
+        cut = next((w for w in windows if w[0] <= t.end and t.start < w[1]), None)
+        if cut is not None:
+            raise HarnessError(f"{path}: Tag {t.name} <0x{t.start:08x}, 0x{t.end:08x}> and peripheral {cut[2]} "
+                               f"<0x{cut[0]:08x}, +0x{cut[1] - cut[0]:x}> overlap in part")
+        out.append(t)
+    return out
+
+
+def all_boards(platforms_dir: Path = PLATFORMS_DIR) -> list[str]:
+    """Every board described in renode/platforms, variants included."""
     return sorted(p.stem for p in Path(platforms_dir).glob("*.repl"))
+
+
+def is_variant(path: Path) -> bool:
+    """A .repl that takes its die from another board's .repl of the same folder (`using "other.repl"`):
+    the same core, memories, caches and clock, so the same cycles and the same fit (a cheap look at the
+    text, not a parse, so that listing boards never fails on a malformed file)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    for line in text.splitlines():
+        if m := _USING.match(line.split("//", 1)[0].rstrip()):
+            return (Path(path).parent / m["file"]).parent.resolve() == Path(path).parent.resolve()
+    return False
+
+
+def available_boards(platforms_dir: Path = PLATFORMS_DIR) -> list[str]:
+    """The boards of the default matrix (`harness check`, the zoo, the per-board tests): one per die. A
+    variant (is_variant: the DISCO-F746NG on the F746ZG's die) would repeat its base board's cycles and
+    fit; it is run by name (`--board disco_f746ng`) and listed by all_boards()."""
+    return [name for name in all_boards(platforms_dir) if not is_variant(Path(platforms_dir) / f"{name}.repl")]
 
 
 def load_board(name_or_path: str | Path) -> Board:
@@ -333,7 +422,7 @@ def load_board(name_or_path: str | Path) -> Board:
     if p.suffix != ".repl":
         p = PLATFORMS_DIR / f"{name_or_path}.repl"
         if not p.is_file():
-            raise HarnessError(f"unknown board {name_or_path!r}; known: {', '.join(available_boards())}")
+            raise HarnessError(f"unknown board {name_or_path!r}; known: {', '.join(all_boards())}")
     try:
         st = p.stat()
     except OSError:

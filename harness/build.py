@@ -54,11 +54,16 @@ def board_header(board: Board) -> str:
     uart = board.peripheral(c.uart)
     tx_port, tx_pin = _port_pin(c.tx)
     rx_port, rx_pin = _port_pin(c.rx)
-    if tx_port != rx_port:
-        raise HarnessError(f"{board.path}: console TX and RX on different GPIO ports")
     gpio = board.peripheral(f"gpioPort{tx_port}")
+    rx_gpio = board.peripheral(f"gpioPort{rx_port}")
     clk = board.facts["clock"]
-    apb1_hz = board.clock_hz // int(clk["apb1div"])
+    # the UART's kernel clock is its bus's PCLK (RM0385 5.2: USART1/6 on APB2, USART2/3, UART4/5/7/8 on
+    # APB1), and the clock-enable register the board names says which bus it hangs on
+    bus = {"APB1ENR": "apb1div", "APB2ENR": "apb2div"}.get(c.rcc_enable[0])
+    if bus is None:
+        raise HarnessError(f"{board.path}: console rccenable={c.rcc_enable[0]}.{c.rcc_enable[1]} is on neither "
+                           f"APB1ENR nor APB2ENR: no bus clock for the baud rate")
+    uart_hz = board.clock_hz // int(clk[bus])
     ram_base, ram_size = board.ram_span
     uart_kind = {"UART.STM32_UART": "STM32_UART", "UART.STM32F7_USART": "STM32F7_USART"}.get(uart.cls)
     if uart_kind is None:
@@ -80,16 +85,21 @@ def board_header(board: Board) -> str:
         f"BOARD_CONSOLE_{uart_kind}": "1",
         "BOARD_CONSOLE_BASE": f"0x{uart.base:08X}u",
         "BOARD_CONSOLE_BAUD": f"{c.baud}u",
-        "BOARD_CONSOLE_CLOCK_HZ": f"{apb1_hz}u",
+        "BOARD_CONSOLE_CLOCK_HZ": f"{uart_hz}u",
         "BOARD_CONSOLE_RCC_ENR": f"RCC_{c.rcc_enable[0]}",
         "BOARD_CONSOLE_RCC_BIT": str(c.rcc_enable[1]),
         "BOARD_CONSOLE_GPIO_BASE": f"0x{gpio.base:08X}u",
         "BOARD_CONSOLE_GPIO_RCC_ENR": f"RCC_{c.gpio_enable[0]}",
         "BOARD_CONSOLE_GPIO_RCC_BIT": str(c.gpio_enable[1]),
+        "BOARD_CONSOLE_RX_GPIO_BASE": f"0x{rx_gpio.base:08X}u",
+        "BOARD_CONSOLE_RX_GPIO_RCC_ENR": f"RCC_{c.rx_gpio_enable[0]}",
+        "BOARD_CONSOLE_RX_GPIO_RCC_BIT": str(c.rx_gpio_enable[1]),
         "BOARD_CONSOLE_TX_PIN": str(tx_pin), "BOARD_CONSOLE_RX_PIN": str(rx_pin), "BOARD_CONSOLE_AF": str(c.af),
         "BOARD_FLASH_BASE": f"0x{board.flash.base:08X}u", "BOARD_FLASH_SIZE": f"0x{board.flash.size:X}u",
         "BOARD_RAM_BASE": f"0x{ram_base:08X}u", "BOARD_RAM_SIZE": f"0x{ram_size:X}u",
     }
+    if "hse" in clk:
+        d["BOARD_HSE_HZ"] = f"{int(clk['hse'])}u"     # the board's crystal, for a firmware that runs from it
     if itcm_region(board) is not None:
         d["BOARD_HAS_ITCM"] = "1"        # firmware/src/startup.c copies .itcm from flash
     if "cache" in board.facts:

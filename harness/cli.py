@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from harness import registry, report
-from harness.board import PLATFORMS_DIR, Board, available_boards, load_board
+from harness.board import PLATFORMS_DIR, Board, all_boards, available_boards, load_board
 from harness.check import Cell, Verdict, run_matrix
 from harness.errors import HarnessError
 from harness.interrupt import Interrupted, raised_on_signals
@@ -250,9 +250,9 @@ def boards() -> None:
     t = Table(header_style="bold")
     for col in ("board", "cpu", "clock", "flash", "SRAM", "regions"):
         t.add_column(col)
-    for name in available_boards():
+    for name in all_boards():              # variants too: each is a board one can run
         b = load_board(name)
-        t.add_row(name, b.cpu_type, f"{b.clock_hz / 1e6:.0f} MHz", _kb(b.flash.size), _kb(b.sram_size),
+        t.add_row(name + (f" (variant of {b.variant_of})" if b.variant_of else ""), b.cpu_type, f"{b.clock_hz / 1e6:.0f} MHz", _kb(b.flash.size), _kb(b.sram_size),
                   ", ".join(f"{r.name}@0x{r.base:08x}+{_kb(r.size)} {r.perms}" for r in b.regions))
     out.print(t)
 
@@ -321,28 +321,37 @@ def profile_cmd(
 
 @app.command("run")
 def run_cmd(
-    elf: Annotated[Path, typer.Argument(help="The ELF to boot (any application built for the board).")],
+    elf: Annotated[Path, typer.Argument(help="The image to boot: an ELF, or a raw binary (objcopy -O binary, as vendors ship them) loaded at --load-address.")],
     board: Annotated[str, typer.Option("--board", "-b", help="Board name or .repl path.")],
     until: Annotated[Optional[str], typer.Option(help="Stop when a console line matches this regular expression.")] = None,
     budget: Annotated[Optional[int], typer.Option(help="Stop after this many modelled cycles (default: 10 s of board time).")] = None,
     measure: Annotated[Optional[list[str]], typer.Option(help="start:end (symbols or 0x addresses): cycles per pass between them; repeatable.")] = None,
+    load_address: Annotated[Optional[str], typer.Option("--load-address", help="Where a raw image goes (default: the board's flash base); not for an ELF, which carries its addresses.")] = None,
+    send: Annotated[Optional[list[str]], typer.Option("--send", help="Text for the console receiver, written when the firmware waits for input; repeatable, in order; \\n, \\r, \\xNN escapes.")] = None,
+    script: Annotated[Optional[Path], typer.Option("--script", help="A file of sends, one per line (after any --send; # comments).")] = None,
     pty: Annotated[bool, typer.Option("--pty", help="Serve the console on a pseudo-terminal instead (until Ctrl-C).")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="An access to a peripheral the board does not model stops the run (default: a warning).")] = False,
 ) -> None:
-    """Boot an ELF on the emulated board and stream its console (harness/run.py)."""
-    from harness.run import WrongBoard, check_elf, default_budget, run_elf
+    """Boot an ELF or a raw image on the emulated board and stream its console (harness/run.py)."""
+    from harness.run import WrongBoard, check_elf, default_budget, parse_send, read_script, run_elf
     try:
         refuse_negative(budget=budget)
         b = load_board(board)
-        for note in check_elf(b, elf):
+        address = _load_address(b, elf, load_address)
+        sends = [parse_send(t) for t in send or []] + (read_script(script) if script is not None else [])
+        if pty and sends:
+            raise HarnessError("--send/--script drive the console without a terminal; with --pty, the terminal does")
+        for note in check_elf(b, elf, address):
             err.print(f"note: {note}", markup=False, highlight=False)
         if pty:
-            _serve_pty(b, elf, strict=strict)
+            _serve_pty(b, elf, strict=strict, load_address=address)
             return
         with raised_on_signals():
             res, engine = run_elf(b, elf, until=until, budget=budget or default_budget(b), measure=measure or [],
                                   on_line=lambda line: out.print(line, markup=False, highlight=False),
-                                  engine_options={"strict": strict})
+                                  engine_options={"strict": strict}, load_address=address, sends=sends,
+                                  on_send=lambda data: err.print(f"sent: {data!r}"[:200], markup=False,
+                                                                 highlight=False))
     except KeyboardInterrupt as e:          # the engine stops between blocks: no fault, no traceback
         raise interrupted_exit(e) from None
     except WrongBoard as e:
@@ -351,6 +360,13 @@ def run_cmd(
     except HarnessError as e:
         print_error(e)
         raise typer.Exit(1)
+    for check in engine.skipped_checks:
+        err.print(f"note: skipped (the image has no code map: symbols or $t/$d mapping symbols): {check}",
+                  markup=False, highlight=False, soft_wrap=True)
+    if engine.skipped_checks:
+        err.print("note: modelled cycles: at a block start whose previous instruction never ran, its pairing "
+                  "with that instruction is not priced without a code map (a few cycles in millions)",
+                  markup=False, highlight=False, soft_wrap=True)
     if res.report and res.reason in ("fault", "hang"):
         err.print(res.report, markup=False, highlight=False)
     for w in engine.warnings:
@@ -377,9 +393,30 @@ def run_cmd(
         raise typer.Exit(1)
 
 
-def _serve_pty(board, elf: Path, strict: bool = False) -> None:
+def _load_address(board: Board, image: Path, text: str | None) -> int | None:
+    """None for an ELF; for a raw image the address it is loaded at (--load-address, else the flash base,
+    where an STM32 boots from)."""
+    from harness.backends.image import is_elf
+    if image.is_file() and is_elf(image):
+        if text is not None:
+            raise HarnessError(f"--load-address {text}: {image} is an ELF, which says where it loads")
+        return None
+    if not image.is_file():
+        raise HarnessError(f"no image file at {image}" + (" (a folder)" if image.is_dir() else ""))
+    if text is None:
+        return board.flash.base
+    try:
+        address = int(text, 0)
+    except ValueError:
+        raise HarnessError(f"--load-address {text!r} is not a number (e.g. 0x08000000)") from None
+    if not 0 <= address < 1 << 32:
+        raise HarnessError(f"--load-address {text}: outside the 32-bit address space")
+    return address
+
+
+def _serve_pty(board, elf: Path, strict: bool = False, load_address: int | None = None) -> None:
     from harness.backends.pty import EmulatedPty
-    with EmulatedPty(board, strict=strict) as port:
+    with EmulatedPty(board, strict=strict, load_address=load_address) as port:
         err.print(f"console of {board.name} on {port.port} (Ctrl-C to stop)", highlight=False)
         if sys.stdin.isatty():      # pyserial drops what arrived before it opened the port: boot after it
             err.print("open the port, then press Enter to boot", highlight=False)

@@ -25,7 +25,7 @@ import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
-from harness.board import Board, available_boards, load_board
+from harness.board import Board, all_boards, load_board
 from harness.errors import HarnessError
 from harness.flash import FLASHERS
 
@@ -114,7 +114,7 @@ def load_lab(path: str | Path) -> Lab:
     except tomllib.TOMLDecodeError as e:
         raise HarnessError(f"{path}: {e}") from None
     boards = []
-    known_boards = available_boards()
+    known_boards = all_boards()
     for i, row in enumerate(data.get("board", []), 1):
         unknown = set(row) - _KEYS
         if unknown:
@@ -157,7 +157,7 @@ def probe_board(port: str, timeout: float = 1.0) -> str | None:
     """The board kind if the firmware on `port` is ours: it names the board title in `name%`."""
     from harness.backends import BoardError
     from harness.backends.serial import SerialBoard
-    titles = {load_board(n).title: n for n in available_boards()}
+    titles = {load_board(n).title: n for n in all_boards()}
     try:
         with SerialBoard(port, timeout=timeout) as sb:
             sb.write(b"name%")

@@ -38,7 +38,7 @@ import pytest
 from harness import lab as labmod
 from harness import registry
 from harness.backends import BACKENDS
-from harness.board import available_boards, load_board
+from harness.board import all_boards, available_boards, load_board
 from harness.plan.model import ModelError
 from harness.plan.patch import Split
 
@@ -138,7 +138,7 @@ class Selection:
     @classmethod
     def from_config(cls, config) -> "Selection":
         boards = _split(config.getoption("board")) or available_boards()
-        known = available_boards()
+        known = all_boards()
         for b in boards:
             if b not in known and not b.endswith(".repl"):
                 raise pytest.UsageError(f"--board {b}: not one of {', '.join(known)}")

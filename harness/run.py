@@ -11,6 +11,7 @@ precision as the board's `//! fpu:` fact says.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -59,16 +60,21 @@ def elf_attributes(path: Path) -> dict[str, int | str] | None:
         return out
 
 
-def check_elf(board: Board, path: Path) -> list[str]:
+def check_elf(board: Board, path: Path, load_address: int | None = None) -> list[str]:
     """Raise WrongBoard with the reason when `path` cannot run on `board`; return notes (e.g. that the
-    ELF carries no build attributes, so its architecture was not checked)."""
-    image = Image(path)
+    ELF carries no build attributes, so its architecture was not checked). With `load_address`, `path` is
+    a raw image loaded there: only where it lands can be checked."""
+    image = Image(path, load_address)
     for addr, data in image.segments:
         end = addr + len(data)
         if not any(r.base <= addr and end <= r.end for r in board.regions):
             inside = ", ".join(f"{r.name} 0x{r.base:08x}..0x{r.end:08x}" for r in board.regions)
-            raise WrongBoard(f"{path}: segment 0x{addr:08x}..0x{end:08x} ({len(data):,} B) is not inside one "
-                             f"memory region of {board.name} ({inside}): not built for this board")
+            raise WrongBoard(f"{path}: {'image' if image.raw else 'segment'} 0x{addr:08x}..0x{end:08x} "
+                             f"({len(data):,} B) is not inside one memory region of {board.name} ({inside}): "
+                             f"not built for this board")
+    if image.raw:
+        return [f"{path.name} is a raw image loaded at 0x{load_address:08x}: no build attributes, so its "
+                f"architecture and FPU were not checked"]
     attrs = elf_attributes(path)
     if attrs is None:
         return [f"{path.name} has no .ARM.attributes: its architecture and FPU were not checked"]
@@ -179,15 +185,41 @@ class RunResult:
     exit_code: int | None = None
 
 
+def parse_send(text: str) -> bytes:
+    """One `--send` (or script line) as bytes: the text with backslash escapes (\\n, \\r, \\xNN) decoded."""
+    import codecs
+    try:
+        return codecs.escape_decode(text.encode())[0]
+    except ValueError as e:
+        raise HarnessError(f"--send {text!r}: {e}") from None
+
+
+def read_script(path: Path) -> list[bytes]:
+    """A send script: one send per line (escapes as --send), blank lines and lines starting with # skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise HarnessError(f"no send script at {path}")
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise HarnessError(f"{path}: cannot read the send script ({e})") from None
+    return [parse_send(line) for line in lines if line.strip() and not line.startswith("#")]
+
+
 def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | None = None,
             measure: list[str] = (), on_line: Callable[[str], None] = lambda s: None,
-            profile: bool = False, engine_options: dict | None = None) -> tuple[RunResult, EmulatedBoard]:
-    """Boot `elf` on `board` and run until `until` (a regular expression) matches a console line, a fault,
-    `budget` modelled cycles, or a semihosting exit. Each console line goes to `on_line` as it comes."""
+            profile: bool = False, engine_options: dict | None = None, load_address: int | None = None,
+            sends: list[bytes] = (), on_send: Callable[[bytes], None] = lambda b: None,
+            ) -> tuple[RunResult, EmulatedBoard]:
+    """Boot `elf` (or the raw image at `load_address`) on `board` and run until `until` (a regular
+    expression) matches a console line, a fault, `budget` modelled cycles, or a semihosting exit. Each
+    console line goes to `on_line` as it comes. `sends` drive the firmware without a terminal: each time it
+    waits for input (what ends a run as `idle`), the next one is written to its console receiver."""
     elf = Path(elf)
-    check_elf(board, elf)
+    check_elf(board, elf, load_address)
     engine = EmulatedBoard(board, elf, budget=1 << 62, cycle_budget=budget, profile=profile,
-                           **(engine_options or {}))
+                           load_address=load_address, **(engine_options or {}))
+    pending = deque(sends)
     measures = []
     for spec in measure:
         if spec.count(":") != 1:
@@ -214,6 +246,11 @@ def run_elf(board: Board, elf: Path, *, until: str | None = None, budget: int | 
         except BoardFault as f:
             return result("fault", f.verdict, str(f)), engine
         except BoardIdle as e:
+            if pending:
+                data = pending.popleft()
+                on_send(data)
+                engine.write(data)
+                continue
             return result("idle", e.verdict, str(e)), engine
         except BoardHang as e:
             if e.report and e.report.get("kind") == "cycle-budget":

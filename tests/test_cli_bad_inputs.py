@@ -143,7 +143,7 @@ def test_an_unexpected_exception_is_one_internal_error_line(capsys, monkeypatch)
     """The safety net: a bug in a command prints one line and exits 1; HARNESS_DEBUG=1 shows it whole."""
     def broken() -> None:
         raise RuntimeError("boom\nsecond line")
-    monkeypatch.setattr("harness.cli.available_boards", broken)
+    monkeypatch.setattr("harness.cli.all_boards", broken)
     monkeypatch.delenv("HARNESS_DEBUG", raising=False)
     code, text = harness(["boards"], capsys, monkeypatch)
     assert code == 1

@@ -6,24 +6,24 @@
 #include "stm32_regs.h"
 
 #define RCC(offset)  REG32(BOARD_RCC_BASE, offset)
-#define GPIO(offset) REG32(BOARD_CONSOLE_GPIO_BASE, offset)
-
-static void pin_to_af(unsigned pin, unsigned af)
+static void pin_to_af(uint32_t gpio, unsigned pin, unsigned af)
 {
-    GPIO(GPIO_MODER) = (GPIO(GPIO_MODER) & ~(0x3u << (2 * pin))) | (GPIO_MODER_AF << (2 * pin));
+    REG32(gpio, GPIO_MODER) = (REG32(gpio, GPIO_MODER) & ~(0x3u << (2 * pin))) | (GPIO_MODER_AF << (2 * pin));
     uint32_t afr = pin < 8 ? GPIO_AFRL : GPIO_AFRH;
     unsigned shift = 4 * (pin % 8);
-    REG32(BOARD_CONSOLE_GPIO_BASE, afr) = (REG32(BOARD_CONSOLE_GPIO_BASE, afr) & ~(0xFu << shift)) | (af << shift);
+    REG32(gpio, afr) = (REG32(gpio, afr) & ~(0xFu << shift)) | (af << shift);
 }
 
 void console_port_init(void)
 {
+    /* TX and RX may sit on two ports (the DISCO-F746NG's USART1: PA9 and PB7) */
     RCC(BOARD_CONSOLE_GPIO_RCC_ENR) |= 1u << BOARD_CONSOLE_GPIO_RCC_BIT;
+    RCC(BOARD_CONSOLE_RX_GPIO_RCC_ENR) |= 1u << BOARD_CONSOLE_RX_GPIO_RCC_BIT;
     RCC(BOARD_CONSOLE_RCC_ENR) |= 1u << BOARD_CONSOLE_RCC_BIT;
     /* A peripheral ignores accesses for two cycles after its clock is enabled (RM0390 6.3.13). */
     (void)RCC(BOARD_CONSOLE_RCC_ENR);
-    pin_to_af(BOARD_CONSOLE_TX_PIN, BOARD_CONSOLE_AF);
-    pin_to_af(BOARD_CONSOLE_RX_PIN, BOARD_CONSOLE_AF);
+    pin_to_af(BOARD_CONSOLE_GPIO_BASE, BOARD_CONSOLE_TX_PIN, BOARD_CONSOLE_AF);
+    pin_to_af(BOARD_CONSOLE_RX_GPIO_BASE, BOARD_CONSOLE_RX_PIN, BOARD_CONSOLE_AF);
 }
 
 void console_write(const char *buf, size_t len)

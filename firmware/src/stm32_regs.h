@@ -38,6 +38,7 @@ static inline void isb(void) { __asm volatile("isb 0xF" ::: "memory"); }
 #define RCC_AHB1ENR       0x30u
 #define RCC_APB1ENR       0x40u
 #define RCC_APB1ENR_PWREN (1u << 28)
+#define RCC_APB2ENR       0x44u     /* RM0390 6.3.14, RM0385 5.3.14 */
 
 /* ---- PWR: PWR_CR/PWR_CSR on the F4 (RM0390 5.4), PWR_CR1/PWR_CSR1 on the F7 (RM0385 4.4) ---- */
 #define PWR_CR            0x00u

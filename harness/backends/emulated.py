@@ -45,7 +45,7 @@ import unicorn.unicorn_py3.unicorn as _ucmod
 
 from harness.backends import BoardExit, BoardFault, BoardHang, BoardIdle
 from harness.backends import exceptions as X
-from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, elf_code_ranges, is_branch
+from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, is_branch
 from harness.backends.image import Image
 from harness.backends.memory import memory_system
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
@@ -64,7 +64,11 @@ __all__ = ["EmulatedBoard", "BoardFault", "BoardHang", "BoardIdle", "BoardExit",
 
 NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
-IDLE_GAP = 256              # two empty receiver polls at most this many instructions apart: a wait loop
+IDLE_GAP = 256              # empty receiver polls at most this many instructions apart: one wait loop
+IDLE_POLLS = 16             # ... this many of them in a row, nothing sent or received between: it waits for
+                            # input. A transmit wait ends at its first status read in this model (TXE and TC
+                            # read set), and a HAL transmit reads the status at most ~3 times between two
+                            # bytes (the TXE wait, then its ORE/RTOF checks), so TXE/TC polls never get here
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
 IDLE_WFIS = 1000            # WFI wake-ups in a row with the console's receive interrupt on, nothing received
                             # and nothing sent: the firmware waits for input (1 s of a 1 kHz tick)
@@ -195,12 +199,12 @@ def _coster_for(engine: "EmulatedBoard") -> BlockCoster:
         line = int(board.facts["cache"]["line"])        # fetches from flash go through the L1 I-cache
     else:
         line = board.flash_line
-    key = (str(path), st.st_mtime_ns, st.st_size, board.core, flash.base, flash.end, line)
+    key = (str(path), st.st_mtime_ns, st.st_size, board.core, flash.base, flash.end, line, engine.image.load_address)
     memo = _MEMOS.get(key)
     if memo is None:
         if len(_MEMOS) >= 16:
             _MEMOS.pop(next(iter(_MEMOS)))
-        memo = _MEMOS[key] = CostMemo(elf_code_ranges(path))
+        memo = _MEMOS[key] = CostMemo(engine.image.code_ranges())
     return BlockCoster(engine.model, engine.read_code, (flash.base, flash.end), line, memo)
 
 
@@ -235,7 +239,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def __init__(self, board: Board, elf_path: str | Path, *, budget: int = 2_000_000_000,
                  reference_counter: bool = False, cycles: bool = True, profile: bool = False,
-                 strict: bool = False, cycle_budget: int | None = None, memory: bool = True):
+                 strict: bool = False, cycle_budget: int | None = None, memory: bool = True,
+                 load_address: int | None = None):
         self.board = board
         self.cycle_budget = cycle_budget   # modelled cycles the firmware may run after the host's last input
         self.strict = strict           # an access to a peripheral the board does not model is an error
@@ -244,7 +249,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._budget_from = 0
         self._budget_limit = self.budget
         self.reference_counter = reference_counter   # tests: count again with a per-instruction Python hook
-        self.image = Image(self.elf_path)
+        self.image = Image(self.elf_path, load_address)      # load_address: a raw image (no ELF)
         self._lib = native_library()
         self._state = self._lib.bc_new(_fn_addr(_ucmod.uclib.uc_mem_read), _fn_addr(_ucmod.uclib.uc_emu_stop))
         if not self._state:
@@ -331,7 +336,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._lines: deque[str] = deque()    # complete lines not yet returned
         self._history: deque[str] = deque(maxlen=200)
         self._last_empty_poll: int | None = None
+        self._empty_polls = 0                # see console_polled
         self._quiet_wfis = 0                 # see _waits_for_input_in_wfi
+        self._quiet_spins = 0                # see _waits_for_input_in_self_loop
         self._stop_reason: str | None = None
         self._exact_now: int | None = None
         self._exact_ticks: tuple[int, int] | None = None    # (before, after) the performed instruction
@@ -431,13 +438,23 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             if start is not None:
                 self._mmio(model, start, size)
         taken = {b for lo, hi, _ in windows for b in range(lo, hi, page)}
+        runs: list[list] = []            # [base, pages, tags]: a run of pages with the same tags is one window
         for base, tags in sorted(tag_pages(self.board.tags, page).items()):
             if base in taken or any(r.base <= base < r.end for r in self.board.regions):
                 raise HarnessError(f"{self.board.path}: Tag {tags[0].name} shares an emulator page with a "
                                    f"modelled peripheral or memory")
+            if runs and runs[-1][0] + runs[-1][1] * page == base and runs[-1][2] == tags:
+                runs[-1][1] += 1         # an external memory's megabytes: one mapping, not one per page
+            else:
+                runs.append([base, 1, tags])
+        for base, pages, tags in runs:
             model = TagPage(self, base, tags)
-            self.uc.mmio_map(base, page, lambda uc, off, size, _, m=model: m.read(off, size), None,
+            self.uc.mmio_map(base, pages * page, lambda uc, off, size, _, m=model: m.read(off, size), None,
                              lambda uc, off, size, value, _, m=model: m.write(off, size, value), None)
+            # Unicorn stores the exact PC before an access only where a memory hook watches: without this
+            # one the warning would name the first instruction of the block, not the accessing one
+            self.uc.hook_add(UC.UC_HOOK_MEM_READ | UC.UC_HOOK_MEM_WRITE, _exact_pc_hook,
+                             begin=base, end=base + pages * page - 1)
         spans = sorted(windows + [(r.base, r.end, r.name) for r in self.board.regions])
         for a, b in zip(spans, spans[1:]):
             if b[0] < a[1]:
@@ -469,6 +486,19 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return any(r.contains(addr) for r in self.board.regions)
 
     # ---------------------------------------------------------------- public API
+    # The checks that need the image's code map (the ELF's $t/$d mapping symbols): without one (a raw
+    # image, a stripped ELF) they cannot tell code from data and are not made.
+    CODE_MAP_CHECKS = ("a branch into non-code (data, literal pools)",
+                       "unaligned LDRD/STRD/LDM/STM addresses (the sites are found by scanning the code)",
+                       "the scan for double-precision FPU instructions on a single-precision board")
+
+    @property
+    def skipped_checks(self) -> list[str]:
+        """The checks this image lost for want of a code map (empty for an ELF with mapping symbols)."""
+        if self.coster.memo.ranges:
+            return []
+        return [c for c in self.CODE_MAP_CHECKS if "FPU" not in c or self.board.fpu == "single"]
+
     @property
     def instructions(self) -> int:
         """Executed instructions since reset (exact whenever the CPU is stopped)."""
@@ -807,7 +837,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return bool(self._rx)
 
     def console_rx_pop(self) -> int:
-        self._quiet_wfis = 0
+        self._quiet_wfis = self._quiet_spins = 0
+        self._last_empty_poll, self._empty_polls = None, 0
         return self._rx.popleft() if self._rx else 0
 
     def _waits_for_input_in_wfi(self) -> bool:
@@ -820,12 +851,40 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if not uart.stored(uart.CR1) & uart.RXNEIE:
             self._quiet_wfis = 0
             return False
+        if not self.exceptions.wakes_wfi() and (self._scs is None or self._scs.systick_next_wrap() is None):
+            return True                     # no tick and nothing pending: only input can ever wake it
         self._quiet_wfis += 1
         return self._quiet_wfis >= IDLE_WFIS
 
+    def _waits_for_input_in_self_loop(self, pc: int) -> bool:
+        """At a stop between blocks: the CPU stands at `b .` in thread mode with nothing masked and nothing
+        pending, and the console receives by interrupt (RXNEIE and its NVIC line on), its queue empty: only
+        an interrupt can move it on. With no SysTick coming, nothing but input can: it waits for input at
+        once; with one, after IDLE_WFIS stops there in a row with nothing sent or received (the tick's
+        handler might yet start a transmission), as for WFI."""
+        try:
+            code = bytes(self.uc.mem_read(pc, 4))
+        except UcError:
+            return False
+        if code[:2] != b"\xfe\xe7" and code != b"\xff\xf7\xfe\xbf":       # b.n . / b.w .
+            self._quiet_spins = 0
+            return False
+        ex = self.exceptions
+        uart = self.peripherals.get(self.board.console.uart)
+        irq = getattr(uart, "irq", None)
+        if uart is None or irq is None or not hasattr(uart, "RXNEIE") or self._rx or self._lines \
+                or not uart.stored(uart.CR1) & uart.RXNEIE or not ex.is_enabled(X.FIRST_IRQ + irq) \
+                or ex.execution_priority() != 256 or ex.highest_pending() is not None:
+            self._quiet_spins = 0
+            return False
+        if self._scs is None or self._scs.systick_next_wrap() is None:
+            return True
+        self._quiet_spins += 1
+        return self._quiet_spins >= IDLE_WFIS
+
     def console_tx(self, byte: int) -> None:
-        self._last_empty_poll = None
-        self._quiet_wfis = 0
+        self._last_empty_poll, self._empty_polls = None, 0
+        self._quiet_wfis = self._quiet_spins = 0
         self._out.append(byte)
         if byte == 0x0A:
             text = self._decode(bytes(self._out[:-1]).rstrip(b"\r"))
@@ -835,14 +894,16 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self.request_stop("line")
 
     def console_polled(self, has_data: bool) -> None:
-        """The firmware read the receiver status. Two empty polls close together, with no line waiting
-        to be returned and nothing sent in between, mean it waits for input."""
+        """The firmware read the receiver status or data register. IDLE_POLLS empty reads in a row, each
+        within IDLE_GAP instructions of the one before, with no line waiting to be returned and nothing sent
+        or received in between, mean it waits for input; fewer are a transmit wait's status reads."""
         if has_data:
-            self._last_empty_poll = None
+            self._last_empty_poll, self._empty_polls = None, 0
             return
         now = self.now()
         last, self._last_empty_poll = self._last_empty_poll, now
-        if last is not None and now - last <= IDLE_GAP and not self._lines:
+        self._empty_polls = self._empty_polls + 1 if last is not None and now - last <= IDLE_GAP else 1
+        if self._empty_polls >= IDLE_POLLS and not self._lines:
             self.request_stop("idle")
 
     @staticmethod
@@ -1084,6 +1145,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                         self._raise_pending_fault("ran out of the instruction budget" if hdr.limit == limit else
                                                   f"was still running {HANDLER_INSTRUCTIONS:,} instructions later")
                 if chunk_end and self._stop_reason is None:
+                    if self._waits_for_input_in_self_loop(pc):
+                        return "idle"
                     continue                # the end of a chunk: signals were looked at, the run goes on
                 if self._stop_reason is not None:
                     return self._stop_reason
@@ -1092,6 +1155,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                     continue
                 if hdr.stopped == 3 and self._cycle_budget_spent():
                     return "cycle-budget"
+                if hdr.stopped == 3 and self._waits_for_input_in_self_loop(pc):
+                    return "idle"
                 if hdr.stopped == 3 or hdr.stopped == 4:
                     continue                # an interrupt fell due or the masks changed: serviced at the top
                 if hdr.stopped:
@@ -1426,6 +1491,10 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         fault.report["handler"] = vectors
         self._dead = fault
         return fault
+
+
+def _exact_pc_hook(uc, access, address, size, value, _) -> None:
+    """Nothing to do: its presence makes Unicorn write the PC back before the access (see the Tag pages)."""
 
 
 # --------------------------------------------------------------------------------------------------

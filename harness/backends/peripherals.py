@@ -103,7 +103,10 @@ class _StmUart(RegisterFile):
                 self.engine.console_polled(bool(value & self.RXNE))
             return value
         if off == self.RDR:
-            value = self.engine.console_rx_pop() if self._rx_ready() else 0
+            ready = self._rx_ready()
+            if self.console and not ready:
+                self.engine.console_polled(False)       # a data read with nothing received: an RX wait too
+            value = self.engine.console_rx_pop() if ready else 0
             self.update_irq()
             return value
         return super().read32(off)
