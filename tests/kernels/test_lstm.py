@@ -164,3 +164,19 @@ def test_last_steps_of_a_batch_are_a_strided_copy():
     assert [copy.fields[f"in_stride[{i}]"] for i in (3, 4)] == [6 * 7, 1]
     assert copy.fields["in_offset"].at == 5 * 7
     assert not compare_with_state(_path(case), steps=4, seed=2)
+
+
+def test_the_sigmoid_table_is_its_derivation():
+    """lut_int16.h holds exactly what harness/plan/lut.py derives (the LSTM sweeps above, bit-exact with
+    TFLM, are what show the derivation right); and the derivation is not plain rounding."""
+    import math
+    import re
+    from harness.build import FIRMWARE
+    from harness.plan.lut import header_table, sigmoid_table_u16
+    text = (FIRMWARE / "kernels" / "lut_int16.h").read_text()
+    body = text[text.index("{", text.index("tm_sigmoid_table_u16")) + 1:text.index("};")]
+    assert body.strip("\n") == header_table()
+    table = sigmoid_table_u16()
+    assert [int(v) for v in re.findall(r"\d+", body)] == table and len(table) == 256
+    rounded = [round(65536 / (1 + math.exp(-i / 24))) for i in range(255)]
+    assert sum(a != b for a, b in zip(table, rounded)) > 0
