@@ -16,10 +16,15 @@ toolchain:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gcc-arm-none-eabi libnewlib-arm-none-eabi; }
 
-$(STAMP): pyproject.toml
+# tf-keras (Keras 2) builds the LSTM test models: Keras 3's LSTM converts to a WHILE loop, not the fused
+# LSTM op. It declares a dependency on `tensorflow`, which would install the full build beside
+# tensorflow-cpu, so it is installed without dependencies, at the installed TensorFlow's minor version.
+$(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[models,test]'
+	$(BIN)/pip install -q --no-deps "tf-keras==$$($(BIN)/python -c \
+	  "from importlib.metadata import version; print(version('tensorflow-cpu').rsplit('.', 1)[0])").*"
 	touch $(STAMP)
 
 check: setup

@@ -171,6 +171,17 @@ def _slice_bounds(size: int, begin: int, end: int, stride: int, begin_masked: bo
 
 def _strided_slice(op, ins, outs):
     v = _values(ins[0], "data")
+    strides = _ints(ins[3], "strides") if len(ins) > 3 and ins[3] is not None else None
+    index, keep = strided_slice_picks(op, v.shape, _ints(ins[1], "begin"), _ints(ins[2], "end"), strides)
+    picked = v[np.ix_(*index)] if v.ndim else v
+    return [picked.reshape([len(ix) for ix, k in zip(index, keep) if k])]
+
+
+def strided_slice_picks(op, shape: tuple[int, ...], begin: list[int], end: list[int],
+                        strides: list[int] | None) -> tuple[list[np.ndarray], list[bool]]:
+    """TFLite's STRIDED_SLICE of a tensor of `shape` (folded here, or run as a view of a computed tensor:
+    harness/plan/ops/strided_slice.py): per axis, the indices it picks and whether the axis is kept (not
+    shrunk). NotFoldable for what neither handles: an ellipsis or new-axis mask, the offset option."""
     o = op.options
     masks = (o.BeginMask(), o.EndMask(), o.EllipsisMask(), o.NewAxisMask(), o.ShrinkAxisMask()) if o else (0,) * 5
     begin_mask, end_mask, ellipsis_mask, new_axis_mask, shrink_mask = masks
@@ -178,27 +189,25 @@ def _strided_slice(op, ins, outs):
         raise NotFoldable("an ellipsis or new-axis mask is not folded")
     if o is not None and o.Offset():
         raise NotFoldable("the offset option is not folded")
-    begin, end = _ints(ins[1], "begin"), _ints(ins[2], "end")
-    strides = _ints(ins[3], "strides") if len(ins) > 3 and ins[3] is not None else [1] * len(begin)
-    if not len(begin) == len(end) == len(strides) == v.ndim:
+    strides = [1] * len(begin) if strides is None else strides
+    if not len(begin) == len(end) == len(strides) == len(shape):
         raise NotFoldable(f"begin, end and strides have {len(begin)}, {len(end)}, {len(strides)} values "
-                          f"for a rank-{v.ndim} input")
+                          f"for a rank-{len(shape)} input")
     if 0 in strides:
         raise NotFoldable("a stride is 0")
-    if any(shrink_mask >> a & 1 and strides[a] < 0 for a in range(v.ndim)):
+    if any(shrink_mask >> a & 1 and strides[a] < 0 for a in range(len(shape))):
         # TensorFlow allows no such slice; TFLite's kernel would leave the output unwritten
         raise NotFoldable("a shrunk axis has a negative stride")
     index, keep = [], []
-    for axis in range(v.ndim):
+    for axis in range(len(shape)):
         bit = 1 << axis
-        r = _slice_bounds(v.shape[axis], begin[axis], end[axis], strides[axis], bool(begin_mask & bit),
+        r = _slice_bounds(shape[axis], begin[axis], end[axis], strides[axis], bool(begin_mask & bit),
                           bool(end_mask & bit), bool(shrink_mask & bit))
-        if shrink_mask & bit and not 0 <= r.start < v.shape[axis]:
-            raise NotFoldable(f"axis {axis} is shrunk at index {r.start}, outside its {v.shape[axis]} elements")
+        if shrink_mask & bit and not 0 <= r.start < shape[axis]:
+            raise NotFoldable(f"axis {axis} is shrunk at index {r.start}, outside its {shape[axis]} elements")
         index.append(np.array(r, dtype=np.int64))
         keep.append(not shrink_mask & bit)
-    picked = v[np.ix_(*index)] if v.ndim else v
-    return [picked.reshape([len(ix) for ix, k in zip(index, keep) if k])]
+    return index, keep
 
 
 def _slice(op, ins, outs):

@@ -96,7 +96,8 @@ def _options(op, code: int):
     cls_name = {"Conv2dOptions": "Conv2DOptions", "DepthwiseConv2dOptions": "DepthwiseConv2DOptions",
                 "AveragePool2dOptions": "Pool2DOptions", "MaxPool2dOptions": "Pool2DOptions",
                 "MeanOptions": "ReducerOptions", "Padv2Options": "PadV2Options",
-                "SvdfOptions": "SVDFOptions"}.get(cls_name, cls_name)
+                "SvdfOptions": "SVDFOptions",
+                "UnidirectionalSequenceLstmOptions": "UnidirectionalSequenceLSTMOptions"}.get(cls_name, cls_name)
     cls = getattr(tflite, cls_name, None)
     if cls is None:
         return None

@@ -78,8 +78,14 @@ def conv_multipliers(inp: Tensor, weights: Tensor, out: Tensor) -> tuple[list[in
 @functools.lru_cache(maxsize=4096)
 def _multipliers(in_scale: float, filter_scales: tuple[float, ...], out_scale: float):
     """(a patched plan lowers each op of its stage once per tile, with the same scales)"""
-    pairs = [quantize_multiplier(in_scale * ws / out_scale) for ws in filter_scales]
+    pairs = [conv_multiplier(in_scale, ws, out_scale) for ws in filter_scales]
     return tuple(m for m, _ in pairs), tuple(s for _, s in pairs)
+
+
+def conv_multiplier(in_scale: float, filter_scale: float, out_scale: float) -> tuple[int, int]:
+    """A conv's or fully connected layer's requantization (TFLite's GetQuantizedConvolutionMultipler):
+    input_scale * filter_scale / output_scale, in double from the float32 scales."""
+    return quantize_multiplier(float(in_scale) * float(filter_scale) / float(out_scale))
 
 
 def activation_range(activation: int, out: Tensor) -> tuple[int, int]:
@@ -121,3 +127,42 @@ def input_rescaling(input_scale: float, integer_bits: int = 4) -> tuple[int, int
     if not 0 < mult < (1 << 31) or shift < 0:
         raise ModelError(f"input scale {input_scale!r} is outside what the int8 kernel handles")
     return mult, shift, calculate_input_radius(integer_bits, shift)
+
+
+# TFLM's integer LSTM fixes the gates' scales: each gate's two fully connected layers write Q3.12 (scale
+# 2^-12), its sigmoid or tanh writes Q0.15 (2^-15), and its Prepare forms the products' multipliers from
+# these. Exactly 2^-15: some TFLM sources spell it 0.00003051757f, a float 7.3e-12 below 2^-15, whose
+# multipliers (e.g. forget gate x cell: 2147483136 with shift -15 instead of 2^30 with -14) give cell
+# states 1 off TFLM's in 9 of 11 sweep cases (tests/kernels/test_lstm.py); the exact power gives none.
+LSTM_GATE_INPUT_SCALE = 2.0 ** -12
+LSTM_GATE_OUTPUT_SCALE = 2.0 ** -15
+
+
+def product_multiplier(scale_1: float, scale_2: float, out_scale: float) -> tuple[int, int]:
+    """The requantization of a product of two quantized values: scale_1 * scale_2 / out_scale formed in
+    double from the float32 scales (TFLM's MUL Prepare and its LSTM's CreateInterGateMulParams)."""
+    return quantize_multiplier(float(np.float32(scale_1)) * float(np.float32(scale_2)) / float(np.float32(out_scale)))
+
+
+def checked_log2(scale: float) -> tuple[int, bool]:
+    """TFLite's CheckedLog2: (log2 of `scale` rounded to an integer, whether it is one within 1e-3), in
+    single precision as TFLite computes it."""
+    f32 = np.float32
+    x = f32(np.log(f32(scale))) * (f32(1.0) / f32(np.log(f32(2.0))))
+    rounded = f32(tfl_round(float(x)))                      # std::round: half away from zero
+    return int(rounded), bool(abs(x - rounded) < 1e-3)
+
+
+def lstm_tanh_rescale(cell_scale_power: int) -> tuple[int, int]:
+    """(multiplier, right shift) taking an int16 tensor of scale 2^cell_scale_power to the input of TFLM's
+    16-bit LUT tanh, which reads Q3.12 scaled by 3 (x * multiplier + rounding) >> right shift. TFLM's
+    LSTM derives a left shift (15 + power) - 3; a non-negative one is folded into the multiplier 3 <<
+    shift (its "power of two" case), a negative one becomes a rounding right shift of x * 3."""
+    left = 15 + cell_scale_power - 3
+    if left >= 0:
+        if left > 14:
+            raise ModelError(f"cell state scale 2^{cell_scale_power}: its tanh rescaling overflows 32 bits")
+        return 3 << left, 0
+    if -left > 30:
+        raise ModelError(f"cell state scale 2^{cell_scale_power} is too small for the 16-bit tanh")
+    return 3, -left

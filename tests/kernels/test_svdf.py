@@ -17,6 +17,7 @@ from harness.plan.lower import lower
 from harness.plan.model import ModelError, load_model
 from harness.sweep import compare_on_host
 from tflite_synth import Synth, tflm
+from variable_state import compare_with_state
 
 LARGE = os.environ.get("HARNESS_SWEEP") == "large"
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "models" / "tflite-micro"
@@ -47,35 +48,6 @@ def build_svdf(rng, batches, input_size, units, rank, memory, state_dtype, *, wi
     out = s.tensor((batches, units), np.int8, s_out, int(rng.integers(-128, 128)))
     s.op("SVDF", [x, wf, wt, bias, state], [out], s.options("SVDFOptions", rank=rank, fusedActivationFunction=1))
     return s.save([x], [out])
-
-
-def compare_with_state(path: Path, steps: int, seed: int) -> list[str]:
-    """Runs `steps` inferences on both sides; returns what differed (outputs or state), in order."""
-    low = lower(load_model(path))
-    g = low.graph
-    host = HostModel(low)
-    ref = tflm(path, preserve_all_tensors=True)
-    states = [t.index for t in g.tensors if t.is_variable]
-    rng = np.random.default_rng(seed)
-    shape = g.tensor(low.input).shape
-    problems = []
-    for k in range(steps):
-        x = rng.integers(-128, 128, size=shape, dtype=np.int8)
-        if k % 4 == 3:                                      # a quiet input: small values around the zero point
-            x = np.clip(g.tensor(low.input).zero_point + rng.integers(-3, 4, size=shape), -128, 127).astype(np.int8)
-        ours = host.run(x)
-        ref.set_input(x, 0)
-        ref.invoke()
-        if ours != ref.get_output(0).tobytes():
-            problems.append(f"step {k}: output differs")
-        for v in states:
-            t = g.tensor(v)
-            mine = np.frombuffer(ctypes.string_at(host._arena + low.plan.offsets[v], t.nbytes), t.dtype)
-            theirs = ref.GetTensor(v, 0)["tensor_data"].reshape(-1)
-            if not np.array_equal(mine, theirs):
-                i = int(np.flatnonzero(mine != theirs)[0])
-                problems.append(f"step {k}: state {v} differs at {i}: ours {mine[i]} TFLM {theirs[i]}")
-    return problems
 
 
 def _cases(n, seed):

@@ -8,6 +8,7 @@ from harness.plan.ops import logistic, quantize, softmax, svdf
 from harness.plan.ops import concatenation, elementwise, mean, pad, pooling, reshape
 from harness.plan.ops import conv2d, depthwise_conv2d, window_copy
 from harness.plan.ops import gather, log_softmax, reduce_max, resize, split, transpose
+from harness.plan.ops import lstm, strided_slice
 
 LOWERINGS = {
     "FULLY_CONNECTED": fully_connected.lower,
@@ -44,6 +45,8 @@ LOWERINGS = {
     "LOG_SOFTMAX": log_softmax.lower,
     "SPLIT": split.lower,
     "SPLIT_V": split.lower,
+    "UNIDIRECTIONAL_SEQUENCE_LSTM": lstm.lower,
+    "STRIDED_SLICE": strided_slice.lower,   # computed input, one contiguous run: a view (constants fold)
     window_copy.NAME: window_copy.lower,     # patched graphs only (harness/plan/patch.py)
     window_copy.VIEW: window_copy.lower_view,   # patched graphs only: rows of a tile buffer, no kernel
 }

@@ -19,7 +19,7 @@ import numpy as np
 from harness.plan.kernel import Arena, Const, KernelCall
 from harness.plan.model import Graph, ModelError, Op, Tensor
 from harness.plan.ops.dtypes import check_int16_symmetric, float_activation_range, float_const
-from harness.plan.quant import activation_range, quantize_multiplier
+from harness.plan.quant import activation_range, product_multiplier, quantize_multiplier
 
 _FLOAT_KERNELS = {"ADD": "tm_add_f32", "SUB": "tm_sub_f32", "MUL": "tm_mul_f32"}
 ADD_LEFT_SHIFT = {np.dtype(np.int8): 20, np.dtype(np.int16): 15}   # TFLM's left_shift for ADD and SUB
@@ -144,7 +144,7 @@ def lower_mul(g: Graph, op: Op) -> KernelCall:
     a, b, out, where = _inputs(g, op)
     if out.dtype == np.float32:
         return _lower_float(g, op, a, b, out, where)
-    mult, shift = quantize_multiplier(float(a.scale) * float(b.scale) / float(out.scale))
+    mult, shift = product_multiplier(a.scale, b.scale, out.scale)
     act_min, act_max = _activation(op, out)
     geo = broadcast_geometry(where, a.shape, b.shape, out.shape)
     return KernelCall("tm_mul_s16" if out.dtype == np.int16 else "tm_mul_s8", "elementwise.h", "tm_mul_params_t", op, {

@@ -20,14 +20,20 @@ def loops(shape: tuple[int, ...], perm: list[int]) -> list[tuple[int, int]]:
     """The output's dimensions as (size, input element stride) pairs, outermost first, merged where the
     input strides allow and without size-1 dimensions (at least one pair)."""
     strides = [int(np.prod(shape[d + 1:], dtype=np.int64)) for d in range(len(shape))]
+    return merge_loops([(shape[d], strides[d]) for d in perm])
+
+
+def merge_loops(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(size, input element stride) loops, outermost first, as tm_transpose runs them: size-1 loops dropped,
+    a loop merged into the one outside it where it continues it in the input (at least one pair)."""
     out: list[list[int]] = []
-    for d in perm:
-        if shape[d] == 1:
+    for size, stride in pairs:
+        if size == 1:
             continue
-        if out and out[-1][1] == strides[d] * shape[d]:     # continues the previous dimension in the input
-            out[-1] = [out[-1][0] * shape[d], strides[d]]
+        if out and out[-1][1] == stride * size:              # continues the previous dimension in the input
+            out[-1] = [out[-1][0] * size, stride]
         else:
-            out.append([shape[d], strides[d]])
+            out.append([size, stride])
     return [tuple(x) for x in out] or [(1, 1)]
 
 
