@@ -51,6 +51,12 @@ static void step(const tm_lstm_f32_params_t *p, const float *x, float *h, float 
     }
 }
 
+typedef tm_lstm_f32_params_t lstm_params_t;
+typedef float lstm_x_t;
+typedef float lstm_c_t;
+typedef float lstm_buf_t;
+#include "lstm_sequence.h"
+
 tm_status_t tm_lstm_f32(const void *params, uint8_t *arena)
 {
     const tm_lstm_f32_params_t *p = params;
@@ -70,18 +76,6 @@ tm_status_t tm_lstm_f32(const void *params, uint8_t *arena)
             *ready = 1;
         }
     }
-    const uint32_t n_in = p->input_size, units = p->units;
-    if (p->time_major) {
-        for (uint32_t t = 0; t < p->steps; t++) {
-            step(p, in + t * p->batches * n_in, hidden, cell, out + t * p->batches * units, p->batches, buf);
-        }
-    } else {
-        for (uint32_t b = 0; b < p->batches; b++) {
-            for (uint32_t t = 0; t < p->steps; t++) {
-                const uint32_t row = b * p->steps + t;
-                step(p, in + row * n_in, hidden + b * units, cell + b * units, out + row * units, 1, buf);
-            }
-        }
-    }
+    lstm_sequence(p, in, hidden, cell, out, buf);
     return TM_OK;
 }
