@@ -57,13 +57,13 @@ def compare_with_state(path: Path, steps: int, seed: int) -> list[str]:
     ref = tflm(path, preserve_all_tensors=True)
     states = [t.index for t in g.tensors if t.is_variable]
     rng = np.random.default_rng(seed)
-    shape = g.tensor(low.input).shape
+    shape = g.tensor(low.inputs[0]).shape
     problems = []
     for k in range(steps):
         x = rng.integers(-128, 128, size=shape, dtype=np.int8)
         if k % 4 == 3:                                      # a quiet input: small values around the zero point
-            x = np.clip(g.tensor(low.input).zero_point + rng.integers(-3, 4, size=shape), -128, 127).astype(np.int8)
-        ours = host.run(x)
+            x = np.clip(g.tensor(low.inputs[0]).zero_point + rng.integers(-3, 4, size=shape), -128, 127).astype(np.int8)
+        [ours] = host.run([x])
         ref.set_input(x, 0)
         ref.invoke()
         if ours != ref.get_output(0).tobytes():
@@ -121,7 +121,7 @@ def test_keyword_models(name):
     rng = np.random.default_rng(4)
     for k in range(12):
         x = (rng.integers(-32768, 32768, size=(1, 96)) // (1 if k % 2 else 64)).astype(np.int16)
-        assert host.run(x) == (ref.set_input(x, 0), ref.invoke(), ref.get_output(0).tobytes())[2]
+        assert host.run([x]) == [(ref.set_input(x, 0), ref.invoke(), ref.get_output(0).tobytes())[2]]
         for t in (t for t in low.graph.tensors if t.is_variable):
             mine = np.frombuffer(ctypes.string_at(host._arena + low.plan.offsets[t.index], t.nbytes), t.dtype)
             assert np.array_equal(mine, ref.GetTensor(t.index, 0)["tensor_data"].reshape(-1)), (k, t.name)
