@@ -185,11 +185,16 @@ def tensor(shape, dtype, scale=None, zero_point=0) -> Tensor:
 def test_a_benchmark_model_its_format_cannot_feed_is_refused_by_name():
     """The image is refused on the host, with the reason, rather than converting wrongly on the board."""
     with pytest.raises(ModelError, match=r"vww_96_int8: vww01 sends uint8 values; the model's input is int16"):
-        dut_io("vww_96_int8", tensor((1, 96, 96, 3), np.int16, 0.01), tensor((1, 2), np.int8, 0.1))
+        dut_io("vww_96_int8", [tensor((1, 96, 96, 3), np.int16, 0.01)], [tensor((1, 2), np.int8, 0.1)])
     with pytest.raises(ModelError, match=r"ad01_int8: ad01's reconstruction error needs .* output of the input's 640"):
-        dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 8), np.int8, 0.3))
+        dut_io("ad01_int8", [tensor((1, 640), np.int8, 0.4, 89)], [tensor((1, 8), np.int8, 0.3)])
     # no benchmark: the input tensor's own bytes, the model's own id
-    assert dut_io("hello_world_int8", tensor((1, 1), np.int8, 0.02), tensor((1, 1), np.int8, 0.01)) == \
+    assert dut_io("hello_world_int8", [tensor((1, 1), np.int8, 0.02)], [tensor((1, 1), np.int8, 0.01)]) == \
         DutIO("hello_world_int8", np.dtype(np.int8), 1, False)
-    assert dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 640), np.int8, 0.3)) == \
+    assert dut_io("ad01_int8", [tensor((1, 640), np.int8, 0.4, 89)], [tensor((1, 640), np.int8, 0.3)]) == \
         DutIO("ad01", np.dtype(np.float32), 2560, True)
+    # several inputs: a benchmark downloads one; any other model takes their bytes one after the other
+    with pytest.raises(ModelError, match=r"kws_ref_model: kws01 downloads one input; the model has 2"):
+        dut_io("kws_ref_model", [tensor((1, 490), np.int8, 0.1)] * 2, [tensor((1, 12), np.int8, 0.1)])
+    assert dut_io("some_model", [tensor((1, 6), np.int8, 0.1), tensor((1, 2, 5), np.int16, 0.2)],
+                  [tensor((1, 3), np.int8, 0.1)]) == DutIO("some_model", np.dtype(np.int8), 26, False)
