@@ -162,21 +162,22 @@ class ModelRun:
 def run_lowered(low, board: Board, name: str, inputs: int = 2, seed: int = 0, reference=None,
                 profile: bool = False) -> tuple[int, int, list[dict], Path]:
     """Build `low` for `board`, run `inputs` seeded random inputs on the emulated board; returns (cycles of
-    the last inference, outputs differing from `reference` (a callable input -> bytes, or None: not
-    compared), the engine's per-function profile, the ELF)."""
+    the last inference, inputs whose outputs differ from `reference` (a callable model input -> every
+    output's bytes, or None: not compared), the engine's per-function profile, the ELF)."""
     from harness.pipeline import build
     from harness.protocol import DutClient
-    from harness.reference import outputs_agree, random_inputs
+    from harness.reference import each_output_agrees, random_inputs
     fw = build(board, low, name)
     engine = EmulatedBoard(board, fw.elf, profile=profile)
     client = DutClient(engine)
     client.wait_ready()
     bad = 0
-    for x in random_inputs(low.graph.tensor(low.input), inputs, seed):
-        client.load(x.tobytes())
-        raw = client.infer(1, 0).raw
+    for x in random_inputs(low.input_tensors, inputs, seed):
+        client.load_inputs(x)
+        ours = client.infer(1, 0).outputs
         if reference is not None:
-            bad += not outputs_agree(raw, reference(x), low.graph.tensor(low.output))[0]
+            agreement = each_output_agrees(ours, reference(x), low.output_tensors)
+            bad += not all(a for a, _ in agreement)
     cycles = client.stats()["cycles"]
     return cycles, bad, engine.profile() if profile else [], fw.elf
 
@@ -214,7 +215,7 @@ def single_op(low, i: int):
     from harness.plan.lower import Lowered
     call = low.calls[i]
     t_in = next(t for t in call.op.inputs if t >= 0 and not low.graph.tensor(t).is_constant)
-    return Lowered(low.graph, [call], low.plan, t_in, call.op.outputs[0])
+    return Lowered(low.graph, [call], low.plan, [t_in], [call.op.outputs[0]])
 
 
 def shape_of(call) -> str:

@@ -22,7 +22,7 @@ from harness.plan import patch as patching
 from harness.plan.model import Graph, ModelError, load_model
 from harness.plan.patch import MAX_OVERHEAD
 from harness.protocol import DutClient
-from harness.reference import TflmReference, outputs_agree, random_inputs, tflm_arena
+from harness.reference import TflmReference, each_output_agrees, random_inputs, tflm_arena
 
 # Statuses: pass; no-fit (does not fit, and the registry does not expect it to); unsupported (refused by name before
 # any build); fail (fit expected but missing, or outputs differ from TFLM); error (the run broke).
@@ -39,7 +39,9 @@ class Verdict:
     expected_fit: bool | None = None
     fit: Fit | None = None
     inputs: int = 0
-    mismatches: int | None = None
+    mismatches: int | None = None        # inputs with any output differing from TFLM's
+    outputs: list[str] = field(default_factory=list)        # the model's output tensors, in the graph's order,
+    output_mismatches: list[int] | None = None              # and per output the inputs (random and real) it differs at
     real_inputs: list[str] = field(default_factory=list)   # names of the real inputs also compared
     real_mismatches: int | None = None
     cycles: int | None = None            # per inference, the board's DWT CYCCNT around one tm_invoke
@@ -245,16 +247,22 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     client.wait_ready()
     reference = TflmReference(graph.path)
 
-    def same(x) -> bool:
-        client.load(x.tobytes())
-        return outputs_agree(client.infer(1, 0).raw, reference.run(x), graph.tensor(low.output))[0]
+    t_ins, t_outs = low.input_tensors, low.output_tensors
+    v.outputs, v.output_mismatches = [t.name for t in t_outs], [0] * len(t_outs)
 
-    t_in = graph.tensor(low.input)
+    def same(x) -> bool:
+        """Every output of the board's inference on model input x against TFLM's, each by its own rule."""
+        client.load_inputs(x)
+        agreement = each_output_agrees(client.infer(1, 0).outputs, reference.run(x), t_outs)
+        for k, (agree, _) in enumerate(agreement[:len(t_outs)]):
+            v.output_mismatches[k] += not agree
+        return all(agree for agree, _ in agreement)
+
     v.mismatches = 0
-    for i, x in enumerate(random_inputs(t_in, inputs, seed)):
+    for i, x in enumerate(random_inputs(t_ins, inputs, seed)):
         progress(f"input {i + 1}/{inputs}")
         v.mismatches += not same(x)
-    real = real_inputs(task, t_in)
+    real = real_inputs(task, t_ins)
     v.real_inputs = [name for name, _ in real]
     v.real_mismatches = sum(not same(x) for _, x in real) if real else None
     stats = client.stats()
@@ -265,10 +273,15 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     _latency(v, board)
     v.fit = static_fit(board, fw.elf, stack=stats["stack"])
     v.memory = breakdown(fw.elf, stats["stack"])
+    which = ""
+    if len(t_outs) > 1:     # which of the outputs differ, and at how many of the inputs
+        which = " (" + ", ".join(f"output {k} {name!r}: {n}" for k, (name, n)
+                                 in enumerate(zip(v.outputs, v.output_mismatches)) if n) + ")"
     if v.mismatches:
-        v.set_status("fail", f"{v.mismatches} of {inputs} outputs differ from TFLM")
+        v.set_status("fail", f"{v.mismatches} of {inputs} outputs differ from TFLM{which}")
     if v.real_mismatches:
-        v.set_status("fail", f"{v.real_mismatches} of {len(real)} real inputs give outputs that differ from TFLM")
+        v.set_status("fail", f"{v.real_mismatches} of {len(real)} real inputs give outputs that differ from TFLM"
+                     f"{'' if v.mismatches else which}")
     _judge_fit(v)
 
 

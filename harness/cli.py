@@ -44,6 +44,8 @@ def _table(verdicts: list[Verdict]) -> Table:
         exact = f"{v.inputs - v.mismatches}/{v.inputs}" if v.mismatches is not None else "-"
         if v.real_mismatches is not None:
             exact += f" + {len(v.real_inputs) - v.real_mismatches}/{len(v.real_inputs)} real"
+        if len(v.outputs) > 1 and v.mismatches is not None:
+            exact += f" ({len(v.outputs)} outputs each)"
         style = {"pass": "green", "fail": "red", "error": "red", "unsupported": "yellow", "no-fit": "yellow"}[v.status]
         t.add_row(v.model, v.board, flash, sram, f"{v.arena_bytes:,} B" if v.arena_bytes is not None else "-",
                   exact, f"{v.instructions:,}" if v.instructions is not None else "-",

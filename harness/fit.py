@@ -85,7 +85,8 @@ def static_fit(board: Board, elf_path: Path, stack: int | None = None) -> Fit:
 
 # What each byte of the image is, by the names the model image gives its symbols (harness/plan/emit.py):
 # t<N> constant tensors, op<N>_<field> arrays a kernel's params point at (harness/plan/ops, optimize.py),
-# op<N> kernel parameters and the op table, tm_arena / tm_db_buffer; code is everything executable.
+# op<N> kernel parameters and the op table (with tm_model and the more_inputs / more_outputs tensor
+# records of a model with several), tm_arena / tm_db_buffer; code is everything executable.
 # By what each array holds:
 # - weights: t<N> (a constant tensor shared by index: the weight tensors and, under the reference
 #   kernels, their bias tensors too, which the names cannot tell apart) and op<N>_weights, the weight
@@ -99,7 +100,7 @@ def static_fit(board: Board, elf_path: Path, stack: int | None = None) -> Fit:
 #   input offset folded in), the int16 softmax's lookup tables (exp_lut, one_over_one_plus_x_lut).
 _WEIGHTS = re.compile(r"t\d+|op\d+_weights")
 _QUANT = re.compile(r"op\d+_\w+")
-_OP_PARAMS = re.compile(r"op\d+|ops|tm_model")
+_OP_PARAMS = re.compile(r"op\d+|ops|tm_model|more_inputs|more_outputs")
 
 
 def breakdown(elf_path: Path, stack: int | None = None) -> dict[str, int]:

@@ -70,14 +70,20 @@ class HostModel:
         ctypes.memset(self._arena, 0, max(low.plan.arena_bytes, 16))
         self.low = low
 
-    def run(self, x) -> bytes:
+    def run(self, xs) -> list[bytes]:
+        """One inference on a model input (one array per input tensor, in the graph's order, as
+        harness.reference.random_inputs gives): every output tensor's bytes, in the graph's order."""
         low = self.low
-        t_in, t_out = low.graph.tensor(low.input), low.graph.tensor(low.output)
-        data = x.tobytes()
-        if len(data) != t_in.nbytes:
-            raise HarnessError(f"input has {len(data)} bytes, the model takes {t_in.nbytes}")
-        ctypes.memmove(self._arena + low.plan.offsets[low.input], data, len(data))
+        if len(xs) != len(low.inputs):
+            raise HarnessError(f"{len(xs)} input array(s) given, the model takes {len(low.inputs)}")
+        for x, t in zip(xs, low.inputs):
+            data = x.tobytes()
+            if len(data) != low.graph.tensor(t).nbytes:
+                raise HarnessError(f"input has {len(data)} bytes, the model's tensor {t} takes "
+                                   f"{low.graph.tensor(t).nbytes}")
+            ctypes.memmove(self._arena + low.plan.offsets[t], data, len(data))
         status = self._lib.tm_invoke(self._model, self._arena)
         if status:
             raise HarnessError(f"tm_invoke returned {status}")
-        return ctypes.string_at(self._arena + low.plan.offsets[low.output], t_out.nbytes)
+        return [ctypes.string_at(self._arena + low.plan.offsets[t], low.graph.tensor(t).nbytes)
+                for t in low.outputs]

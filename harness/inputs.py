@@ -127,7 +127,9 @@ def _ad_inputs(t: Tensor) -> list[tuple[str, np.ndarray]]:
 _BY_TASK = {"vww": _image_inputs, "kws": _kws_inputs, "ad": _ad_inputs}
 
 
-def real_inputs(task: str | None, t: Tensor) -> list[tuple[str, np.ndarray]]:
-    """(name, quantized input) pairs for a model of `task` with input tensor `t`; [] when none apply."""
+def real_inputs(task: str | None, tensors: list[Tensor]) -> list[tuple[str, list[np.ndarray]]]:
+    """(name, model input) pairs for a model of `task` with input tensors `tensors`, each model input one
+    array per tensor as harness.reference.random_inputs gives; [] when none apply (the tasks' data are
+    one tensor each: a model with several inputs has none)."""
     fn = _BY_TASK.get(task or "")
-    return fn(t) if fn else []
+    return [(name, [x]) for name, x in fn(tensors[0])] if fn and len(tensors) == 1 else []

@@ -33,16 +33,21 @@ def benchmark_of(model_id: str) -> str | None:
     return entry.mlperf if entry is not None else None
 
 
-def dut_io(model_id: str, inp: Tensor, out: Tensor) -> DutIO:
-    """The model's DUT behaviour; a model that is no benchmark takes its input tensor's bytes as they are.
-    A benchmark model whose input the benchmark's format cannot feed is refused, with the reason."""
+def dut_io(model_id: str, inputs: list[Tensor], outputs: list[Tensor]) -> DutIO:
+    """The model's DUT behaviour, from its input and output tensors in the graph's order; a model that is
+    no benchmark takes its input tensors' own bytes, one after the other (`wire` is the first's type). A
+    benchmark model whose input the benchmark's format cannot feed is refused, with the reason: a
+    benchmark downloads one input tensor, and its result is of the first output."""
     bench = benchmark_of(model_id)
-    have = np.dtype(inp.dtype)
-    count = inp.nbytes // have.itemsize
     if bench is None:
-        return DutIO(model_id, have, inp.nbytes, False)
+        return DutIO(model_id, np.dtype(inputs[0].dtype), sum(t.nbytes for t in inputs), False)
     if bench not in WIRE:
         raise ModelError(f"{model_id}: unknown MLPerf Tiny benchmark {bench!r} (known: {', '.join(WIRE)})")
+    if len(inputs) != 1:
+        raise ModelError(f"{model_id}: {bench} downloads one input; the model has {len(inputs)}")
+    inp, out = inputs[0], outputs[0]
+    have = np.dtype(inp.dtype)
+    count = inp.nbytes // have.itemsize
     wire = have if WIRE[bench] is None else np.dtype(WIRE[bench])
     # the conversions firmware/src/db.c knows: pixels to int8 (minus 128) or float32 (the value), floats
     # quantized to int8/int16 with the input's parameters, or the bytes as they are

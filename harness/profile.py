@@ -311,8 +311,8 @@ def profile_firmware(board: Board, elf: Path, graph, low: Lowered, model_id: str
     engine = EmulatedBoard(board, elf, profile=True)
     client = DutClient(engine)
     client.wait_ready()
-    x = random_inputs(graph.tensor(low.input), 1, seed)[0]
-    client.load(x.tobytes())
+    x = random_inputs(low.input_tensors, 1, seed)[0]
+    client.load_inputs(x)
     progress("warm-up inference")
     client.infer(1, 0)                       # also shows where the firmware reads CYCCNT
     read_pcs = {pc for pc, *_ in engine.cyccnt_reads}

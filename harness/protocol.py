@@ -7,7 +7,9 @@ import re
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, Sequence
+
+import numpy as np
 
 from harness.backends import BoardIdle, BoardTimeout, GarbledLine
 from harness.errors import HarnessError, tail
@@ -33,8 +35,8 @@ class ProtocolError(HarnessError):
 
 @dataclass
 class Inference:
-    values: list[float]     # m-results-[...]: dequantized, 3 decimals
-    raw: bytes              # m-results-raw-[hex]: the output tensor's bytes
+    values: list[float]     # m-results-[...]: the first output's values dequantized, 3 decimals
+    outputs: list[bytes]    # m-results-raw-[hex,hex...]: every output tensor's bytes, in the graph's order
     lap_us: tuple[int, int]
 
 
@@ -179,6 +181,12 @@ class DutClient:
         benchmark's runner would send, so the board's input is exactly the one TFLM is given."""
         self._retrying(f"db load {len(data)} tensor", lambda: self._load(data))
 
+    def load_inputs(self, xs: Sequence[np.ndarray]) -> None:
+        """Download a model input (one array per input tensor, in the graph's order, as
+        harness.reference.random_inputs gives): the tensors' bytes one after the other, as the firmware
+        splits them (firmware/src/db.c)."""
+        self.load(b"".join(np.ascontiguousarray(x).tobytes() for x in xs))
+
     def _load(self, data: bytes) -> None:
         self._begin(f"db load {len(data)} tensor", self.deadline)
         lines = self._exchange(f"db load {len(data)} tensor")
@@ -197,8 +205,8 @@ class DutClient:
         if len(laps) != 2:
             raise ProtocolError(f"expected two m-lap-us lines, got {_quote(lines)}")
         values = [float(v) for v in self.field(lines, "results").split(",") if v]
-        raw = bytes.fromhex(self.field(lines, "results-raw"))
-        return Inference(values, raw, (laps[0], laps[1]))
+        outputs = [bytes.fromhex(h) for h in self.field(lines, "results-raw").split(",")]
+        return Inference(values, outputs, (laps[0], laps[1]))
 
     def stats(self) -> dict[str, int]:
         body = self.field(self.command("stats"), "stats")

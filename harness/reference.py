@@ -2,23 +2,33 @@
 both it and the board."""
 from __future__ import annotations
 
+import contextlib
+import os
+import tempfile
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 
 from harness.plan.model import Tensor
 
 
-def random_inputs(tensor: Tensor, count: int, seed: int) -> list[np.ndarray]:
-    """Integer tensors: uniform over the whole integer range, so every code path of the requantization is
-    reached. float32 tensors: independent standard normal values N(0, 1), drawn in double from the same
-    seeded generator and rounded to float32."""
+def random_inputs(tensors: Sequence[Tensor], count: int, seed: int) -> list[list[np.ndarray]]:
+    """`count` inputs of a model whose input tensors are `tensors` (in the graph's order): each one array
+    per tensor. Integer tensors: uniform over the whole integer range, so every code path of the
+    requantization is reached. float32 tensors: independent standard normal values N(0, 1), drawn in double
+    from the same seeded generator and rounded to float32. One generator draws the first tensor's `count`
+    arrays, then the next tensor's: a model's first input gets the same values whatever is beside it."""
     rng = np.random.default_rng(seed)
-    if np.dtype(tensor.dtype) == np.float32:
-        return [rng.standard_normal(size=tensor.shape).astype(np.float32) for _ in range(count)]
-    info = np.iinfo(tensor.dtype)
-    return [rng.integers(info.min, info.max, size=tensor.shape, endpoint=True, dtype=tensor.dtype)
-            for _ in range(count)]
+    per_tensor = []
+    for tensor in tensors:
+        if np.dtype(tensor.dtype) == np.float32:
+            per_tensor.append([rng.standard_normal(size=tensor.shape).astype(np.float32) for _ in range(count)])
+            continue
+        info = np.iinfo(tensor.dtype)
+        per_tensor.append([rng.integers(info.min, info.max, size=tensor.shape, endpoint=True, dtype=tensor.dtype)
+                           for _ in range(count)])
+    return [list(arrays) for arrays in zip(*per_tensor)]
 
 
 # Float outputs agree with TFLM's when every element is within FLOAT_RTOL * max|TFLM's output| +
@@ -59,39 +69,76 @@ def outputs_agree(ours: bytes, theirs: bytes, tensor: Tensor) -> tuple[bool, flo
     return diff <= bound, diff
 
 
+def each_output_agrees(ours: Sequence[bytes], theirs: Sequence[bytes],
+                       tensors: Sequence[Tensor]) -> list[tuple[bool, float]]:
+    """outputs_agree for every output of a model, in the graph's order: the model's output is TFLM's when
+    each of them is. An output one side lacks disagrees (inf)."""
+    n = min(len(ours), len(theirs), len(tensors))
+    return [outputs_agree(ours[k], theirs[k], tensors[k]) if k < n else (False, float("inf"))
+            for k in range(max(len(ours), len(theirs), len(tensors)))]
+
+
+@contextlib.contextmanager
+def _c_stderr() -> Iterator[list[str]]:
+    """What the wheel's C++ prints on the C stderr inside the block (its diagnostics bypass Python's
+    sys.stderr), kept off the terminal: the list holds the text once the block is done."""
+    text: list[str] = []
+    with tempfile.TemporaryFile() as f:
+        saved = os.dup(2)
+        try:
+            os.dup2(f.fileno(), 2)
+            yield text
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        f.seek(0)
+        text.append(f.read().decode(errors="replace"))
+
+
 class TflmReference:
     def __init__(self, model_path: Path):
         from tflite_micro import runtime   # heavy import, only when a reference is needed
         # The wheel's default arena is 10x the file size: too small for a small model with large activations.
         size = Path(model_path).stat().st_size
         self._interp = runtime.Interpreter.from_file(str(model_path), arena_size=max(10 * size, 1 << 20))
+        # How many inputs and outputs TFLM itself sees (not our parser's count): the wheel has no count, so
+        # the index past the last is the one its details refuse (and it prints why, kept off the terminal).
+        self.n_inputs = self._count(self._interp.get_input_details)
+        self.n_outputs = self._count(self._interp.get_output_details)
 
-    def run(self, x: np.ndarray) -> bytes:
-        self._interp.set_input(x, 0)
+    @staticmethod
+    def _count(details) -> int:
+        n = 0
+        with _c_stderr():
+            while True:
+                try:
+                    details(n)
+                except IndexError:
+                    return n
+                n += 1
+
+    def run(self, xs: Sequence[np.ndarray]) -> list[bytes]:
+        """One inference on a model input (one array per input tensor, as random_inputs gives): every
+        output tensor's bytes, in the graph's order."""
+        if len(xs) != self.n_inputs:
+            raise ValueError(f"the model takes {self.n_inputs} input tensor(s); {len(xs)} given")
+        for i, x in enumerate(xs):
+            self._interp.set_input(x, i)
         self._interp.invoke()
-        return self._interp.get_output(0).tobytes()
+        return [self._interp.get_output(k).tobytes() for k in range(self.n_outputs)]
 
 
 def tflm_arena(model_path: Path) -> dict[str, int]:
     """TFLM's own arena figures (RecordingMicroAllocator): `total`, `head` (the planned, non-persistent
     tensors) and `tail` (persistent: tensor metadata, node structs, kernel buffers). The wheel prints
     them on the C stderr only, so the file descriptor is captured."""
-    import os
     import re
-    import tempfile
 
     from tflite_micro import runtime
     interp = runtime.Interpreter.from_file(str(model_path))
-    with tempfile.TemporaryFile() as f:
-        saved = os.dup(2)
-        try:
-            os.dup2(f.fileno(), 2)
-            interp.print_allocations()
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-        f.seek(0)
-        text = f.read().decode(errors="replace")
+    with _c_stderr() as said:
+        interp.print_allocations()
+    text = said[0]
     figures = dict(re.findall(r"Arena allocation (total|head|tail) (\d+) bytes", text))
     if len(figures) != 3:
         raise RuntimeError(f"cannot read TFLM's arena figures from: {text[:300]!r}")

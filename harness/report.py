@@ -58,6 +58,10 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
         lines.append("No latency plot: no cell has a predicted latency (none ran on a board with a calibration table).")
     notes = [f"- {v.model} on {v.board}: {r.splitlines()[0]}" for v in verdicts for r in v.reasons]
     notes += [f"- {v.model} on {v.board}: {n}" for v in verdicts if (n := tflm_note(v))]
+    notes += [f"- {v.model} on {v.board}: {len(v.outputs)} output tensors, each compared with TFLM's: "
+              + ", ".join(f"{name} (differs at {n} of {v.inputs + len(v.real_inputs)} inputs)"
+                          for name, n in zip(v.outputs, v.output_mismatches))
+              for v in verdicts if len(v.outputs) > 1 and v.output_mismatches is not None]
     for v in verdicts:           # each disagreement with the paper's "runs on", explained by figures
         z = zoo.get(v.model)
         if z and z.paper and v.fits and v.board not in z.paper["runs_on"]:
@@ -188,7 +192,10 @@ def junit_xml(verdicts: list[Verdict], interrupted: str | None = None) -> str:
         figures = {"flash_bytes": v.fit.flash.used if v.fit else None, "sram_bytes": v.fit.sram.used if v.fit else None,
                    "cycles": v.cycles, "arena_bytes": v.arena_bytes, "mismatches": v.mismatches,
                    "runtime_code_bytes": v.runtime_code_bytes, "tflm_arena_bytes": v.tflm_arena_bytes,
-                   "tflm_arena_fits_sram": v.tflm_arena_fits_sram}
+                   "tflm_arena_fits_sram": v.tflm_arena_fits_sram,
+                   # per output tensor, for a model with several (its mismatches: any of them)
+                   **({"output_mismatches": ",".join(map(str, v.output_mismatches))}
+                      if len(v.outputs) > 1 and v.output_mismatches is not None else {})}
         if v.prediction:
             figures.update(v.prediction.as_dict())
         for k, val in figures.items():

@@ -13,7 +13,7 @@ from harness.errors import HarnessError
 from harness.host_runtime import HostModel
 from harness.plan.lower import lower
 from harness.plan.model import load_model
-from harness.reference import TflmReference, outputs_agree, random_inputs
+from harness.reference import TflmReference, each_output_agrees, random_inputs
 from harness.tfgen import convert
 
 
@@ -32,28 +32,33 @@ class CaseResult:
 
 def compare_on_host(path: Path | str, inputs: int = 5, seed: int = 0, key: str = "",
                     kernels: str = "optimized", extra: Sequence = ()) -> CaseResult:
-    """`kernels`: the kernel set the planner picks from (harness/plan/optimize.py); `extra`: inputs run
-    after the seeded random ones (e.g. every int8 value of an element-wise op's input)."""
+    """`kernels`: the kernel set the planner picks from (harness/plan/optimize.py); `extra`: model inputs
+    (one array per input tensor) run after the seeded random ones (e.g. every int8 value of an
+    element-wise op's input)."""
     path = Path(path)
     low = lower(load_model(path), kernels)
     return _compare(low, path, HostModel(low).run, inputs, seed, key, extra)
 
 
 def _compare(low, path: Path, run: Callable, inputs: int, seed: int, key: str, extra: Sequence) -> CaseResult:
-    """`run(x)`: our output bytes for input x, against TFLM's."""
+    """`run(x)`: our output bytes for model input x (every output's), against TFLM's."""
     ref = TflmReference(path)
-    t_out = low.graph.tensor(low.output)
+    t_outs = low.output_tensors
     bad, first, worst, exact = 0, "", 0.0, True
-    xs = [*random_inputs(low.graph.tensor(low.input), inputs, seed), *extra]
+    xs = [*random_inputs(low.input_tensors, inputs, seed), *extra]
     for x in xs:
         ours, theirs = run(x), ref.run(x)
-        agree, diff = outputs_agree(ours, theirs, t_out)
-        worst, exact = max(worst, diff), exact and ours == theirs
-        if not agree:
+        agreement = each_output_agrees(ours, theirs, t_outs)
+        worst, exact = max([worst, *(d for _, d in agreement)]), exact and ours == theirs
+        if not all(a for a, _ in agreement):
             bad += 1
             if not first:
-                i = next((k for k in range(min(len(ours), len(theirs))) if ours[k] != theirs[k]), 0)
-                first = f"first differing byte {i}: ours {ours[i]} TFLM {theirs[i]}; max |difference| {diff!r}"
+                k = next(k for k, (a, _) in enumerate(agreement) if not a)
+                o, t = (ours[k], theirs[k]) if k < min(len(ours), len(theirs)) else (b"", b"")
+                i = next((j for j in range(min(len(o), len(t))) if o[j] != t[j]), 0)
+                first = (f"output {k}: " if len(t_outs) > 1 else "") + (
+                    f"first differing byte {i}: ours {o[i]} TFLM {t[i]}; max |difference| {agreement[k][1]!r}"
+                    if i < min(len(o), len(t)) else f"{len(o)} bytes, TFLM {len(t)}")
     return CaseResult(key or path.name, path, low.graph.op_names, len(xs), bad, first, worst, exact,
                       [c.kernel for c in low.calls])
 
@@ -97,7 +102,7 @@ def compare_on_board(path: Path | str, board: str, inputs: int = 3, seed: int = 
     client = DutClient(EmulatedBoard(b, fw.elf))
     client.wait_ready()
 
-    def run(x) -> bytes:
-        client.load(x.tobytes())
-        return client.infer(1, 0).raw
+    def run(x) -> list[bytes]:
+        client.load_inputs(x)
+        return client.infer(1, 0).outputs
     return _compare(low, path, run, inputs, seed, key, extra)

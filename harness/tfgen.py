@@ -25,9 +25,10 @@ def _tf():
 def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = False,
             calibration: Callable | None = None, folder: str = "generated", float_io: bool = False,
             float32: bool = False) -> Path:
-    """`build(tf)` returns a Keras model with one input; `key` names the case (same key, same file).
-    Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given (it may
-    return a whole batch where the model's input has a fixed batch size).
+    """`build(tf)` returns a Keras model (one input or several); `key` names the case (same key, same
+    file). Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given,
+    one array per input in the model's input order (it may return a whole batch where the input has a
+    fixed batch size).
     `float_io` keeps the model's input and output float32 (the converter adds QUANTIZE / DEQUANTIZE);
     `float32` converts without quantizing at all (a float32 model: no calibration)."""
     digest = hashlib.sha256(f"{key}|{seed}|{int16x8}{'|float_io' if float_io else ''}"
@@ -39,19 +40,22 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
     import numpy as np
     tf.keras.utils.set_random_seed(seed)
     model = build(tf)
-    shape = tuple(model.inputs[0].shape[1:])
+    shapes = [tuple(i.shape[1:]) for i in model.inputs]
     rng = np.random.default_rng(seed)
-
-    full = tuple(model.inputs[0].shape)
 
     def representative():
         for _ in range(32):
-            x = np.asarray(calibration(rng, shape) if calibration else rng.normal(0.0, 1.0, size=(1, *shape)),
-                           np.float32)
-            # one sample at a time, or a whole fixed batch where the calibration gives one: an op with state
-            # (an LSTM's) is sized for the model's batch and cannot be calibrated on a batch of 1
-            whole = None not in full and x.size == int(np.prod(full)) and full[0] != 1
-            yield [x.reshape(full if whole else (1, *shape))]
+            xs = []
+            for inp, shape in zip(model.inputs, shapes):
+                x = np.asarray(calibration(rng, shape) if calibration else rng.normal(0.0, 1.0, size=(1, *shape)),
+                               np.float32)
+                # one sample at a time, or a whole fixed batch where the calibration gives one: an op with
+                # state (an LSTM's) is sized for the model's batch and cannot be calibrated on a batch of 1
+                full = tuple(inp.shape)
+                whole = None not in full and x.size == int(np.prod(full)) and full[0] != 1
+                xs.append(x.reshape(full if whole else (1, *shape)))
+            # several inputs by name: the converted graph's input order need not be the Keras model's
+            yield xs if len(xs) == 1 else {i.name: x for i, x in zip(model.inputs, xs)}
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if float32:

@@ -27,8 +27,8 @@ def _infer(board, low, mid, in_ram: bool, x: np.ndarray):
     engine = EmulatedBoard(board, fw.elf)
     client = DutClient(engine)
     client.wait_ready()
-    client.load(x.tobytes())
-    raw = client.infer(1, 0).raw
+    client.load_inputs(x)
+    raw = client.infer(1, 0).outputs
     cycles = client.stats()["cycles"]
     return raw, cycles, engine.events_between_reads(cycles)
 
@@ -39,11 +39,11 @@ def test_weights_in_flash_cost_their_line_reads(name):
     mid, path = registry.resolve(MODEL)
     graph = load_model(path)
     low = lower(graph)
-    x = random_inputs(graph.tensor(low.input), 1, 0)[0]
+    x = random_inputs(low.input_tensors, 1, 0)[0]
     expected = TflmReference(path).run(x)
     raw_f, cycles_f, ev_f = _infer(board, low, mid, False, x)
     raw_r, cycles_r, ev_r = _infer(board, low, mid, True, x)
-    assert raw_f == raw_r == np.asarray(expected).tobytes()
+    assert raw_f == raw_r == expected
     weights = sum(c.fields["weights"].data.nbytes for c in low.calls if "weights" in c.fields)
     line = 16 if name == "nucleo_f446re" else 32
     latency = 5 if name == "nucleo_f446re" else 7

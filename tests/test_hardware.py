@@ -49,8 +49,7 @@ def test_on_silicon(hw_cell, lab_board, harness_session, record_property):
     try:
         client = DutClient(dut)
         client.wait_ready()
-        x = next(iter(random_inputs(graph.tensor(low.input), 1, 0)))
-        client.load(x.tobytes())
+        client.load_inputs(random_inputs(low.input_tensors, 1, 0)[0])
         start = time.monotonic()
         run = client.infer(TIMED_INFERENCES, 1)
         wall_s = time.monotonic() - start

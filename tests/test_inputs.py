@@ -56,6 +56,7 @@ def test_mfcc_shape_and_tone():
 def test_real_inputs_fit_the_input_tensor(rel, task, count):
     g = load_model(shared_model(rel))
     t = g.tensor(g.inputs[0])
-    got = real_inputs(task, t)
+    got = real_inputs(task, [t])
     assert len(got) == count
-    assert all(x.shape == t.shape and x.dtype == t.dtype for _, x in got)
+    assert all(x.shape == t.shape and x.dtype == t.dtype for _, [x] in got)
+    assert real_inputs(task, [t, t]) == []          # the tasks' data feed a model of one input

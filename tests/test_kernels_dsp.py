@@ -451,7 +451,7 @@ def test_depthwise_generic_requantization_bit_exact_on_the_host(name, mode):
     assert [(c.kernel, c.fields["bounded"]) for c in low.calls] == [("tm_depthwise_conv2d_s8_dsp", 2)]
     low.calls[0].fields.update(bounded=mode, rq=None)
     host, ref = HostModel(low), TflmReference(path)
-    xs = random_inputs(low.graph.tensor(low.input), 4, seed=3)
+    xs = random_inputs(low.input_tensors, 4, seed=3)
     assert [host.run(x) == ref.run(x) for x in xs] == [True] * 4
 
 
@@ -513,7 +513,7 @@ def test_records_with_a_narrow_clamp_bit_exact_on_the_emulated_board(board, name
     assert [(c.fields["bounded"], c.fields["act_min"], c.fields["act_max"]) for c in low.calls] == [(2, -128, 127)]
     low.calls[0].fields.update(act_min=-100, act_max=90)
     ref = TflmReference(path)
-    narrowed = lambda x: np.clip(np.frombuffer(ref.run(x), np.int8), -100, 90).astype(np.int8).tobytes()  # noqa: E731
+    narrowed = lambda x: [np.clip(np.frombuffer(ref.run(x)[0], np.int8), -100, 90).astype(np.int8).tobytes()]  # noqa: E731
     _, bad, _, _ = run_lowered(low, load_board(board), f"dsp-narrow-clamp-{name}", inputs=4, reference=narrowed)
     assert bad == 0
 

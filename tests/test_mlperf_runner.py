@@ -54,7 +54,7 @@ def dataset(bench: str, count: int) -> list[bytes]:
 
 def reference_results(bench: str, wire: bytes, graph, low, tflm: TflmReference) -> tuple[list[float], bytes]:
     """TFLM's answer on what the reference DUT makes of `wire`: (result values in float32, output bytes)."""
-    inp, out = graph.tensor(low.input), graph.tensor(low.output)
+    inp, out = graph.tensor(low.inputs[0]), graph.tensor(low.outputs[0])
     if bench == "kws01":
         x = np.frombuffer(wire, np.int8)
     elif np.dtype(inp.dtype) == np.float32:                        # ic01's float model: pixel values
@@ -64,7 +64,7 @@ def reference_results(bench: str, wire: bytes, graph, low, tflm: TflmReference) 
     else:                                                          # ad01: TFLM QUANTIZE of each float
         features = np.frombuffer(wire, "<f4")
         x = affine_quantize(features, inp.scales[0], inp.zero_point, np.int8)
-    raw = tflm.run(x.reshape(inp.shape))
+    [raw] = tflm.run([x.reshape(inp.shape)])
     if np.dtype(out.dtype) == np.float32:
         values = np.frombuffer(raw, np.float32)
     else:
@@ -116,7 +116,7 @@ def test_the_runner_finds_the_test_script(served):
 
 def check_mode(served, mode: str, loops: int, n: int, w: int):
     bench, runner, graph, low, tflm = served
-    float_output = np.dtype(graph.tensor(low.output).dtype) == np.float32
+    float_output = np.dtype(graph.tensor(low.outputs[0]).dtype) == np.float32
     files = dataset(bench, loops if bench != "ad01" else 1)
     sent = [win for data in files for win in windows(bench, data, mode)][:loops]
     if bench == "ad01" and mode == "p":
@@ -154,7 +154,7 @@ def test_infer_without_a_complete_load_is_an_error(harness_session, small_model)
     """A refused `db load`, or one whose bytes never all arrived, leaves nothing to infer on: `infer`
     answers an e- line and m-ready, never results computed on stale or partial input."""
     fw, graph, low = harness_session.firmware(ZooCell(small_model[0], "nucleo_f446re", path=str(small_model[1])))
-    size = graph.tensor(low.input).nbytes
+    size = graph.tensor(low.inputs[0]).nbytes
     board = load_board("nucleo_f446re")
     with EmulatedPty(board) as bridge:
         runner = RunnerReplay(bridge.port, board.console.baud)
@@ -185,11 +185,16 @@ def tensor(shape, dtype, scale=None, zero_point=0) -> Tensor:
 def test_a_benchmark_model_its_format_cannot_feed_is_refused_by_name():
     """The image is refused on the host, with the reason, rather than converting wrongly on the board."""
     with pytest.raises(ModelError, match=r"vww_96_int8: vww01 sends uint8 values; the model's input is int16"):
-        dut_io("vww_96_int8", tensor((1, 96, 96, 3), np.int16, 0.01), tensor((1, 2), np.int8, 0.1))
+        dut_io("vww_96_int8", [tensor((1, 96, 96, 3), np.int16, 0.01)], [tensor((1, 2), np.int8, 0.1)])
     with pytest.raises(ModelError, match=r"ad01_int8: ad01's reconstruction error needs .* output of the input's 640"):
-        dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 8), np.int8, 0.3))
+        dut_io("ad01_int8", [tensor((1, 640), np.int8, 0.4, 89)], [tensor((1, 8), np.int8, 0.3)])
     # no benchmark: the input tensor's own bytes, the model's own id
-    assert dut_io("hello_world_int8", tensor((1, 1), np.int8, 0.02), tensor((1, 1), np.int8, 0.01)) == \
+    assert dut_io("hello_world_int8", [tensor((1, 1), np.int8, 0.02)], [tensor((1, 1), np.int8, 0.01)]) == \
         DutIO("hello_world_int8", np.dtype(np.int8), 1, False)
-    assert dut_io("ad01_int8", tensor((1, 640), np.int8, 0.4, 89), tensor((1, 640), np.int8, 0.3)) == \
+    assert dut_io("ad01_int8", [tensor((1, 640), np.int8, 0.4, 89)], [tensor((1, 640), np.int8, 0.3)]) == \
         DutIO("ad01", np.dtype(np.float32), 2560, True)
+    # several inputs: a benchmark downloads one; any other model takes their bytes one after the other
+    with pytest.raises(ModelError, match=r"kws_ref_model: kws01 downloads one input; the model has 2"):
+        dut_io("kws_ref_model", [tensor((1, 490), np.int8, 0.1)] * 2, [tensor((1, 12), np.int8, 0.1)])
+    assert dut_io("some_model", [tensor((1, 6), np.int8, 0.1), tensor((1, 2, 5), np.int16, 0.2)],
+                  [tensor((1, 3), np.int8, 0.1)]) == DutIO("some_model", np.dtype(np.int8), 26, False)

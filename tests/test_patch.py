@@ -36,7 +36,7 @@ def test_chosen_patch_plan_is_tflms_and_smaller(name, budget):
     assert chosen.split is not None and chosen.overhead <= budget
     assert chosen.arena < cands[0].arena
     host, ref = HostModel(patch.plan(g, chosen.split), "patched"), TflmReference(path)
-    for x in random_inputs(g.tensor(g.inputs[0]), 20, seed=0):
+    for x in random_inputs([g.tensor(g.inputs[0])], 20, seed=0):
         assert host.run(x) == ref.run(x), f"{chosen} differs from TFLM"
 
 

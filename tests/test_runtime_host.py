@@ -12,7 +12,7 @@ from harness.reference import TflmReference, random_inputs, tflm_arena
 def _bit_exact(path, n=20):
     low = lower(load_model(path))
     host, ref = HostModel(low), TflmReference(path)
-    xs = random_inputs(low.graph.tensor(low.input), n, seed=1)
+    xs = random_inputs(low.input_tensors, n, seed=1)
     return sum(host.run(x) == ref.run(x) for x in xs), low
 
 
@@ -30,7 +30,7 @@ def test_generated_model_bit_exact(generated_model):
 def test_a_broken_plan_is_caught(generated_model):
     """verify_plan (run on every lowering) re-derives lifetimes itself: two live tensors at one offset fail."""
     low = lower(load_model(generated_model))
-    t_in, first_out = low.input, low.calls[0].op.outputs[0]
+    t_in, first_out = low.inputs[0], low.calls[0].op.outputs[0]
     low.plan.offsets[first_out] = low.plan.offsets[t_in]
     with pytest.raises(HarnessError, match="overlaps"):
         verify_plan(low)

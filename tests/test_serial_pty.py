@@ -64,9 +64,9 @@ def test_protocol_through_a_pty_on_every_board(firmware, model, board_name):
         assert client.name() == f"tinyml-harness {board.title}"
         assert client.profile() == model[0]
         reference = TflmReference(graph.path)
-        for x in random_inputs(graph.tensor(low.input), 2, 0):
-            client.load(x.tobytes())
-            assert client.infer(1, 0).raw == reference.run(x)
+        for x in random_inputs(low.input_tensors, 2, 0):
+            client.load_inputs(x)
+            assert client.infer(1, 0).outputs == reference.run(x)
         stats = client.stats()
     assert stats["cycles"] > 0 and stats["stack"] > 0
     assert all(line.endswith(b"\r\n") for line in bridge.sent)      # the UART's line endings on the wire
@@ -76,7 +76,7 @@ def test_same_cycles_as_the_emulated_backend(firmware, model):
     """The serial path adds nothing the firmware could see: same output and same DWT cycles."""
     fw, graph, low = firmware("nucleo_f746zg")
     board = load_board("nucleo_f746zg")
-    x = next(iter(random_inputs(graph.tensor(low.input), 1, 3)))
+    x = next(iter(random_inputs(low.input_tensors, 1, 3)))
     results = []
     direct = open_board("emulated", board, fw.elf)
     with EmulatedPty(board) as bridge, SerialBoard(bridge.port, timeout=5) as sb:
@@ -84,29 +84,29 @@ def test_same_cycles_as_the_emulated_backend(firmware, model):
         for transport in (direct, sb):
             client = DutClient(transport)
             client.wait_ready()
-            client.load(x.tobytes())
-            results.append((client.infer(1, 0).raw, client.stats()["cycles"]))
+            client.load_inputs(x)
+            results.append((client.infer(1, 0).outputs, client.stats()["cycles"]))
     assert results[0] == results[1]
 
 
 def test_a_garbled_answer_is_asked_again(console):
     bridge, sb, client, graph, low = console
-    x = next(iter(random_inputs(graph.tensor(low.input), 1, 1)))
+    x = next(iter(random_inputs(low.input_tensors, 1, 1)))
     want = TflmReference(graph.path).run(x)
-    client.load(x.tobytes())
+    client.load_inputs(x)
     bridge.garble_next(containing="m-results-raw")
-    assert client.infer(1, 0).raw == want
+    assert client.infer(1, 0).outputs == want
     assert len(client.garbled) == 1 and b"\xfe\x00\xff" in client.garbled[0]
     assert sb.garbled == client.garbled
 
 
 def test_a_garbled_download_is_repeated_whole(console):
     bridge, sb, client, graph, low = console
-    x = next(iter(random_inputs(graph.tensor(low.input), 1, 2)))
+    x = next(iter(random_inputs(low.input_tensors, 1, 2)))
     bridge.garble_next(containing="m-load-done")       # `db <hex>` appends: a chunk alone cannot be resent
-    client.load(x.tobytes())
+    client.load_inputs(x)
     assert len(client.garbled) == 1
-    assert client.infer(1, 0).raw == TflmReference(graph.path).run(x)
+    assert client.infer(1, 0).outputs == TflmReference(graph.path).run(x)
 
 
 def test_garbled_twice_is_a_clear_error(console):

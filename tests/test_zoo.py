@@ -38,7 +38,7 @@ def test_real_inputs_compared_as_harness_check_does(zoo_verdict, harness_session
         pytest.skip("not run: does not fit")
     entry = registry.load_zoo().get(v.model)
     g = load_model(harness_session.model_path(zoo_cell))
-    expected = [name for name, _ in real_inputs(entry.task if entry else None, g.tensor(g.inputs[0]))]
+    expected = [name for name, _ in real_inputs(entry.task if entry else None, [g.tensor(t) for t in g.inputs])]
     assert v.real_inputs == expected
     assert v.real_mismatches in (None, 0), f"{v.real_mismatches} real inputs differ from TFLM"
 

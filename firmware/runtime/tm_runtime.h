@@ -40,7 +40,11 @@ typedef struct {
     uint32_t arena_bytes;
     uint32_t n_ops;
     const tm_op_t *ops;
-    tm_io_t input, output;
+    tm_io_t input, output;       /* the first input and output tensor, in the graph's order; */
+    uint32_t n_more_inputs;      /* a model with several has the others here, in that order (an image */
+    uint32_t n_more_outputs;     /* of one input and one output leaves them 0 and NULL) */
+    const tm_io_t *more_inputs;
+    const tm_io_t *more_outputs;
 } tm_model_t;
 
 extern const tm_model_t tm_model;
@@ -48,7 +52,16 @@ extern uint8_t tm_arena[];
 
 tm_status_t tm_invoke(const tm_model_t *m, uint8_t *arena);
 
-static inline uint8_t *tm_input(const tm_model_t *m, uint8_t *arena) { return arena + m->input.offset; }
-static inline uint8_t *tm_output(const tm_model_t *m, uint8_t *arena) { return arena + m->output.offset; }
+/* The model's i-th input / output tensor in the graph's order, i < tm_n_inputs / tm_n_outputs. */
+static inline uint32_t tm_n_inputs(const tm_model_t *m) { return 1 + m->n_more_inputs; }
+static inline uint32_t tm_n_outputs(const tm_model_t *m) { return 1 + m->n_more_outputs; }
+static inline const tm_io_t *tm_input(const tm_model_t *m, uint32_t i)
+{
+    return i == 0 ? &m->input : &m->more_inputs[i - 1];
+}
+static inline const tm_io_t *tm_output(const tm_model_t *m, uint32_t i)
+{
+    return i == 0 ? &m->output : &m->more_outputs[i - 1];
+}
 
 #endif

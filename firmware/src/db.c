@@ -4,8 +4,10 @@
  * `db load` forgets the previous download, and a chunk with no download in progress is an error.
  *
  * Two formats: `db load N` takes the benchmark's format (tm_model.wire: what the MLPerf Tiny runner
- * sends, e.g. uint8 pixels or float32 features); `db load N tensor` takes the input tensor's own bytes,
- * which is how the harness feeds the same seeded inputs as TFLM (harness/protocol.py). */
+ * sends, e.g. uint8 pixels or float32 features); `db load N tensor` takes the input tensors' own bytes,
+ * which is how the harness feeds the same seeded inputs as TFLM (harness/protocol.py). A model with
+ * several inputs takes them one after the other in the graph's order, in either format (no benchmark
+ * has several, so its format is their own bytes too). */
 #include "db.h"
 #include <stddef.h>
 #include <string.h>
@@ -16,17 +18,24 @@
 
 #define DB_PRINT_PER_LINE 8
 
-static void convert(uint8_t *dst);
+static void convert(uint8_t *arena);
 
 #define buffer (tm_model.db)
 static uint32_t expected;   /* bytes announced by `db load`, 0 after a refused one */
 static uint32_t loaded;
 static bool tensor_format;  /* the download is the input tensor's bytes, not the benchmark's format */
 
-/* A complete download of one input in its format: bytes past it could never reach the input tensor. */
+/* A complete download of one input in its format: bytes past it could never reach an input tensor. */
 static uint32_t db_limit(void)
 {
-    return tensor_format ? tm_model.input.bytes : tm_model.wire_bytes;
+    if (!tensor_format) {
+        return tm_model.wire_bytes;
+    }
+    uint32_t bytes = 0;
+    for (uint32_t i = 0; i < tm_n_inputs(&tm_model); i++) {
+        bytes += tm_input(&tm_model, i)->bytes;
+    }
+    return bytes;
 }
 
 static void db_load(const char *count, const char *format)
@@ -98,7 +107,7 @@ static void db_hex(const char *hex)
         buffer[loaded++] = (uint8_t)(hi << 4 | lo);
         if (loaded == expected) {
             if (tm_model.db_is_input && expected == db_limit()) {
-                convert(buffer);         /* once, in place: the input is never overwritten after this */
+                convert(tm_arena);       /* once, in place: the input is never overwritten after this */
             }
             reply_line("m-load-done");   /* digits after the last byte are ignored */
         }
@@ -145,20 +154,22 @@ bool db_complete(void)
     return false;
 }
 
-void db_to_input(uint8_t *dst)
+void db_to_inputs(uint8_t *arena)
 {
     if (!tm_model.db_is_input) {   /* in place, the download was converted when it completed */
-        convert(dst);
+        convert(arena);
     }
 }
 
-/* The reference DUTs' conversions (harness/mlperf.py chose a pair this knows): uint8 pixels minus 128 for
- * an int8 input, or their value for a float32 one; float32 features quantized with the input's scale and
- * zero point, clamped to the type. Anything else is the tensor's own bytes. dst may be the buffer itself
- * when the two sizes are equal (each byte is read before it is written). */
-static void convert(uint8_t *dst)
+/* The reference DUTs' conversions (harness/mlperf.py chose a pair this knows, for a one-input model):
+ * uint8 pixels minus 128 for an int8 input, or their value for a float32 one; float32 features quantized
+ * with the input's scale and zero point, clamped to the type. Anything else is the input tensors' own
+ * bytes. The input may be the buffer itself when the two sizes are equal (each byte is read before it is
+ * written). */
+static void convert(uint8_t *arena)
 {
-    const tm_io_t *in = &tm_model.input;
+    const tm_io_t *in = tm_input(&tm_model, 0);
+    uint8_t *dst = arena + in->offset;
     uint8_t wire = tensor_format ? in->dtype : tm_model.wire;
     if (wire == TM_UINT8 && in->dtype == TM_INT8) {
         for (uint32_t i = 0; i < in->bytes; i++) {
@@ -180,8 +191,15 @@ static void convert(uint8_t *dst)
                 memcpy(dst + 2 * i, &h, sizeof h);
             }
         }
-    } else if (dst != buffer) {
-        memcpy(dst, buffer, in->bytes);
+    } else {
+        uint32_t at = 0;
+        for (uint32_t i = 0; i < tm_n_inputs(&tm_model); i++) {
+            const tm_io_t *each = tm_input(&tm_model, i);
+            if (arena + each->offset != buffer + at) {
+                memcpy(arena + each->offset, buffer + at, each->bytes);
+            }
+            at += each->bytes;
+        }
     }
 }
 

@@ -7,9 +7,10 @@
 void cmd_db(char **args);
 /* Whether one whole input has been downloaded since the last `db load`; if not, says so (an e- line). */
 bool db_complete(void);
-/* The downloaded input, converted to the input tensor's type, into dst (the input tensor); nothing when
- * the download landed in the input tensor itself (tm_model.db_is_input). */
-void db_to_input(uint8_t *dst);
+/* The downloaded input, converted to the input tensor's type, into its place in the arena (each input
+ * tensor's, for a model with several); nothing when the download landed in the input tensor itself
+ * (tm_model.db_is_input). */
+void db_to_inputs(uint8_t *arena);
 /* Whether the download is float32 values (the benchmark's format is), and the i-th of them. */
 bool db_has_floats(void);
 float db_float(uint32_t i);

@@ -1,5 +1,5 @@
 /* The inference sequence of MLPerf Tiny's ee_infer(): the two laps bracket the N timed inferences.
- * The arena plan lets later tensors reuse the input's bytes, so the input is copied (and converted: see
+ * The arena plan lets later tensors reuse the inputs' bytes, so the inputs are copied (and converted: see
  * db.c) in from the db buffer before every inference (inside the laps, outside the per-inference cycle
  * count). Without one complete download there is nothing to infer on: an error, never results. Both lap
  * lines are sent after the loop, so the time the UART takes to send the first is not counted; the host
@@ -22,7 +22,7 @@ static uint64_t last_cycles;
  * counter is read often enough for cycles_now() to see every wrap. */
 static tm_status_t invoke_timed(void)
 {
-    db_to_input(tm_input(&tm_model, tm_arena));
+    db_to_inputs(tm_arena);
     uint64_t start = cycles_now();
     tm_status_t status = tm_invoke(&tm_model, tm_arena);
     last_cycles = cycles_now() - start;

@@ -1,4 +1,4 @@
-/* Output tensor -> result lines. Dequantization is value = (q - zero_point) * scale in single
+/* Output tensors -> result lines. Dequantization is value = (q - zero_point) * scale in single
  * precision, the same float arithmetic TFLite uses, so the host can reproduce the digits. */
 #include "results.h"
 #include <stdbool.h>
@@ -62,19 +62,21 @@ static float reconstruction_error(const tm_io_t *out, const uint8_t *data, uint3
 
 void results_after_infer(void)
 {
-    const tm_io_t *out = &tm_model.output;
+    const tm_io_t *out = tm_output(&tm_model, 0);
     uint32_t size = dtype_bytes(out->dtype);
     mse_valid = tm_model.result == TM_RESULT_MSE && db_has_floats() && size != 0;
     if (mse_valid) {
-        mse = reconstruction_error(out, tm_output(&tm_model, tm_arena), size);
+        mse = reconstruction_error(out, tm_arena + out->offset, size);
     }
     results_print();
 }
 
+/* The values line is of the first output only: MLPerf Tiny's runner scores one tensor (every benchmark
+ * model has one output). The raw line carries every output, so the host compares each byte for byte. */
 void results_print(void)
 {
-    const tm_io_t *out = &tm_model.output;
-    const uint8_t *data = tm_output(&tm_model, tm_arena);
+    const tm_io_t *out = tm_output(&tm_model, 0);
+    const uint8_t *data = tm_arena + out->offset;
     uint32_t size = dtype_bytes(out->dtype);
     if (size == 0) {
         reply("e-[Unsupported output dtype ");
@@ -95,8 +97,14 @@ void results_print(void)
     }
     reply_line("]");
     reply("m-results-raw-[");
-    for (uint32_t i = 0; i < out->bytes; i++) {
-        reply_hex8(data[i]);
+    for (uint32_t k = 0; k < tm_n_outputs(&tm_model); k++) {
+        const tm_io_t *each = tm_output(&tm_model, k);
+        if (k != 0) {
+            reply(",");
+        }
+        for (uint32_t i = 0; i < each->bytes; i++) {
+            reply_hex8(tm_arena[each->offset + i]);
+        }
     }
     reply_line("]");
 }

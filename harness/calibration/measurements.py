@@ -71,7 +71,7 @@ def emulated_counts(board_name: str, elf: Path, model_path: Path, seed: int = 0)
     try:
         client = DutClient(dut)
         client.wait_ready()
-        client.load(next(iter(random_inputs(graph.tensor(low.input), 1, seed))).tobytes())
+        client.load_inputs(random_inputs(low.input_tensors, 1, seed)[0])
         client.infer(1, 0)
         cycles = client.stats()["cycles"]
         counts = dut.counts_between_reads(cycles)

@@ -82,17 +82,26 @@ def emit_model_c(low: Lowered, model_id: str, constants_in_ram: bool = False) ->
         table.append(f"{{ {call.kernel}, &op{i} }}")
     out.append("static const tm_op_t ops[] = {\n    " + ",\n    ".join(table) + "\n};\n")
     out.append(f"uint8_t tm_arena[{max(low.plan.arena_bytes, 16)}] __attribute__((aligned(16)));\n")
-    inp = low.graph.tensor(low.input)
-    dut = dut_io(model_id, inp, low.graph.tensor(low.output))
+    ins = low.input_tensors
+    dut = dut_io(model_id, ins, low.output_tensors)
     # A plan that keeps its input whole (patch-based plans: harness/plan/patch.py) downloads straight into
     # the input tensor when the download has the tensor's size (converted in place once it is complete);
-    # otherwise a buffer holds a benchmark download or the input tensor's own bytes (`db load N tensor`).
-    in_place = low.keep_input and dut.wire_bytes == inp.nbytes and not dut.mse
+    # otherwise a buffer holds a benchmark download or the input tensors' own bytes (`db load N tensor`).
+    in_place = low.keep_input and len(ins) == 1 and dut.wire_bytes == ins[0].nbytes and not dut.mse
     if in_place:
-        db = f"tm_arena + {low.plan.offsets[low.input]}u"
+        db = f"tm_arena + {low.plan.offsets[low.inputs[0]]}u"
     else:
         db = "tm_db_buffer"
-        out.append(f"uint8_t tm_db_buffer[{max(dut.wire_bytes, inp.nbytes)}] __attribute__((aligned(4)));\n")
+        out.append(f"uint8_t tm_db_buffer[{max(dut.wire_bytes, sum(t.nbytes for t in ins))}] "
+                   "__attribute__((aligned(4)));\n")
+    # The first input and output are `input` and `output`; the others, in the graph's order, are arrays of
+    # their own, named only when there are any: a one-input one-output image is the same text as before.
+    more = []
+    for kind, tensors in (("inputs", low.inputs), ("outputs", low.outputs)):
+        if len(tensors) > 1:
+            out.append(f"static const tm_io_t more_{kind}[] = {{\n    "
+                       + ",\n    ".join(_io(low, t) for t in tensors[1:]) + "\n};\n")
+            more.append(f"    .n_more_{kind} = {len(tensors) - 1}u,\n    .more_{kind} = more_{kind},\n")
     out.append("const tm_model_t tm_model = {\n"
                f'    .name = "{dut.name}",\n'
                f"    .wire = {_DTYPE[dut.wire]},\n"
@@ -103,7 +112,8 @@ def emit_model_c(low: Lowered, model_id: str, constants_in_ram: bool = False) ->
                f"    .arena_bytes = {low.plan.arena_bytes}u,\n"
                f"    .n_ops = {len(low.calls)}u,\n"
                "    .ops = ops,\n"
-               f"    .input = {_io(low, low.input)},\n"
-               f"    .output = {_io(low, low.output)},\n"
+               f"    .input = {_io(low, low.inputs[0])},\n"
+               f"    .output = {_io(low, low.outputs[0])},\n"
+               + "".join(more) +
                "};\n")
     return "\n".join(out)

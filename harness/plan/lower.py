@@ -9,7 +9,7 @@ from harness.errors import HarnessError
 from harness.plan.fold import fold, is_folded
 from harness.plan.kernel import KernelCall
 from harness.plan.memory import Alias, GreedyPlanner, Plan
-from harness.plan.model import Graph, ModelError
+from harness.plan.model import Graph, ModelError, Tensor
 from harness.plan.optimize import choose
 from harness.plan.ops import LOWERINGS
 
@@ -21,14 +21,22 @@ class Lowered:
     graph: Graph
     calls: list[KernelCall]        # ops that need no kernel (aliases, folded constants) have no call
     plan: Plan
-    input: int
-    output: int
-    keep_input: bool = False       # the input lives through the whole inference (the download lands in it)
+    inputs: list[int]              # the model's input and output tensors, in the graph's order: every
+    outputs: list[int]             # caller loads all the inputs and reads (compares) all the outputs
+    keep_input: bool = False       # the inputs live through the whole inference (the download lands in one)
     aliases: list[Alias] = field(default_factory=list)   # what the plan shares (arena_without_input re-plans)
 
     @property
     def macs(self) -> int:
         return sum(c.macs for c in self.calls)
+
+    @property
+    def input_tensors(self) -> list[Tensor]:
+        return [self.graph.tensor(t) for t in self.inputs]
+
+    @property
+    def output_tensors(self) -> list[Tensor]:
+        return [self.graph.tensor(t) for t in self.outputs]
 
 
 def unsupported_ops(graph: Graph) -> list[str]:
@@ -38,7 +46,7 @@ def unsupported_ops(graph: Graph) -> list[str]:
 
 def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) -> Lowered:
     """`kernels`: "optimized" (the DSP kernels where the shape allows, harness/plan/optimize.py) or
-    "reference" (the reference kernel for every op). `keep_input`: no tensor reuses the input's bytes, so
+    "reference" (the reference kernel for every op). `keep_input`: no tensor reuses the inputs' bytes, so
     the firmware can download straight into the input tensor instead of a buffer of its own.
     Folding sets constant values on `graph`'s tensors (the same on every call)."""
     tried = fold(graph)
@@ -50,9 +58,9 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
         raise ModelError(f"{graph.path.name}: unsupported op(s): {', '.join(missing)} "
                          f"(we run: {', '.join(sorted(n for n in LOWERINGS if not n.startswith('_')))}"
                          f"{'; ' + why if why else ''})")
-    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+    if not graph.inputs or not graph.outputs:
         raise ModelError(f"{graph.path.name}: {len(graph.inputs)} inputs / {len(graph.outputs)} outputs; "
-                         "only one of each is supported")
+                         "nothing to run")
     # A lowering gives a KernelCall; an Alias when the op's output is its input's bytes (no kernel runs,
     # e.g. RESHAPE); or None when it folded the op into a constant. Folded ops run nothing.
     calls: list[KernelCall] = []
@@ -66,11 +74,12 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
             aliases.append(result)
         elif result is not None:
             calls.append(choose(result, kernels))
-    if graph.tensor(graph.outputs[0]).is_constant:
-        raise ModelError(f"{graph.path.name}: the graph's output {graph.tensor(graph.outputs[0]).name!r} "
-                         "is a constant; nothing to run")
+    for t in graph.outputs:
+        if graph.tensor(t).is_constant:
+            raise ModelError(f"{graph.path.name}: the graph's output {graph.tensor(t).name!r} "
+                             "is a constant; nothing to run")
     planner = _planner(graph, calls, aliases, keep_input)
-    low = Lowered(graph, calls, planner.plan(), graph.inputs[0], graph.outputs[0], keep_input, aliases)
+    low = Lowered(graph, calls, planner.plan(), list(graph.inputs), list(graph.outputs), keep_input, aliases)
     verify_plan(low)
     return low
 
@@ -78,14 +87,16 @@ def lower(graph: Graph, kernels: str = "optimized", keep_input: bool = False) ->
 def _planner(graph: Graph, calls: list[KernelCall], aliases: list[Alias], keep_input: bool,
              stream_input: bool = False) -> GreedyPlanner:
     """Every tensor's lifetime, its aliases and the kernels' scratch buffers, ready to plan. `stream_input`:
-    the model input gets no bytes in the arena (arena_without_input)."""
+    the model inputs get no bytes in the arena (arena_without_input)."""
     folded = {step for step, op in enumerate(graph.ops) if is_folded(graph, op)}
     n = len(graph.ops)
-    # Later tensors may reuse the input's bytes: the firmware copies the input in before every inference.
-    # The output's group, alias or not, lives to the end so the output is still there to read.
+    # Later tensors may reuse the inputs' bytes: the firmware copies the inputs in before every inference,
+    # so every input is live from step 0 (a second input first read late must not be overwritten before).
+    # Every output's group, alias or not, lives to the end so the outputs are still there to read.
     # A folded op reads no tensor at run time (SHAPE's input may be freed before it).
-    first: dict[int, int] = {graph.inputs[0]: 0}
-    last: dict[int, int] = {graph.outputs[0]: n - 1, **({graph.inputs[0]: n - 1} if keep_input else {})}
+    first: dict[int, int] = {t: 0 for t in graph.inputs}
+    last: dict[int, int] = {**{t: n - 1 for t in graph.outputs},
+                            **({t: n - 1 for t in graph.inputs} if keep_input else {})}
     for step, op in enumerate(graph.ops):
         if step in folded:
             continue
@@ -101,9 +112,10 @@ def _planner(graph: Graph, calls: list[KernelCall], aliases: list[Alias], keep_i
         first[t], last[t] = 0, n - 1
     planner = GreedyPlanner()
     for t, f in first.items():
-        if stream_input and t == graph.inputs[0]:
+        if stream_input and t in graph.inputs:
             continue
-        planner.add_buffer(t, graph.tensor(t).nbytes + (1 if t in variables else 0), f, last[t])
+        # an input no op reads still gets its bytes: the firmware loads it all the same
+        planner.add_buffer(t, graph.tensor(t).nbytes + (1 if t in variables else 0), f, last.get(t, f))
     for a in aliases:
         planner.add_alias(a.target, a.source, a.offset)
     for i, call in enumerate(calls):
@@ -117,7 +129,7 @@ def arena_without_input(low: Lowered) -> int | None:
     buffer feeds the first op, or a patched stage's tile cuts), for the same graph and kernels; None when the
     input shares its bytes with another tensor (a reshape of it), so it cannot be left out. A figure only:
     the firmware downloads into the arena."""
-    if any(low.input in (a.source, a.target) for a in low.aliases):
+    if any(t in (a.source, a.target) for a in low.aliases for t in low.inputs):
         return None
     return _planner(low.graph, low.calls, low.aliases, low.keep_input, stream_input=True).plan().arena_bytes
 
@@ -148,9 +160,14 @@ def verify_plan(low: Lowered) -> None:
                 a, b = spans.get(r, (step, step))
                 spans[r] = (min(a, step), max(b, step))
                 size[r] = max(size.get(r, 0), plan.deltas.get(t, 0) + g.tensor(t).nbytes)
-    spans[root(low.output)] = (spans.get(root(low.output), (0, 0))[0], n - 1)
+    for t in low.inputs:      # loaded before the first op runs
+        spans[root(t)] = (0, spans.get(root(t), (0, 0))[1])
+        size.setdefault(root(t), g.tensor(t).nbytes)
+    for t in low.outputs:
+        spans[root(t)] = (spans.get(root(t), (0, 0))[0], n - 1)
     if low.keep_input:
-        spans[root(low.input)] = (0, n - 1)
+        for t in low.inputs:
+            spans[root(t)] = (0, n - 1)
     for t in list(spans):
         if g.tensor(t).is_variable:
             spans[t] = (0, n - 1)

@@ -1,7 +1,7 @@
 """What a model needs from the runtime, said at plan time (nothing built): every op with its dtype case,
 and whether the runtime runs it (the kernel it would call), folds it at plan time, aliases it, or lacks
-it (and why), plus what the runtime lacks for the model as a whole (two outputs, three subgraphs, a
-float16 tensor).
+it (and why), plus what the runtime lacks for the model as a whole (three subgraphs, a float16
+tensor, a constant output).
 
 The op list is read straight from the flatbuffer, apart from our loader, so a model the loader refuses
 (any model TFLite itself can load) still has its ops listed; each op is then checked by the lowering
@@ -141,11 +141,10 @@ def assess(path: str | Path) -> Needs:
     else:
         tried = fold(g)
         statuses = [_check_op(g, op, tried) for op in g.ops]
-        if len(g.inputs) != 1 or len(g.outputs) != 1:
-            out.blockers.append(f"{len(g.inputs)} input(s) and {len(g.outputs)} output(s); the runtime takes "
-                                "one of each")
-        elif g.tensor(g.outputs[0]).is_constant:
-            out.blockers.append("the output is a constant: nothing to run")
+        if not g.inputs or not g.outputs:
+            out.blockers.append(f"{len(g.inputs)} input(s) and {len(g.outputs)} output(s): nothing to run")
+        elif any(g.tensor(t).is_constant for t in g.outputs):
+            out.blockers.append("an output is a constant: nothing to run")
     multi = len({s for s, _, _ in inventory}) > 1
     groups: dict[tuple, Need] = {}
     for (s, name, case), (status, detail) in zip(inventory, statuses):

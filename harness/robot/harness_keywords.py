@@ -73,12 +73,13 @@ class HarnessKeywords:
     @keyword("Input Download")
     def input_download(self, model: str, seed: int = 0) -> list[str]:
         """The MLPerf Tiny commands that download one seeded random input of `model`: `db load N tensor`
-        (the input tensor's own bytes, whatever format a benchmark's runner would send), then `db <hex>`
+        (the input tensors' own bytes, one after the other, whatever format a benchmark's runner would
+        send), then `db <hex>`
         chunks of 31 bytes as the runner sends them (without the % terminators)."""
         from harness.protocol import CHUNK
         from harness.reference import random_inputs
         mid, graph, low = self._lowered(model)
-        data = next(iter(random_inputs(graph.tensor(low.input), 1, int(seed)))).tobytes()
+        data = b"".join(a.tobytes() for a in random_inputs(low.input_tensors, 1, int(seed))[0])
         return [f"db load {len(data)} tensor"] + [f"db {data[i:i + CHUNK].hex()}" for i in range(0, len(data), CHUNK)]
 
     @keyword("Small Model")
@@ -220,28 +221,31 @@ class HarnessKeywords:
     @keyword("Output Should Match TFLM")
     def output_should_match_tflm(self, model: str, inputs: int = 3, seed: int = 0) -> None:
         """Send `inputs` seeded random inputs over the MLPerf Tiny protocol to the running firmware (the
-        current terminal tester's, after its m-ready) and compare each output with the TFLM interpreter's
-        (the same bytes; float32 outputs within harness.reference.outputs_agree's tolerance)."""
-        from harness.reference import TflmReference, outputs_agree, random_inputs
+        current terminal tester's, after its m-ready) and compare every output tensor with the TFLM
+        interpreter's (the same bytes; float32 outputs within harness.reference.outputs_agree's tolerance)."""
+        from harness.reference import TflmReference, each_output_agrees, random_inputs
         mid, graph, low = self._lowered(model)
         client = self._client()
         reference = TflmReference(graph.path)
         bad = []
         try:
-            for i, x in enumerate(random_inputs(graph.tensor(low.input), int(inputs), int(seed))):
-                client.load(x.tobytes())
+            for i, x in enumerate(random_inputs(low.input_tensors, int(inputs), int(seed))):
+                client.load_inputs(x)
                 got = client.infer(1, 0)
                 self._last_latency_us = float(got.lap_us[1] - got.lap_us[0])
                 want = reference.run(x)
-                if not outputs_agree(got.raw, want, graph.tensor(low.output))[0]:
-                    bad.append(f"input {i}: board {got.raw.hex()[:64]}, TFLM {want.hex()[:64]}")
+                agreement = each_output_agrees(got.outputs, want, low.output_tensors)
+                bad += [f"input {i} output {k}: board {got.outputs[k].hex()[:64] if k < len(got.outputs) else '-'}, "
+                        f"TFLM {want[k].hex()[:64] if k < len(want) else '-'}"
+                        for k, (agree, _) in enumerate(agreement) if not agree]
             self._last_stats = client.stats()
         except ProtocolError as e:
             raise KeywordError(str(e)) from None
         self._last_model = mid
         logger.info(f"{mid}: {inputs} input(s), stats {self._last_stats}")
         if bad:
-            raise KeywordError(f"{len(bad)} of {inputs} outputs differ from TFLM:\n" + "\n".join(bad))
+            differ = len({line.split(" output ")[0] for line in bad})
+            raise KeywordError(f"{differ} of {inputs} outputs differ from TFLM:\n" + "\n".join(bad))
 
     @keyword("Cycles Should Be Below")
     def cycles_should_be_below(self, limit) -> int:

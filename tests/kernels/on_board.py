@@ -12,7 +12,8 @@ BOARDS = ["nucleo_f446re", "nucleo_f746zg"]
 
 def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: int = 0,
                      xs: list | None = None) -> tuple[int, int]:
-    """Over `inputs` seeded random inputs (or the arrays `xs`, for an input whose values must be valid,
+    """Over `inputs` seeded random inputs (or the model inputs `xs`, each one array per input tensor, for
+    an input whose values must be valid,
     e.g. GATHER positions): (inputs whose output bytes differ from TFLM's, inputs outside
     harness.reference.outputs_agree's rule): the first is 0 for a bit-exact kernel; the second is the
     check's own verdict (a float tolerance for the board's C library). The plan and the firmware come from
@@ -22,7 +23,7 @@ def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: i
     from harness.build import DoesNotFit
     from harness.pipeline import build, plan
     from harness.protocol import DutClient
-    from harness.reference import TflmReference, outputs_agree, random_inputs
+    from harness.reference import TflmReference, each_output_agrees, random_inputs
     _, low = plan(path)
     ref = TflmReference(path)
     b = load_board(board)
@@ -33,9 +34,9 @@ def board_mismatches(path: Path, board: str, name: str, inputs: int = 3, seed: i
     client = DutClient(EmulatedBoard(b, fw.elf))
     client.wait_ready()
     differ = disagree = 0
-    for x in xs if xs is not None else random_inputs(low.graph.tensor(low.input), inputs, seed):
-        client.load(x.tobytes())
-        ours, theirs = client.infer(1, 0).raw, ref.run(x)
+    for x in xs if xs is not None else random_inputs(low.input_tensors, inputs, seed):
+        client.load_inputs(x)
+        ours, theirs = client.infer(1, 0).outputs, ref.run(x)       # every output, in the graph's order
         differ += ours != theirs
-        disagree += not outputs_agree(ours, theirs, low.graph.tensor(low.output))[0]
+        disagree += not all(agree for agree, _ in each_output_agrees(ours, theirs, low.output_tensors))
     return differ, disagree

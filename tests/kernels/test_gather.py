@@ -145,7 +145,7 @@ def test_embedding_lookup_matches_tflm(vocab, dim, seq, float32):
 @pytest.mark.parametrize("float32", [False, True])
 def test_embedding_lookup_bit_exact_on_the_emulated_board(float32, board):
     path = embedding_model(20, 8, 6, float32)
-    assert board_mismatches(path, board, "embedding", xs=_positions(20, 6, 2)) == (0, 0)
+    assert board_mismatches(path, board, "embedding", xs=[[x] for x in _positions(20, 6, 2)]) == (0, 0)
 
 
 def test_position_outside_the_table_fails_the_inference_as_in_tflm():
@@ -154,7 +154,7 @@ def test_position_outside_the_table_fails_the_inference_as_in_tflm():
     path = embedding_model(20, 8, 6, False)
     bad = np.array([[0, 1, 20, 2, 3, 4]], np.int32)
     with pytest.raises(HarnessError, match="tm_invoke returned 2"):
-        HostModel(lower(load_model(path))).run(bad)
+        HostModel(lower(load_model(path))).run([bad])
     ref = tflm(path)
     ref.set_input(bad, 0)
     with pytest.raises(RuntimeError):

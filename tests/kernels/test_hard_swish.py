@@ -62,7 +62,7 @@ def _path(case):
 @pytest.mark.parametrize("case", CASES, ids=_key)
 def test_hard_swish_matches_tflm(case):
     path = _path(case)
-    r = compare_on_host(path, key=_key(case), extra=every_value(path))
+    r = compare_on_host(path, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["HARD_SWISH"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -110,8 +110,8 @@ def test_output_multiplier_is_formed_in_double_precision():
     single = quantize_multiplier_int16(float(np.float32(1 / 128) * np.float32(s_in) / np.float32(s_out)))
     assert (low.calls[0].fields["out_multiplier"], single[0]) == (24389, 24390)
     low.calls[0].fields["out_multiplier"] = single[0]
-    ours_single = np.frombuffer(HostModel(low).run(EVERY), np.int8)
-    theirs = np.frombuffer(TflmReference(path).run(EVERY), np.int8)
+    ours_single = np.frombuffer(HostModel(low).run([EVERY])[0], np.int8)
+    theirs = np.frombuffer(TflmReference(path).run([EVERY])[0], np.int8)
     assert np.flatnonzero(ours_single != theirs).tolist() == [14 + 128]
 
 
@@ -129,7 +129,7 @@ def test_rounding_shift_past_15_bits_is_refused():
     arithmetic does not define (its int16 mask wraps: every output, real 0 included, comes out 1, not the
     zero point 0); we refuse the model rather than copy that."""
     path = _synth(0.01, 0, 6.0, 0)
-    assert np.frombuffer(TflmReference(path).run(EVERY), np.int8)[128] == 1
+    assert np.frombuffer(TflmReference(path).run([EVERY])[0], np.int8)[128] == 1
     with pytest.raises(ModelError, match=r"op 0 HARD_SWISH .*does not define"):
         lower(load_model(path))
 
@@ -151,7 +151,7 @@ BOARD_CASES = CASES if LARGE else [EDGES[i] for i in (0, 1, 2, 5)]
 @pytest.mark.parametrize("case", BOARD_CASES, ids=_key)
 def test_hard_swish_on_emulated_board(case, board):
     path = _path(case)
-    r = compare_on_board(path, board, key=_key(case), extra=every_value(path))
+    r = compare_on_board(path, board, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["HARD_SWISH"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -161,5 +161,5 @@ def test_hard_swish_on_emulated_board(case, board):
 @pytest.mark.parametrize("name", ["relu-exponent-7", "relu-exponent-neg", "output-exponent-0"])
 def test_arithmetic_edges_on_emulated_board(name, board):
     (s_in, zp_in, s_out, zp_out), _ = EXTREMES[name]
-    r = compare_on_board(_synth(s_in, zp_in, s_out, zp_out), board, key=name, extra=[EVERY])
+    r = compare_on_board(_synth(s_in, zp_in, s_out, zp_out), board, key=name, extra=[[EVERY]])
     assert r.mismatches == 0, r.first_diff

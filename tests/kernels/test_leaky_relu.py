@@ -67,7 +67,7 @@ def _path(case):
 @pytest.mark.parametrize("case", CASES, ids=_key)
 def test_leaky_relu_matches_tflm(case):
     path = _path(case)
-    r = compare_on_host(path, key=_key(case), extra=every_value(path))
+    r = compare_on_host(path, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["LEAKY_RELU"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -77,7 +77,7 @@ def test_leaky_relu_matches_tflm(case):
 @pytest.mark.parametrize("case", BOARD_CASES, ids=_key)
 def test_leaky_relu_on_emulated_board(case, board):
     path = _path(case)
-    r = compare_on_board(path, board, key=_key(case), extra=every_value(path))
+    r = compare_on_board(path, board, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["LEAKY_RELU"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -116,8 +116,8 @@ def test_multipliers_are_formed_in_double_precision(which):
     fields = low.calls[0].fields
     assert (fields[f"multiplier_{which}"], fields[f"shift_{which}"]) != single
     fields.update({f"multiplier_{which}": single[0], f"shift_{which}": single[1]})
-    ours_single = np.frombuffer(HostModel(low).run(every), np.int8)
-    theirs = np.frombuffer(TflmReference(path).run(every), np.int8)
+    ours_single = np.frombuffer(HostModel(low).run([every])[0], np.int8)
+    theirs = np.frombuffer(TflmReference(path).run([every])[0], np.int8)
     assert np.flatnonzero(ours_single != theirs).tolist() == [q + 128]
 
 

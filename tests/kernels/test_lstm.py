@@ -132,14 +132,14 @@ def test_state_carries_over_and_restarts():
     from tflite_synth import tflm
     path = _path(SEQUENCES)
     low = lower(load_model(path))
-    x = np.random.default_rng(5).integers(-128, 128, size=low.graph.tensor(low.input).shape, dtype=np.int8)
+    x = np.random.default_rng(5).integers(-128, 128, size=low.graph.tensor(low.inputs[0]).shape, dtype=np.int8)
     ref = tflm(path)
     theirs = [(ref.set_input(x, 0), ref.invoke(), ref.get_output(0).tobytes())[2] for _ in range(2)]
     host = HostModel(low)
-    ours = [host.run(x), host.run(x)]
+    ours = [host.run([x])[0], host.run([x])[0]]
     assert theirs[0] != theirs[1]
     assert ours == theirs
-    assert HostModel(low).run(x) == theirs[0]
+    assert HostModel(low).run([x]) == [theirs[0]]
 
 
 def test_last_step_is_a_view_of_the_sequence():

@@ -143,10 +143,10 @@ def test_raw_values_compared_whatever_the_quantization(tmp_path):
     g = load_model(src)
     bad = with_quantization(src, tmp_path / "max.tflite", c, scale=float(g.tensor(c).scale) * 3.7, zero_point=40)
     const = load_model(bad).tensor(c).data
-    xs = random_inputs(g.tensor(g.inputs[0]), 4, seed=2)
+    xs = [x for [x] in random_inputs([g.tensor(g.inputs[0])], 4, seed=2)]
     ref = TflmReference(bad)
     for x in xs:
-        assert np.frombuffer(ref.run(x), np.int8).tolist() == np.maximum(x, const).reshape(-1).tolist()
+        assert np.frombuffer(ref.run([x])[0], np.int8).tolist() == np.maximum(x, const).reshape(-1).tolist()
     n_bad, first = compare(bad, xs)
     assert n_bad == 0, first
 

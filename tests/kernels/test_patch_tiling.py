@@ -123,7 +123,7 @@ def _same_as_tflm(path, split, inputs=3):
         x = rng.integers(-128, 128, size=t.shape).astype(np.int8)
         ref.set_input(x, 0)
         ref.invoke()
-        assert host.run(x) == ref.get_output(0).tobytes(), f"{split} differs from TFLM"
+        assert host.run([x]) == [ref.get_output(0).tobytes()], f"{split} differs from TFLM"
 
 
 @pytest.mark.parametrize("cache", [False, True], ids=["recompute", "cache"])

@@ -74,7 +74,7 @@ def _path(case):
 @pytest.mark.parametrize("case", CASES, ids=_key)
 def test_prelu_matches_tflm(case):
     path = _path(case)
-    r = compare_on_host(path, key=_key(case), extra=every_value(path))
+    r = compare_on_host(path, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["PRELU"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -84,7 +84,7 @@ def test_prelu_matches_tflm(case):
 @pytest.mark.parametrize("case", BOARD_CASES, ids=_key)
 def test_prelu_on_emulated_board(case, board):
     path = _path(case)
-    r = compare_on_board(path, board, key=_key(case), extra=every_value(path))
+    r = compare_on_board(path, board, key=_key(case), extra=[[x] for x in every_value(path)])
     assert r.ops == ["PRELU"], r.ops
     assert r.mismatches == 0 and r.bit_exact, r.first_diff
 
@@ -96,10 +96,10 @@ def test_alpha_zero_point_is_applied(tmp_path):
     alpha = tensor_index(src, op="PRELU", which="inputs", k=1)
     moved = with_quantization(src, tmp_path / "prelu.tflite", alpha, zero_point=-23)
     g = load_model(moved)
-    xs = random_inputs(g.tensor(g.inputs[0]), 3, seed=4) + every_value(moved)
+    xs = [x for [x] in random_inputs([g.tensor(g.inputs[0])], 3, seed=4)] + every_value(moved)
     n_bad, first = compare(moved, xs)
     assert n_bad == 0, first
-    assert any(TflmReference(moved).run(x) != TflmReference(src).run(x) for x in xs)   # the zero point counts
+    assert any(TflmReference(moved).run([x]) != TflmReference(src).run([x]) for x in xs)   # the zero point counts
 
 
 def _synth_arena_alpha():
@@ -118,7 +118,7 @@ def test_alpha_from_the_arena():
     path = _synth_arena_alpha()
     g = load_model(path)
     assert [c.kernel for c in lower(g).calls] == ["tm_requantize_int", "tm_prelu_s8"]
-    n_bad, first = compare(path, random_inputs(g.tensor(g.inputs[0]), 3, seed=5) + every_value(path))
+    n_bad, first = compare(path, [x for [x] in random_inputs([g.tensor(g.inputs[0])], 3, seed=5)] + every_value(path))
     assert n_bad == 0, first
 
 
@@ -126,7 +126,7 @@ def test_alpha_from_the_arena():
 @pytest.mark.parametrize("board", BOARDS)
 def test_alpha_from_the_arena_on_emulated_board(board):
     path = _synth_arena_alpha()
-    r = compare_on_board(path, board, key="prelu-arena-alpha", extra=every_value(path))
+    r = compare_on_board(path, board, key="prelu-arena-alpha", extra=[[x] for x in every_value(path)])
     assert r.mismatches == 0, r.first_diff
 
 
@@ -149,8 +149,8 @@ def test_slope_multiplier_is_formed_in_double_precision():
     single = quantize_multiplier(float(f32(s_in) * f32(s_alpha) / f32(s_out)))
     assert (low.calls[0].fields["multiplier2"], low.calls[0].fields["shift2"]) != single
     low.calls[0].fields.update(multiplier2=single[0], shift2=single[1])
-    ours_single = np.frombuffer(HostModel(low).run(every), np.int8)
-    theirs = np.frombuffer(TflmReference(path).run(every), np.int8)
+    ours_single = np.frombuffer(HostModel(low).run([every])[0], np.int8)
+    theirs = np.frombuffer(TflmReference(path).run([every])[0], np.int8)
     assert np.flatnonzero(ours_single != theirs).tolist() == [-31 + 128]
 
 

@@ -101,4 +101,4 @@ def test_output_with_its_own_quantization_is_refused(tmp_path: Path):
     with pytest.raises(ModelError, match=r"REDUCE_MAX .*must be the input's"):
         lower(load_model(bad))
     with pytest.raises(RuntimeError):
-        TflmReference(bad).run(np.zeros((1, 7, 7, 16), np.int8))
+        TflmReference(bad).run([np.zeros((1, 7, 7, 16), np.int8)])

@@ -63,15 +63,14 @@ def test_reshape_is_an_alias_and_matches_tflm(name):
     assert "RESHAPE" in low.graph.op_names
     verify_plan(low)
     host, ref = HostModel(low), TflmReference(path)
-    t_in = low.graph.tensor(low.input)
-    for x in random_inputs(t_in, 5, seed=2):
+    for x in random_inputs(low.input_tensors, 5, seed=2):
         assert host.run(x) == ref.run(x)
 
 
 def test_reshape_only_model_has_no_kernel_call():
     low = lower(load_model(convert(_only, "reshape/v2/only", folder="sweep")))
     assert low.calls == []
-    assert low.plan.offsets[low.output] == low.plan.offsets[low.input]
+    assert low.plan.offsets[low.outputs[0]] == low.plan.offsets[low.inputs[0]]
 
 
 # Hand-built graphs for what the converter never emits (SQUEEZE / EXPAND_DIMS ops of their own, a

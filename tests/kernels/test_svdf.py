@@ -93,7 +93,7 @@ def test_keyword_models(name):
     rng = np.random.default_rng(4)
     for k in range(12):
         x = (rng.integers(-32768, 32768, size=(1, 96)) // (1 if k % 2 else 64)).astype(np.int16)
-        assert host.run(x) == (ref.set_input(x, 0), ref.invoke(), ref.get_output(0).tobytes())[2]
+        assert host.run([x]) == [(ref.set_input(x, 0), ref.invoke(), ref.get_output(0).tobytes())[2]]
         for t in (t for t in low.graph.tensors if t.is_variable):
             mine = np.frombuffer(ctypes.string_at(host._arena + low.plan.offsets[t.index], t.nbytes), t.dtype)
             assert np.array_equal(mine, ref.GetTensor(t.index, 0)["tensor_data"].reshape(-1)), (k, t.name)

@@ -57,7 +57,7 @@ def test_uint8_io_model_bit_exact():
     path = uint8_io_model()
     g = load_model(path)
     t = g.tensor(g.inputs[0])
-    xs = random_inputs(t, 6, seed=3)
+    xs = [x for [x] in random_inputs([t], 6, seed=3)]
     xs += [np.full(t.shape, t.zero_point, np.uint8), np.arange(t.shape[1], dtype=np.uint8).reshape(t.shape) * 21,
            np.full(t.shape, 255, np.uint8), np.zeros(t.shape, np.uint8)]
     bad, first = compare(path, xs)

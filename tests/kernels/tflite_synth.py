@@ -125,8 +125,9 @@ def tflm(path: Path, preserve_all_tensors: bool = False):
 
 
 def compare(path: Path, xs) -> tuple[int, str]:
-    """Runs the inputs in order through our host build and TFLM; (inputs whose outputs differ, first diff).
-    Both sides see the same sequence, so variable tensors (SVDF state) evolve alike."""
+    """Runs the inputs (arrays of a one-input model's input) in order through our host build and TFLM;
+    (inputs whose outputs differ, first diff). Both sides see the same sequence, so variable tensors (SVDF
+    state) evolve alike."""
     from harness.host_runtime import HostModel
     from harness.plan.lower import lower
     from harness.plan.model import load_model
@@ -135,7 +136,7 @@ def compare(path: Path, xs) -> tuple[int, str]:
     host, ref = HostModel(low), tflm(path)
     bad, first = 0, ""
     for k, x in enumerate(xs):
-        ours = host.run(x)
+        [ours] = host.run([x])
         ref.set_input(x, 0)
         ref.invoke()
         theirs = ref.get_output(0).tobytes()
