@@ -189,7 +189,7 @@ def test_transmit_polls_are_not_waiting_for_input(uart_hal):
     engine = EmulatedBoard(board, elf)
     assert engine.read_line() == EXCHANGE[0]
     from harness.backends import BoardIdle
-    with pytest.raises(BoardIdle) as idle:
+    with pytest.raises(BoardIdle):
         engine.read_line()
     assert engine.symbol_at(engine.pc).startswith("main") and engine.read_memory(engine.pc, 2) == b"\xfe\xe7"
     engine.write(b"name%")
