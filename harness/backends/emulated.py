@@ -48,8 +48,9 @@ from harness.backends import exceptions as X
 from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, is_branch
 from harness.backends.image import Image
 from harness.backends.memory import memory_system
-from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
+from harness.backends.peripherals import (MODELS, RegisterFile, Stm32f4Rcc, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.timers import Stm32Timer
 from harness.backends.faults import HANDLER_INSTRUCTIONS, SITE_WORD, FaultsMixin
 from harness.backends.interrupts import NOSEQ, InterruptsMixin
 from harness.backends.semihosting import Semihosting
@@ -397,6 +398,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
         self.fetch_config_changed()
         self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+        self.rcc = next((m for m in self.peripherals.values() if isinstance(m, Stm32f4Rcc)), None)
+        self._timers = [m for m in self.peripherals.values() if isinstance(m, Stm32Timer)]
         self.fpu_config_changed()
         self.stack_limit, self.stack_limit_symbol = self._stack_limit()
         self._hdr.sp_limit = self.stack_limit
@@ -716,6 +719,12 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             return self._exact_ticks[1 if after else 0] // self._tpc
         return (self._hdr.ticks - self._current_price()) // self._tpc
 
+    def timer_started(self) -> None:
+        """A timer's CEN was set: its time base is the programmed clock, so say when that is not the
+        board's nominal one (a firmware that never leaves HSI switches nothing)."""
+        if self.rcc is not None:
+            self.rcc.check_sysclk()
+
     def cyccnt_read(self, value: int) -> None:
         """The firmware read DWT CYCCNT: log (pc, lr, value, instructions, cycles) for the harness."""
         pc = self._exact_pc if self._exact_now is not None else self.uc.reg_read(A.UC_ARM_REG_PC)
@@ -851,7 +860,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if not uart.stored(uart.CR1) & uart.RXNEIE:
             self._quiet_wfis = 0
             return False
-        if not self.exceptions.wakes_wfi() and (self._scs is None or self._scs.systick_next_wrap() is None):
+        if not self.exceptions.wakes_wfi() and self._next_event() is None:
             return True                     # no tick and nothing pending: only input can ever wake it
         self._quiet_wfis += 1
         return self._quiet_wfis >= IDLE_WFIS
@@ -877,7 +886,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 or ex.execution_priority() != 256 or ex.highest_pending() is not None:
             self._quiet_spins = 0
             return False
-        if self._scs is None or self._scs.systick_next_wrap() is None:
+        if self._next_event() is None:
             return True
         self._quiet_spins += 1
         return self._quiet_spins >= IDLE_WFIS
