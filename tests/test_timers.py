@@ -71,7 +71,7 @@ def check_free(engine, sysclk: int, apb1_div: int, loops: int = 200) -> None:
     assert abs((cnt1 - cnt0) - (c1 - c0) / per_count) <= 2       # DWT CYCCNT agrees (reads a few cycles apart)
 
 
-@pytest.mark.parametrize("name", BOARDS)
+@pytest.mark.parametrize("name", BOARDS + ["nucleo_f767zi"])
 def test_free_running_counter(bench, name):
     engine = boot(bench, name)
     check_free(engine, 16_000_000, 1)                          # reset: HSI, APB1 /1, TIMxCLK = HCLK
@@ -268,3 +268,21 @@ def test_auto_reload_preload():
     tim.write(0x2C, 4, 4)                                      # buffered: this period still ends at 9
     assert at(engine, tim, 9) == 9 and at(engine, tim, 10) == 0
     assert at(engine, tim, 14) == 4 and at(engine, tim, 15) == 0
+
+
+@pytest.mark.parametrize("name", ["nucleo_f446re", "nucleo_f746zg", "nucleo_f767zi", "disco_f746ng"])
+def test_repl_timers_agree_with_the_clock_facts(name):
+    """Each declared timer: Renode's fixed `frequency` is the TIMxCLK the board's own clock facts give
+    (SYSCLK / APB1 divider, x2 when divided), its IRQ the vector table's, its width by initialLimit."""
+    from harness.board import load_board
+    board = load_board(name)
+    clock = board.facts["clock"]
+    expected = board.clock_hz * timer_ratio(int(clock["apb1div"]))
+    irqs = {0x40000000: 28, 0x40000400: 29, 0x40000800: 30, 0x40000C00: 50, 0x40001000: 54, 0x40001400: 55}
+    timers = {p.base: p for p in board.peripherals.values() if p.cls == "Timers.STM32_Timer"}
+    assert sorted(timers) == sorted(irqs)
+    for base, p in timers.items():
+        assert int(p.props["frequency"]) == expected
+        assert next(iter(p.irqs.values())) == irqs[base]
+        assert int(p.props["initialLimit"], 0) == (0xFFFFFFFF if base in (0x40000000, 0x40000C00) else 0xFFFF)
+        assert not any(t.start <= base <= t.end for t in board.tags)
