@@ -286,3 +286,41 @@ def test_repl_timers_agree_with_the_clock_facts(name):
         assert next(iter(p.irqs.values())) == irqs[base]
         assert int(p.props["initialLimit"], 0) == (0xFFFFFFFF if base in (0x40000000, 0x40000C00) else 0xFFFF)
         assert not any(t.start <= base <= t.end for t in board.tags)
+
+
+def bare_rcc(board_name: str = "nucleo_f746zg"):
+    from harness.backends.peripherals import Stm32f4Rcc
+    from harness.board import load_board
+    engine = _Engine()
+    engine.board = load_board(board_name)
+    return engine, Stm32f4Rcc(engine, engine.board.peripheral("rcc"))
+
+
+def test_board_time_follows_the_programmed_clock():
+    """Semihosting's SYS_CLOCK/SYS_TIME time: each stretch of cycles at the HCLK of its time (HSI at reset,
+    then the PLL the firmware programmed, HPRE dividing it)."""
+    engine, rcc = bare_rcc()
+    assert rcc.seconds(16_000_000) == 1                         # reset: HSI, 16 MHz
+    engine.t = 16_000_000
+    rcc.write(0x04, 4, 8 | 168 << 6)                            # HSI / 8 * 168 / 2
+    rcc.write(0x08, 4, 2)                                       # SW = PLL
+    assert rcc.sysclk() == 168_000_000
+    assert rcc.seconds(16_000_000 + 168_000_000) == 2
+    engine.t = 16_000_000 + 168_000_000
+    rcc.write(0x08, 4, 2 | 8 << 4)                              # HPRE /2: HCLK 84 MHz
+    assert rcc.seconds(engine.t + 42_000_000) == Fraction(5, 2)
+    assert engine.warnings == ["clock: firmware runs SYSCLK at 168 MHz, the board's nominal is 216 MHz; "
+                               "modelled time follows the firmware"]
+
+
+def test_timer_clock_is_continuous_across_a_prescaler_change():
+    engine, rcc = bare_rcc()
+    assert rcc.timer_edges(1, 1001) == 1001                     # APB1 /1: TIMxCLK = HCLK
+    engine.t = 1001
+    rcc.write(0x08, 4, 5 << 10)                                 # PPRE1 /4: TIMxCLK = HCLK / 2 from here
+    assert rcc.timer_edges(1, 1001) == 1001 and rcc.timer_edges(1, 1101) == 1051
+    # the divided clock's edges fall where cycles x 1/2 crosses an integer (the divider counts from reset):
+    # edge 1051 at cycle 1100, the next two cycles later
+    assert rcc.cycle_of_edge(1, 1051) == 1100 and rcc.cycle_of_edge(1, 1052) == 1102
+    assert rcc.timer_edges(1, 1099) == 1050
+    assert rcc.timer_edges(2, 1101) == 1101                     # APB2 untouched

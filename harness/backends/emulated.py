@@ -36,6 +36,7 @@ import os
 import subprocess
 from collections import deque
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from unicorn import Uc, UcError
@@ -718,6 +719,11 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if self._exact_ticks is not None:
             return self._exact_ticks[1 if after else 0] // self._tpc
         return (self._hdr.ticks - self._current_price()) // self._tpc
+
+    def seconds(self, cycles: int) -> Fraction:
+        """Board time at a cycle count: each stretch of cycles at the HCLK the firmware had programmed
+        then (the RCC's clock tree), or at the .repl's clock on a board without an RCC model."""
+        return self.rcc.seconds(cycles) if self.rcc is not None else Fraction(cycles, self.board.clock_hz)
 
     def timer_started(self) -> None:
         """A timer's CEN was set: its time base is the programmed clock, so say when that is not the

@@ -4,6 +4,7 @@ talks to the engine only through the hooks the engine offers (now(), now_cycles(
 request_stop(), fetch_config_changed(), cyccnt_read())."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from harness.backends import clocks
@@ -176,6 +177,15 @@ class Stm32f4Rcc(RegisterFile):
         # per APB bus: (edge offset, TIMxCLK / HCLK); edges(t) = offset + floor(t * ratio)
         self._tclk = {bus: (0, clocks.timer_ratio(self.regs, bus)) for bus in (1, 2)}
         self._warned: set[int] = set()
+        self._time = (0, Fraction(0))       # (cycle count, board seconds at it) at the last HCLK change
+
+    def hclk(self) -> Fraction:
+        """HCLK = SYSCLK / HPRE; the board's nominal clock stands in for an HSE it does not state."""
+        return Fraction(self.sysclk() or self.board.clock_hz, clocks.ahb_div(self.stored(self.CFGR)))
+
+    def seconds(self, t: int) -> Fraction:
+        c0, s0 = self._time
+        return s0 + (t - c0) / self.hclk()
 
     def sysclk(self) -> int | None:
         return clocks.sysclk(self.regs, self.hsi, self.hse)
@@ -217,6 +227,7 @@ class Stm32f4Rcc(RegisterFile):
             return
         t = self.engine.now_cycles(after=True)
         before = {bus: self.timer_edges(bus, t) for bus in (1, 2)}
+        self._time = (t, self.seconds(t))           # time so far at the old HCLK
         sw_before = self.stored(self.CFGR) & 3
         super().write32(off, value, mask)
         for bus in (1, 2):
