@@ -1,7 +1,9 @@
 """Timers.STM32_Timer: the STM32 general-purpose (TIM2-TIM5) and basic (TIM6/TIM7) timers' time base, as
-RM0385 (F7) chapters 23/25 and RM0390 (F446) chapters 17/19 describe it: CR1 (CEN, UDIS, URS, OPM, ARPE),
-DIER.UIE, SR.UIF, EGR.UG, CNT, PSC, ARR, counting up. Capture/compare, the slave mode controller, DMA and
-down/centre-aligned counting are not modelled (their registers store).
+the "General-purpose timers (TIM2/TIM3/TIM4/TIM5)" and "Basic timers (TIM6/TIM7)" chapters of RM0385 (F7)
+and RM0390 (F446) describe it: CR1 (CEN, UDIS, URS, OPM, ARPE), DIER.UIE, SR.UIF, EGR.UG, CNT, PSC, ARR,
+counting up. Capture/compare, the slave mode controller, DMA, the F7's UIFREMAP and down/centre-aligned
+counting are not modelled (their registers store). A CNT written above ARR is a case the manuals do not
+describe: it is modelled as counting on to the counter's top and around to 0 without an update event.
 
 Time: the timer counts edges of its kernel clock, which the RCC model derives from the modelled cycles
 (Stm32f4Rcc.timer_edges: TIMxCLK / HCLK from the APB prescaler and TIMPRE). The state is kept as an
@@ -68,7 +70,7 @@ class Stm32Timer(RegisterFile):
         if k < first:
             total = s.pcnt + k
             cnt = s.cnt + total // (s.psc + 1)
-            if cnt > self.width:                      # above ARR after a CNT write: around the top, no event
+            if cnt > self.width:                      # above ARR after a CNT write (see the module's note)
                 cnt -= self.width + 1
             return replace(s, cnt=cnt, pcnt=total % (s.psc + 1), edge=s.edge + k)
         cr1 = self.stored(CR1)
