@@ -34,6 +34,7 @@ import ctypes
 import hashlib
 import os
 import subprocess
+import threading
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -1266,16 +1267,19 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return self._WIDE_HINTS.get((first << 16) | second)
 
     # ---------------------------------------------------------------- exact-page accesses
-    _cs = None
+    # one disassembler per thread: a capstone handle keeps the last instruction's details, and two engines
+    # may run at once (a pty bridge's thread next to a direct engine), so a shared one mixes their operands
+    _cs = threading.local()
 
     @classmethod
     def _disassembler(cls):
-        if cls._cs is None:
+        cs = getattr(cls._cs, "cs", None)
+        if cs is None:
             import capstone
             cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
             cs.detail = True
-            cls._cs = cs
-        return cls._cs
+            cls._cs.cs = cs
+        return cs
 
     def _decode_insn(self, pc: int):
         code = bytes(self.uc.mem_read(pc, 4))
