@@ -96,7 +96,7 @@ def test_same_modelled_cycles_as_the_f746zg():
 
 def _uart_hal_header(board, sleep: bool = False) -> dict[str, str]:
     irq = next(iter(board.peripheral(board.console.uart).irqs.values()))
-    tag = next((t for t in board.tags if t.name == "SDRAM"), None) or next(t for t in board.tags if t.name == "TIM2")
+    tag = next((t for t in board.tags if t.name == "SDRAM"), None) or next(t for t in board.tags if t.name == "TIM12")
     return {"irq.h": f"#define CONSOLE_IRQ {irq}\n#define TAG_ADDRESS 0x{tag.start:08X}u\n"
                      + ("#define SLEEP 1\n" if sleep else "")}
 

@@ -33,7 +33,7 @@ def app_header(board) -> str:
     return (f"#define CONSOLE_IRQ {console_irq(board)}\n#define UID_BASE 0x{tag(board, 'UID').start:08X}u\n"
             f"#define FLASHSIZE_BASE 0x{tag(board, 'FLASH_SIZE').start + 2:08X}u\n"
             f"#define DBGMCU_BASE 0x{tag(board, 'DBGMCU_IDCODE').start:08X}u\n"
-            f"#define TIM2_BASE 0x{tag(board, 'TIM2').start:08X}u\n")
+            f"#define TIM12_BASE 0x{tag(board, 'TIM12').start:08X}u\n")
 
 
 @pytest.fixture(scope="module")
@@ -256,21 +256,21 @@ def test_device_identification(app, name):
 @pytest.mark.parametrize("name", BOARDS)
 def test_unmodelled_peripheral_is_named_once(app, name):
     engine = booted(app, name)
-    assert ask(engine, "tim2") == "tim2 0"             # Renode's Tag semantics: reads 0, writes dropped
-    assert ask(engine, "tim2") == "tim2 0"
-    assert len(engine.warnings) == 1 and "TIM2" in engine.warnings[0], engine.warnings
-    assert "write to TIM2 at 0x40000000" in engine.warnings[0]
+    assert ask(engine, "tim12") == "tim12 0"             # Renode's Tag semantics: reads 0, writes dropped
+    assert ask(engine, "tim12") == "tim12 0"
+    assert len(engine.warnings) == 1 and "TIM12" in engine.warnings[0], engine.warnings
+    assert "write to TIM12 at 0x40001800" in engine.warnings[0]
 
 
 def test_unmodelled_peripheral_is_an_error_when_strict(app):
     board, elf = app(BOARDS[0])
     engine = EmulatedBoard(board, elf, strict=True)
     assert engine.read_line() == f"hal_app {BOARDS[0]} ready"
-    engine.write(b"tim2\n")
+    engine.write(b"tim12\n")
     with pytest.raises(BoardFault) as caught:
         engine.read_line()
     assert caught.value.report["kind"] == "unmodelled"
-    assert "TIM2" in caught.value.verdict and caught.value.verdict.startswith("FAULT strict")
+    assert "TIM12" in caught.value.verdict and caught.value.verdict.startswith("FAULT strict")
 
 
 def test_interrupt_entry_and_return_cycles(app):

@@ -149,9 +149,9 @@ def test_cli_run_names_unmodelled_peripherals_and_stops_on_them_when_strict(tmp_
     elf = user_elf(tmp_path, "nucleo_f446re", "m4", "TIMER")
     res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf)])
     assert res.exit_code == 0, res.output                  # a warning: the run goes on to its exit
-    assert re.search(r"warning: .*TIM2", res.output) and "semihosting exit, code 0" in res.output
+    assert re.search(r"warning: .*TIM12", res.output) and "semihosting exit, code 0" in res.output
     res = CliRunner().invoke(app, ["run", "--board", "nucleo_f446re", str(elf), "--strict"])
-    assert res.exit_code == 1 and re.search(r"FAULT strict.*TIM2", res.output), res.output
+    assert res.exit_code == 1 and re.search(r"FAULT strict.*TIM12", res.output), res.output
 
 
 @pytest.mark.parametrize("name", ["nucleo_f446re", "nucleo_f767zi"])

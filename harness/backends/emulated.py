@@ -34,8 +34,10 @@ import ctypes
 import hashlib
 import os
 import subprocess
+import threading
 from collections import deque
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from unicorn import Uc, UcError
@@ -48,8 +50,9 @@ from harness.backends import exceptions as X
 from harness.backends.cycles import BlockCoster, CoreModel, CostMemo, core_model, is_branch
 from harness.backends.image import Image
 from harness.backends.memory import memory_system
-from harness.backends.peripherals import (MODELS, RegisterFile, Stm32FlashController, SystemControlSpace,
+from harness.backends.peripherals import (MODELS, RegisterFile, Stm32f4Rcc, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.timers import Stm32Timer
 from harness.backends.faults import HANDLER_INSTRUCTIONS, SITE_WORD, FaultsMixin
 from harness.backends.interrupts import NOSEQ, InterruptsMixin
 from harness.backends.semihosting import Semihosting
@@ -397,6 +400,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
         self.fetch_config_changed()
         self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
+        self.rcc = next((m for m in self.peripherals.values() if isinstance(m, Stm32f4Rcc)), None)
+        self._timers = [m for m in self.peripherals.values() if isinstance(m, Stm32Timer)]
         self.fpu_config_changed()
         self.stack_limit, self.stack_limit_symbol = self._stack_limit()
         self._hdr.sp_limit = self.stack_limit
@@ -716,6 +721,17 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             return self._exact_ticks[1 if after else 0] // self._tpc
         return (self._hdr.ticks - self._current_price()) // self._tpc
 
+    def seconds(self, cycles: int) -> Fraction:
+        """Board time at a cycle count: each stretch of cycles at the HCLK the firmware had programmed
+        then (the RCC's clock tree), or at the .repl's clock on a board without an RCC model."""
+        return self.rcc.seconds(cycles) if self.rcc is not None else Fraction(cycles, self.board.clock_hz)
+
+    def timer_started(self) -> None:
+        """A timer's CEN was set: its time base is the programmed clock, so say when that is not the
+        board's nominal one (a firmware that never leaves HSI switches nothing)."""
+        if self.rcc is not None:
+            self.rcc.check_sysclk()
+
     def cyccnt_read(self, value: int) -> None:
         """The firmware read DWT CYCCNT: log (pc, lr, value, instructions, cycles) for the harness."""
         pc = self._exact_pc if self._exact_now is not None else self.uc.reg_read(A.UC_ARM_REG_PC)
@@ -851,7 +867,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if not uart.stored(uart.CR1) & uart.RXNEIE:
             self._quiet_wfis = 0
             return False
-        if not self.exceptions.wakes_wfi() and (self._scs is None or self._scs.systick_next_wrap() is None):
+        if not self.exceptions.wakes_wfi() and self._next_event() is None:
             return True                     # no tick and nothing pending: only input can ever wake it
         self._quiet_wfis += 1
         return self._quiet_wfis >= IDLE_WFIS
@@ -877,7 +893,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 or ex.execution_priority() != 256 or ex.highest_pending() is not None:
             self._quiet_spins = 0
             return False
-        if self._scs is None or self._scs.systick_next_wrap() is None:
+        if self._next_event() is None:
             return True
         self._quiet_spins += 1
         return self._quiet_spins >= IDLE_WFIS
@@ -1251,16 +1267,19 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return self._WIDE_HINTS.get((first << 16) | second)
 
     # ---------------------------------------------------------------- exact-page accesses
-    _cs = None
+    # one disassembler per thread: a capstone handle keeps the last instruction's details, and two engines
+    # may run at once (a pty bridge's thread next to a direct engine), so a shared one mixes their operands
+    _cs = threading.local()
 
     @classmethod
     def _disassembler(cls):
-        if cls._cs is None:
+        cs = getattr(cls._cs, "cs", None)
+        if cs is None:
             import capstone
             cs = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
             cs.detail = True
-            cls._cs = cs
-        return cls._cs
+            cls._cs.cs = cs
+        return cs
 
     def _decode_insn(self, pc: int):
         code = bytes(self.uc.mem_read(pc, 4))

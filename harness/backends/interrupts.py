@@ -67,16 +67,14 @@ class InterruptsMixin:
         """At a stop with exact counts: pend what fell due, take what may preempt, and set the native
         hook's tick limit (next SysTick wrap) and mask watch (a pending interrupt is masked)."""
         ex, scs, hdr = self.exceptions, self._scs, self._hdr
-        if scs is not None and scs.systick_sample(self._time()):
-            ex.pend(X.SYSTICK)
+        self._sample_sources()
         for _ in range(len(ex.priority)):            # each entry may be preempted at once by a higher one
             exc = ex.takeable()
             if exc is None:
                 break
             ex.enter(exc, self._pc)
-            if scs is not None and scs.systick_sample(self._time()):
-                ex.pend(X.SYSTICK)
-        due = scs.systick_next_wrap() if scs is not None else None
+            self._sample_sources()
+        due = self._next_event()
         limit = self._cycle_limit()
         if limit is not None:
             due = limit if due is None else min(due, limit)
@@ -91,6 +89,22 @@ class InterruptsMixin:
         else:
             hdr.watch &= ~1
         self._arm_watch()
+
+    def _sample_sources(self) -> None:
+        """Pend what the time-driven sources raised up to now: SysTick's wrap, the timers' update lines."""
+        now = self._time()
+        if self._scs is not None and self._scs.systick_sample(now):
+            self.exceptions.pend(X.SYSTICK)
+        for timer in self._timers:
+            timer.sample(now)
+
+    def _next_event(self) -> int | None:
+        """The cycle count of the next SysTick wrap or timer update interrupt; None when none will come."""
+        now = self._time()
+        dues = [self._scs.systick_next_wrap()] if self._scs is not None else []
+        dues += [timer.next_irq(now) for timer in self._timers]
+        dues = [d for d in dues if d is not None]
+        return min(dues) if dues else None
 
     def _arm_watch(self) -> None:
         """The native hook's fast path looks at tick_limit only: 0 while a watch needs every block."""
@@ -107,10 +121,10 @@ class InterruptsMixin:
     def _wfi(self) -> bool:
         """The CPU executed WFI: True when it wakes (a pending interrupt, or time advanced to the next
         SysTick wrap), False when nothing can ever wake it."""
-        ex, scs = self.exceptions, self._scs
+        ex = self.exceptions
         if ex.wakes_wfi():
             return True
-        due = scs.systick_next_wrap() if scs is not None else None
+        due = self._next_event()
         if due is None:
             return False
         limit = self._cycle_limit()

@@ -4,8 +4,10 @@ talks to the engine only through the hooks the engine offers (now(), now_cycles(
 request_stop(), fetch_config_changed(), cyccnt_read())."""
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
+from harness.backends import clocks
 from harness.board import Peripheral
 
 if TYPE_CHECKING:
@@ -157,12 +159,59 @@ class Stm32f7Usart(_StmUart):
 
 class Stm32f4Rcc(RegisterFile):
     """Miscellaneous.STM32F4_RCC: reset values, and every oscillator/PLL READY bit reads as its ON bit,
-    CFGR.SWS reads as CFGR.SW. The F7 RCC has the same layout for these registers."""
+    CFGR.SWS reads as CFGR.SW. The F7 RCC has the same layout for these registers. The clock tree
+    (clocks.py) follows PLLCFGR, CFGR and DCKCFGR(1): each APB bus's timer kernel clock is kept as a count of
+    its edges over the modelled cycles, continuous across a prescaler change, for the timers (timers.py)."""
     CR, PLLCFGR, CFGR, BDCR, CSR = 0x00, 0x04, 0x08, 0x70, 0x74
+    DCKCFGR = clocks.DCKCFGR
     resets = {CR: 0x0000_0083, PLLCFGR: 0x2400_3010, 0x30: 0x0010_0000, CSR: 0x0E00_0000,
               0x84: 0x2400_3000, 0x88: 0x2400_3000}
     # (ON bit, READY bit): HSI, HSE, PLL, PLLI2S, PLLSAI in CR; LSE in BDCR; LSI in CSR
     READY = {CR: ((0, 1), (16, 17), (24, 25), (26, 27), (28, 29)), BDCR: ((0, 1),), CSR: ((0, 1),)}
+
+    def __init__(self, engine, periph):
+        super().__init__(engine, periph)
+        clock = self.board.facts.get("clock", {})
+        self.hsi = int(clock.get("hsi", 16_000_000))
+        self.hse = int(clock["hse"]) if "hse" in clock else None
+        # per APB bus: (edge offset, TIMxCLK / HCLK); edges(t) = offset + floor(t * ratio)
+        self._tclk = {bus: (0, clocks.timer_ratio(self.regs, bus)) for bus in (1, 2)}
+        self._warned: set[int] = set()
+        self._time = (0, Fraction(0))       # (cycle count, board seconds at it) at the last HCLK change
+
+    def hclk(self) -> Fraction:
+        """HCLK = SYSCLK / HPRE; the board's nominal clock stands in for an HSE it does not state."""
+        return Fraction(self.sysclk() or self.board.clock_hz, clocks.ahb_div(self.stored(self.CFGR)))
+
+    def seconds(self, t: int) -> Fraction:
+        c0, s0 = self._time
+        return s0 + (t - c0) / self.hclk()
+
+    def sysclk(self) -> int | None:
+        return clocks.sysclk(self.regs, self.hsi, self.hse)
+
+    def timer_edges(self, bus: int, t: int) -> int:
+        off, ratio = self._tclk[bus]
+        return off + t * ratio.numerator // ratio.denominator
+
+    def cycle_of_edge(self, bus: int, edge: int) -> int:
+        """The first cycle count at which `edge` edges have passed."""
+        off, ratio = self._tclk[bus]
+        return -(-(edge - off) * ratio.denominator // ratio.numerator)
+
+    def check_sysclk(self) -> None:
+        """A firmware whose SYSCLK is not the board's nominal clock: one named warning per frequency.
+        Cycles stay cycles; what changes is how long one lasts."""
+        hz, nominal = self.sysclk(), self.board.clock_hz
+        if hz == nominal or (hz or 0) in self._warned:
+            return
+        self._warned.add(hz or 0)
+        if hz is None:                  # the HSE's frequency is a board fact this .repl does not state
+            self.engine.warnings.append(f"clock: firmware runs SYSCLK from HSE, whose frequency {self.board.name} "
+                                        f"does not state (`//! clock: hse=`); the timers follow its prescalers")
+            return
+        self.engine.warnings.append(f"clock: firmware runs SYSCLK at {hz / 1e6:g} MHz, the board's nominal is "
+                                    f"{nominal / 1e6:g} MHz; modelled time follows the firmware")
 
     def read32(self, off):
         value = self.stored(off)
@@ -171,6 +220,22 @@ class Stm32f4Rcc(RegisterFile):
         if off == self.CFGR:
             value = (value & ~0xC) | ((value & 0x3) << 2)
         return value
+
+    def write32(self, off, value, mask):
+        if off not in (self.CFGR, self.PLLCFGR, self.DCKCFGR):
+            super().write32(off, value, mask)
+            return
+        t = self.engine.now_cycles(after=True)
+        before = {bus: self.timer_edges(bus, t) for bus in (1, 2)}
+        self._time = (t, self.seconds(t))           # time so far at the old HCLK
+        sw_before = self.stored(self.CFGR) & 3
+        super().write32(off, value, mask)
+        for bus in (1, 2):
+            ratio = clocks.timer_ratio(self.regs, bus)
+            self._tclk[bus] = (before[bus] - t * ratio.numerator // ratio.denominator, ratio)
+        if off == self.CFGR and self.stored(self.CFGR) & 3 != sw_before and self.stored(self.CFGR) & 3:
+            self.check_sysclk()         # switched to HSE or a PLL (HSI is a firmware's transit clock)
+        self.engine.request_interrupt_check()      # the timers' next update moved
 
 
 class Stm32Pwr(RegisterFile):
@@ -494,3 +559,8 @@ MODELS: dict[str, type[RegisterFile]] = {
     "IRQControllers.NVIC": SystemControlSpace,
     "Timers.STM32F4_RTC": RegisterFile,
 }
+
+# timers.py builds on RegisterFile above, so it is imported once that exists
+from harness.backends.timers import Stm32Timer  # noqa: E402
+
+MODELS["Timers.STM32_Timer"] = Stm32Timer

@@ -93,8 +93,8 @@ class Semihosting:
         elif op == SYS_ISTTY:
             result = 1
         elif op in (SYS_CLOCK, SYS_TIME):
-            result = eng.now_cycles() * 100 // eng.board.clock_hz if op == SYS_CLOCK \
-                else eng.now_cycles() // eng.board.clock_hz
+            seconds = eng.seconds(eng.now_cycles())     # at the clock the firmware programmed
+            result = int(seconds * 100) if op == SYS_CLOCK else int(seconds)
         elif op == SYS_HEAPINFO:
             block = self._word(arg)
             uc.mem_write(block, bytes(16))

@@ -16,13 +16,13 @@
  *   semi <text>    <text> through semihosting SYS_WRITE0
  *   exit <n>       semihosting SYS_EXIT_EXTENDED with code n
  *   ids            "ids <uid0> <uid1> <uid2> <flash KB> <DBGMCU_IDCODE>", as HAL_GetUIDw0.. / HAL_GetDEVID do
- *   tim2           starts TIM2 (a peripheral the board does not model) and reads its counter
+ *   tim12          starts TIM12 (a peripheral the board does not model) and reads its counter
  *   irqspin <rvr>  the same, polling a flag the handler sets instead of WFI (c0 h0 h1 m, m after the loop)
  *   irqtime <rvr>  VTOR moved to a RAM copy whose SysTick vector is SysTick_Timing; SysTick (TICKINT,
  *                  reload rvr) started from a CYCCNT reading c0, WFI until it interrupts:
  *                  "irqtime c0 h0 h1 m", h0/h1 the handler's first and last CYCCNT reads, m main's first
  *                  read after the return; then the HAL tick is restored
- * CONSOLE_IRQ (the console UART's NVIC line), UID_BASE, FLASHSIZE_BASE, DBGMCU_BASE and TIM2_BASE come from
+ * CONSOLE_IRQ (the console UART's NVIC line), UID_BASE, FLASHSIZE_BASE, DBGMCU_BASE and TIM12_BASE come from
  * the board's .repl through the generated irq.h. */
 #include <stdint.h>
 #include "../../firmware/bare/bare.h"     /* startup, polled console, parsing, DWT: the shared base */
@@ -531,9 +531,9 @@ int main(void) {
             __asm volatile("sdiv %0, %1, %2" : "=r"(q) : "r"(n), "r"(zero));
             put("quiet "); put_hex(v); put(" "); put_u32((uint32_t)q);
             send();
-        } else if (equals(line, "tim2")) {
-            REG(TIM2_BASE + 0x00u) = 1u;                    /* CR1.CEN */
-            put("tim2 "); put_u32(REG(TIM2_BASE + 0x24u));  /* CNT */
+        } else if (equals(line, "tim12")) {
+            REG(TIM12_BASE + 0x00u) = 1u;                    /* CR1.CEN */
+            put("tim12 "); put_u32(REG(TIM12_BASE + 0x24u));  /* CNT */
             send();
         } else if (starts_with(line, "exit ")) {
             static uint32_t block[2];

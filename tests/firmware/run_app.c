@@ -3,7 +3,7 @@
  * leaves through Arm semihosting's SYS_EXIT (BKPT 0xAB) with ADP_Stopped_ApplicationExit.
  * Compile with -DSPIN to spin forever instead of exiting (a run that needs a cycle budget), with
  * -DCRASH to write to flash after the passes (a fault), with -DTIMER to start a timer the board
- * does not model (TIM2, as a HAL application's time base might), with -DSPIN_MMIO to spin reading RCC_CR
+ * does not model (TIM12, as a HAL application's time base might), with -DSPIN_MMIO to spin reading RCC_CR
  * (a peripheral the engine models in Python: a Ctrl-C lands inside its callback). */
 #include <stdint.h>
 /* The shared base (startup, vectors, console, DWT) stands for the vendor startup and drivers a user's
@@ -48,7 +48,7 @@ int main(void) {
     *(volatile uint32_t *)(uintptr_t)vectors = 0;     /* flash is read-only: a fault */
 #endif
 #if defined(TIMER)
-    *(volatile uint32_t *)0x40000000u = 1u;           /* TIM2_CR1.CEN (RM0390/RM0385: TIM2 at 0x40000000) */
+    *(volatile uint32_t *)0x40001800u = 1u;           /* TIM12_CR1.CEN (RM0390/RM0385: TIM12 at 0x40001800) */
 #endif
 #if defined(SPIN)
     for (;;) { sink++; }
