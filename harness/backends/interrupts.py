@@ -66,7 +66,7 @@ class InterruptsMixin:
     def _service_interrupts(self) -> None:
         """At a stop with exact counts: pend what fell due, take what may preempt, and set the native
         hook's tick limit (next SysTick wrap) and mask watch (a pending interrupt is masked)."""
-        ex, scs, hdr = self.exceptions, self._scs, self._hdr
+        ex, hdr = self.exceptions, self._hdr
         self._sample_sources()
         for _ in range(len(ex.priority)):            # each entry may be preempted at once by a higher one
             exc = ex.takeable()
