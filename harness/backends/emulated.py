@@ -456,10 +456,6 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             model = TagPage(self, base, tags)
             self.uc.mmio_map(base, pages * page, lambda uc, off, size, _, m=model: m.read(off, size), None,
                              lambda uc, off, size, value, _, m=model: m.write(off, size, value), None)
-            # Unicorn stores the exact PC before an access only where a memory hook watches: without this
-            # one the warning would name the first instruction of the block, not the accessing one
-            self.uc.hook_add(UC.UC_HOOK_MEM_READ | UC.UC_HOOK_MEM_WRITE, _exact_pc_hook,
-                             begin=base, end=base + pages * page - 1)
         spans = sorted(windows + [(r.base, r.end, r.name) for r in self.board.regions])
         for a, b in zip(spans, spans[1:]):
             if b[0] < a[1]:
@@ -1510,10 +1506,6 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         fault.report["handler"] = vectors
         self._dead = fault
         return fault
-
-
-def _exact_pc_hook(uc, access, address, size, value, _) -> None:
-    """Nothing to do: its presence makes Unicorn write the PC back before the access (see the Tag pages)."""
 
 
 # --------------------------------------------------------------------------------------------------
