@@ -22,5 +22,6 @@ static inline float conv2d_finish(const tm_conv2d_f32_params_t *p, float total, 
     return tm_clampf(total + (p->bias ? p->bias[oc] : 0.0f), p->act_min, p->act_max);
 }
 
+#define CONV2D_BLOCK4                          /* float: four output channels per pass (conv2d_impl.h) */
 #define CONV2D_FN tm_conv2d_f32
 #include "conv2d_impl.h"

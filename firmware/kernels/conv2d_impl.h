@@ -39,6 +39,35 @@ tm_status_t CONV2D_FN(const void *params, uint8_t *arena)
                         group_c += filter_c;
                         group_end += per_group;
                     }
+#ifdef CONV2D_BLOCK4
+                    /* Four output channels of one group at once: each input element is loaded once for
+                     * four products (1.25 loads per product instead of 2). Each sum still adds its own
+                     * taps in the order above, so the float rounding is unchanged. */
+                    if (oc + 4 <= group_end) {
+                        conv2d_acc_t acc0 = 0, acc1 = 0, acc2 = 0, acc3 = 0;
+                        for (int ky = ky_lo; ky < ky_hi; ky++) {
+                            const conv2d_x_t *in_row = in + (iy0 + dil_h * ky) * in_w * in_c + group_c;
+                            const conv2d_w_t *w_row = w_oc + ky * kernel_w * filter_c;
+                            for (int kx = kx_lo; kx < kx_hi; kx++) {
+                                const conv2d_x_t *x = in_row + (ix0 + dil_w * kx) * in_c;
+                                const conv2d_w_t *w = w_row + kx * filter_c;
+                                for (int c = 0; c < filter_c; c++) {
+                                    const conv2d_x_t xc = x[c];
+                                    acc0 += conv2d_product(xc, w[c], in_offset);
+                                    acc1 += conv2d_product(xc, w[c + filter_size], in_offset);
+                                    acc2 += conv2d_product(xc, w[c + 2 * filter_size], in_offset);
+                                    acc3 += conv2d_product(xc, w[c + 3 * filter_size], in_offset);
+                                }
+                            }
+                        }
+                        y[oc] = conv2d_finish(p, acc0, oc);
+                        y[oc + 1] = conv2d_finish(p, acc1, oc + 1);
+                        y[oc + 2] = conv2d_finish(p, acc2, oc + 2);
+                        y[oc + 3] = conv2d_finish(p, acc3, oc + 3);
+                        oc += 3;
+                        continue;
+                    }
+#endif
                     conv2d_acc_t acc = 0;
                     for (int ky = ky_lo; ky < ky_hi; ky++) {
                         const conv2d_x_t *in_row = in + (iy0 + dil_h * ky) * in_w * in_c + group_c;
