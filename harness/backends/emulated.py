@@ -848,9 +848,13 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
     def console_rx_pending(self) -> bool:
         return bool(self._rx)
 
-    def console_rx_pop(self) -> int:
+    def _console_active(self) -> None:
+        """A byte went in or out, or the receiver had data: whatever the idle rules counted starts over."""
         self._quiet_wfis = self._quiet_spins = 0
         self._last_empty_poll, self._empty_polls = None, 0
+
+    def console_rx_pop(self) -> int:
+        self._console_active()
         return self._rx.popleft() if self._rx else 0
 
     def _waits_for_input_in_wfi(self) -> bool:
@@ -895,8 +899,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return self._quiet_spins >= IDLE_WFIS
 
     def console_tx(self, byte: int) -> None:
-        self._last_empty_poll, self._empty_polls = None, 0
-        self._quiet_wfis = self._quiet_spins = 0
+        self._console_active()
         self._out.append(byte)
         if byte == 0x0A:
             text = self._decode(bytes(self._out[:-1]).rstrip(b"\r"))
@@ -910,7 +913,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         within IDLE_GAP instructions of the one before, with no line waiting to be returned and nothing sent
         or received in between, mean it waits for input; fewer are a transmit wait's status reads."""
         if has_data:
-            self._last_empty_poll, self._empty_polls = None, 0
+            self._console_active()
             return
         now = self.now()
         last, self._last_empty_poll = self._last_empty_poll, now
