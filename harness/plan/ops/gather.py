@@ -10,16 +10,12 @@ positions are checked here, and the kernel returns an error for a computed one, 
 import numpy as np
 
 from harness.plan.kernel import Arena, Const, KernelCall
+from harness.plan.ops.dtypes import same_type_with_param
 from harness.plan.model import Graph, ModelError, Op
 
 
 def lower(g: Graph, op: Op) -> KernelCall:
-    if len(op.inputs) != 2 or len(op.outputs) != 1:
-        raise ModelError(f"op {op.index} {op.name}: needs an input, positions and one output")
-    inp, pos, out = g.tensor(op.inputs[0]), g.tensor(op.inputs[1]), g.tensor(op.outputs[0])
-    where = f"op {op.index} {op.name} (output {out.name!r})"
-    if inp.dtype != out.dtype or inp.dtype not in (np.int8, np.float32):
-        raise ModelError(f"{where}: only int8 and float32 data are supported, got {inp.dtype} -> {out.dtype}")
+    inp, pos, out, where = same_type_with_param(g, op, "positions")
     if pos.dtype != np.int32:
         raise ModelError(f"{where}: positions of type {np.dtype(pos.dtype)}; TFLM takes int32 only")
     if inp.is_constant and pos.is_constant:
