@@ -94,11 +94,11 @@ def test_same_modelled_cycles_as_the_f746zg():
 
 # ------------------------------------------------------------------ a CubeHAL-style firmware, ELF and .bin
 
-def _uart_hal_header(board, sleep: bool = False) -> dict[str, str]:
+def _uart_hal_header(board, sleep: str = "") -> dict[str, str]:
     irq = next(iter(board.peripheral(board.console.uart).irqs.values()))
     tag = next((t for t in board.tags if t.name == "SDRAM"), None) or next(t for t in board.tags if t.name == "TIM12")
     return {"irq.h": f"#define CONSOLE_IRQ {irq}\n#define TAG_ADDRESS 0x{tag.start:08X}u\n"
-                     + ("#define SLEEP 1\n" if sleep else "")}
+                     + (f"#define {sleep} 1\n" if sleep else "")}
 
 
 @pytest.fixture(scope="module")
@@ -106,9 +106,9 @@ def uart_hal():
     return firmware("uart_hal", _uart_hal_header, vectors=False)
 
 
-@pytest.fixture(scope="module")
-def uart_hal_sleep():
-    return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep=True), vectors=False)
+@pytest.fixture(scope="module", params=["SLEEP", "SLEEP_WFE"])
+def uart_hal_sleep(request):
+    return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep=request.param), vectors=False)
 
 
 def _cli(args: list[str]):
@@ -156,11 +156,15 @@ def test_the_same_firmware_as_a_raw_image(uart_hal, tmp_path):
     assert from_bin.exit_code == 0 and explicit.exit_code == 0, from_bin.stderr
     assert from_bin.stdout.splitlines() == EXCHANGE and explicit.stdout == from_bin.stdout
     assert _counts(from_bin.stderr) == _counts(explicit.stderr)
-    # the same instructions; the cycles only where the model prices an instruction with the one before it
-    # at a block's start and no code map says which that is (measured: 4 of 15,004,893 cycles)
-    (i_bin, c_bin), (i_elf, c_elf) = ([int(x.replace(",", "")) for x in re.findall(r"\d[\d,]*", _counts(r.stderr))]
-                                      for r in (from_bin, from_elf))
-    assert i_bin == i_elf and abs(c_bin - c_elf) <= 1e-6 * c_elf
+    # the same code; the cycles differ only where the model prices an instruction with the one before it
+    # at a block's start and no code map says which that is (measured before the UART's line timing: 4 of
+    # 15,004,893 cycles); those cycles move where a UART wait's polling loop stands when its flag sets, and a
+    # wait ends at the loop's next turn (under 10 cycles): measured 6 cycles. The instruction counts are not
+    # compared: while the host's bytes are on the line the firmware spins in its `b .` main loop, whose one
+    # instruction is such a block, so the same span of cycles holds a different number of turns
+    (_, c_bin), (_, c_elf) = ([int(x.replace(",", "")) for x in re.findall(r"\d[\d,]*", _counts(r.stderr))]
+                              for r in (from_bin, from_elf))
+    assert abs(c_bin - c_elf) <= 50
     assert "note: modelled cycles" in from_bin.stderr
     skipped = [line for line in from_bin.stderr.splitlines() if line.startswith("note: skipped")]
     assert len(skipped) == 3 and any("non-code" in s for s in skipped) and any("LDRD" in s for s in skipped) \
@@ -197,8 +201,9 @@ def test_transmit_polls_are_not_waiting_for_input(uart_hal):
 
 
 def test_a_sleeping_firmware_waits_for_input(uart_hal_sleep):
-    """The same firmware with a WFI main loop and no SysTick: only input can wake it, so it waits for input
-    (not a hang of a firmware no interrupt can ever wake)."""
+    """The same firmware with a WFI (or a WFE) main loop and no SysTick: only input can wake it, so it waits
+    for input (not a hang of a firmware no interrupt can ever wake). After each receive interrupt the event
+    register is set, so the WFE falls through once and sleeps again."""
     board, elf = uart_hal_sleep("disco_f746ng")
     from harness.backends import BoardIdle
     engine = EmulatedBoard(board, elf)
@@ -209,14 +214,128 @@ def test_a_sleeping_firmware_waits_for_input(uart_hal_sleep):
     assert engine.read_line() == "echo hello"
 
 
-def test_a_tag_read_warns_with_its_address(uart_hal):
-    """A load from the SDRAM Tag: it reads 0 and the warning names the Tag and the address. (Naming the
-    accessing instruction's PC rather than its block's took a memory hook over the Tags, which made every
-    load and store of the F746ZG 1.5-3x slower in Unicorn; left for a cheaper way, issue 19.)"""
+def test_a_tag_read_warns_with_its_address_and_pc(uart_hal):
+    """A load from the SDRAM Tag: it reads 0 and the warning names the Tag, the address and the load
+    instruction itself, which is not the first of its block (the expected PC: the first load of `peek`,
+    found in the ELF by its symbol and capstone, not by the engine)."""
+    import capstone
+    from elftools.elf.elffile import ELFFile
     board, elf = uart_hal("disco_f746ng")
+    with open(elf, "rb") as f:
+        e = ELFFile(f)
+        sym = e.get_section_by_name(".symtab").get_symbol_by_name("peek")[0]
+        start = sym["st_value"] & ~1
+        text = e.get_section_by_name(".text")
+        code = text.data()[start - text["sh_addr"]:start - text["sh_addr"] + sym["st_size"]]
+    md = capstone.Cs(capstone.CS_ARCH_ARM, capstone.CS_MODE_THUMB | capstone.CS_MODE_MCLASS)
+    load = next(i.address for i in md.disasm(code, start) if i.mnemonic.startswith("ldr"))
+    assert load != start
     engine = EmulatedBoard(board, elf)
     engine.read_line()
     engine.write(b"peek%")
     assert engine.read_line() == "peek 0x00000000"                   # a Tag without a value reads 0
     (warning,) = engine.warnings
-    assert "read from SDRAM at 0xc0000004" in warning
+    assert "read from SDRAM at 0xc0000004" in warning and f"(pc 0x{load:08x} " in warning, warning
+
+
+# ------------------------------------------------------------------ the line in modelled time
+
+def _frame_cycles(name: str) -> int:
+    """One 8N1 frame (10 bits) in core cycles, from RM0385 "USART baud rate generation" with 16x
+    oversampling (baud = PCLK / BRR) and the firmware's BRR = PCLK / baud rounded, PCLK being what
+    uart_hal programs: HCLK 216 MHz, APB1 / 4 (USART3 on the NUCLEO), APB2 / 2 (USART1 on the DISCO)."""
+    board = load_board(name)
+    apb_div = 2 if board.console.uart == "usart1" else 4
+    pclk = 216_000_000 // apb_div
+    brr = (pclk + board.console.baud // 2) // board.console.baud
+    return 10 * brr * apb_div
+
+
+@pytest.mark.parametrize("name", ["disco_f746ng", "nucleo_f746zg"])
+def test_transmit_takes_its_frames(uart_hal, name):
+    """HAL_UART_Transmit of 10 bytes, timed by the firmware's own DWT CYCCNT from before the first TDR
+    write to TC: ten frames at the programmed baud rate (18,760 cycles each at 115200 baud), plus the few
+    instructions around them; and its TXE waits are skipped, not run turn by turn."""
+    board, elf = uart_hal(name)
+    engine = EmulatedBoard(board, elf)
+    engine.read_line()
+    engine.write(b"txtime 10%")
+    frame = _frame_cycles(name)
+    assert frame == 18_760
+    calls = engine._mmio_seq
+    (cycles,) = (int(v) for v in engine.read_line().split()[1:])
+    assert 10 * frame <= cycles <= 10 * frame + 100
+    # without the skip the 10 frames' TXE/TC waits alone would be ~25,000 status reads
+    assert engine._mmio_seq - calls < 500
+
+
+@pytest.mark.parametrize("name", ["disco_f746ng", "nucleo_f746zg"])
+def test_host_bytes_arrive_one_frame_apart(uart_hal, name):
+    """The host's bytes come no faster than the line: the firmware's receive interrupt sees the five
+    bytes of `gaps%` one frame apart (its CYCCNT at each interrupt's entry)."""
+    board, elf = uart_hal(name)
+    engine = EmulatedBoard(board, elf)
+    engine.read_line()
+    engine.write(b"gaps%")
+    gaps = [int(v) for v in engine.read_line().split()[1:]]
+    frame = _frame_cycles(name)
+    assert len(gaps) == 4 and all(abs(g - frame) <= 8 for g in gaps), (gaps, frame)
+
+
+def test_an_answer_arrives_after_the_line_has_left(uart_hal):
+    """The host cannot answer a line before its last frame has left the wire: a byte written while the
+    firmware still transmits arrives one frame after the transmission's end."""
+    board, elf = uart_hal("disco_f746ng")
+    engine = EmulatedBoard(board, elf)
+    engine.read_line()                      # the banner is complete once its '\n' is in TDR
+    uart = engine.peripherals["usart1"]
+    end = uart.tx_done_at()
+    assert end > engine.cycles              # ... and still on the wire
+    engine.write(b"n")
+    assert engine.console_rx_next() == end + _frame_cycles("disco_f746ng")
+
+
+# ------------------------------------------------------------------ an Mbed-style firmware, 50 pty sessions
+
+@pytest.fixture(scope="module")
+def mbed_style():
+    return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep="MBED_STYLE"), vectors=False)
+
+
+def test_mbed_style_firmware_on_hsi_with_its_us_ticker(mbed_style):
+    """The Mbed-style build: HSI through the PLL to 216 MHz (no warning: the nominal clock), serial_putc
+    without a TC wait, commands from a ring buffer in a WFI main loop; TIM2 as the 1 MHz us_ticker counts
+    the modelled cycles / 216 (the timer clock 108 MHz / 108) to within the one tick its two reads, a few
+    instructions apart, can straddle."""
+    board, elf = mbed_style("disco_f746ng")
+    engine = EmulatedBoard(board, elf)
+    assert engine.read_line() == EXCHANGE[0]
+    engine.write(b"name%")
+    assert [engine.read_line(), engine.read_line()] == EXCHANGE[1:3]
+    engine.write(b"us 200000%")
+    ticks, cycles = (int(v) for v in engine.read_line().split()[1:])
+    assert cycles > 1_000_000 and abs(ticks - cycles / 216) <= 1, (ticks, cycles)
+    assert not [w for w in engine.warnings if w.startswith("clock")]
+    from harness.backends import BoardIdle
+    with pytest.raises(BoardIdle):
+        engine.read_line()
+
+
+@pytest.mark.parametrize("style", ["uart_hal", "mbed_style"])
+def test_fifty_back_to_back_pty_sessions_lose_nothing(style, request):
+    """What `harness run --pty` serves: 50 sessions one after the other, each opening the port, asking
+    `name%` and an echo with its number, and closing it: every command answered, none lost or mixed."""
+    from harness.backends.pty import EmulatedPty
+    from harness.backends.serial import SerialBoard
+    board, elf = request.getfixturevalue(style)("disco_f746ng")
+    with EmulatedPty(board) as bridge:
+        bridge.load(elf)
+        for i in range(50):
+            with SerialBoard(bridge.port, board.console.baud, timeout=5) as sb:
+                if i == 0:
+                    assert sb.read_line() == EXCHANGE[0]
+                sb.write(b"name%")
+                assert [sb.read_line(), sb.read_line()] == EXCHANGE[1:3], i
+                sb.write(f"echo {i}%".encode())
+                assert sb.read_line() == f"echo {i}", i
+        assert bridge.failure is None

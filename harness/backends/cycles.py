@@ -411,10 +411,14 @@ class BlockCoster:
 
     # -- pricing
     def cost(self, addr: int, size: int) -> BlockCost:
-        """The price of the block of `size` bytes at `addr` (memoised by address, size and code)."""
+        """The price of the block of `size` bytes at `addr` (memoised by address, size and code; by address
+        and size alone in flash)."""
         key = (addr, size)
-        code = bytes(self.read(addr, size))
         block = self._blocks.get(key)
+        flash = self.flash
+        if block is not None and flash is not None and flash[0] <= addr and addr + size <= flash[1]:
+            return block            # the emulated flash is read-only: its code is the image's, as memoised
+        code = bytes(self.read(addr, size))
         if block is not None and block.code == code:
             return block
         start = self._it_context(addr)

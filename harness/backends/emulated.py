@@ -52,7 +52,9 @@ from harness.backends.image import Image
 from harness.backends.memory import memory_system
 from harness.backends.peripherals import (MODELS, RegisterFile, Stm32f4Rcc, Stm32FlashController, SystemControlSpace,
                                           size_mask)
+from harness.backends.spin import PollingWaits
 from harness.backends.timers import Stm32Timer
+from harness.backends.uart import _StmUart
 from harness.backends.faults import HANDLER_INSTRUCTIONS, SITE_WORD, FaultsMixin
 from harness.backends.interrupts import NOSEQ, InterruptsMixin
 from harness.backends.semihosting import Semihosting
@@ -69,9 +71,9 @@ NATIVE_SRC = Path(__file__).resolve().parent / "native" / "blockcount.c"
 UNTIL = 0xFFFFFFFE          # an address no firmware executes: emu_start's end marker
 IDLE_GAP = 256              # empty receiver polls at most this many instructions apart: one wait loop
 IDLE_POLLS = 16             # ... this many of them in a row, nothing sent or received between: it waits for
-                            # input. A transmit wait ends at its first status read in this model (TXE and TC
-                            # read set), and a HAL transmit reads the status at most ~3 times between two
-                            # bytes (the TXE wait, then its ORE/RTOF checks), so TXE/TC polls never get here
+                            # input. A status read during a transmission (TXE or TC clear) does not count
+                            # (uart.py), and a HAL transmit reads the status at most ~3 times between two
+                            # bytes once its TXE wait is over (its ORE/RTOF checks), so TXE/TC polls never get here
 MAX_IDLE_RETURNS = 1 << 20  # guard against a resume loop that makes no progress
 IDLE_WFIS = 1000            # WFI wake-ups in a row with the console's receive interrupt on, nothing received
                             # and nothing sent: the firmware waits for input (1 s of a 1 kHz tick)
@@ -334,7 +336,10 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._load_image()
 
         # console and run state
-        self._rx: deque[int] = deque()
+        self._rx: deque[tuple[int, int]] = deque()   # (byte, cycle it has arrived) from the host
+        self._rx_last = 0                    # arrival of the host's last byte
+        self._mmio_seq = 0                   # peripheral accesses so far (spin.PollingWaits)
+        self._waits = PollingWaits(self)
         self._out = bytearray()              # console bytes not yet returned as lines
         self._lines: deque[str] = deque()    # complete lines not yet returned
         self._history: deque[str] = deque(maxlen=200)
@@ -342,6 +347,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._empty_polls = 0                # see console_polled
         self._quiet_wfis = 0                 # see _waits_for_input_in_wfi
         self._quiet_spins = 0                # see _waits_for_input_in_self_loop
+        self._wfe_entries = 0                # exception entries at the last WFE (see _event_register)
         self._stop_reason: str | None = None
         self._exact_now: int | None = None
         self._exact_ticks: tuple[int, int] | None = None    # (before, after) the performed instruction
@@ -349,6 +355,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._penalty_then: tuple[int, int] | None = None   # (count in a block, flash penalty it was charged)
         self._stopped_penalty = 0                           # ... of the block the last take-back was in
         self._price_error = None
+        self._price_now: tuple[tuple[int, int, int] | None, int] = (None, 0)   # see now_cycles
         # (pc, lr, value, instructions, cycles, memory_events()) per CYCCNT read
         self.cyccnt_reads: deque[tuple[int, int, int, int, int, dict[str, int]]] = deque(maxlen=256)
         self._bad_access: tuple[int, int, int, int] | None = None
@@ -401,7 +408,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self.fetch_config_changed()
         self._scs = next((m for m in self.peripherals.values() if isinstance(m, SystemControlSpace)), None)
         self.rcc = next((m for m in self.peripherals.values() if isinstance(m, Stm32f4Rcc)), None)
-        self._timers = [m for m in self.peripherals.values() if isinstance(m, Stm32Timer)]
+        # what raises interrupts by itself as modelled time passes: sampled and asked for its next one
+        self._timed = [m for m in self.peripherals.values() if isinstance(m, (Stm32Timer, _StmUart))]
         self.fpu_config_changed()
         self.stack_limit, self.stack_limit_symbol = self._stack_limit()
         self._hdr.sp_limit = self.stack_limit
@@ -465,9 +473,11 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         base = model.base + start
 
         def read(uc, offset, size, _):
+            self._mmio_seq += 1
             return model.read(start + offset, size)
 
         def write(uc, offset, size, value, _):
+            self._mmio_seq += 1
             model.write(start + offset, size, value)
 
         self.uc.mmio_map(base, end - start, read, None, write, None)
@@ -515,14 +525,24 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         return bool(self._hdr.cycles_on)
 
     def write(self, data: bytes) -> None:
-        """Queue bytes into the console UART receiver. Each input gives the firmware a fresh budget: a
-        hang is a command that never finishes, however long the session before it."""
-        self._rx.extend(bytes(data))
-        self._budget_from = self.instructions
-        self._cycles_from = self._time()
+        """Queue bytes into the console UART receiver, each arriving one frame after the one before, the
+        first one frame after the end of what the firmware was transmitting (uart.py). Each input gives
+        the firmware a fresh budget: a hang is a command that never finishes, however long the session
+        before it."""
+        now = self._time()
         uart = self.peripherals.get(self.board.console.uart)
-        if hasattr(uart, "update_irq"):
-            uart.update_irq()                 # RXNE with RXNEIE raises the UART's interrupt
+        timed = isinstance(uart, _StmUart)
+        frame = uart.frame_cycles() if timed else 0
+        t = max(now, self._rx_last, uart.tx_done_at() if timed else 0)
+        for byte in bytes(data):
+            t += frame
+            self._rx.append((byte, t))
+        self._rx_last = t
+        self._budget_from = self.instructions
+        self._cycles_from = now
+        if timed:
+            uart.update_irq(now)              # RXNE with RXNEIE raises the UART's interrupt
+            self.request_interrupt_check()    # ... or will, at the first byte's arrival
 
     def read_line(self, max_instructions: int | None = None) -> str:
         """Run until the console has sent a complete line and return it without its line ending.
@@ -562,7 +582,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             verdict += f" (pc {self._at(pc)})"
             raise BoardHang(self._report_text(kind, verdict), self._report(kind, verdict))
         if reason == "wfi":
-            verdict = f"HANG firmware waits for an interrupt (WFI) and the emulator delivers none " \
+            verdict = f"HANG firmware sleeps (WFI or WFE) and no interrupt can ever wake it " \
                       f"(pc {self._at(self._pc)})"
             raise BoardHang(self._report_text("wfi", verdict), self._report("wfi", verdict))
         if reason == "unmodelled":
@@ -715,7 +735,11 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             return self.now() + self._sleep + (1 if after else 0)
         if self._exact_ticks is not None:
             return self._exact_ticks[1 if after else 0] // self._tpc
-        return (self._hdr.ticks - self._current_price()) // self._tpc
+        hdr = self._hdr
+        key = (hdr.count, hdr.ticks, hdr.cur_addr)
+        if self._price_now[0] != key:          # a model asks several times in one access: price the block once
+            self._price_now = (key, self._current_price())
+        return (hdr.ticks - self._price_now[1]) // self._tpc
 
     def seconds(self, cycles: int) -> Fraction:
         """Board time at a cycle count: each stretch of cycles at the HCLK the firmware had programmed
@@ -845,8 +869,13 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self._stop_reason = reason
         self._hdr.limit = 0
 
-    def console_rx_pending(self) -> bool:
-        return bool(self._rx)
+    def console_rx_arrived(self, now: int) -> bool:
+        """The host's next byte has arrived by cycle `now`."""
+        return bool(self._rx) and self._rx[0][1] <= now
+
+    def console_rx_next(self) -> int | None:
+        """The cycle the host's next byte arrives (or arrived), None when none is queued."""
+        return self._rx[0][1] if self._rx else None
 
     def _console_active(self) -> None:
         """A byte went in or out, or the receiver had data: whatever the idle rules counted starts over."""
@@ -855,7 +884,17 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def console_rx_pop(self) -> int:
         self._console_active()
-        return self._rx.popleft() if self._rx else 0
+        return self._rx.popleft()[0] if self._rx else 0
+
+    def warn_once(self, text: str) -> None:
+        if text not in self._warned:
+            self._warned.add(text)
+            self.warnings.append(text)
+
+    def wait_until(self, until: int, key: tuple) -> bool:
+        """A peripheral read found a flag that sets by itself at cycle `until`: a polling loop's remaining
+        turns may be skipped (spin.PollingWaits); True when they were."""
+        return self._waits.wait_until(until, key)
 
     def _waits_for_input_in_wfi(self) -> bool:
         """At a WFI: the console receives by interrupt (RXNEIE), its queue is empty, and the firmware has
@@ -911,8 +950,9 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
     def console_polled(self, has_data: bool) -> None:
         """The firmware read the receiver status or data register. IDLE_POLLS empty reads in a row, each
         within IDLE_GAP instructions of the one before, with no line waiting to be returned and nothing sent
-        or received in between, mean it waits for input; fewer are a transmit wait's status reads."""
-        if has_data:
+        or received in between, mean it waits for input; fewer are a transmit wait's status reads. With
+        a byte on its way from the host it waits for that one."""
+        if has_data or self._rx:
             self._console_active()
             return
         now = self.now()
@@ -935,9 +975,12 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         if name in self._warned:
             return
         self._warned.add(name)
-        pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+        pcs = self._accessing_pcs(addr, is_write)
+        where = (f"pc {self._at(pcs[0])}" if len(pcs) == 1 else
+                 f"pc {' or '.join(f'0x{pc:08x}' for pc in pcs)} in the block at {self._at(self._hdr.cur_addr)}"
+                 if pcs else f"in the block at {self._at(self._hdr.cur_addr)}")
         text = (f"{'write to' if is_write else 'read from'} {name} at 0x{addr:08x}, which {self.board.name} does "
-                f"not model (pc {self._at(pc)})")
+                f"not model ({where})")
         self.warnings.append(text)
         if self.strict and self._strict_error is None:
             self._strict_error = text
@@ -1177,21 +1220,23 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 if hdr.stopped:
                     return "budget" if limit == self._budget_limit else "timeout"
                 if self._hint_before(pc) == "wfi":
-                    if self._waits_for_input_in_wfi():
-                        self._quiet_wfis = 0
-                        return "idle"
-                    if self._wfi():
-                        if self._cycle_budget_spent():
-                            return "cycle-budget"
-                        continue
-                    return "wfi"            # sleeps until an interrupt, and none can ever come
+                    reason = self._sleep_until_woken()
+                    if reason is not None:
+                        return reason
+                    continue
                 # Unicorn returned by itself for another reason: carry on, unless nothing moves
                 idle_returns = idle_returns + 1 if (hdr.count, pc) == (start_count, start_pc) else 0
                 if idle_returns > MAX_IDLE_RETURNS:
                     raise HarnessError(f"internal: emulation makes no progress at 0x{pc:08x}")
                 continue
             if err.errno == UC.UC_ERR_INSN_INVALID and self._hint_before(pc) in ("wfe", "yield"):
-                continue                    # Unicorn stops after these hints; on the chip they fall through
+                # Unicorn stops after these hints. YIELD falls through; WFE sleeps as WFI does unless
+                # the event register is set (an exception taken since the last WFE, or SEV just before)
+                if self._hint_before(pc) == "wfe" and not self._event_register(pc):
+                    reason = self._sleep_until_woken()
+                    if reason is not None:
+                        return reason
+                continue
             if err.errno in (UC.UC_ERR_EXCEPTION, UC.UC_ERR_FETCH_UNMAPPED, UC.UC_ERR_FETCH_PROT) \
                     and pc >= 0xFFFFFFE0 and self.exceptions.exit(pc | 1):
                 continue                    # a branch to EXC_RETURN: the exception returned
@@ -1231,6 +1276,30 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 self._raise_pending_fault(f"faulted itself: {fault.verdict}")
             raise fault
 
+
+    def _sleep_until_woken(self) -> str | None:
+        """The CPU sleeps (WFI, or WFE without an event): None when an interrupt wakes it, else why the
+        run stops ('idle': only the host's input can wake it; 'wfi': nothing ever will)."""
+        if self._waits_for_input_in_wfi():
+            self._quiet_wfis = 0
+            return "idle"
+        if self._wfi():
+            return "cycle-budget" if self._cycle_budget_spent() else None
+        return "wfi"                        # sleeps until an interrupt, and none can ever come
+
+    def _event_register(self, pc: int) -> bool:
+        """WFE just before pc: read and clear the event register (ARMv7-M "Wait For Event"). It is set by
+        an exception entry since the last WFE (an interrupt that would have woken it) or by an SEV right
+        before this WFE (the `SEV; WFE` idiom that clears it); an SEV further back is not seen."""
+        entries, self._wfe_entries = self._wfe_entries, self.exceptions.entries
+        try:
+            narrow = int.from_bytes(self.uc.mem_read(pc - 2, 2), "little") == 0xBF20
+            at = pc - (2 if narrow else 4)                  # the WFE's address
+            sev_narrow = int.from_bytes(self.uc.mem_read(at - 2, 2), "little") == 0xBF40
+            sev_wide = bytes(self.uc.mem_read(at - 4, 4)) == b"\xaf\xf3\x04\x80"
+        except UcError:
+            sev_narrow = sev_wide = False
+        return sev_narrow or sev_wide or self.exceptions.entries != entries
 
     def _exit_stop(self) -> BoardExit:
         """The firmware exited through semihosting: the final stop (read_line raises it from now on)."""
@@ -1284,6 +1353,27 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         code = bytes(self.uc.mem_read(pc, 4))
         return next(self._disassembler().disasm(code, pc, 1), None)
 
+    def _accessing_pcs(self, addr: int, is_write: bool) -> list[int]:
+        """Inside a peripheral callback, which instruction of the current block accessed `addr`: Unicorn
+        knows only the block, but the registers are the accessing instruction's, so each load (store) of
+        the block is asked where it would access now; those that would reach `addr` are the candidates
+        (one, unless another instruction of the block uses the same base and offset)."""
+        import capstone.arm as C
+        hdr = self._hdr
+        try:
+            code = bytes(self.uc.mem_read(hdr.cur_addr, hdr.cur_size))
+        except UcError:
+            return []
+        regs = _capstone_regs()
+        pcs = []
+        for insn in self._disassembler().disasm(code, hdr.cur_addr):
+            def reg(r, pc=insn.address):
+                return (pc + 4) & ~3 if r == C.ARM_REG_PC else self.uc.reg_read(regs[r])
+            found = _memory_accesses(insn, reg)
+            if found and any(a <= addr < a + size and store == is_write for a, size, store, _ in found[0]):
+                pcs.append(insn.address)
+        return pcs
+
     def _perform(self, pc: int, access: tuple[int, int, int, int]) -> None:
         """The instruction at `pc` touched an exact page and was stopped before it took effect. Perform
         it against the models with the exact instruction and cycle counts (the current block's tail
@@ -1301,14 +1391,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 return (pc + 4) & ~3
             return uc.reg_read(regs[r])
 
-        loads = {C.ARM_INS_LDR: (4, False), C.ARM_INS_LDRH: (2, False), C.ARM_INS_LDRB: (1, False),
-                 C.ARM_INS_LDRSH: (2, True), C.ARM_INS_LDRSB: (1, True), C.ARM_INS_LDRD: (4, False)}
-        stores = {C.ARM_INS_STR: 4, C.ARM_INS_STRH: 2, C.ARM_INS_STRB: 1, C.ARM_INS_STRD: 4}
-        multiple = {C.ARM_INS_LDM: (False, True), C.ARM_INS_LDMDB: (False, False),
-                    C.ARM_INS_STM: (True, True), C.ARM_INS_STMDB: (True, False)}
-        ops = list(insn.operands)
         writes: list[tuple[int, int]] = []          # (unicorn register, value)
-        accesses: list[tuple[int, int, bool, int]] = []  # (address, size, is_store, value or dest reg)
         hdr = self._hdr
         ticks = self._ticks_of_insn_at(pc) if hdr.cycles_on else 0
         self._exact_now = hdr.count
@@ -1319,43 +1402,12 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                                    self.reference_count, hdr.cur_addr, hdr.ticks, self._ref_before,
                                    self.reference_ticks))
         try:
-            if insn.id in loads or insn.id in stores:
-                size = loads[insn.id][0] if insn.id in loads else stores[insn.id]
-                mem_i = next(i for i, o in enumerate(ops) if o.type == C.ARM_OP_MEM)
-                data_regs = [o.reg for o in ops[:mem_i]]
-                mem = ops[mem_i].mem
-                base = reg(mem.base)
-                if insn.post_index:
-                    extra = ops[mem_i + 1]
-                    step = extra.imm if extra.type == C.ARM_OP_IMM else reg(extra.reg)
-                    if extra.type != C.ARM_OP_IMM and extra.subtracted:
-                        step = -step
-                    addr, new_base = base, base + step
-                else:
-                    offset = mem.disp
-                    if mem.index:
-                        offset = reg(mem.index) << (ops[mem_i].shift.value if ops[mem_i].shift.type else 0)
-                        if ops[mem_i].subtracted:
-                            offset = -offset
-                    addr = new_base = (base + offset) & 0xFFFFFFFF
-                for k, r in enumerate(data_regs):
-                    accesses.append((addr + 4 * k, size, insn.id in stores, r))
-                if insn.writeback:
-                    writes.append((regs[mem.base], new_base & 0xFFFFFFFF))
-                signed = loads.get(insn.id, (0, False))[1]
-            elif insn.id in multiple:
-                is_store, up = multiple[insn.id]
-                base_reg, reglist = ops[0].reg, [o.reg for o in ops[1:]]
-                base = reg(base_reg)
-                start = base if up else base - 4 * len(reglist)
-                for k, r in enumerate(reglist):
-                    accesses.append((start + 4 * k, 4, is_store, r))
-                if insn.writeback:
-                    writes.append((regs[base_reg], (base + (4 if up else -4) * len(reglist)) & 0xFFFFFFFF))
-                signed = False
-            else:
+            found = _memory_accesses(insn, reg)
+            if found is None:
                 raise HarnessError(f"the emulator cannot perform `{insn.mnemonic} {insn.op_str}` at 0x{pc:08x} "
                                    f"({self.symbol_at(pc)}) on a peripheral register")
+            accesses, base_write, signed = found
+            writes.extend((regs[r], v) for r, v in base_write)
             if accesses[0][0] & 0xFFFFFFFF != access[1]:
                 raise HarnessError(f"internal: `{insn.mnemonic} {insn.op_str}` at 0x{pc:08x}: computed address "
                                    f"0x{accesses[0][0]:08x}, the CPU accessed 0x{access[1]:08x}")
@@ -1539,3 +1591,53 @@ def _advance_itstate(uc: Uc) -> None:
     it = 0 if (it & 0x7) == 0 else (it & 0xE0) | ((it << 1) & 0x1F)
     xpsr = (xpsr & ~((0x3 << 25) | (0x3F << 10))) | ((it & 0x3) << 25) | ((it >> 2) << 10)
     uc.reg_write(A.UC_ARM_REG_XPSR, xpsr)
+
+
+def _memory_accesses(insn, reg) -> tuple[list[tuple[int, int, bool, int]], list[tuple[int, int]], bool] | None:
+    """What a load or store instruction accesses, with register values from `reg(capstone reg)`:
+    ([(address, size, is_store, data register)], [(capstone base register, its written-back value)],
+    loads sign-extend); None for an instruction that is not a plain load/store (single, dual, multiple)."""
+    import capstone.arm as C
+    loads = {C.ARM_INS_LDR: (4, False), C.ARM_INS_LDRH: (2, False), C.ARM_INS_LDRB: (1, False),
+             C.ARM_INS_LDRSH: (2, True), C.ARM_INS_LDRSB: (1, True), C.ARM_INS_LDRD: (4, False)}
+    stores = {C.ARM_INS_STR: 4, C.ARM_INS_STRH: 2, C.ARM_INS_STRB: 1, C.ARM_INS_STRD: 4}
+    multiple = {C.ARM_INS_LDM: (False, True), C.ARM_INS_LDMDB: (False, False),
+                C.ARM_INS_STM: (True, True), C.ARM_INS_STMDB: (True, False)}
+    ops = list(insn.operands)
+    accesses: list[tuple[int, int, bool, int]] = []
+    writes: list[tuple[int, int]] = []
+    if insn.id in loads or insn.id in stores:
+        size = loads[insn.id][0] if insn.id in loads else stores[insn.id]
+        mem_i = next(i for i, o in enumerate(ops) if o.type == C.ARM_OP_MEM)
+        data_regs = [o.reg for o in ops[:mem_i]]
+        mem = ops[mem_i].mem
+        base = reg(mem.base)
+        if insn.post_index:
+            extra = ops[mem_i + 1]
+            step = extra.imm if extra.type == C.ARM_OP_IMM else reg(extra.reg)
+            if extra.type != C.ARM_OP_IMM and extra.subtracted:
+                step = -step
+            addr, new_base = base, base + step
+        else:
+            offset = mem.disp
+            if mem.index:
+                offset = reg(mem.index) << (ops[mem_i].shift.value if ops[mem_i].shift.type else 0)
+                if ops[mem_i].subtracted:
+                    offset = -offset
+            addr = new_base = (base + offset) & 0xFFFFFFFF
+        for k, r in enumerate(data_regs):
+            accesses.append((addr + 4 * k, size, insn.id in stores, r))
+        if insn.writeback:
+            writes.append((mem.base, new_base & 0xFFFFFFFF))
+        return accesses, writes, loads.get(insn.id, (0, False))[1]
+    if insn.id in multiple:
+        is_store, up = multiple[insn.id]
+        base_reg, reglist = ops[0].reg, [o.reg for o in ops[1:]]
+        base = reg(base_reg)
+        start = base if up else base - 4 * len(reglist)
+        for k, r in enumerate(reglist):
+            accesses.append((start + 4 * k, 4, is_store, r))
+        if insn.writeback:
+            writes.append((base_reg, (base + (4 if up else -4) * len(reglist)) & 0xFFFFFFFF))
+        return accesses, writes, False
+    return None

@@ -91,20 +91,30 @@ class InterruptsMixin:
         self._arm_watch()
 
     def _sample_sources(self) -> None:
-        """Pend what the time-driven sources raised up to now: SysTick's wrap, the timers' update lines."""
+        """Pend what the time-driven sources raised up to now: SysTick's wrap, the timers' update lines, the
+        UARTs' flags."""
         now = self._time()
         if self._scs is not None and self._scs.systick_sample(now):
             self.exceptions.pend(X.SYSTICK)
-        for timer in self._timers:
-            timer.sample(now)
+        for source in self._timed:
+            source.sample(now)
 
     def _next_event(self) -> int | None:
-        """The cycle count of the next SysTick wrap or timer update interrupt; None when none will come."""
+        """The cycle count of the next SysTick wrap, timer update or UART flag interrupt; None when none will
+        come."""
         now = self._time()
         dues = [self._scs.systick_next_wrap()] if self._scs is not None else []
-        dues += [timer.next_irq(now) for timer in self._timers]
+        dues += [source.next_irq(now) for source in self._timed]
         dues = [d for d in dues if d is not None]
         return min(dues) if dues else None
+
+    def due_cycles(self) -> int | None:
+        """The cycle count at which the run next stops for an interrupt or the cycle budget, as last set
+        (0 while an interrupt check is requested); None when nothing falls due."""
+        hdr = self._hdr
+        if hdr.due == NO_LIMIT:
+            return None
+        return hdr.due // self._tpc if hdr.cycles_on else hdr.due + self._sleep
 
     def _arm_watch(self) -> None:
         """The native hook's fast path looks at tick_limit only: 0 while a watch needs every block."""

@@ -64,99 +64,6 @@ class RegisterFile:
         self.store(off, value, mask)
 
 
-class _StmUart(RegisterFile):
-    """Polled STM32 U(S)ART. TX is always ready; RX is the engine's console queue when this UART is the
-    board's console. Transmit and receive follow the UE/TE/RE enables, as on the chip."""
-    SR = RDR = TDR = CR1 = 0
-    UE = 0
-    TE, RE = 1 << 3, 1 << 2
-    TXE, TC, RXNE = 1 << 7, 1 << 6, 1 << 5
-
-    TXEIE, TCIE, RXNEIE = 1 << 7, 1 << 6, 1 << 5    # CR1, the same bits on the F4 and F7 layouts
-
-    def __init__(self, engine, periph):
-        super().__init__(engine, periph)
-        self.console = engine.board.console.uart == periph.name
-        self.output = bytearray()           # what a non-console UART sent
-        self.irq = periph.irqs.get("", periph.irqs.get("IRQ"))   # NVIC line from the .repl (`-> nvic@N`)
-
-    def update_irq(self) -> None:
-        """The interrupt line: a status flag (TXE, TC, RXNE) AND its enable in CR1, while UE is set."""
-        if self.irq is None:
-            return
-        cr1 = self.stored(self.CR1)
-        level = bool(cr1 & self.UE) and bool(self.status() & cr1 & (self.TXEIE | self.TCIE | self.RXNEIE))
-        self.engine.irq_level(self.irq, level)
-
-    def _on(self, bit: int) -> bool:
-        cr1 = self.stored(self.CR1)
-        return bool(cr1 & self.UE) and bool(cr1 & bit)
-
-    def _rx_ready(self) -> bool:
-        return self.console and self._on(self.RE) and self.engine.console_rx_pending()
-
-    def status(self) -> int:
-        return self.TXE | self.TC | (self.RXNE if self._rx_ready() else 0)
-
-    def read32(self, off):
-        if off == self.SR:
-            value = self.status()
-            if self.console:
-                self.engine.console_polled(bool(value & self.RXNE))
-            return value
-        if off == self.RDR:
-            ready = self._rx_ready()
-            if self.console and not ready:
-                self.engine.console_polled(False)       # a data read with nothing received: an RX wait too
-            value = self.engine.console_rx_pop() if ready else 0
-            self.update_irq()
-            return value
-        return super().read32(off)
-
-    def write32(self, off, value, mask):
-        if off == self.TDR:
-            if self._on(self.TE):
-                if self.console:
-                    self.engine.console_tx(value & 0xFF)
-                else:
-                    self.output.append(value & 0xFF)
-            self.update_irq()
-            return
-        if off == self.SR:
-            return                          # flags are computed; clearing them changes nothing here
-        super().write32(off, value, mask)
-        if off == self.CR1:
-            self.update_irq()
-
-
-class Stm32Uart(_StmUart):
-    """UART.STM32_UART, the F4 layout: SR 0x00, DR 0x04, BRR 0x08, CR1 0x0C (UE bit 13)."""
-    SR, RDR, TDR, CR1 = 0x00, 0x04, 0x04, 0x0C
-    UE = 1 << 13
-
-
-class Stm32f7Usart(_StmUart):
-    """UART.STM32F7_USART: CR1 0x00 (UE bit 0), BRR 0x0C, ISR 0x1C, ICR 0x20, RDR 0x24, TDR 0x28.
-    ISR also shows TEACK/REACK, which the ST HAL waits for."""
-    CR1, ISR, ICR, RQR = 0x00, 0x1C, 0x20, 0x18
-    SR, RDR, TDR = ISR, 0x24, 0x28
-    UE = 1 << 0
-    TEACK, REACK = 1 << 21, 1 << 22
-
-    def status(self):
-        value = super().status()
-        if self._on(self.TE):
-            value |= self.TEACK
-        if self._on(self.RE):
-            value |= self.REACK
-        return value
-
-    def write32(self, off, value, mask):
-        if off in (self.ICR, self.RQR):
-            return                          # write-1-to-clear / request bits: nothing latched to clear
-        super().write32(off, value, mask)
-
-
 class Stm32f4Rcc(RegisterFile):
     """Miscellaneous.STM32F4_RCC: reset values, and every oscillator/PLL READY bit reads as its ON bit,
     CFGR.SWS reads as CFGR.SW. The F7 RCC has the same layout for these registers. The clock tree
@@ -548,8 +455,6 @@ class SystemControlSpace(RegisterFile):
 
 
 MODELS: dict[str, type[RegisterFile]] = {
-    "UART.STM32_UART": Stm32Uart,
-    "UART.STM32F7_USART": Stm32f7Usart,
     "Miscellaneous.STM32F4_RCC": Stm32f4Rcc,
     "Miscellaneous.STM32_PWR": Stm32Pwr,
     "Python.PythonPeripheral": Stm32Pwr,      # our F7 boards use it only for PWR (Renode's flipflop.py)
@@ -560,7 +465,8 @@ MODELS: dict[str, type[RegisterFile]] = {
     "Timers.STM32F4_RTC": RegisterFile,
 }
 
-# timers.py builds on RegisterFile above, so it is imported once that exists
+# timers.py and uart.py build on RegisterFile above, so they are imported once that exists
 from harness.backends.timers import Stm32Timer  # noqa: E402
+from harness.backends.uart import Stm32f7Usart, Stm32Uart  # noqa: E402
 
-MODELS["Timers.STM32_Timer"] = Stm32Timer
+MODELS.update({"Timers.STM32_Timer": Stm32Timer, "UART.STM32_UART": Stm32Uart, "UART.STM32F7_USART": Stm32f7Usart})

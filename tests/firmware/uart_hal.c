@@ -5,11 +5,20 @@
  * TE/RE/UE, then waiting for TEACK/REACK), transmit as HAL_UART_Transmit (poll TXE before every byte,
  * then TC), receive as HAL_UART_Receive_IT (RXNEIE, one byte per interrupt). Commands end with '%' (the
  * MLPerf Tiny host's terminator) or a newline and are answered from the receive interrupt, as a HAL
- * RxCpltCallback would; main ends in `for (;;) {}` (`b .`), or in a WFI loop when built with -DSLEEP.
+ * RxCpltCallback would; main ends in `for (;;) {}` (`b .`), or in a WFI loop when built with -DSLEEP, a WFE
+ * loop with -DSLEEP_WFE.
  *   name%          "m-name-[uart_hal]" then "m-ready"
  *   echo <text>%   "echo <text>"
  *   peek%          "peek <word>": a load from TAG_ADDRESS (irq.h; a range the board leaves as a Tag), the
  *                  load not the first instruction of its block, for the warning's PC
+ *   txtime <n>%    sends n bytes 'U' as HAL_UART_Transmit does: "txtime <cycles>", DWT CYCCNT from before
+ *                  the first byte to TC read set after the last
+ *   gaps%          "gaps <c1> <c2> <c3> <c4>": CYCCNT between the receive interrupts of this command's
+ *                  five bytes
+ *   us <loops>     "us <TIM2 ticks> <CYCCNT cycles>" around a busy loop of <loops> turns (TIM2 at 1 MHz)
+ * Built with -DMBED_STYLE it drives the chip as Mbed OS does instead: the clock from HSI (PLL to SYSCLK,
+ * over-drive), TIM2 as the 1 MHz free-running us_ticker, serial_putc waiting for TXE only (no TC), the
+ * receive interrupt filling a ring buffer that the main loop empties, sleeping in WFI while it is empty.
  * Every register address and bit comes from the generated board.h and irq.h (the .repl) or RM0385. */
 #include <stdint.h>
 #include "../../firmware/bare/bare.h"
@@ -63,7 +72,7 @@ const vector_t vectors[16 + CONSOLE_IRQ + 1] = {
 static void wait_set(volatile uint32_t *reg, uint32_t mask) { while ((*reg & mask) != mask) {} }
 
 static void SystemClock_Config(void) {
-#if defined(BOARD_HSE_HZ)
+#if defined(BOARD_HSE_HZ) && !defined(MBED_STYLE)
     RCC(RCC_CR) |= 1u << 16;                                     /* HSEON: the board's crystal */
     wait_set(&RCC(RCC_CR), 1u << 17);                            /* HSERDY */
     uint32_t pllm = BOARD_HSE_HZ / 1000000u, source = 1u << 22;          /* 1 MHz in, PLLSRC = HSE */
@@ -106,13 +115,31 @@ static void UART_Init(void) {
     wait_set(&USART_ISR, ISR_TEACK | ISR_REACK);            /* UART_CheckIdleState */
 }
 
-/* HAL_UART_Transmit: TXE before every byte, TC at the end */
+/* HAL_UART_Transmit: TXE before every byte, TC at the end (Mbed's serial_putc: TXE only) */
 static void UART_Transmit(const char *s, uint32_t n) {
     for (uint32_t i = 0; i < n; i++) {
         while (!(USART_ISR & ISR_TXE)) {}
         USART_TDR = (uint8_t)s[i];
     }
+#if !defined(MBED_STYLE)
     while (!(USART_ISR & ISR_TC)) {}
+#endif
+}
+
+/* TIM2 (APB1, RM0385 table 1 and 25.4): Mbed's us_ticker, 32 bits at 1 MHz from TIMxCLK = 2 x PCLK1 */
+#define TIM2_CR1 REG(0x40000000u)
+#define TIM2_EGR REG(0x40000014u)
+#define TIM2_CNT REG(0x40000024u)
+#define TIM2_PSC REG(0x40000028u)
+#define TIM2_ARR REG(0x4000002Cu)
+
+static void us_ticker_init(void) {
+    RCC(RCC_APB1ENR) |= 1u;                                      /* TIM2EN */
+    (void)RCC(RCC_APB1ENR);
+    TIM2_PSC = 2u * (BOARD_SYSCLK_HZ / 4u) / 1000000u - 1u;      /* APB1 / 4 (SystemClock_Config) */
+    TIM2_ARR = 0xFFFFFFFFu;
+    TIM2_EGR = 1u;                                               /* UG: load the prescaler */
+    TIM2_CR1 = 1u;                                               /* CEN */
 }
 
 static void say(const char *s) {
@@ -124,6 +151,8 @@ static void say(const char *s) {
 
 static char line[64];
 static volatile uint32_t length;
+static uint32_t stamps[sizeof line];               /* CYCCNT at each received byte of the current line */
+
 
 /* the word index is scaled and offset first, so the load sits inside its block, not at its start */
 __attribute__((noinline)) uint32_t peek(uint32_t base, uint32_t index) {
@@ -137,6 +166,41 @@ static void command(void) {
         say("m-ready");
     } else if (starts_with(line, "echo ")) {
         say(line);
+    } else if (starts_with(line, "txtime ")) {
+        static char us[64];
+        uint32_t n = parse_u32(line + 7);
+        if (n > sizeof us) n = sizeof us;
+        for (uint32_t i = 0; i < n; i++) us[i] = 'U';
+        char buf[BARE_NUM_CHARS];
+        uint32_t c0 = DWT_CYCCNT;
+        UART_Transmit(us, n);
+        uint32_t c1 = DWT_CYCCNT;
+        UART_Transmit("txtime ", 7);
+        say(u32_text(buf, c1 - c0));
+    } else if (equals(line, "gaps")) {
+        char buf[BARE_NUM_CHARS];
+        UART_Transmit("gaps", 4);
+        for (uint32_t i = 1; i < 5; i++) {
+            UART_Transmit(" ", 1);
+            char *t = u32_text(buf, stamps[i] - stamps[i - 1]);
+            uint32_t k = 0;
+            while (t[k]) k++;
+            UART_Transmit(t, k);
+        }
+        say("");
+    } else if (starts_with(line, "us ")) {
+        uint32_t loops = parse_u32(line + 3);
+        char buf[BARE_NUM_CHARS];
+        uint32_t t0 = TIM2_CNT, c0 = DWT_CYCCNT;
+        for (volatile uint32_t i = 0; i < loops; i++) {}
+        uint32_t t1 = TIM2_CNT, c1 = DWT_CYCCNT;
+        UART_Transmit("us ", 3);
+        char *t = u32_text(buf, t1 - t0);
+        uint32_t k = 0;
+        while (t[k]) k++;
+        UART_Transmit(t, k);
+        UART_Transmit(" ", 1);
+        say(u32_text(buf, c1 - c0));
     } else if (equals(line, "peek")) {
         char buf[BARE_NUM_CHARS];
         UART_Transmit("peek ", 5);
@@ -146,9 +210,8 @@ static void command(void) {
     }
 }
 
-void USART_IRQHandler(void) {
-    if (!(USART_ISR & ISR_RXNE)) return;
-    char c = (char)USART_RDR;
+static void receive(char c, uint32_t now) {
+    stamps[length] = now;
     if (c == '%' || c == '\n' || c == '\r') {
         if (length) {
             line[length] = '\0';
@@ -160,13 +223,49 @@ void USART_IRQHandler(void) {
     }
 }
 
+#if defined(MBED_STYLE)
+/* the receive interrupt only queues (BufferedSerial); the main loop runs the commands */
+static volatile char ring[256];
+static volatile uint32_t ring_stamps[256];
+static volatile uint8_t head, tail;
+
+void USART_IRQHandler(void) {
+    if (!(USART_ISR & ISR_RXNE)) return;
+    uint32_t now = DWT_CYCCNT;
+    ring_stamps[head] = now;
+    ring[head] = (char)USART_RDR;
+    head = (uint8_t)(head + 1u);
+}
+#else
+void USART_IRQHandler(void) {                               /* HAL: the RxCpltCallback runs the command */
+    if (!(USART_ISR & ISR_RXNE)) return;
+    uint32_t now = DWT_CYCCNT;
+    receive((char)USART_RDR, now);
+}
+#endif
+
 int main(void) {
     SystemClock_Config();
     UART_Init();
+    cyccnt_start();
+    us_ticker_init();                                       /* HAL: a TIM2 time base; Mbed: its us_ticker */
     say("uart_hal " BOARD_NAME " ready");
     NVIC_ISER(CONSOLE_IRQ / 32) = 1u << (CONSOLE_IRQ % 32);
     USART_CR1 |= CR1_RXNEIE;                                /* HAL_UART_Receive_IT */
-#if defined(SLEEP)
+#if defined(MBED_STYLE)
+    for (;;) {
+        __asm volatile("cpsid i" ::: "memory");          /* sleep_manager: check, then WFI with PRIMASK set */
+        if (head == tail) __asm volatile("wfi");         /* (a pending interrupt still wakes it) */
+        __asm volatile("cpsie i" ::: "memory");
+        while (head != tail) {
+            uint8_t k = tail;
+            receive(ring[k], ring_stamps[k]);
+            tail = (uint8_t)(k + 1u);
+        }
+    }
+#elif defined(SLEEP_WFE)
+    for (;;) { __asm volatile("wfe"); }
+#elif defined(SLEEP)
     for (;;) { __asm volatile("wfi"); }
 #else
     for (;;) {}
