@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import deque
+from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -122,13 +123,16 @@ def parse_point(engine: EmulatedBoard, text: str) -> int:
 @dataclass
 class Measure:
     """Cycles from the instruction at `start` to the instruction at `end`, one value per pass (a pass
-    starts at `start` and ends at the next `end`)."""
+    starts at `start` and ends at the next `end`). Milliseconds are at the clock the firmware programmed
+    during the pass (the RCC model's board time), which the calibration table's, at the board's nominal
+    clock, are scaled to."""
     spec: str
     start: int
     end: int
     ticks_per_cycle: int
     passes: list[tuple[int, int]] = field(default_factory=list)    # (instructions, ticks)
     events: list[dict[str, int]] = field(default_factory=list)       # the memory system's, per pass
+    clocks: list[float] = field(default_factory=list)    # the pass's mean programmed clock over the nominal one
     _open: tuple[int, int, dict[str, int]] | None = None
 
     def on_start(self, engine, hit: WatchHit) -> None:
@@ -137,9 +141,14 @@ class Measure:
 
     def on_end(self, engine, hit: WatchHit) -> None:
         if self._open is not None:
-            self.passes.append((hit.instructions - self._open[0], hit.ticks - self._open[1]))
+            ticks = hit.ticks - self._open[1]
+            self.passes.append((hit.instructions - self._open[0], ticks))
             before = self._open[2]
             self.events.append({k: v - before.get(k, 0) for k, v in engine.memory_events().items()})
+            t0, t1 = self._open[1] // self.ticks_per_cycle, hit.ticks // self.ticks_per_cycle
+            nominal = Fraction(t1 - t0, engine.board.clock_hz)
+            board_time = engine.seconds(t1) - engine.seconds(t0)
+            self.clocks.append(float(nominal / board_time) if board_time else 1.0)
             self._open = None
 
     @property
@@ -153,11 +162,15 @@ class Measure:
         # each pass through the table with its own instructions and memory-system events
         per_pass = [latency(board, cycles, ins, events)
                     for cycles, (ins, _), events in zip(c, self.passes, self.events or [None] * len(c))]
-        ms = [p.latency_ms for p in per_pass]
+        clocks = self.clocks or [1.0] * len(c)
+        ms = [p.latency_ms / k for p, k in zip(per_pass, clocks)]
+        status = per_pass[0].status
+        if any(abs(k - 1) > 1e-9 for k in clocks):
+            status += f", at the firmware's {board.clock_hz * min(clocks) / 1e6:g} MHz"
         return {"measure": self.spec, "n": len(c), "min": min(c), "mean": sum(c) / len(c), "max": max(c),
                 "instructions": [i for i, _ in self.passes], "events": self.events,
                 "ms_min": min(ms), "ms_max": max(ms), "ms_mean": sum(ms) / len(ms),
-                "ms_err": max(p.latency_err_ms for p in per_pass), "calibration": per_pass[0].status}
+                "ms_err": max(p.latency_err_ms / k for p, k in zip(per_pass, clocks)), "calibration": status}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -324,3 +324,22 @@ def test_timer_clock_is_continuous_across_a_prescaler_change():
     assert rcc.cycle_of_edge(1, 1051) == 1100 and rcc.cycle_of_edge(1, 1052) == 1102
     assert rcc.timer_edges(1, 1099) == 1050
     assert rcc.timer_edges(2, 1101) == 1101                     # APB2 untouched
+
+
+def test_measured_milliseconds_follow_the_programmed_clock(bench):
+    """`harness run --measure` milliseconds on a firmware at 168 MHz (HSI / 8 * 168 / 2): the same span of
+    modelled cycles lasts 216/168 times what it would at the board's nominal 216 MHz, and the table's
+    status says at which clock."""
+    from harness.run import Measure, latency
+    engine = boot(bench, "nucleo_f746zg")
+    program(engine, 168)
+    start, end = (engine.symbol(s) & ~1 for s in ("TIM2_IRQHandler", "console_puts"))
+    m = Measure("TIM2_IRQHandler:console_puts", start, end, engine.ticks_per_cycle)
+    engine.watch(start, m.on_start)
+    engine.watch(end, m.on_end)
+    ask(engine, "update 4 999 6")
+    (cycles,) = m.cycles
+    summary = m.summary(engine.board)
+    nominal = latency(engine.board, cycles, m.passes[0][0], m.events[0]).latency_ms
+    assert summary["ms_mean"] == pytest.approx(nominal * 216 / 168, rel=1e-9)
+    assert summary["calibration"].endswith("at the firmware's 168 MHz")

@@ -26,6 +26,15 @@ void console_port_init(void)
     pin_to_af(BOARD_CONSOLE_RX_GPIO_BASE, BOARD_CONSOLE_RX_PIN, BOARD_CONSOLE_AF);
 }
 
+void console_wait_status(volatile uint32_t *status, uint32_t mask, uint32_t *last)
+{
+    uint32_t value;
+    do {
+        value = *status;
+    } while ((value & mask) == 0);
+    *last = value;
+}
+
 void console_write(const char *buf, size_t len)
 {
     while (len-- > 0) {

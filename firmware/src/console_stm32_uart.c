@@ -18,8 +18,8 @@ void console_init(void)
 
 void console_putc(char c)
 {
-    while ((UART(F4_USART_SR) & F4_USART_SR_TXE) == 0) {
-    }
+    uint32_t status;
+    console_wait_status(&UART(F4_USART_SR), F4_USART_SR_TXE, &status);
     UART(F4_USART_DR) = (uint8_t)c;
 }
 
@@ -27,8 +27,8 @@ char console_getc(void)
 {
     /* An overrun (bytes lost while we were busy) also stops reception; reading SR then DR clears
      * both ORE and RXNE, so waiting on either flag and then reading DR keeps the loop going. */
-    while ((UART(F4_USART_SR) & (F4_USART_SR_RXNE | F4_USART_SR_ORE)) == 0) {
-    }
+    uint32_t status;
+    console_wait_status(&UART(F4_USART_SR), F4_USART_SR_RXNE | F4_USART_SR_ORE, &status);
     return (char)UART(F4_USART_DR);
 }
 #endif

@@ -18,15 +18,16 @@ void console_init(void)
 
 void console_putc(char c)
 {
-    while ((UART(F7_USART_ISR) & F7_USART_ISR_TXE) == 0) {
-    }
+    uint32_t status;
+    console_wait_status(&UART(F7_USART_ISR), F7_USART_ISR_TXE, &status);
     UART(F7_USART_TDR) = (uint8_t)c;
 }
 
 char console_getc(void)
 {
     for (;;) {
-        uint32_t isr = UART(F7_USART_ISR);
+        uint32_t isr;
+        console_wait_status(&UART(F7_USART_ISR), F7_USART_ISR_RXNE | F7_USART_ISR_ORE, &isr);
         /* Unlike the F4, reading RDR does not clear an overrun; a set ORE would be left standing. */
         if (isr & F7_USART_ISR_ORE) {
             UART(F7_USART_ICR) = F7_USART_ICR_ORECF;

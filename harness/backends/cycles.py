@@ -410,13 +410,16 @@ class BlockCoster:
         return i
 
     # -- pricing
+    def in_flash(self, addr: int, size: int = 1) -> bool:
+        flash = self.flash
+        return flash is not None and flash[0] <= addr and addr + size <= flash[1]
+
     def cost(self, addr: int, size: int) -> BlockCost:
         """The price of the block of `size` bytes at `addr` (memoised by address, size and code; by address
         and size alone in flash)."""
         key = (addr, size)
         block = self._blocks.get(key)
-        flash = self.flash
-        if block is not None and flash is not None and flash[0] <= addr and addr + size <= flash[1]:
+        if block is not None and self.in_flash(addr, size):
             return block            # the emulated flash is read-only: its code is the image's, as memoised
         code = bytes(self.read(addr, size))
         if block is not None and block.code == code:

@@ -356,6 +356,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._stopped_penalty = 0                           # ... of the block the last take-back was in
         self._price_error = None
         self._price_now: tuple[tuple[int, int, int] | None, int] = (None, 0)   # see now_cycles
+        self._totals: dict[tuple[int, int, bool], tuple[int, int]] = {}        # see _current_price
         # (pc, lr, value, instructions, cycles, memory_events()) per CYCCNT read
         self.cyccnt_reads: deque[tuple[int, int, int, int, int, dict[str, int]]] = deque(maxlen=256)
         self._bad_access: tuple[int, int, int, int] | None = None
@@ -1120,8 +1121,11 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         hdr = self._hdr
         if not hdr.cur_size:
             return 0
-        ticks, lines = self._current_block().total(bool(hdr.cur_seq))
-        return ticks + lines * self._current_penalty()
+        key = (hdr.cur_addr, hdr.cur_size, bool(hdr.cur_seq))
+        totals = self._totals.get(key)
+        if totals is None or not self.coster.in_flash(hdr.cur_addr):     # code in RAM may change
+            totals = self._totals[key] = self._current_block().total(key[2])
+        return totals[0] + totals[1] * self._current_penalty()
 
     def _take_back(self, pc: int) -> None:
         """Emulation stopped with the CPU at `pc`: take back the instructions and the ticks of the

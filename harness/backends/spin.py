@@ -66,9 +66,9 @@ class Turns(NamedTuple):
     """The lengths (instructions) of the paths from a polling block back to itself."""
     free: frozenset[int]          # paths with no effect beyond the registers
     effectful: frozenset[int]     # paths with one
-    # when the block has one path back to itself and it is stable (_stable): the registers (indices into
-    # SPIN_REGS) it reads and never writes, which with the polled value decide everything the turn does
-    stable_inputs: tuple[int, ...] | None
+    # per length that one free path alone has, when that path is stable (_stable): the registers (indices
+    # into SPIN_REGS) it reads and never writes, which with the polled value decide everything it does
+    stable: dict[int, tuple[int, ...]]
 
 
 def loop_turns(code: bytes, base: int, start: int) -> Turns:
@@ -103,7 +103,7 @@ def loop_turns(code: bytes, base: int, start: int) -> Turns:
         todo.extend(n for n in nxt if n != EXIT)
     free: set[int] = set()
     effectful: set[int] = set()
-    inputs = None
+    lengths: dict[int, list[tuple[int, ...] | None]] = {}     # length -> _stable of each path that long
     paths = 0
     stack = [(start, (start,))]                   # (address, the path to it)
     while stack and paths < MAX_PATHS:
@@ -113,13 +113,16 @@ def loop_turns(code: bytes, base: int, start: int) -> Turns:
                 paths += 1
                 if effects.intersection(path):
                     effectful.add(len(path))
+                    lengths.setdefault(len(path), []).append(None)
                 else:
                     free.add(len(path))
-                    inputs = _stable([insns[x] for x in path])
+                    lengths.setdefault(len(path), []).append(_stable([insns[x] for x in path]))
             elif n != EXIT and n not in path and len(path) < MAX_INSNS:
                 stack.append((n, path + (n,)))
-    one = paths == 1 and len(free) == 1 and inputs is not None
-    return Turns(frozenset(free), frozenset(effectful), inputs if one else None)
+    stable = {n: found[0] for n, found in lengths.items() if len(found) == 1 and found[0] is not None}
+    if stack:                          # not every path was looked at: no length is known to be one path's
+        stable = {}
+    return Turns(frozenset(free), frozenset(effectful), stable)
 
 
 def _stable(path: list) -> tuple[int, ...] | None:
@@ -194,22 +197,21 @@ class PollingWaits:
         engine, hdr = self.engine, self.engine._hdr
         block = hdr.cur_addr
         cycles, count = engine.now_cycles(), engine.now()
+        turns = self._turns(block)
+        if turns is None or not turns.free:
+            self.last = None
+            return False                   # not a loop through this block's start: nothing to skip
         turn = self.measured.get((block, key))
-        if turn is not None:
-            turns = self._turns(block)
-            if turns is not None and turns.stable_inputs is not None and turns.free == {turn[0]} \
-                    and turn[2] == self._inputs(turns.stable_inputs):
-                return self._skip(until, cycles, turn[0], turn[1])   # the same turn as measured: at once
+        if turn is not None and turn[0] in turns.stable and turn[2] == self._inputs(turns.stable[turn[0]]):
+            return self._skip(until, cycles, turn[0], turn[1])       # the same turn as measured: at once
         regs = self._regs()
         last, self.last = self.last, (key, block, count, cycles, regs, engine._mmio_seq)
         if last is None or last[:2] != (key, block) or last[4] != regs or last[5] + 1 != engine._mmio_seq:
             return False
         turn_insns, turn_cycles = count - last[2], cycles - last[3]
-        turns = self._turns(block)
-        if turn_insns <= 0 or turn_cycles <= 0 or turns is None or turn_insns not in turns.free \
-                or turn_insns in turns.effectful:
+        if turn_insns <= 0 or turn_cycles <= 0 or turn_insns not in turns.free or turn_insns in turns.effectful:
             return False
-        inputs = turns.stable_inputs
+        inputs = turns.stable.get(turn_insns)
         self.measured[(block, key)] = (turn_insns, turn_cycles, self._inputs(inputs) if inputs is not None else ())
         return self._skip(until, cycles, turn_insns, turn_cycles)
 

@@ -81,7 +81,10 @@ class _StmUart(RegisterFile):
         value = self.TXE if now >= self._tx_start else 0
         if now >= self._tx_end and self._tx_end > self._tc_cleared:
             value |= self.TC
-        return value | (self.RXNE if self._rx_ready(now) else 0)
+        return value | (self.RXNE if self._rx_ready(now) else 0) | self._acks()
+
+    def _acks(self) -> int:
+        return 0
 
     def _next_change(self, now: int) -> int | None:
         """The first cycle after `now` at which a status flag sets by itself, or None."""
@@ -194,13 +197,11 @@ class Stm32f7Usart(_StmUart):
     TEACK, REACK = 1 << 21, 1 << 22
     TCCF = 1 << 6
 
-    def status(self, now):
-        value = super().status(now)
-        if self._on(self.TE):
-            value |= self.TEACK
-        if self._on(self.RE):
-            value |= self.REACK
-        return value
+    def _acks(self) -> int:
+        cr1 = self.stored(self.CR1)
+        if not cr1 & self.UE:
+            return 0
+        return (self.TEACK if cr1 & self.TE else 0) | (self.REACK if cr1 & self.RE else 0)
 
     def write32(self, off, value, mask):
         if off == self.ICR:
