@@ -100,6 +100,29 @@ def test_update_interrupt(bench, name):
     assert abs((last - first) - (n - 1) * cycles) <= 1              # CYCCNT floors the M7's half cycles
 
 
+@pytest.mark.parametrize("name", BOARDS)
+def test_compare_interrupt(bench, name):
+    """Channel 1 in output compare: CC1IF sets when the counter counts to CCR1 -- (psc + 1) x ccr timer
+    clocks after CEN, then once a period (psc + 1) x (arr + 1) -- and CC1IE takes it into the NVIC (RM0385
+    / RM0390 "Output compare mode"); the handler's UIF/CC1IF clear follows each within the entry latency."""
+    engine = boot(bench, name)
+    program(engine, int(engine.board.facts["clock"]["plln"]))
+    ratio = timer_ratio(int(engine.board.facts["clock"]["apb1div"]))
+    psc, arr, ccr, n = 4, 999, 300, 5
+    period = (psc + 1) * (arr + 1)
+    since = len(engine.peripherals["timer2"].log)
+    count, first, last = ask(engine, f"compare {psc} {arr} {ccr} {n}")
+    assert count == n
+    t_en = enable_cycle(engine, since)
+    clears = [t for t, _ in log(engine, SR, True, since)][1:]     # the handler's clears (after setup's)
+    assert len(clears) == n
+    for k, t in enumerate(clears):
+        match = edges(t_en, ratio) + (psc + 1) * ccr + k * period
+        cycle = -(-match * ratio.denominator // ratio.numerator)           # the first cycle there
+        assert cycle <= t < cycle + UEV_LATENCY, (k, t, cycle)
+    assert abs((last - first) - (n - 1) * int(period / ratio)) <= 1
+
+
 @pytest.mark.parametrize("name", BOARDS[:2])
 def test_one_pulse_stops_the_counter(bench, name):
     engine = boot(bench, name)
@@ -343,3 +366,29 @@ def test_measured_milliseconds_follow_the_programmed_clock(bench):
     nominal = latency(engine.board, cycles, m.passes[0][0], m.events[0]).latency_ms
     assert summary["ms_mean"] == pytest.approx(nominal * 216 / 168, rel=1e-9)
     assert summary["calibration"].endswith("at the firmware's 168 MHz")
+
+
+def test_compare_flags_by_the_manual():
+    """CCxIF by RM0385 / RM0390's output compare rules on a bare timer (no prescaler, one cycle a count):
+    set when CNT counts to CCRx, not for a CCRx above ARR, not for a channel in input mode (CCxS != 00),
+    set by EGR.CCxG, cleared by writing 0 (rc_w0); the line follows CCxIF AND CCxIE."""
+    engine, tim = bare_timer()
+    tim.write(0x2C, 4, 9)                                      # ARR = 9
+    tim.write(0x34, 4, 4)                                      # CCR1 = 4
+    tim.write(0x38, 4, 12)                                     # CCR2 = 12 > ARR: never
+    tim.write(0x3C, 4, 6)                                      # CCR3 = 6, but channel 3 ...
+    tim.write(0x1C, 4, 1)                                      # ... is an input (CCMR2.CC3S = 01)
+    tim.write(0x0C, 4, 1 << 1)                                 # CC1IE
+    tim.write(CR1, 4, 1)                                       # CEN at cycle 0
+    assert tim.next_irq(0) == 4
+    assert at(engine, tim, 3, SR) & 0b11110 == 0
+    assert at(engine, tim, 4, SR) & 0b11110 == 0b10            # CC1IF as CNT counts to 4
+    tim.sample(4)
+    assert engine.lines[29] is True
+    # CC2 and CC3 never (above ARR; an input); CC4 (CCR4 = 0) when the overflow counts CNT to 0, at 10 and 20
+    assert at(engine, tim, 25, SR) & 0b11110 == 0b10010
+    engine.t = 25
+    tim.write(SR, 4, ~0b10 & 0xFFFF)                           # clear CC1IF (rc_w0)
+    assert engine.lines[29] is False and tim.next_irq(25) == 34   # the next period's count to 4
+    tim.write(0x14, 4, 1 << 2)                                 # EGR.CC2G
+    assert at(engine, tim, 25, SR) & 0b11110 == 0b10100

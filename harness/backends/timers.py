@@ -1,7 +1,9 @@
 """Timers.STM32_Timer: the STM32 general-purpose (TIM2-TIM5) and basic (TIM6/TIM7) timers' time base, as
 the "General-purpose timers (TIM2/TIM3/TIM4/TIM5)" and "Basic timers (TIM6/TIM7)" chapters of RM0385 (F7)
 and RM0390 (F446) describe it: CR1 (CEN, UDIS, URS, OPM, ARPE), DIER.UIE, SR.UIF, EGR.UG, CNT, PSC, ARR,
-counting up. Capture/compare, the slave mode controller, DMA, the F7's UIFREMAP and down/centre-aligned
+counting up; and the four channels' output compare flags: SR.CCxIF set when the counter counts to CCRx
+(a channel in output mode, CCMR CCxS = 00; CCRx not preloaded, OCxPE clear), interrupting with DIER.CCxIE.
+Input capture, the output pins, the slave mode controller, DMA, the F7's UIFREMAP and down/centre-aligned
 counting are not modelled (their registers store). A CNT written above ARR is a case the manuals do not
 describe: it is modelled as counting on to the counter's top and around to 0 without an update event.
 
@@ -19,8 +21,10 @@ from harness.backends.exceptions import FIRST_IRQ
 from harness.backends.peripherals import RegisterFile
 
 CR1, DIER, SR, EGR, CNT, PSC, ARR = 0x00, 0x0C, 0x10, 0x14, 0x24, 0x28, 0x2C
+CCMR1, CCMR2, CCR1 = 0x18, 0x1C, 0x34          # CCR1..CCR4 at 0x34, 0x38, 0x3C, 0x40
 CEN, UDIS, URS, OPM, ARPE = 1 << 0, 1 << 1, 1 << 2, 1 << 3, 1 << 7
 UIE = UIF = UG = 1
+CCIF = 0b11110                                 # SR.CC1IF..CC4IF, DIER.CC1IE..CC4IE: bits 1-4
 APB2_BASE = 0x4001_0000                   # RM0385 / RM0390 memory map: APB1 below, APB2 from here
 
 
@@ -33,6 +37,7 @@ class _State:
     psc: int             # the prescaler's shadow (active) value
     arr: int             # the auto-reload shadow value
     edge: int            # kernel clock edges counted up to the anchor
+    ccif: int = 0        # SR.CCxIF (bits 1-4)
 
 
 class Stm32Timer(RegisterFile):
@@ -66,6 +71,40 @@ class Stm32Timer(RegisterFile):
         if not s.cen or s.arr == 0:                   # stopped; ARR = 0 blocks the counter (RM: ARR)
             return s
         k = max(0, self._edges(t) - s.edge)
+        ccif = s.ccif
+        for bit, ccr in self._compare_channels():
+            if not ccif & bit:
+                first = self._first_match(s, ccr)
+                if first is not None and first <= k:
+                    ccif |= bit
+        return replace(self._count(s, k), ccif=ccif)
+
+    def _compare_channels(self) -> list[tuple[int, int]]:
+        """(SR/DIER bit, CCRx) of the channels in output mode (CCxS = 00 in CCMR1/CCMR2)."""
+        out = []
+        for ch in range(4):
+            ccmr = self.stored(CCMR1 if ch < 2 else CCMR2) >> (8 * (ch % 2))
+            if ccmr & 3 == 0:
+                out.append((1 << (ch + 1), self.stored(CCR1 + 4 * ch) & self.width))
+        return out
+
+    def _first_match(self, s: _State, ccr: int) -> int | None:
+        """Kernel clock edges from state `s` to the first count that makes CNT equal `ccr`: before the
+        first overflow, or after it (CNT from 0 with the shadows the update loaded); None when it never
+        counts there."""
+        if s.cnt < ccr <= (s.arr if s.cnt <= s.arr else self.width):
+            return (s.psc + 1 - s.pcnt) + (ccr - s.cnt - 1) * (s.psc + 1)
+        first = self._first_overflow(s)
+        cr1 = self.stored(CR1)
+        psc, arr = (s.psc, s.arr) if cr1 & UDIS else (self.stored(PSC) & 0xFFFF, self._arr_preload())
+        if ccr == 0:
+            return first                              # the overflow itself counts CNT to 0
+        if cr1 & OPM and not cr1 & UDIS or arr == 0 or ccr > arr:
+            return None                               # stopped at the update, or never that high
+        return first + ccr * (psc + 1)
+
+    def _count(self, s: _State, k: int) -> _State:
+        """The time base `k` kernel clock edges after state `s` (the flags aside)."""
         first = self._first_overflow(s)
         if k < first:
             total = s.pcnt + k
@@ -93,18 +132,28 @@ class Stm32Timer(RegisterFile):
             self._s, self._t = self._at(t), t
 
     def next_irq(self, now: int) -> int | None:
-        """The cycle count of the next update event that raises the interrupt line, or None."""
+        """The cycle count of the next update or compare event that raises the interrupt line, or None."""
         s = self._at(now)
-        if self.irq is None or not self.stored(DIER) & UIE or not s.cen or s.arr == 0 \
-                or self.stored(CR1) & UDIS or not self.engine.exceptions.is_enabled(FIRST_IRQ + self.irq):
+        dier = self.stored(DIER)
+        if self.irq is None or not s.cen or s.arr == 0 or not self.engine.exceptions.is_enabled(FIRST_IRQ + self.irq):
             return None
-        edge = s.edge + self._first_overflow(s)        # s.edge: the edges counted up to `now`
+        dues = []
+        if dier & UIE and not self.stored(CR1) & UDIS:
+            dues.append(self._first_overflow(s))
+        for bit, ccr in self._compare_channels():
+            if dier & bit and not s.ccif & bit:
+                dues.append(self._first_match(s, ccr))
+        dues = [d for d in dues if d is not None]
+        if not dues:
+            return None
+        edge = s.edge + min(dues)                     # s.edge: the edges counted up to `now`
         return self.engine.rcc.cycle_of_edge(self.bus, edge) if self.engine.rcc is not None else edge
 
     def sample(self, now: int) -> None:
-        """The engine's look at the interrupt line: UIF AND UIE."""
+        """The engine's look at the interrupt line: (UIF AND UIE) OR (CCxIF AND CCxIE)."""
         if self.irq is not None:
-            self.engine.irq_level(self.irq, self._at(now).uif and bool(self.stored(DIER) & UIE))
+            s, dier = self._at(now), self.stored(DIER)
+            self.engine.irq_level(self.irq, (s.uif and bool(dier & UIE)) or bool(s.ccif & dier & CCIF))
 
     # -- registers
     def read32(self, off):
@@ -115,7 +164,7 @@ class Stm32Timer(RegisterFile):
         elif off == CR1:
             value = (self.stored(CR1) & ~CEN) | (CEN if s.cen else 0)
         elif off == SR:
-            value = (self.stored(SR) & ~UIF) | (UIF if s.uif else 0)
+            value = (self.stored(SR) & ~(UIF | CCIF)) | (UIF if s.uif else 0) | s.ccif
         elif off == EGR:
             value = 0                                 # write-only
         else:
@@ -136,9 +185,10 @@ class Stm32Timer(RegisterFile):
             s = replace(s, cen=cen)
         elif off == SR:                               # rc_w0: writing 0 clears a flag, 1 leaves it
             keep = value | ~mask
-            self.store(SR, self.stored(SR) & keep & ~UIF)
-            s = replace(s, uif=s.uif and bool(keep & UIF))
+            self.store(SR, self.stored(SR) & keep & ~(UIF | CCIF))
+            s = replace(s, uif=s.uif and bool(keep & UIF), ccif=s.ccif & keep & CCIF)
         elif off == EGR:
+            s = replace(s, ccif=s.ccif | (value & mask & CCIF))    # CCxG: a compare event by software
             if value & mask & UG:                     # reinitialise the counter and the prescaler
                 cr1 = self.stored(CR1)
                 s = replace(s, cnt=0, pcnt=0)

@@ -6,6 +6,8 @@
  *                            "free <cnt0> <cnt1> <cyccnt0> <cyccnt1>"
  *   update <psc> <arr> <n>  the update interrupt n times, the main loop in WFI: "update <count> <stamp0>
  *                            <stamp n-1>" (CYCCNT at each handler's entry)
+ *   compare <psc> <arr> <ccr> <n>  channel 1's compare interrupt n times: "compare <count> <stamp0>
+ *                            <stamp n-1>"
  *   opm <psc> <arr>         one-pulse mode: waits for CEN to clear, "opm <cr1> <cnt> <sr> <cyccnt0> <cyccnt1>"
  * The timer clock is the firmware's to know (HAL: 2 x PCLK1 when APB1 is divided): the host passes psc. */
 #include <stdint.h>
@@ -21,9 +23,11 @@
 #define TIM_DIER 0x0Cu
 #define TIM_SR 0x10u
 #define TIM_EGR 0x14u
+#define TIM_CCMR1 0x18u
 #define TIM_CNT 0x24u
 #define TIM_PSC 0x28u
 #define TIM_ARR 0x2Cu
+#define TIM_CCR1 0x34u
 #define CR1_CEN 1u
 #define CR1_OPM (1u << 3)
 #define TIM2_IRQ 28u                        /* vector table position (both manuals) */
@@ -114,6 +118,23 @@ static void cmd_update(uint32_t psc, uint32_t arr, uint32_t n) {
     console_putc(' '); console_put_u32(stamps[last]); console_puts("\r\n");
 }
 
+/* channel 1 in output compare (CCMR1.CC1S = 00, frozen), its interrupt n times */
+static void cmd_compare(uint32_t psc, uint32_t arr, uint32_t ccr, uint32_t n) {
+    tim2_setup(psc, arr);
+    TIM2(TIM_CCMR1) = 0;
+    TIM2(TIM_CCR1) = ccr;
+    updates = 0;
+    TIM2(TIM_DIER) = 1u << 1;                                      /* CC1IE */
+    NVIC_ISER0 = 1u << TIM2_IRQ;
+    TIM2(TIM_CR1) = CR1_CEN;
+    while (updates < n) { __asm__ volatile("wfi"); }
+    TIM2(TIM_CR1) = 0;
+    TIM2(TIM_DIER) = 0;
+    uint32_t last = n <= MAX_STAMPS ? n - 1 : MAX_STAMPS - 1;
+    console_puts("compare "); console_put_u32(updates); console_putc(' '); console_put_u32(stamps[0]);
+    console_putc(' '); console_put_u32(stamps[last]); console_puts("\r\n");
+}
+
 static void cmd_opm(uint32_t psc, uint32_t arr) {
     tim2_setup(psc, arr);
     uint32_t c0 = DWT_CYCCNT;
@@ -143,6 +164,10 @@ int main(void) {
         if (starts_with(line, "clock ")) { uint32_t a = arg(&p); cmd_clock(a, arg(&p)); }
         else if (starts_with(line, "free ")) { uint32_t a = arg(&p); cmd_free(a, arg(&p)); }
         else if (starts_with(line, "update ")) { uint32_t a = arg(&p), b = arg(&p); cmd_update(a, b, arg(&p)); }
+        else if (starts_with(line, "compare ")) {
+            uint32_t a = arg(&p), b = arg(&p), c = arg(&p);
+            cmd_compare(a, b, c, arg(&p));
+        }
         else if (starts_with(line, "opm ")) { uint32_t a = arg(&p); cmd_opm(a, arg(&p)); }
         else { console_puts("unknown\r\n"); }
     }
