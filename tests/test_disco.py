@@ -106,6 +106,11 @@ def uart_hal():
     return firmware("uart_hal", _uart_hal_header, vectors=False)
 
 
+@pytest.fixture(scope="module")
+def mbed_style():
+    return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep="MBED_STYLE"), vectors=False)
+
+
 @pytest.fixture(scope="module", params=["SLEEP", "SLEEP_WFE"])
 def uart_hal_sleep(request):
     return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep=request.param), vectors=False)
@@ -120,10 +125,12 @@ def _cli(args: list[str]):
 EXCHANGE = ["uart_hal disco_f746ng ready", "m-name-[uart_hal]", "m-ready", "echo hello"]
 
 
-def test_scripted_exchange_without_a_pty(uart_hal, tmp_path):
-    """`harness run --send`: each send goes in when the firmware waits for input (here its `b .` main loop
-    with the USART1 receive interrupt on), its answers come back; then it waits again and the run ends."""
-    board, elf = uart_hal("disco_f746ng")
+@pytest.mark.parametrize("style", ["uart_hal", "mbed_style"])
+def test_scripted_exchange_without_a_pty(style, request, tmp_path):
+    """`harness run --send`: each send goes in when the firmware waits for input (the CubeHAL-style build's
+    `b .` main loop with the USART1 receive interrupt on, the Mbed-style build's WFI), its answers come
+    back; then it waits again and the run ends."""
+    board, elf = request.getfixturevalue(style)("disco_f746ng")
     r = _cli(["run", str(elf), "--board", "disco_f746ng", "--send", "name%", "--send", "echo hello%"])
     assert r.exit_code == 0, r.stderr
     assert r.stdout.splitlines() == EXCHANGE
@@ -297,11 +304,6 @@ def test_an_answer_arrives_after_the_line_has_left(uart_hal):
 
 # ------------------------------------------------------------------ an Mbed-style firmware, 50 pty sessions
 
-@pytest.fixture(scope="module")
-def mbed_style():
-    return firmware("uart_hal", lambda b: _uart_hal_header(b, sleep="MBED_STYLE"), vectors=False)
-
-
 def test_mbed_style_firmware_on_hsi_with_its_us_ticker(mbed_style):
     """The Mbed-style build: HSI through the PLL to 216 MHz (no warning: the nominal clock), serial_putc
     without a TC wait, commands from a ring buffer in a WFI main loop; TIM2 as the 1 MHz us_ticker counts
@@ -316,6 +318,12 @@ def test_mbed_style_firmware_on_hsi_with_its_us_ticker(mbed_style):
     ticks, cycles = (int(v) for v in engine.read_line().split()[1:])
     assert cycles > 1_000_000 and abs(ticks - cycles / 216) <= 1, (ticks, cycles)
     assert not [w for w in engine.warnings if w.startswith("clock")]
+    # HAL_UART_Transmit_IT: a TXE interrupt per byte, then TC's, the CPU asleep between them: ten frames
+    # from the start to the TC interrupt, plus the handlers' entries and the wake-ups
+    engine.write(b"txit 10%")
+    (cycles,) = (int(v) for v in engine.read_line().split()[1:])
+    frame = _frame_cycles("disco_f746ng")
+    assert 10 * frame <= cycles <= 10 * frame + 500, cycles - 10 * frame
     from harness.backends import BoardIdle
     with pytest.raises(BoardIdle):
         engine.read_line()

@@ -16,6 +16,8 @@
  *   gaps%          "gaps <c1> <c2> <c3> <c4>": CYCCNT between the receive interrupts of this command's
  *                  five bytes
  *   us <loops>     "us <TIM2 ticks> <CYCCNT cycles>" around a busy loop of <loops> turns (TIM2 at 1 MHz)
+ *   txit <n>%      (MBED_STYLE) sends n bytes 'U' by interrupt as HAL_UART_Transmit_IT does (TXEIE for
+ *                  each byte, then TCIE for the end), sleeping meanwhile: "txit <cycles>" to TC
  * Built with -DMBED_STYLE it drives the chip as Mbed OS does instead: the clock from HSI (PLL to SYSCLK,
  * over-drive), TIM2 as the 1 MHz free-running us_ticker, serial_putc waiting for TXE only (no TC), the
  * receive interrupt filling a ring buffer that the main loop empties, sleeping in WFI while it is empty.
@@ -51,6 +53,8 @@
 #define CR1_RE (1u << 2)
 #define CR1_TE (1u << 3)
 #define CR1_RXNEIE (1u << 5)
+#define CR1_TCIE (1u << 6)
+#define CR1_TXEIE (1u << 7)
 #define ISR_RXNE (1u << 5)
 #define ISR_TC (1u << 6)
 #define ISR_TXE (1u << 7)
@@ -151,6 +155,9 @@ static void say(const char *s) {
 
 static char line[64];
 static volatile uint32_t length;
+#if defined(MBED_STYLE)
+static uint32_t transmit_it(const char *s, uint32_t n);
+#endif
 static uint32_t stamps[sizeof line];               /* CYCCNT at each received byte of the current line */
 
 
@@ -188,6 +195,17 @@ static void command(void) {
             UART_Transmit(t, k);
         }
         say("");
+#if defined(MBED_STYLE)
+    } else if (starts_with(line, "txit ")) {
+        static char us[64];
+        uint32_t n = parse_u32(line + 5);
+        if (n > sizeof us) n = sizeof us;
+        for (uint32_t i = 0; i < n; i++) us[i] = 'U';
+        char buf[BARE_NUM_CHARS];
+        uint32_t cycles = transmit_it(us, n);
+        UART_Transmit("txit ", 5);
+        say(u32_text(buf, cycles));
+#endif
     } else if (starts_with(line, "us ")) {
         uint32_t loops = parse_u32(line + 3);
         char buf[BARE_NUM_CHARS];
@@ -228,13 +246,34 @@ static void receive(char c, uint32_t now) {
 static volatile char ring[256];
 static volatile uint32_t ring_stamps[256];
 static volatile uint8_t head, tail;
+static const char *volatile tx_next;                 /* the interrupt-driven transmit (txit) */
+static volatile uint32_t tx_left, tx_done;
 
 void USART_IRQHandler(void) {
-    if (!(USART_ISR & ISR_RXNE)) return;
-    uint32_t now = DWT_CYCCNT;
-    ring_stamps[head] = now;
-    ring[head] = (char)USART_RDR;
-    head = (uint8_t)(head + 1u);
+    uint32_t isr = USART_ISR, cr1 = USART_CR1;
+    if (isr & ISR_RXNE) {
+        uint32_t now = DWT_CYCCNT;
+        ring_stamps[head] = now;
+        ring[head] = (char)USART_RDR;
+        head = (uint8_t)(head + 1u);
+    }
+    if ((cr1 & CR1_TXEIE) && (isr & ISR_TXE)) {         /* UART_Transmit_IT */
+        USART_TDR = (uint8_t)*tx_next++;
+        if (--tx_left == 0) USART_CR1 = (USART_CR1 & ~CR1_TXEIE) | CR1_TCIE;
+    } else if ((cr1 & CR1_TCIE) && (isr & ISR_TC)) {  /* UART_EndTransmit_IT */
+        USART_CR1 &= ~CR1_TCIE;
+        tx_done = 1;
+    }
+}
+
+static uint32_t transmit_it(const char *s, uint32_t n) {
+    uint32_t c0 = DWT_CYCCNT;
+    tx_next = s;
+    tx_left = n;
+    tx_done = 0;
+    USART_CR1 |= CR1_TXEIE;
+    while (!tx_done) { __asm volatile("wfi"); }
+    return DWT_CYCCNT - c0;
 }
 #else
 void USART_IRQHandler(void) {                               /* HAL: the RxCpltCallback runs the command */
