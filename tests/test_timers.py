@@ -80,47 +80,32 @@ def test_free_running_counter(bench, name):
 
 
 @pytest.mark.parametrize("name", BOARDS)
-def test_update_interrupt(bench, name):
+@pytest.mark.parametrize("kind", ["update", "compare"])
+def test_timer_interrupt(bench, name, kind):
+    """The update event every (psc + 1) x (arr + 1) timer clocks from CEN, UIF into the NVIC with UIE; and
+    channel 1 in output compare: CC1IF when the counter counts to CCR1, (psc + 1) x ccr timer clocks after
+    CEN and then once a period, into the NVIC with CC1IE (RM0385 / RM0390 "Output compare mode"). The
+    handler's clear of the flags follows each event within the entry latency."""
     engine = boot(bench, name)
     program(engine, int(engine.board.facts["clock"]["plln"]))
     ratio = timer_ratio(int(engine.board.facts["clock"]["apb1div"]))
-    psc, arr, n = 4, 999, 6
+    psc, arr, ccr, n = 4, 999, 300, 6
     period = (psc + 1) * (arr + 1)                             # timer clocks per update event
+    first_event = period if kind == "update" else (psc + 1) * ccr
     since = len(engine.peripherals["timer2"].log)
-    count, first, last = ask(engine, f"update {psc} {arr} {n}")
-    assert count == n
-    t_en = enable_cycle(engine, since)
-    clears = [t for t, _ in log(engine, SR, True, since)][1:]     # the handler's UIF clears (after setup's)
-    assert len(clears) == n
-    for k, t in enumerate(clears, 1):
-        uev = -(-(edges(t_en, ratio) + k * period) * ratio.denominator // ratio.numerator)   # first cycle there
-        assert uev <= t < uev + UEV_LATENCY, (k, t, uev)
-    cycles = int(period / ratio)
-    assert [b - a for a, b in zip(clears, clears[1:])] == [cycles] * (n - 1)   # N handlers in (N-1) x period
-    assert abs((last - first) - (n - 1) * cycles) <= 1              # CYCCNT floors the M7's half cycles
-
-
-@pytest.mark.parametrize("name", BOARDS)
-def test_compare_interrupt(bench, name):
-    """Channel 1 in output compare: CC1IF sets when the counter counts to CCR1 -- (psc + 1) x ccr timer
-    clocks after CEN, then once a period (psc + 1) x (arr + 1) -- and CC1IE takes it into the NVIC (RM0385
-    / RM0390 "Output compare mode"); the handler's UIF/CC1IF clear follows each within the entry latency."""
-    engine = boot(bench, name)
-    program(engine, int(engine.board.facts["clock"]["plln"]))
-    ratio = timer_ratio(int(engine.board.facts["clock"]["apb1div"]))
-    psc, arr, ccr, n = 4, 999, 300, 5
-    period = (psc + 1) * (arr + 1)
-    since = len(engine.peripherals["timer2"].log)
-    count, first, last = ask(engine, f"compare {psc} {arr} {ccr} {n}")
+    command = f"update {psc} {arr} {n}" if kind == "update" else f"compare {psc} {arr} {ccr} {n}"
+    count, first, last = ask(engine, command)
     assert count == n
     t_en = enable_cycle(engine, since)
     clears = [t for t, _ in log(engine, SR, True, since)][1:]     # the handler's clears (after setup's)
     assert len(clears) == n
     for k, t in enumerate(clears):
-        match = edges(t_en, ratio) + (psc + 1) * ccr + k * period
-        cycle = -(-match * ratio.denominator // ratio.numerator)           # the first cycle there
+        event = edges(t_en, ratio) + first_event + k * period
+        cycle = -(-event * ratio.denominator // ratio.numerator)   # the first cycle there
         assert cycle <= t < cycle + UEV_LATENCY, (k, t, cycle)
-    assert abs((last - first) - (n - 1) * int(period / ratio)) <= 1
+    cycles = int(period / ratio)
+    assert [b - a for a, b in zip(clears, clears[1:])] == [cycles] * (n - 1)   # N handlers in (N-1) x period
+    assert abs((last - first) - (n - 1) * cycles) <= 1              # CYCCNT floors the M7's half cycles
 
 
 @pytest.mark.parametrize("name", BOARDS[:2])

@@ -104,18 +104,24 @@ static void cmd_free(uint32_t psc, uint32_t loops) {
     console_putc(' '); console_put_u32(c0); console_putc(' '); console_put_u32(c1); console_puts("\r\n");
 }
 
-static void cmd_update(uint32_t psc, uint32_t arr, uint32_t n) {
-    tim2_setup(psc, arr);
+/* The timer's interrupt (DIER = `dier`) n times, the main loop in WFI: "<name><count> <stamp0> <stamp n-1>"
+ * (CYCCNT at each handler's entry) */
+static void interrupts(const char *name, uint32_t dier, uint32_t n) {
     updates = 0;
-    TIM2(TIM_DIER) = 1u;                                           /* UIE */
+    TIM2(TIM_DIER) = dier;
     NVIC_ISER0 = 1u << TIM2_IRQ;
     TIM2(TIM_CR1) = CR1_CEN;
     while (updates < n) { __asm__ volatile("wfi"); }
     TIM2(TIM_CR1) = 0;
     TIM2(TIM_DIER) = 0;
     uint32_t last = n <= MAX_STAMPS ? n - 1 : MAX_STAMPS - 1;
-    console_puts("update "); console_put_u32(updates); console_putc(' '); console_put_u32(stamps[0]);
+    console_puts(name); console_put_u32(updates); console_putc(' '); console_put_u32(stamps[0]);
     console_putc(' '); console_put_u32(stamps[last]); console_puts("\r\n");
+}
+
+static void cmd_update(uint32_t psc, uint32_t arr, uint32_t n) {
+    tim2_setup(psc, arr);
+    interrupts("update ", 1u, n);                                  /* UIE */
 }
 
 /* channel 1 in output compare (CCMR1.CC1S = 00, frozen), its interrupt n times */
@@ -123,16 +129,7 @@ static void cmd_compare(uint32_t psc, uint32_t arr, uint32_t ccr, uint32_t n) {
     tim2_setup(psc, arr);
     TIM2(TIM_CCMR1) = 0;
     TIM2(TIM_CCR1) = ccr;
-    updates = 0;
-    TIM2(TIM_DIER) = 1u << 1;                                      /* CC1IE */
-    NVIC_ISER0 = 1u << TIM2_IRQ;
-    TIM2(TIM_CR1) = CR1_CEN;
-    while (updates < n) { __asm__ volatile("wfi"); }
-    TIM2(TIM_CR1) = 0;
-    TIM2(TIM_DIER) = 0;
-    uint32_t last = n <= MAX_STAMPS ? n - 1 : MAX_STAMPS - 1;
-    console_puts("compare "); console_put_u32(updates); console_putc(' '); console_put_u32(stamps[0]);
-    console_putc(' '); console_put_u32(stamps[last]); console_puts("\r\n");
+    interrupts("compare ", 1u << 1, n);                            /* CC1IE */
 }
 
 static void cmd_opm(uint32_t psc, uint32_t arr) {

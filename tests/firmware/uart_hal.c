@@ -167,6 +167,14 @@ __attribute__((noinline)) uint32_t peek(uint32_t base, uint32_t index) {
     return REG(base + offset);
 }
 
+/* n (at most 64) bytes 'U' to send */
+static const char *us_bytes(uint32_t *n) {
+    static char us[64];
+    if (*n > sizeof us) *n = sizeof us;
+    for (uint32_t i = 0; i < *n; i++) us[i] = 'U';
+    return us;
+}
+
 static void command(void) {
     if (equals(line, "name")) {
         say("m-name-[uart_hal]");
@@ -174,10 +182,8 @@ static void command(void) {
     } else if (starts_with(line, "echo ")) {
         say(line);
     } else if (starts_with(line, "txtime ")) {
-        static char us[64];
         uint32_t n = parse_u32(line + 7);
-        if (n > sizeof us) n = sizeof us;
-        for (uint32_t i = 0; i < n; i++) us[i] = 'U';
+        const char *us = us_bytes(&n);
         char buf[BARE_NUM_CHARS];
         uint32_t c0 = DWT_CYCCNT;
         UART_Transmit(us, n);
@@ -197,10 +203,8 @@ static void command(void) {
         say("");
 #if defined(MBED_STYLE)
     } else if (starts_with(line, "txit ")) {
-        static char us[64];
         uint32_t n = parse_u32(line + 5);
-        if (n > sizeof us) n = sizeof us;
-        for (uint32_t i = 0; i < n; i++) us[i] = 'U';
+        const char *us = us_bytes(&n);
         char buf[BARE_NUM_CHARS];
         uint32_t cycles = transmit_it(us, n);
         UART_Transmit("txit ", 5);
