@@ -340,6 +340,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._rx_last = 0                    # arrival of the host's last byte
         self._mmio_seq = 0                   # peripheral accesses so far (spin.PollingWaits)
         self._waits = PollingWaits(self)
+        self.run_limit = 0                   # the instruction count the current run stops at (not a chunk's end)
         self._out = bytearray()              # console bytes not yet returned as lines
         self._lines: deque[str] = deque()    # complete lines not yet returned
         self._history: deque[str] = deque(maxlen=200)
@@ -870,10 +871,6 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self._stop_reason = reason
         self._hdr.limit = 0
 
-    def console_rx_arrived(self, now: int) -> bool:
-        """The host's next byte has arrived by cycle `now`."""
-        return bool(self._rx) and self._rx[0][1] <= now
-
     def console_rx_next(self) -> int | None:
         """The cycle the host's next byte arrives (or arrived), None when none is queued."""
         return self._rx[0][1] if self._rx else None
@@ -892,10 +889,10 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self._warned.add(text)
             self.warnings.append(text)
 
-    def wait_until(self, until: int, key: tuple) -> bool:
-        """A peripheral read found a flag that sets by itself at cycle `until`: a polling loop's remaining
-        turns may be skipped (spin.PollingWaits); True when they were."""
-        return self._waits.wait_until(until, key)
+    def wait_until(self, until: int, key: tuple, now: int) -> int | None:
+        """A peripheral read at cycle `now` found a flag that sets by itself at cycle `until`: a polling
+        loop's remaining turns may be skipped (spin.PollingWaits); the cycle count after them when they were."""
+        return self._waits.wait_until(until, key, now)
 
     def _waits_for_input_in_wfi(self) -> bool:
         """At a WFI: the console receives by interrupt (RXNEIE), its queue is empty, and the firmware has
@@ -1171,7 +1168,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         while True:
             self._service_interrupts()
             handler_limit = self._handler_limit()
-            hdr.limit = min(limit, handler_limit, hdr.count + CHUNK)
+            self.run_limit = min(limit, handler_limit)     # what a skipped polling loop may not pass either
+            hdr.limit = min(self.run_limit, hdr.count + CHUNK)
             hdr.stopped = 0
             hdr.trap_hit = 0
             self._bad_access = None

@@ -189,28 +189,28 @@ class PollingWaits:
         self._ptrs = (ctypes.c_void_p * n)(*(ctypes.addressof(self._values) + 8 * i for i in range(n)))
         self._ids = (ctypes.c_int * n)(*SPIN_REGS)
 
-    def wait_until(self, until: int, key: tuple) -> bool:
-        """A read of `key` = (peripheral, offset, value) found a flag that sets by itself at cycle
-        `until`: skip the polling loop's turns up to it, never past the next interrupt, the cycle budget
-        or the instruction limit, so nothing the turns would have seen is skipped. True when turns were
-        skipped: the read in progress is then the last skipped turn's, at the new time."""
+    def wait_until(self, until: int, key: tuple, cycles: int) -> int | None:
+        """A read of `key` = (peripheral, offset, value) at cycle `cycles` found a flag that sets by itself
+        at cycle `until`: skip the polling loop's turns up to it, never past the next interrupt, the cycle budget
+        or the instruction limit, so nothing the turns would have seen is skipped. When turns were skipped,
+        the cycle count after them: the read in progress is then the last skipped turn's, at that time."""
         engine, hdr = self.engine, self.engine._hdr
         block = hdr.cur_addr
-        cycles, count = engine.now_cycles(), engine.now()
+        count = engine.now()
         turns = self._turns(block)
         if turns is None or not turns.free:
             self.last = None
-            return False                   # not a loop through this block's start: nothing to skip
+            return None                    # not a loop through this block's start: nothing to skip
         turn = self.measured.get((block, key))
         if turn is not None and turn[0] in turns.stable and turn[2] == self._inputs(turns.stable[turn[0]]):
             return self._skip(until, cycles, turn[0], turn[1])       # the same turn as measured: at once
         regs = self._regs()
         last, self.last = self.last, (key, block, count, cycles, regs, engine._mmio_seq)
         if last is None or last[:2] != (key, block) or last[4] != regs or last[5] + 1 != engine._mmio_seq:
-            return False
+            return None
         turn_insns, turn_cycles = count - last[2], cycles - last[3]
         if turn_insns <= 0 or turn_cycles <= 0 or turn_insns not in turns.free or turn_insns in turns.effectful:
-            return False
+            return None
         inputs = turns.stable.get(turn_insns)
         self.measured[(block, key)] = (turn_insns, turn_cycles, self._inputs(inputs) if inputs is not None else ())
         return self._skip(until, cycles, turn_insns, turn_cycles)
@@ -219,25 +219,26 @@ class PollingWaits:
         values = self._regs()
         return tuple(values[8 * i:8 * i + 8] for i in regs)
 
-    def _skip(self, until: int, cycles: int, turn_insns: int, turn_cycles: int) -> bool:
+    def _skip(self, until: int, cycles: int, turn_insns: int, turn_cycles: int) -> int | None:
         engine, hdr = self.engine, self.engine._hdr
         end = until
         due = engine.due_cycles()          # the next interrupt or the cycle budget, as the engine last set it
         if due is not None:
             end = min(end, due - 1)
         turns = -(-(end - cycles) // turn_cycles) if end == until else (end - cycles) // turn_cycles
-        turns = min(turns, (hdr.limit - hdr.count) // turn_insns)
+        turns = min(turns, (engine.run_limit - hdr.count) // turn_insns)
         if turns <= 0:
-            return False
+            return None
         ticks = turns * turn_cycles * engine.ticks_per_cycle if hdr.cycles_on else 0
         hdr.count += turns * turn_insns
+        hdr.limit = min(engine.run_limit, hdr.limit + turns * turn_insns)   # a chunk is instructions run
         hdr.ticks += ticks
         engine._profile_add(hdr.cur_addr, turns * turn_insns, ticks)
         if engine.reference_counter:
             engine.reference_count += turns * turn_insns
             engine.reference_ticks += ticks
         self.last = None
-        return True
+        return cycles + turns * turn_cycles
 
     def _regs(self) -> bytes:
         """The registers of SPIN_REGS in one uc_reg_read_batch call (a wait reads them at every poll)."""

@@ -51,6 +51,7 @@ class _StmUart(RegisterFile):
         self._tx_start = 0                  # cycle the last byte written moves from TDR to the shift register
         self._tx_end = 0                    # cycle its frame has left the line
         self._tc_cleared = -1               # cycle TC was last cleared by software
+        self._line = False                  # the interrupt line as last set
 
     # -- the line
     def frame_cycles(self) -> int:
@@ -75,7 +76,10 @@ class _StmUart(RegisterFile):
         return bool(cr1 & self.UE) and bool(cr1 & bit)
 
     def _rx_ready(self, now: int) -> bool:
-        return self.console and self._on(self.RE) and self.engine.console_rx_arrived(now)
+        if not self.console:
+            return False
+        rx = self.engine._rx                 # (byte, arrival) from the host (EmulatedBoard.write)
+        return bool(rx) and rx[0][1] <= now and self._on(self.RE)
 
     def status(self, now: int) -> int:
         value = self.TXE if now >= self._tx_start else 0
@@ -89,10 +93,10 @@ class _StmUart(RegisterFile):
     def _next_change(self, now: int) -> int | None:
         """The first cycle after `now` at which a status flag sets by itself, or None."""
         times = [t for t in (self._tx_start, self._tx_end) if t > now]
-        if self.console and self._on(self.RE):
-            arrival = self.engine.console_rx_next()
-            if arrival is not None and arrival > now:
-                times.append(arrival)
+        if self.console:
+            rx = self.engine._rx
+            if rx and rx[0][1] > now and self._on(self.RE):
+                times.append(rx[0][1])
         return min(times) if times else None
 
     # -- the interrupt line (the engine samples it and asks for its next rising edge)
@@ -100,10 +104,13 @@ class _StmUart(RegisterFile):
         """The interrupt line: a status flag (TXE, TC, RXNE) AND its enable in CR1, while UE is set."""
         if self.irq is None:
             return
-        now = self.engine.now_cycles() if now is None else now
         cr1 = self.stored(self.CR1)
-        level = bool(cr1 & self.UE) and bool(self.status(now) & cr1 & (self.TXEIE | self.TCIE | self.RXNEIE))
-        self.engine.irq_level(self.irq, level)
+        enabled = cr1 & (self.TXEIE | self.TCIE | self.RXNEIE) if cr1 & self.UE else 0
+        if not enabled and not self._line:
+            return                          # a polled UART: the line stays low, nothing to tell
+        now = self.engine.now_cycles() if now is None else now
+        self._line = bool(self.status(now) & enabled)
+        self.engine.irq_level(self.irq, self._line)
 
     sample = update_irq
 
@@ -128,8 +135,9 @@ class _StmUart(RegisterFile):
         if off == self.SR:
             now = self.engine.now_cycles()
             value = self.status(now)
-            if self._wait(now, off, value):
-                now = self.engine.now_cycles()
+            later = self._wait(now, off, value)
+            if later is not None:
+                now = later
                 value = self.status(now)
             if self.console and value & (self.TXE | self.TC) == self.TXE | self.TC:
                 self.engine.console_polled(bool(value & self.RXNE))   # a transmit wait is not an RX wait
@@ -137,8 +145,9 @@ class _StmUart(RegisterFile):
         if off == self.RDR:
             now = self.engine.now_cycles()
             ready = self._rx_ready(now)
-            if self.console and not ready and self._wait(now, off, 0):
-                now = self.engine.now_cycles()
+            later = self._wait(now, off, 0) if self.console and not ready else None
+            if later is not None:
+                now = later
                 ready = self._rx_ready(now)
             if self.console and not ready:
                 self.engine.console_polled(False)       # a data read with nothing received: an RX wait too
@@ -147,10 +156,10 @@ class _StmUart(RegisterFile):
             return value
         return super().read32(off)
 
-    def _wait(self, now: int, off: int, value: int) -> bool:
-        """Let the engine skip a polling loop's turns until a flag sets; True when time moved."""
+    def _wait(self, now: int, off: int, value: int) -> int | None:
+        """Let the engine skip a polling loop's turns until a flag sets; the cycle count then, when it did."""
         until = self._next_change(now)
-        return until is not None and self.engine.wait_until(until, (self.name, off, value))
+        return None if until is None else self.engine.wait_until(until, (self.name, off, value), now)
 
     def write32(self, off, value, mask):
         if off == self.TDR:
