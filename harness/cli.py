@@ -634,6 +634,9 @@ def fidelity_cmd(
     raise typer.Exit(0 if doc["ok"] else 1)
 
 
+from harness import cli_predict  # noqa: E402,F401 - registers characterize, predict, bench predict
+
+
 def main() -> None:
     """The `harness` console script. A HarnessError is the user's to act on: one `error:` line. Anything
     else is our bug, still one line (its type and message) rather than a traceback over the user's
