@@ -102,8 +102,8 @@ def run(backbones: list[str], boards: list[str], count: int, seed: int, jobs: in
         on_done: Callable[[dict], None] = lambda r: None, engine: str = "pool") -> list[dict]:
     """Every cell measured: in the local process pool (harness/interrupt.run_pool) or as Ray tasks."""
     todo = cells(backbones, boards, count, seed)
-    for b in backbones:              # a bad backbone file says so before any worker starts
-        _spec(Cell(b, seed, count, 0, boards[0])) if count else None
+    for b in backbones if count else ():     # a bad backbone file says so before any worker starts
+        _spec(Cell(b, seed, count, 0, boards[0]))
     if engine == "pool":
         from harness.interrupt import run_pool
         return run_pool(measure, todo, jobs, on_done)

@@ -1,6 +1,7 @@
 """The `harness` command: parsing and printing only; the work is in harness.check and friends."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -634,7 +635,8 @@ def fidelity_cmd(
     raise typer.Exit(0 if doc["ok"] else 1)
 
 
-from harness import cli_predict  # noqa: E402,F401 - registers characterize, predict, bench predict
+# characterize, predict and bench predict live in their own module, registered on `app` when it loads
+importlib.import_module("harness.cli_predict")
 
 
 def main() -> None:

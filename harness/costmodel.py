@@ -25,7 +25,7 @@ from harness.plan.emit import arena_array, db_buffer, image_items
 from harness.plan.lower import Lowered
 
 ALIGN = 4          # every constant array of the image is aligned(4) (harness/plan/emit._array)
-LAYER_FEATURES = ("const", "macs", "out", "in")
+LAYER_FEATURES = ("const", "macs", "out", "in", "pixels", "pixels x taps")
 
 
 def _elems(t) -> int:
@@ -39,8 +39,11 @@ def plan_features(low: Lowered, model_id: str) -> dict:
     layers = []
     for c in low.calls:
         ins = [g.tensor(t) for t in c.op.inputs if t >= 0 and not g.tensor(t).is_constant]
+        out = sum(_elems(g.tensor(t)) for t in c.op.outputs)
+        shape = g.tensor(c.op.outputs[0]).shape
         layers.append({"kernel": c.kernel, "op": c.op.name, "struct": c.struct, "macs": int(c.macs),
-                       "in": sum(_elems(t) for t in ins), "out": sum(_elems(g.tensor(t)) for t in c.op.outputs)})
+                       "in": sum(_elems(t) for t in ins), "out": out,
+                       "taps": int(c.macs) // max(out, 1), "ch": int(shape[-1]) if shape else 1})
     arrays = 0
     for item in image_items(low):
         if item[0] == "array":
@@ -61,8 +64,20 @@ def _solve_rel(X: np.ndarray, y: np.ndarray) -> np.ndarray:
     return beta
 
 
+def _key(layer: dict) -> str:
+    """A layer's cost is its kernel's for its op: FULLY_CONNECTED runs on the convolution's kernel
+    (harness/plan/optimize.py) with another loop shape, so the two are fitted apart; so is the
+    depthwise kernel's 3x3 path (dw_mac3x3, firmware/kernels/dsp)."""
+    three = layer["op"] == "DEPTHWISE_CONV_2D" and layer["taps"] == 9     # the depthwise 3x3 has a loop of its own
+    return f"{layer['kernel']}:{layer['op']}" + (":3x3" if three else "")
+
+
 def _layer_row(layer: dict) -> list[float]:
-    return [1.0, float(layer["macs"]), float(layer["out"]), float(layer["in"])]
+    """LAYER_FEATURES: a kernel's time is its loops': per MAC, per output element, per input element,
+    per output pixel (out / channels: a row of the im2col or a window's set-up) and per tap gathered
+    for each pixel (the im2col copy)."""
+    pixels = layer["out"] / max(layer["ch"], 1)
+    return [1.0, float(layer["macs"]), float(layer["out"]), float(layer["in"]), pixels, pixels * layer["taps"]]
 
 
 def fit_layers(samples: list[dict]) -> dict:
@@ -71,7 +86,7 @@ def fit_layers(samples: list[dict]) -> dict:
     by: dict[tuple[str, str], list[tuple[list[float], float]]] = {}
     for s in samples:
         for layer in s["layers"]:
-            for key in (("kernel", layer["kernel"]), ("op", layer["op"])):
+            for key in (("kernel", _key(layer)), ("op", layer["op"])):
                 by.setdefault(key, []).append((_layer_row(layer), float(layer["cycles"])))
     coef = {"kernel": {}, "op": {}}
     for (kind, name), rows in by.items():
@@ -89,7 +104,7 @@ def predict_cycles(fit: dict, features: dict) -> tuple[float, list[str]]:
     """(cycles of one inference, what lies outside the fit's samples)."""
     total, outside = fit["runtime"][0] + fit["runtime"][1] * len(features["layers"]), []
     for layer in features["layers"]:
-        entry = fit["kernel"].get(layer["kernel"])
+        entry = fit["kernel"].get(_key(layer))
         if entry is None:
             entry = fit["op"].get(layer["op"])
             outside.append(f"kernel {layer['kernel']} never characterized" +
@@ -112,7 +127,7 @@ def loo_cycles(samples: list[dict]) -> list[float | None]:
             out.append(None)
             continue
         fit = fit_layers(rest)
-        if any(layer["kernel"] not in fit["kernel"] for layer in s["layers"]):
+        if any(_key(layer) not in fit["kernel"] for layer in s["layers"]):
             out.append(None)
             continue
         cycles, _ = predict_cycles(fit, s)
@@ -137,7 +152,7 @@ def fit_memory(samples: list[dict]) -> dict:
     X = np.array([[1.0, float(s["n_ops"])] for s in samples])
     y = np.array([float(s["op_params"] - sum(structs[layer["struct"]] for layer in s["layers"])) for s in samples])
     record, entry = (float(b) for b in np.linalg.lstsq(X, y, rcond=None)[0])
-    stack = {k: min(s["stack"] for s in samples if k in s["kernels"]) for k in needs}
+    stack = fit_stack(samples)
     fit = {"functions": fns, "base_functions": sorted(everywhere), "needs": needs, "structs": structs,
            "model_record": round(record), "op_entry": round(entry), "stack": stack,
            "stack_max": max(s["stack"] for s in samples)}
@@ -145,6 +160,7 @@ def fit_memory(samples: list[dict]) -> dict:
     ram_rest = [s["static_ram"] - _ram_image(s) for s in samples]
     fit["flash_base"], fit["flash_base_spread"] = _centre(flash_rest)
     fit["ram_base"], fit["ram_base_spread"] = _centre(ram_rest)
+    fit["stack_resid"] = max(abs(predict_stack(stack, s) - s["stack"]) for s in samples)
     return fit
 
 
@@ -178,16 +194,54 @@ def predict_memory(fit: dict, features: dict) -> dict:
     """Flash and SRAM bytes with their error bounds (bytes) and what lies outside the samples."""
     code, out_code = _code(fit, features["kernels"])
     image, out_image = _image(fit, features)
-    unknown = [k for k in features["kernels"] if k not in fit["stack"]]
-    stack = max([fit["stack"][k] for k in features["kernels"] if k in fit["stack"]] or [fit["stack_max"]])
+    unknown = sorted({_key(layer) for layer in features["layers"] if _key(layer) not in fit["stack"]})
+    stack = predict_stack(fit["stack"], features)
     if unknown:
         stack = max(stack, fit["stack_max"])
     flash_err = fit["flash_base_spread"] + 64 * len(out_image) + (2048 * len(out_code))
-    ram_err = fit["ram_base_spread"] + (fit["stack_max"] if unknown else 0)
+    ram_err = fit["ram_base_spread"] + fit["stack_resid"] + (fit["stack_max"] if unknown else 0)
     return {"flash": int(fit["flash_base"] + code + image), "flash_err": int(flash_err),
             "sram": int(fit["ram_base"] + _ram_image(features) + stack), "sram_err": int(ram_err),
             "stack_bound": int(stack), "arena": features["arena"],
             "outside": out_code + out_image + [f"kernel {k}'s stack never measured" for k in unknown]}
+
+
+def _signature(layer: dict) -> list[int]:
+    return [int(layer["taps"]), int(layer["ch"])]
+
+
+def predict_stack(coef: dict, features: dict) -> int:
+    """The stack high-water: the deepest layer's. A layer of a (kernel, op, taps, channels) the samples
+    ran is as deep as the shallowest sample that ran it; another is priced by its key's line through
+    those (the kernels' stack buffers scale with taps and channels)."""
+    depths = []
+    for layer in features["layers"]:
+        entry = coef.get(_key(layer))
+        if entry is None:
+            continue
+        sig = _signature(layer)
+        hit = [d for t, c, d in entry["table"] if [t, c] == sig]
+        depths.append(hit[0] if hit else float(np.dot([1.0, *sig], entry["line"])))
+    return int(math.ceil(max(depths))) if depths else 0
+
+
+def fit_stack(samples: list[dict]) -> dict:
+    """Per key (kernel and op), the smallest high-water of the samples that ran a layer of each (taps,
+    channels) -- a sample's high-water is at least its deepest layer's, so that is the tightest bound
+    the samples give -- and a least-squares line through them for shapes no sample ran."""
+    table: dict[str, dict[tuple[int, int], int]] = {}
+    for s in samples:
+        for layer in s["layers"]:
+            t = table.setdefault(_key(layer), {})
+            sig = tuple(_signature(layer))
+            t[sig] = min(t.get(sig, s["stack"]), s["stack"])
+    out = {}
+    for k, t in table.items():
+        X = np.array([[1.0, *sig] for sig in t])
+        y = np.array(list(t.values()), dtype=float)
+        out[k] = {"table": [[*sig, d] for sig, d in sorted(t.items())],
+                  "line": [float(b) for b in np.linalg.lstsq(X, y, rcond=None)[0]]}
+    return out
 
 
 # ---------------------------------------------------------------------------- the paper's line
