@@ -120,7 +120,8 @@ def bench_predict_cmd(
     board: Annotated[Optional[list[str]], typer.Option("--board", "-b", help="Board; repeatable (default: every characterized board).")] = None,
     count: Annotated[int, typer.Option("--count", help="Held-out samples per backbone.")] = 5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the held-out samples (not the characterization's).")] = 1,
-    zoo: Annotated[bool, typer.Option("--zoo/--no-zoo", help="Also every generated zoo model.")] = True,
+    zoo: Annotated[bool, typer.Option("--zoo/--no-zoo", help="Also the zoo's models.")] = True,
+    zoo_model: Annotated[Optional[list[str]], typer.Option("--zoo-model", help="Only these zoo models (default: every one on this machine); repeatable.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Cells run in parallel (default: one per core).")] = 0,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="Write bench_predict.json here.")] = None,
 ) -> None:
@@ -131,7 +132,7 @@ def bench_predict_cmd(
     with exit_on_error():
         refuse_negative(count=count, seed=seed, jobs=jobs)
         boards = _boards(board) if board else characterized_boards()
-        cases = predict_bench.cases(boards, count, seed, zoo)
+        cases = predict_bench.cases(boards, count, seed, zoo, zoo_model)
         try:
             with raised_on_signals(), _bar() as bar:
                 job = bar.add_task("checking", total=len(cases))

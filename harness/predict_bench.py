@@ -30,13 +30,17 @@ class Case:
     index: int = 0
 
 
-def cases(boards: list[str], count: int, seed: int, zoo: bool) -> list[Case]:
+def cases(boards: list[str], count: int, seed: int, zoo: bool, zoo_models: list[str] | None = None) -> list[Case]:
+    """The held-out samples and the zoo's models (those given, else every one on this machine), board by
+    board. Nothing is converted here: TensorFlow must not be loaded in the parent of the forked workers."""
     from harness.predictor import _load, _source
-    from harness.registry import available
+    from harness.registry import load_zoo, locate
     backbones = [b for b in _load(_source())["backbones"]]
     out = [Case("held-out", board, b, seed, count, i) for board in boards for b in backbones for i in range(count)]
     if zoo:
-        out += [Case("zoo", board, mid) for board in boards for mid, _ in available()]
+        entries = load_zoo()
+        ids = zoo_models or [m.id for m in entries.values() if m.generate or locate(m) is not None]
+        out += [Case("zoo", board, mid) for board in boards for mid in ids]
     return out
 
 
