@@ -155,7 +155,7 @@ def fit_memory(samples: list[dict]) -> dict:
     stack = fit_stack(samples)
     fit = {"functions": fns, "base_functions": sorted(everywhere), "needs": needs, "structs": structs,
            "model_record": round(record), "op_entry": round(entry), "stack": stack,
-           "stack_max": max(s["stack"] for s in samples)}
+           "stack_max": max(s["stack"] for s in samples), "stack_min": min(s["stack"] for s in samples)}
     flash_rest = [s["flash"] - _code(fit, s["kernels"])[0] - _image(fit, s)[0] for s in samples]
     ram_rest = [s["static_ram"] - _ram_image(s) for s in samples]
     fit["flash_base"], fit["flash_base_spread"] = _centre(flash_rest)
@@ -199,7 +199,11 @@ def predict_memory(fit: dict, features: dict) -> dict:
     if unknown:
         stack = max(stack, fit["stack_max"])
     flash_err = fit["flash_base_spread"] + 64 * len(out_image) + (2048 * len(out_code))
-    ram_err = fit["ram_base_spread"] + fit["stack_resid"] + (fit["stack_max"] if unknown else 0)
+    # the stack is a bound: a layer's depth is the shallowest sample's that ran its shape (or a wider one),
+    # which another, deeper layer of that sample may have set; the truth lies between the shallowest
+    # high-water any sample had and the bound (wider still for a shape no sample ran: a line)
+    slack = stack - fit["stack_min"] if stack_exact(fit["stack"], features) else fit["stack_max"]
+    ram_err = fit["ram_base_spread"] + fit["stack_resid"] + max(slack, 0)
     return {"flash": int(fit["flash_base"] + code + image), "flash_err": int(flash_err),
             "sram": int(fit["ram_base"] + _ram_image(features) + stack), "sram_err": int(ram_err),
             "stack_bound": int(stack), "arena": features["arena"],
@@ -219,10 +223,18 @@ def predict_stack(coef: dict, features: dict) -> int:
         entry = coef.get(_key(layer))
         if entry is None:
             continue
-        sig = _signature(layer)
-        hit = [d for t, c, d in entry["table"] if [t, c] == sig]
-        depths.append(hit[0] if hit else float(np.dot([1.0, *sig], entry["line"])))
+        taps, ch = _signature(layer)
+        # a kernel's stack grows with taps and channels: the shallowest sample with a layer at least as
+        # wide in both bounds this one; past every sample, the key's line
+        above = [d for t, c, d in entry["table"] if t >= taps and c >= ch]
+        depths.append(min(above) if above else float(np.dot([1.0, taps, ch], entry["line"])))
     return int(math.ceil(max(depths))) if depths else 0
+
+
+def stack_exact(coef: dict, features: dict) -> bool:
+    """Every layer's (taps, channels) was run by a sample: the bound is the samples' own."""
+    return all(_key(la) in coef and _signature(la) + [0] in [[t, c, 0] for t, c, _ in coef[_key(la)]["table"]]
+               for la in features["layers"])
 
 
 def fit_stack(samples: list[dict]) -> dict:

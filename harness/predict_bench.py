@@ -76,7 +76,7 @@ def measure(case: Case) -> dict:
         return row
     row["measured"] = {"flash": v.fit.flash.used, "sram": v.fit.sram.used, "cycles": v.cycles,
                        "latency_ms": v.latency_ms, "stack": v.fit.stack}
-    for k in ("flash", "sram", "latency_ms"):
+    for k in ("flash", "sram", "latency_ms", "cycles"):
         row[f"{k}_rel_err"] = (row["predicted"][k] - row["measured"][k]) / row["measured"][k]
     return row
 
@@ -106,7 +106,8 @@ def summarize(rows: list[dict], cases_: list[Case]) -> dict:
             if not mine:
                 continue
             lat = [abs(r["latency_ms_rel_err"]) for r in mine]
-            s = {"n": len(mine), "flash_max_abs_rel": max(abs(r["flash_rel_err"]) for r in mine),
+            cyc = [abs(r["cycles_rel_err"]) for r in mine]
+            s = {"n": len(mine), "cycles_mean_abs_rel": sum(cyc) / len(cyc), "cycles_max_abs_rel": max(cyc), "flash_max_abs_rel": max(abs(r["flash_rel_err"]) for r in mine),
                  "sram_max_abs_rel": max(abs(r["sram_rel_err"]) for r in mine),
                  "latency_mean_abs_rel": sum(lat) / len(lat), "latency_max_abs_rel": max(lat)}
             per_board.setdefault(board, {})[kind] = s
@@ -132,12 +133,14 @@ def summarize(rows: list[dict], cases_: list[Case]) -> dict:
 
 def table(doc: dict) -> Table:
     t = Table(title="harness bench predict: predict vs check (emulated)", header_style="bold")
-    for col in ("board", "models", "n", "flash max |err|", "SRAM max |err|", "latency mean |err|", "latency max |err|"):
+    for col in ("board", "models", "n", "flash max |err|", "SRAM max |err|", "cycles mean |err|", "cycles max |err|",
+                "latency mean |err|", "latency max |err|"):
         t.add_column(col, justify="left" if col in ("board", "models") else "right")
     for board, kinds in doc["per_board"].items():
         for kind, s in kinds.items():
             t.add_row(board, kind, str(s["n"]), f"{100 * s['flash_max_abs_rel']:.2f} %",
-                      f"{100 * s['sram_max_abs_rel']:.2f} %", f"{100 * s['latency_mean_abs_rel']:.2f} %",
+                      f"{100 * s['sram_max_abs_rel']:.2f} %", f"{100 * s['cycles_mean_abs_rel']:.2f} %",
+                      f"{100 * s['cycles_max_abs_rel']:.2f} %", f"{100 * s['latency_mean_abs_rel']:.2f} %",
                       f"{100 * s['latency_max_abs_rel']:.2f} %", style="bold" if kind == "all" else None)
     if doc["predictions_seconds"] is not None:
         t.caption = f"{doc['predictions']} predictions: {doc['predictions_seconds']:.1f} s"
