@@ -1,6 +1,7 @@
 """The `harness` command: parsing and printing only; the work is in harness.check and friends."""
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -632,6 +633,10 @@ def fidelity_cmd(
     for line in doc["failures"]:
         err.print(f"FAIL {line}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(0 if doc["ok"] else 1)
+
+
+# characterize, predict and bench predict live in their own module, registered on `app` when it loads
+importlib.import_module("harness.cli_predict")
 
 
 def main() -> None:

@@ -130,3 +130,32 @@ def end_workers(pool) -> None:
     finally:
         for s, h in held.items():
             signal.signal(s, h)
+
+
+def run_pool(fn: Callable, items: list, jobs: int | None = None, on_done: Callable = lambda r: None) -> list:
+    """fn(item) for every item in worker processes (or here, with one job); results in the order of
+    `items`. `fn` must not raise (it turns its own failures into a result). On Ctrl-C or SIGTERM the
+    workers are ended and Interrupted carries the results finished so far."""
+    import os
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    jobs = min(jobs or os.cpu_count() or 1, max(len(items), 1))
+    results: dict[int, object] = {}
+    if jobs == 1:
+        try:
+            for i, item in enumerate(items):
+                results[i] = fn(item)
+                on_done(results[i])
+        except KeyboardInterrupt as e:
+            raise Interrupted(signum_of(e), list(results.values())) from None
+        return [results[i] for i in range(len(items))]
+    pool = ProcessPoolExecutor(max_workers=jobs, initializer=worker_init)
+    try:
+        futures = {pool.submit(fn, item): i for i, item in enumerate(items)}
+        for fut in as_completed(futures):
+            results[futures[fut]] = fut.result()
+            on_done(results[futures[fut]])
+    except KeyboardInterrupt as e:
+        end_workers(pool)
+        raise Interrupted(signum_of(e), [results[i] for i in sorted(results)]) from None
+    pool.shutdown()
+    return [results[i] for i in range(len(items))]

@@ -149,3 +149,65 @@ def latency_plot(verdicts: list[Verdict], path: Path, measured: dict[tuple[str, 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return True
+
+
+def characterization_plots(summary: dict, folder: Path) -> list[Path]:
+    """`harness characterize`'s figures: latency against MACs per backbone (the MicroNets paper's Figure
+    4: one panel per backbone, boards as series, the fitted line with its R^2), SRAM against the largest
+    pair of live activations, flash against the parameters' bytes."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in summary["samples"] if r.get("fits") and "error" not in r]
+    backbones = list(dict.fromkeys(r["backbone"] for r in ok)) or ["(no samples)"]
+    boards = summary["boards"]
+    written = []
+    fig, axes = plt.subplots(1, len(backbones), figsize=(5.5 * len(backbones), 4.5), squeeze=False)
+    for ax, backbone in zip(axes[0], backbones):
+        ax.set_title(f"{backbone}: latency vs MACs")
+        for i, board in enumerate(boards):
+            pts = sorted((r["macs"], r["latency_ms"]) for r in ok if r["backbone"] == backbone and r["board"] == board)
+            fit = summary["linear"].get(backbone, {}).get(board, {})
+            if not pts:
+                continue
+            label = board + (f" (R² {fit['r2']:.4f})" if "r2" in fit else "")
+            ax.scatter(*zip(*pts), marker=MARKERS[i % len(MARKERS)], facecolors="none", edgecolors=f"C{i}", label=label)
+            if "slope" in fit:
+                xs = [pts[0][0], pts[-1][0]]
+                ax.plot(xs, [fit["intercept"] + fit["slope"] * x for x in xs], color=f"C{i}", linewidth=1)
+        if not pts:
+            _no_data(ax, "no sample ran")
+        ax.set_xlabel("MACs per inference")
+        ax.set_ylabel("latency (ms, emulated cycles through the board's table)")
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize="small")
+    written.append(_save(fig, folder / "latency_vs_ops.png"))
+    for name, xkey, ykey, xlabel, ylabel in (
+            ("sram_vs_activations.png", "activations", "sram", "largest live activations (B, the planner's bound)",
+             "SRAM (B: static data + stack high-water)"),
+            ("flash_vs_params.png", "param_bytes", "flash", "parameters (B, constant tensors)", "flash (B)")):
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for i, board in enumerate(boards):
+            for j, backbone in enumerate(backbones):
+                pts = [(r[xkey], r[ykey]) for r in ok if r["backbone"] == backbone and r["board"] == board]
+                if pts:
+                    ax.scatter(*zip(*pts), marker=MARKERS[j % len(MARKERS)], facecolors="none",
+                               edgecolors=f"C{i}", label=f"{backbone} on {board}")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        ax.grid(True, alpha=0.3)
+        if ok:
+            ax.legend(fontsize="small")
+        else:
+            _no_data(ax, "no sample ran", ticks=True)
+        written.append(_save(fig, folder / name))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

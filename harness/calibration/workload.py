@@ -48,10 +48,10 @@ def _ad(p):
 def _kws(p):
     def build(tf):
         L = tf.keras.layers
-        inp = tf.keras.Input(shape=(49, 10, 1), batch_size=1)
+        inp = tf.keras.Input(shape=(p.get("frames", 49), 10, 1), batch_size=1)
         x = L.Conv2D(p["channels"], (10, 4), strides=(2, 2), padding="same", activation="relu")(inp)
         for _ in range(p["blocks"]):
-            x = L.DepthwiseConv2D(3, padding="same", activation="relu")(x)
+            x = L.DepthwiseConv2D(p.get("kernel", 3), padding="same", activation="relu")(x)
             x = L.Conv2D(p["channels"], 1, activation="relu")(x)
         x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
         return tf.keras.Model(inp, L.Softmax()(L.Dense(12)(L.Flatten()(x))))
@@ -64,7 +64,7 @@ def _vww(p):
         inp = tf.keras.Input(shape=(p["size"], p["size"], 1), batch_size=1)
         x = L.Conv2D(p["stem"], 3, strides=2, padding="same", activation="relu6")(inp)
         for ch, stride in p["blocks"]:
-            y = L.DepthwiseConv2D(3, strides=stride, padding="same", activation="relu6")(x)
+            y = L.DepthwiseConv2D(p.get("kernel", 3), strides=stride, padding="same", activation="relu6")(x)
             y = L.Conv2D(ch, 1)(y)
             x = L.Add()([x, y]) if stride == 1 and x.shape[-1] == ch else L.ReLU(6.0)(y)
         x = L.AveragePooling2D(pool_size=x.shape[1:3])(x)
@@ -73,21 +73,60 @@ def _vww(p):
 
 
 def _sample(rng: random.Random, family: str) -> dict:
+    """One point of a backbone's search space (the MicroNets paper's section 3: widths, depths, kernel
+    sizes, input resolution), drawn from `rng`. The one sampler of the project: the calibration workload
+    and `harness characterize` both draw from it."""
     if family == "ad":
         depth = rng.randint(2, 5)
         return {"inputs": rng.choice([64, 128, 256]), "widths": [rng.choice([16, 32, 64, 128]) for _ in range(depth)]}
     if family == "kws":
-        return {"channels": rng.choice([16, 24, 32, 48, 64]), "blocks": rng.randint(1, 4)}
+        return {"channels": rng.choice([16, 24, 32, 48, 64]), "blocks": rng.randint(1, 4),
+                "kernel": rng.choice([3, 5]), "frames": rng.choice([25, 49])}
     blocks, ch = [], rng.choice([8, 16])
     for _ in range(rng.randint(2, 4)):
         stride = rng.choice([1, 2])
         ch = ch if stride == 1 else min(64, ch * 2)
         blocks.append([ch, stride])
     return {"size": rng.choice([32, 48, 64]), "stem": blocks[0][0] if blocks[0][1] == 1 else rng.choice([8, 16]),
-            "blocks": blocks}
+            "blocks": blocks, "kernel": rng.choice([3, 5])}
 
 
 _BUILDERS = {"ad": _ad, "kws": _kws, "vww": _vww}
+BACKBONES = tuple(_BUILDERS)
+
+
+def _backbone_file(path: Path):
+    """A user's backbone: a Python file defining `sample(rng: random.Random) -> dict` (one point of its
+    search space, JSON-able) and `build(tf, params) -> keras.Model`."""
+    import importlib.util
+    if not path.is_file():
+        raise HarnessError(f"no backbone {str(path)!r}: give one of {', '.join(BACKBONES)} or a .py file")
+    spec = importlib.util.spec_from_file_location(f"backbone_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+    except Exception as e:      # noqa: BLE001 - the user's file: one line saying what broke
+        raise HarnessError(f"{path}: cannot load the backbone: {type(e).__name__}: {e}") from None
+    if not callable(getattr(module, "sample", None)) or not callable(getattr(module, "build", None)):
+        raise HarnessError(f"{path}: a backbone file defines sample(rng) -> dict and build(tf, params) -> keras.Model")
+    return module
+
+
+def backbone_specs(backbone: str, count: int, seed: int = 0) -> list[Spec]:
+    """`count` seeded samples of one backbone's search space: a built-in family (`ad`, `kws`, `vww`)
+    or a backbone file (`_backbone_file`). The same (backbone, count, seed) gives the same specs."""
+    rng = random.Random(f"{backbone}:{seed}")
+    if backbone in _BUILDERS:
+        family, draw, builder = backbone, lambda: _sample(rng, backbone), _BUILDERS[backbone]
+    else:
+        module = _backbone_file(Path(backbone))
+        family, draw = Path(backbone).stem, lambda: module.sample(rng)
+        builder = lambda p: (lambda tf: module.build(tf, p))        # noqa: E731
+    out = []
+    for i in range(count):
+        p = draw()
+        out.append(Spec(f"{family}_s{seed}_{i:02d}", "generated", family, p, builder(p)))
+    return out
 
 
 def _single(layer: Callable, shape: tuple, second: bool = False):
