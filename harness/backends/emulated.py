@@ -894,14 +894,18 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         loop's remaining turns may be skipped (spin.PollingWaits); the cycle count after them when they were."""
         return self._waits.wait_until(until, key, now)
 
-    def _waits_for_input_in_wfi(self) -> bool:
-        """At a WFI: the console receives by interrupt (RXNEIE), its queue is empty, and the firmware has
-        neither sent nor received anything for IDLE_WFIS wake-ups: it sleeps until input comes."""
+    def _console_receives_by_interrupt(self) -> _StmUart | None:
+        """The console UART when it receives by interrupt (RXNEIE) and nothing from the host is queued or
+        waiting to be returned as a line: the idle rules' common ground."""
         uart = self.peripherals.get(self.board.console.uart)
-        if uart is None or not hasattr(uart, "TXEIE") or self._rx or self._lines:
-            self._quiet_wfis = 0
-            return False
-        if not uart.stored(uart.CR1) & uart.RXNEIE:
+        if not isinstance(uart, _StmUart) or self._rx or self._lines or not uart.stored(uart.CR1) & uart.RXNEIE:
+            return None
+        return uart
+
+    def _waits_for_input_in_wfi(self) -> bool:
+        """At a WFI: the console receives by interrupt, its queue is empty, and the firmware has neither
+        sent nor received anything for IDLE_WFIS wake-ups: it sleeps until input comes."""
+        if self._console_receives_by_interrupt() is None:
             self._quiet_wfis = 0
             return False
         if not self.exceptions.wakes_wfi() and self._next_event() is None:
@@ -923,10 +927,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             self._quiet_spins = 0
             return False
         ex = self.exceptions
-        uart = self.peripherals.get(self.board.console.uart)
-        irq = getattr(uart, "irq", None)
-        if uart is None or irq is None or not hasattr(uart, "RXNEIE") or self._rx or self._lines \
-                or not uart.stored(uart.CR1) & uart.RXNEIE or not ex.is_enabled(X.FIRST_IRQ + irq) \
+        uart = self._console_receives_by_interrupt()
+        if uart is None or uart.irq is None or not ex.is_enabled(X.FIRST_IRQ + uart.irq) \
                 or ex.execution_priority() != 256 or ex.highest_pending() is not None:
             self._quiet_spins = 0
             return False
