@@ -17,7 +17,7 @@ from harness.fit import Fit, breakdown, static_fit
 from harness.inputs import real_inputs
 from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
 from harness import pipeline
-from harness.plan.lower import arena_without_input, lower
+from harness.plan.lower import arena_without_input
 from harness.plan import patch as patching
 from harness.plan.model import Graph, ModelError, load_model
 from harness.plan.patch import MAX_OVERHEAD
@@ -56,6 +56,9 @@ class Verdict:
     latency_status: str | None = None
     arena_bytes: int | None = None
     arena_lower_bound: int | None = None
+    # SRAM the image holds only for the harness's `db` download (pipeline.harness_ram): a deployment, which
+    # writes its input into the arena, needs fit.sram.used minus this
+    harness_ram_bytes: int | None = None
     # TFLM's arena for the same model (harness.reference.tflm_arena, its interpreter on this host) and the
     # planned tensors in it (head); the rest (tail) is persistent structures, smaller on a 32-bit target
     tflm_arena_bytes: int | None = None
@@ -160,7 +163,7 @@ def _check(v: Verdict, model_path: Path, board: Board, inputs: int, seed: int, b
         graph = load_model(model_path)
         v.model_bytes, v.ops = graph.size_bytes, sorted(set(graph.op_names))     # kept when the plan is refused
         progress("planning")
-        low = lower(graph)
+        low = pipeline.layer_plan(graph, v.model)
     except ModelError as e:
         v.set_status("unsupported", str(e))
         return None
@@ -174,7 +177,12 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
     """A lowered plan's firmware built, fitted, run on the board and compared with TFLM, into `v`."""
     v.arena_bytes, v.arena_lower_bound, v.macs = low.plan.arena_bytes, low.plan.lower_bound, low.macs
     progress("building firmware")
-    fw, fits = pipeline.build_or_measure(board, low, v.model, name)
+    fw, fits, built, once = pipeline.build_or_measure(board, low, v.model, name)
+    v.harness_ram_bytes = 0 if once else pipeline.harness_ram(low, v.model)
+    if once:
+        v.arena_bytes = built.plan.arena_bytes
+        v.reasons.append(f"fits only without the harness's {_n(pipeline.harness_ram(low, v.model))} B for its "
+                         "download: it lands in the input tensor, one inference per download")
     if not fits:
         v.fit, v.elf = static_fit(board, fw.elf), str(fw.elf)
         v.memory = breakdown(fw.elf)

@@ -294,7 +294,7 @@ def profile_model(board: Board, model_path: Path, model_id: str | None = None, *
     model_path = Path(model_path)
     model_id = model_id or model_path.stem
     try:
-        graph, low = pipeline.plan(model_path)
+        graph, low = pipeline.plan(model_path, model_id)
     except ModelError as e:
         raise HarnessError(str(e)) from None
     progress("building firmware")

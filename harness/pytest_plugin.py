@@ -7,7 +7,8 @@ Options:
   --model ID        only these models: registry ids or .tflite paths (repeat, or comma-separate)
   --zoo quick|full  which cells `zoo_cell` tests run (default quick, or $HARNESS_ZOO): quick is every
                     model on the biggest board, the small models on every board, and every cell the
-                    registry expects not to fit; full is every model on every board
+                    registry expects not to fit, but not the test corpus (`corpus = true`, which
+                    tests/test_corpus.py runs); full is every model on every board
   --zoo-inputs N    seeded random inputs per cell (quick 3, full 20)
   --backend NAME    where cells run: emulated (default), renode, hardware
   --patch MODE      off (default), auto or opN:RxC: also build and run each cell's patch-based plan
@@ -187,8 +188,12 @@ class Selection:
         if self.mode == "full" or self.explicit_models or len(self.boards) == 1:
             return everything
         biggest = max(self.boards, key=lambda b: load_board(b).sram_size)
-        return [c for c in everything
+        return [c for c in everything if not self._corpus(c.model, c.path)
                 if c.board == biggest or self._small(c.model, c.path) or c.expected_fit is False]
+
+    def _corpus(self, model: str, path: str | None) -> bool:
+        """Issue 18's test corpus: tests/test_corpus.py runs it on every board, so the quick set leaves it out."""
+        return path is None and _zoo()[model].corpus
 
     def hw_cells(self) -> list[ZooCell]:
         everything = [self._cell(m, p, b) for m, p in self.models for b in self.boards]

@@ -25,6 +25,7 @@ class ZooModel:
     paper: dict = field(default_factory=dict)
     expect_fit: list[str] | None = None
     mlperf: str | None = None      # the MLPerf Tiny benchmark id (kws01, vww01, ic01, ad01) of a reference model
+    corpus: bool = False           # issue 18's test corpus (tests/test_corpus.py), not in the default test cells
 
     def expected_to_fit(self, board: str) -> bool | None:
         """The registry's expectation: `expect_fit`, else the paper's `runs_on`, else none (None)."""

@@ -26,6 +26,23 @@ def _pct(used: int, size: int) -> str:
     return f"{100 * used / size:.0f}%"
 
 
+def harness_ram_section(verdicts: list[Verdict]) -> list[str]:
+    """What the harness itself adds to each image's SRAM (harness/pipeline.py harness_ram), beside what a
+    deployment of the same plan needs."""
+    rows = [v for v in verdicts if v.harness_ram_bytes is not None and v.fit is not None]
+    if not rows:
+        return []
+    lines = ["", "## SRAM the harness adds", "",
+             "SRAM % above is the whole image's. The harness's `db` download needs bytes a deployment, which writes "
+             "its input into the input tensor's place before each inference, does not: a buffer beside the arena, "
+             "or the input kept whole in the arena where that is smaller. An image that fits only without them "
+             "downloads into the input tensor and runs one inference per download (0 B here).", "",
+             "| model | board | SRAM B | of it the harness's B | a deployment's B |", "|---|---|---|---|---|"]
+    lines += [f"| {v.model} | {v.board} | {v.fit.sram.used:,} | {v.harness_ram_bytes:,} | "
+              f"{v.fit.sram.used - v.harness_ram_bytes:,} |" for v in rows]
+    return lines
+
+
 def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: dict) -> str:
     boards = sorted({v.board for v in verdicts})
     models = list(dict.fromkeys(v.model for v in verdicts))
@@ -49,6 +66,7 @@ def summary_markdown(verdicts: list[Verdict], zoo: dict[str, ZooModel], meta: di
             row.append(f"{fit}**{v.status}**{cyc}{lat}")
         lines.append("| " + " | ".join(row) + " |")
     lines += latency_section(verdicts, boards, models)
+    lines += harness_ram_section(verdicts)
     lines += patch_section(verdicts)
     lines += tflm_section(verdicts, zoo, boards, models)
     lines += ["", "![memory per part](memory.png)", "", "![cycles against MACs](cycles_vs_macs.png)", ""]

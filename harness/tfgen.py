@@ -24,15 +24,17 @@ def _tf():
 
 def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = False,
             calibration: Callable | None = None, folder: str = "generated", float_io: bool = False,
-            float32: bool = False) -> Path:
+            float32: bool = False, uint8_io: bool = False) -> Path:
     """`build(tf)` returns a Keras model (one input or several); `key` names the case (same key, same
     file). Calibration draws from a seeded normal distribution unless `calibration(rng, shape)` is given,
     one array per input in the model's input order (it may return a whole batch where the input has a
     fixed batch size).
     `float_io` keeps the model's input and output float32 (the converter adds QUANTIZE / DEQUANTIZE);
-    `float32` converts without quantizing at all (a float32 model: no calibration)."""
+    `float32` converts without quantizing at all (a float32 model: no calibration);
+    `uint8_io` makes the int8 model's input and output uint8 (the converter adds uint8 <-> int8 QUANTIZEs,
+    as Wake Vision's and Edge Impulse's models have)."""
     digest = hashlib.sha256(f"{key}|{seed}|{int16x8}{'|float_io' if float_io else ''}"
-                            f"{'|float32' if float32 else ''}".encode()).hexdigest()[:16]
+                            f"{'|float32' if float32 else ''}{'|uint8_io' if uint8_io else ''}".encode()).hexdigest()[:16]
     out = CACHE / folder / f"{digest}.tflite"
     if out.is_file():
         return out
@@ -69,7 +71,7 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
     else:
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not float_io:
-            conv.inference_input_type = conv.inference_output_type = tf.int8
+            conv.inference_input_type = conv.inference_output_type = tf.uint8 if uint8_io else tf.int8
     return _write(out, conv.convert())
 
 

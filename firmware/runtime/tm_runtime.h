@@ -36,7 +36,10 @@ typedef struct {
     uint8_t  result;             /* tm_result_t */
     uint32_t wire_bytes;         /* a complete `db load` download */
     uint8_t *db;                 /* where `db` bytes land: a buffer of their own (tm_db_buffer), or */
-    uint8_t  db_is_input;        /* the input tensor itself, when the plan keeps it whole (db.c) */
+    uint8_t  db_is_input;        /* the input tensor itself, when the plan keeps it whole (db.c), */
+    uint8_t  infer_once;         /* or when it lets later tensors reuse the input's bytes: then each
+                                    download feeds one inference (an image that fits only without a
+                                    buffer of its own: harness/pipeline.py build_or_measure) */
     uint32_t arena_bytes;
     uint32_t n_ops;
     const tm_op_t *ops;

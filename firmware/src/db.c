@@ -203,6 +203,13 @@ static void convert(uint8_t *arena)
     }
 }
 
+void db_consumed(void)
+{
+    if (tm_model.infer_once) {
+        loaded = 0;
+    }
+}
+
 bool db_has_floats(void)
 {
     return !tensor_format && tm_model.wire == TM_FLOAT32;

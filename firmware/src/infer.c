@@ -1,7 +1,9 @@
 /* The inference sequence of MLPerf Tiny's ee_infer(): the two laps bracket the N timed inferences.
  * The arena plan lets later tensors reuse the inputs' bytes, so the inputs are copied (and converted: see
  * db.c) in from the db buffer before every inference (inside the laps, outside the per-inference cycle
- * count). Without one complete download there is nothing to infer on: an error, never results. Both lap
+ * count). Without one complete download there is nothing to infer on: an error, never results; an image
+ * that downloads into an input tensor the plan lets later tensors overwrite (tm_model.infer_once) runs one
+ * inference per download, and refuses more. Both lap
  * lines are sent after the loop, so the time the UART takes to send the first is not counted; the host
  * sees the same lines in the same order. */
 #include "infer.h"
@@ -26,6 +28,7 @@ static tm_status_t invoke_timed(void)
     uint64_t start = cycles_now();
     tm_status_t status = tm_invoke(&tm_model, tm_arena);
     last_cycles = cycles_now() - start;
+    db_consumed();
     return status;
 }
 
@@ -66,6 +69,10 @@ void cmd_infer(char **args)
     }
 
     if (!db_complete()) {
+        return;
+    }
+    if (tm_model.infer_once && (uint32_t)n + (uint32_t)warmups > 1u) {
+        reply_line("e-[This image infers once per download (the input is in the arena): use infer 1 0]");
         return;
     }
     reply("m-warmup-start-");

@@ -205,7 +205,7 @@ def read_junit(path: Path) -> list[Measurement]:
             continue
         board = load_board(props["board"])
         model_path = _model_path(props["model"])
-        _, low = plan(model_path)
+        _, low = plan(model_path, props["model"])
         fw = build(board, low, props["model"])
         cycles, instructions = emulated_counts(board.name, fw.elf, model_path)
         out.append(Measurement(board.name, sha256_file(fw.elf), board.ms(int(props["cycles"])),

@@ -124,6 +124,17 @@ def _planner(graph: Graph, calls: list[KernelCall], aliases: list[Alias], keep_i
     return planner
 
 
+def replan(low: Lowered, keep_input: bool) -> Lowered:
+    """The same calls with the inputs kept whole through the inference (`keep_input`) or not: only the
+    arena plan differs."""
+    if keep_input == low.keep_input:
+        return low
+    planner = _planner(low.graph, low.calls, low.aliases, keep_input)
+    other = Lowered(low.graph, low.calls, planner.plan(), low.inputs, low.outputs, keep_input, low.aliases)
+    verify_plan(other)
+    return other
+
+
 def arena_without_input(low: Lowered) -> int | None:
     """The arena with the model input streamed from outside it (MCUNetV2's accounting: a camera or a flash
     buffer feeds the first op, or a patched stage's tile cuts), for the same graph and kernels; None when the

@@ -106,7 +106,7 @@ class HarnessKeywords:
         from harness.plan.model import ModelError
         mid, path = self._model(model)
         try:
-            return (mid, *plan(path))
+            return (mid, *plan(path, mid))
         except ModelError as e:
             raise KeywordError(f"unsupported: {e}") from None
 
@@ -142,7 +142,7 @@ class HarnessKeywords:
             low, split = self._patched(graph, patch)
             name = f"{mid}.{split.tag}"
         b = load_board(board)
-        fw, _ = build_or_measure(b, low, mid, name)
+        fw = build_or_measure(b, low, mid, name).fw
         fit = static_fit(b, fw.elf)
         if log:                 # Robot's logger only works in the main thread
             logger.info(f"{mid} on {b.name}: flash {fit.flash.used} B of {fit.flash.size} B ({fit.flash.percent:.1f} %), "
