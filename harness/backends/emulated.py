@@ -1237,7 +1237,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
                 # Unicorn stops after these hints. YIELD falls through; WFE sleeps as WFI does unless
                 # the event register is set (an exception taken since the last WFE, or SEV just before)
                 if self._hint_before(pc) == "wfe" and not self._event_register(pc):
-                    reason = self._sleep_until_woken()
+                    reason = self._sleep_until_woken(wfe=True)
                     if reason is not None:
                         return reason
                 continue
@@ -1281,15 +1281,18 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
             raise fault
 
 
-    def _sleep_until_woken(self) -> str | None:
+    def _sleep_until_woken(self, wfe: bool = False) -> str | None:
         """The CPU sleeps (WFI, or WFE without an event): None when an interrupt wakes it, else why the
-        run stops ('idle': only the host's input can wake it; 'wfi': nothing ever will)."""
+        run stops ('idle': only the host's input can wake it; 'wfi': nothing ever will). A WFE that nothing
+        could ever wake falls through instead, as if the event register were set: its state at reset and
+        the events of other sources (SEV further back, debug) are not modelled, and a hint no firmware
+        relies on to sleep for ever (engine_probe's `wfe; yield; sev`) must not end the run."""
         if self._waits_for_input_in_wfi():
             self._quiet_wfis = 0
             return "idle"
         if self._wfi():
             return "cycle-budget" if self._cycle_budget_spent() else None
-        return "wfi"                        # sleeps until an interrupt, and none can ever come
+        return None if wfe else "wfi"       # sleeps until an interrupt, and none can ever come
 
     def _event_register(self, pc: int) -> bool:
         """WFE just before pc: read and clear the event register (ARMv7-M "Wait For Event"). It is set by
