@@ -13,6 +13,7 @@ from pathlib import Path
 
 from harness.board import Board
 from harness.errors import HarnessError
+from harness.fit import MIN_STACK
 from harness import placement as placement_module
 from harness.placement import NULL_GUARD, Placement, decide, itcm_region, wants_placement
 
@@ -34,6 +35,7 @@ _CPU_FLAGS = {
 CFLAGS = ["-mthumb", "-mfloat-abi=hard", "-O2", "-g", "-std=c11", "-ffp-contract=off", "-Wall", "-Wextra", "-Werror",
           "-ffunction-sections", "-fdata-sections", "-ffreestanding", "-fno-common"]
 LDFLAGS = ["-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments"]
+STACK_REFUSED = f"less than {MIN_STACK // 1024} KB left for the stack"     # the link's ASSERT, read back by _link
 
 
 def cpu_flags(board: Board) -> list[str]:
@@ -156,7 +158,7 @@ SECTIONS
 {itcm_section}  .text : {{ *(.text*) *(.glue_7) *(.glue_7t) KEEP(*(.init)) KEEP(*(.fini)) }} > FLASH
   .rodata : {{ . = ALIGN(4); *(.rodata*) . = ALIGN(4); }} > FLASH
   .ARM.exidx : {{ *(.ARM.exidx*) }} > FLASH
-{ram}  ASSERT(_estack - _sstack >= 1024, "less than 1 KB left for the stack")
+{ram}  ASSERT(_estack - _sstack >= {MIN_STACK}, "{STACK_REFUSED}")
 }}
 """
 
@@ -249,7 +251,7 @@ def _compile(gcc: str, flags: list[str], sources: list[Path], objdir: Path, boar
 def _link(cmd: list[str], board: Board) -> None:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
-        if "overflowed" in proc.stderr or "less than 1 KB left for the stack" in proc.stderr:
+        if "overflowed" in proc.stderr or STACK_REFUSED in proc.stderr:
             raise DoesNotFit(f"firmware for {board.name} does not fit:\n{proc.stderr.strip()}")
         raise HarnessError(f"firmware build for {board.name} failed:\n{proc.stderr.strip()}")
 

@@ -13,7 +13,7 @@ from harness.backends import open_board
 from harness.board import Board, load_board
 from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
-from harness.fit import Fit, breakdown, static_fit
+from harness.fit import MIN_STACK, Fit, breakdown, static_fit
 from harness.inputs import real_inputs
 from harness.interrupt import Interrupted, end_workers, signum_of, worker_init
 from harness import pipeline
@@ -184,7 +184,8 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
         v.reasons.append(f"fits only without the harness's {_n(pipeline.harness_ram(low, v.model))} B for its "
                          "download: it lands in the input tensor, one inference per download")
     if not fits:
-        v.fit, v.elf = static_fit(board, fw.elf), str(fw.elf)
+        # Before a run only the link's own stack reserve is known: counted, as the link refused without it.
+        v.fit, v.elf = static_fit(board, fw.elf, stack=MIN_STACK), str(fw.elf)
         v.memory = breakdown(fw.elf)
         _judge_fit(v)
         return

@@ -13,6 +13,11 @@ from pathlib import Path
 from harness.board import Board
 from harness.elf import read_elf
 
+# The least stack our link leaves below the top of RAM (build.py's ASSERT): the deepest kernel frame of our
+# runtime is a few hundred bytes (harness profile's stack high-water), so 1 KB with the exception frames.
+# A build whose static RAM leaves less is refused by the linker, and a fit before any run counts it.
+MIN_STACK = 1024
+
 
 @dataclass
 class RegionUse:

@@ -108,3 +108,22 @@ def test_the_once_image_refuses_a_second_inference_on_one_download(small_f446):
         client.infer(1, 0)
     client.load_inputs(x)
     assert client.infer(1, 0).outputs == first
+
+
+def test_a_build_the_link_refuses_for_its_stack_is_no_fit(small_f446, tmp_path):
+    """gen_kws_dscnn_xs (a 490 B input, so a 490 B download buffer) on one SRAM bank 4 B larger than its
+    image's static RAM: the link refuses that image for the 1 KB it keeps for the stack, and the image that
+    downloads into the input tensor too (490 B less, still short of 1 KB). The verdict is no-fit, counting
+    that 1 KB, and nothing ran (before, the static RAM alone fitted and the cell said pass, unrun)."""
+    mid, path, low = _plan("gen_kws_dscnn_xs")
+    assert pipeline.harness_ram(low, mid) == 490
+    fw = pipeline.build(load_board("nucleo_f446re"), low, mid)
+    static = sum(s.size for s in read_elf(fw.elf).sections if s.alloc and s.write)
+    tight = tmp_path / "tight_f446.repl"
+    tight.write_text(small_f446.read_text().replace("size: 0x1400", f"size: 0x{static + 4:X}"))
+    board = load_board(str(tight))
+    v = check_cell(mid, path, board, inputs=1, seed=0)
+    assert v.status == "no-fit", (v.status, v.reasons)
+    assert v.fit.stack == 1024 and v.fit.sram.used == v.fit.static_ram + 1024 > board.sram_size
+    assert f"SRAM needs {v.fit.sram.used:,} B of {board.sram_size:,} B".replace(",", " ") in v.reasons[-1]
+    assert v.cycles is None and v.mismatches is None

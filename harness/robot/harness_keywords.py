@@ -14,7 +14,7 @@ from harness import registry
 from harness.board import load_board
 from harness.build import BARE_SOURCES, DoesNotFit, build_firmware
 from harness.errors import HarnessError
-from harness.fit import static_fit
+from harness.fit import MIN_STACK, static_fit
 from harness.protocol import DutClient, ProtocolError
 from harness.robot.emulation import Emulation, KeywordError, resolve_path
 
@@ -143,7 +143,7 @@ class HarnessKeywords:
             name = f"{mid}.{split.tag}"
         b = load_board(board)
         fw = build_or_measure(b, low, mid, name).fw
-        fit = static_fit(b, fw.elf)
+        fit = static_fit(b, fw.elf, stack=MIN_STACK)      # the stack the link keeps, as check counts it
         if log:                 # Robot's logger only works in the main thread
             logger.info(f"{mid} on {b.name}: flash {fit.flash.used} B of {fit.flash.size} B ({fit.flash.percent:.1f} %), "
                     f"static RAM {fit.static_ram} B of {fit.sram.size} B ({100 * fit.static_ram / fit.sram.size:.1f} %)")
