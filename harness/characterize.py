@@ -81,12 +81,16 @@ def _measure(cell: Cell, spec) -> dict:
     prof = profile_firmware(board, fw.elf, graph, low, spec.name, seed=0)
     for layer, row in zip(feats["layers"], prof.ops):
         layer["cycles"] = round(prof.cycles(row))
+        layer["events"] = row.events
     cycles = prof.firmware_cycles
+    events = prof.window_events          # what the board's calibration table maps besides the cycles
     fit = static_fit(board, fw.elf, stack=prof.stack_high_water)
     symbols = {s.name: s.size for s in read_elf(fw.elf).symbols if s.kind == "STT_OBJECT"}
     return {**feats, "fits": True, "cycles": cycles,
             "runtime_cycles": cycles - sum(layer["cycles"] for layer in feats["layers"]),
-            "latency_ms": table_for(board).predict(cycles).latency_ms,
+            "events": events,
+            "runtime_events": {k: v - sum(la["events"].get(k, 0) for la in feats["layers"]) for k, v in events.items()},
+            "latency_ms": table_for(board).predict(cycles, events=events or None).latency_ms,
             "flash": fit.flash.used, "sram": fit.sram.used, "static_ram": fit.static_ram,
             "stack": prof.stack_high_water, "op_params": breakdown(fw.elf)["op params"],
             "functions": runtime_code(fw.elf),
@@ -113,7 +117,9 @@ def run(backbones: list[str], boards: list[str], count: int, seed: int, jobs: in
 
 # ------------------------------------------------------------------------------------------ summary
 def summarize(records: list[dict], backbones: list[str], boards: list[str], count: int, seed: int) -> dict:
-    from harness.costmodel import fit_layers, fit_memory, linear_fit, loo_cycles
+    from harness.board import load_board
+    from harness.calibration import table_for
+    from harness.costmodel import fit_layers, fit_memory, linear_fit, loo_cycles, loo_latency
     ok = [r for r in records if r.get("fits") and "error" not in r]
     out = {"version": VERSION, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "backbones": backbones, "boards": boards, "count": count, "seed": seed,
@@ -139,12 +145,17 @@ def summarize(records: list[dict], backbones: list[str], boards: list[str], coun
                                      for op, (xs, ys) in sorted(ops.items())}
         loo = loo_cycles(mine)
         known = [abs(e) for e in loo if e is not None]
+        loo_ms = loo_latency(mine, table_for(load_board(board)))
+        known_ms = [abs(e) for e in loo_ms if e is not None]
         out["cost_model"][board] = {
             "samples": [r["name"] for r in mine],
             "cycles": fit_layers(mine), "memory": fit_memory(mine),
             "loo_cycles_rel": dict(zip((r["name"] for r in mine), loo)),
             "loo_mean_abs_rel": sum(known) / len(known) if known else None,
-            "loo_max_abs_rel": max(known) if known else None}
+            "loo_max_abs_rel": max(known) if known else None,
+            "loo_latency_rel": dict(zip((r["name"] for r in mine), loo_ms)),
+            "loo_latency_mean_abs_rel": sum(known_ms) / len(known_ms) if known_ms else None,
+            "loo_latency_max_abs_rel": max(known_ms) if known_ms else None}
     return out
 
 

@@ -107,7 +107,7 @@ def predict_cmd(
         sys.stdout.write(json.dumps([r.as_dict() for r in results], indent=2) + "\n")
         return
     t = Table(title=f"harness predict: {mid} (no build, no emulator)", header_style="bold")
-    for col in ("board", "flash", "SRAM (arena + static + stack bound)", "latency", "fit", "outside the samples"):
+    for col in ("board", "flash", "SRAM (arena + static + stack)", "latency", "fit", "outside the samples"):
         t.add_column(col, justify="left" if col in ("board", "fit", "outside the samples") else "right", overflow="fold")
     for r in results:
         t.add_row(r.board, f"{r.flash:,} ± {r.flash_err:,} B", f"{r.sram:,} ± {r.sram_err:,} B ({r.arena:,} arena)",

@@ -2,9 +2,9 @@
 
 What a firmware costs, split into what the plan fixes exactly and what was measured on the samples:
 - SRAM = the board's static RAM outside the model image (measured: constant per board) + tm_arena (the
-  planner's, exact) + tm_db_buffer (the download buffer, exact) + a stack bound: the stack high-water of
-  an inference is the deepest kernel's, so each kernel's depth is bounded by the smallest high-water of
-  the samples that ran it, and a plan's bound is the largest over its kernels;
+  planner's, exact) + tm_db_buffer (the download buffer, exact) + the stack high-water: the deepest
+  layer's, a layer's being its kernel's frames (measured: the samples' tightest bound, fit_stack) + the
+  variable-length array the plan gives the kernel (exact, harness/plan/optimize.stack_array_bytes);
 - flash = the board's code and constants outside the runtime and the image (measured: constant per
   board) + the runtime functions the plan's kernels pull in (each function's size and which kernels need
   it, from the samples' DWARF, harness/codesize.py) + the model image: its constant arrays (exact, from
@@ -13,7 +13,10 @@ What a firmware costs, split into what the plan fixes exactly and what was measu
 - cycles = per layer, by kernel, c0 + c1 x MACs + c2 x output elements + c3 x input elements (the loop
   counts a kernel's time is made of), least squares on relative residuals over every layer of every
   sample, plus the executor's own loop (a + b x ops); its error is the leave-one-sample-out error of
-  whole inferences.
+  whole inferences;
+- memory events (flash line fetches, cache misses, their stalls: what a board's calibration table maps
+  besides the cycles) the same way, per layer by kernel and the executor's; the latency's error is the
+  leave-one-sample-out error of whole inferences in milliseconds, cycles and events through the table.
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ import numpy as np
 
 from harness.plan.emit import arena_array, db_buffer, image_items
 from harness.plan.lower import Lowered
+from harness.plan.optimize import stack_array_bytes
 
 ALIGN = 4          # every constant array of the image is aligned(4) (harness/plan/emit._array)
 LAYER_FEATURES = ("const", "macs", "out", "in", "pixels", "pixels x taps")
@@ -43,7 +47,8 @@ def plan_features(low: Lowered, model_id: str) -> dict:
         shape = g.tensor(c.op.outputs[0]).shape
         layers.append({"kernel": c.kernel, "op": c.op.name, "struct": c.struct, "macs": int(c.macs),
                        "in": sum(_elems(t) for t in ins), "out": out,
-                       "taps": int(c.macs) // max(out, 1), "ch": int(shape[-1]) if shape else 1})
+                       "taps": int(c.macs) // max(out, 1), "ch": int(shape[-1]) if shape else 1,
+                       "stack_array": stack_array_bytes(c)})
     arrays = 0
     for item in image_items(low):
         if item[0] == "array":
@@ -97,7 +102,44 @@ def fit_layers(samples: list[dict]) -> dict:
     X = np.array([[1.0, float(len(s["layers"]))] for s in samples])
     y = np.array([float(s["runtime_cycles"]) for s in samples])
     runtime = [float(b) for b in np.linalg.lstsq(X, y, rcond=None)[0]]
-    return {"features": list(LAYER_FEATURES), "kernel": coef["kernel"], "op": coef["op"], "runtime": runtime}
+    return {"features": list(LAYER_FEATURES), "kernel": coef["kernel"], "op": coef["op"], "runtime": runtime,
+            "events": fit_events(samples)}
+
+
+def fit_events(samples: list[dict]) -> dict:
+    """The memory system's events (flash line fetches, cache hits and misses, the stalls they cost) the way
+    the cycles are fitted: per kernel key on LAYER_FEATURES, and the executor's a + b x ops. Plain least
+    squares: an event count is often 0 (a kernel in ITCM fetches nothing from the flash), where a relative
+    residual means nothing. A board whose calibration maps events (the F7s': fetch lines) needs them."""
+    names = sorted({k for s in samples for k in s.get("events", {})})
+    if not names or any("events" not in la for s in samples for la in s["layers"]):
+        return {}
+    rows: dict[str, list[tuple[list[float], list[float]]]] = {}
+    for s in samples:
+        for layer in s["layers"]:
+            rows.setdefault(_key(layer), []).append((_layer_row(layer), [float(layer["events"].get(n, 0)) for n in names]))
+    kernel = {}
+    for key, rs in rows.items():
+        X, Y = np.array([r for r, _ in rs]), np.array([e for _, e in rs])
+        kernel[key] = np.linalg.lstsq(X, Y, rcond=None)[0].T.tolist()          # per event: LAYER_FEATURES coefs
+    X = np.array([[1.0, float(len(s["layers"]))] for s in samples])
+    Y = np.array([[float(s["runtime_events"].get(n, 0)) for n in names] for s in samples])
+    return {"names": names, "kernel": kernel, "runtime": np.linalg.lstsq(X, Y, rcond=None)[0].T.tolist()}
+
+
+def predict_events(fit: dict, features: dict) -> dict[str, int] | None:
+    """The memory system's events of one inference (None: the fit has none, e.g. a board without a
+    memory model, or a kernel no sample ran: its events cannot be guessed from another kernel's)."""
+    ev = fit.get("events")
+    if not ev or any(_key(la) not in ev["kernel"] for la in features["layers"]):
+        return None
+    out = []
+    for i, _ in enumerate(ev["names"]):
+        total = ev["runtime"][i][0] + ev["runtime"][i][1] * len(features["layers"])
+        for layer in features["layers"]:
+            total += float(np.dot(_layer_row(layer), ev["kernel"][_key(layer)][i]))
+        out.append(max(int(round(total)), 0))
+    return dict(zip(ev["names"], out))
 
 
 def predict_cycles(fit: dict, features: dict) -> tuple[float, list[str]]:
@@ -135,6 +177,25 @@ def loo_cycles(samples: list[dict]) -> list[float | None]:
     return out
 
 
+def loo_latency(samples: list[dict], table) -> list[float | None]:
+    """Relative error of each sample's latency (ms through the board's calibration `table`, from the cycles
+    and memory events a fit without that sample predicts) against the sample's own (None: as loo_cycles)."""
+    out = []
+    for i, s in enumerate(samples):
+        rest = samples[:i] + samples[i + 1:]
+        if len(rest) < 2:
+            out.append(None)
+            continue
+        fit = fit_layers(rest)
+        if any(_key(layer) not in fit["kernel"] for layer in s["layers"]):
+            out.append(None)
+            continue
+        cycles, _ = predict_cycles(fit, s)
+        ms = table.predict(cycles, events=predict_events(fit, s)).latency_ms
+        out.append((ms - s["latency_ms"]) / s["latency_ms"])
+    return out
+
+
 def fit_memory(samples: list[dict]) -> dict:
     """The board's parts of flash and SRAM outside the plan's, and what each kernel adds (module docstring)."""
     fns: dict[str, int] = {}
@@ -160,7 +221,7 @@ def fit_memory(samples: list[dict]) -> dict:
     ram_rest = [s["static_ram"] - _ram_image(s) for s in samples]
     fit["flash_base"], fit["flash_base_spread"] = _centre(flash_rest)
     fit["ram_base"], fit["ram_base_spread"] = _centre(ram_rest)
-    fit["stack_resid"] = max(abs(predict_stack(stack, s) - s["stack"]) for s in samples)
+    fit["stack_resid"] = max(abs(predict_stack(stack, s)[0] - s["stack"]) for s in samples)
     return fit
 
 
@@ -194,66 +255,49 @@ def predict_memory(fit: dict, features: dict) -> dict:
     """Flash and SRAM bytes with their error bounds (bytes) and what lies outside the samples."""
     code, out_code = _code(fit, features["kernels"])
     image, out_image = _image(fit, features)
-    unknown = sorted({_key(layer) for layer in features["layers"] if _key(layer) not in fit["stack"]})
-    stack = predict_stack(fit["stack"], features)
+    stack, unknown = predict_stack(fit["stack"], features)
     if unknown:
         stack = max(stack, fit["stack_max"])
     flash_err = fit["flash_base_spread"] + 64 * len(out_image) + (2048 * len(out_code))
-    # the stack is a bound: a layer's depth is the shallowest sample's that ran its shape (or a wider one),
-    # which another, deeper layer of that sample may have set; the truth lies between the shallowest
-    # high-water any sample had and the bound (wider still for a shape no sample ran: a line)
-    slack = stack - fit["stack_min"] if stack_exact(fit["stack"], features) else fit["stack_max"]
-    ram_err = fit["ram_base_spread"] + fit["stack_resid"] + max(slack, 0)
+    # the stack: exact where each of the model's kernels was the deepest of some sample (its frame then
+    # measured, not bounded); `stack_resid` is how far the rule missed on the samples themselves
+    ram_err = fit["ram_base_spread"] + fit["stack_resid"] + (fit["stack_max"] if unknown else 0)
     return {"flash": int(fit["flash_base"] + code + image), "flash_err": int(flash_err),
             "sram": int(fit["ram_base"] + _ram_image(features) + stack), "sram_err": int(ram_err),
-            "stack_bound": int(stack), "arena": features["arena"],
+            "stack": int(stack), "arena": features["arena"],
             "outside": out_code + out_image + [f"kernel {k}'s stack never measured" for k in unknown]}
 
 
-def _signature(layer: dict) -> list[int]:
-    return [int(layer["taps"]), int(layer["ch"])]
-
-
-def predict_stack(coef: dict, features: dict) -> int:
-    """The stack high-water: the deepest layer's. A layer of a (kernel, op, taps, channels) the samples
-    ran is as deep as the shallowest sample that ran it; another is priced by its key's line through
-    those (the kernels' stack buffers scale with taps and channels)."""
-    depths = []
-    for layer in features["layers"]:
-        entry = coef.get(_key(layer))
-        if entry is None:
-            continue
-        taps, ch = _signature(layer)
-        # a kernel's stack grows with taps and channels: the shallowest sample with a layer at least as
-        # wide in both bounds this one; past every sample, the key's line
-        above = [d for t, c, d in entry["table"] if t >= taps and c >= ch]
-        depths.append(min(above) if above else float(np.dot([1.0, taps, ch], entry["line"])))
-    return int(math.ceil(max(depths))) if depths else 0
-
-
-def stack_exact(coef: dict, features: dict) -> bool:
-    """Every layer's (taps, channels) was run by a sample: the bound is the samples' own."""
-    return all(_key(la) in coef and _signature(la) + [0] in [[t, c, 0] for t, c, _ in coef[_key(la)]["table"]]
-               for la in features["layers"])
+def _array(layer: dict) -> int:
+    """The layer's variable-length stack array as the stack pointer moves for it (8-byte aligned, AAPCS)."""
+    return -(-int(layer["stack_array"]) // 8) * 8
 
 
 def fit_stack(samples: list[dict]) -> dict:
-    """Per key (kernel and op), the smallest high-water of the samples that ran a layer of each (taps,
-    channels) -- a sample's high-water is at least its deepest layer's, so that is the tightest bound
-    the samples give -- and a least-squares line through them for shapes no sample ran."""
-    table: dict[str, dict[tuple[int, int], int]] = {}
+    """A layer's stack depth is its kernel's frames (a constant per kernel key) + its variable-length
+    array (the plan's, harness/plan/optimize.stack_array_bytes), and an inference's high-water is the
+    deepest layer's or the runtime's own (boot, download, printing). Each sample bounds every frame it
+    ran: frame <= its high-water - the layer's array, equal for its deepest layer; the tightest bound over
+    the samples is the frame. The runtime's own depth is bounded by the shallowest high-water."""
+    frames: dict[str, int] = {}
     for s in samples:
         for layer in s["layers"]:
-            t = table.setdefault(_key(layer), {})
-            sig = tuple(_signature(layer))
-            t[sig] = min(t.get(sig, s["stack"]), s["stack"])
-    out = {}
-    for k, t in table.items():
-        X = np.array([[1.0, *sig] for sig in t])
-        y = np.array(list(t.values()), dtype=float)
-        out[k] = {"table": [[*sig, d] for sig, d in sorted(t.items())],
-                  "line": [float(b) for b in np.linalg.lstsq(X, y, rcond=None)[0]]}
-    return out
+            k = _key(layer)
+            frames[k] = min(frames.get(k, s["stack"]), s["stack"] - _array(layer))
+    return {"frames": frames, "runtime": min(s["stack"] for s in samples)}
+
+
+def predict_stack(fit: dict, features: dict) -> tuple[int, list[str]]:
+    """(the stack high-water of an inference, the kernel keys no sample ran)."""
+    depths = [fit["runtime"]]
+    unknown = []
+    for layer in features["layers"]:
+        frame = fit["frames"].get(_key(layer))
+        if frame is None:
+            unknown.append(_key(layer))
+        else:
+            depths.append(frame + _array(layer))
+    return max(depths), sorted(set(unknown))
 
 
 # ---------------------------------------------------------------------------- the paper's line

@@ -34,7 +34,7 @@ class Prediction:
     sram: int
     sram_err: int
     arena: int
-    stack_bound: int
+    stack: int                   # high-water: the deepest layer's frames + its stack array
     macs: int
     cycles: float                # emulated cycles the cost model predicts
     latency_ms: float
@@ -101,7 +101,7 @@ def _table(board: str):
 def predict(model, board: str, model_id: str | None = None) -> Prediction:
     """The model's flash, SRAM and latency on `board` (a name), from the shipped characterization."""
     from harness import pipeline
-    from harness.costmodel import plan_features, predict_cycles, predict_memory
+    from harness.costmodel import plan_features, predict_cycles, predict_events, predict_memory
     path, mid = _tflite(model, model_id)
     doc_path = _source()
     doc = _load(doc_path)
@@ -113,14 +113,18 @@ def predict(model, board: str, model_id: str | None = None) -> Prediction:
     cycles, outside = predict_cycles(cm["cycles"], feats)
     mem = predict_memory(cm["memory"], feats)
     outside = outside + mem["outside"]
-    rel = max(2 * cm["loo_mean_abs_rel"], cm["loo_max_abs_rel"]) if cm.get("loo_max_abs_rel") is not None else 0.5
+    # the stated error: the leave-one-sample-out error of the latency (the cycles and the memory events
+    # together, through the table) where the characterization has it, else of the cycles
+    mean, worst = ((cm["loo_latency_mean_abs_rel"], cm["loo_latency_max_abs_rel"])
+                   if cm.get("loo_latency_max_abs_rel") is not None else (cm["loo_mean_abs_rel"], cm["loo_max_abs_rel"]))
+    rel = max(2 * mean, worst) if worst is not None else 0.5
     if outside:
         rel *= 2
-    p = _table(board).predict(cycles)
+    p = _table(board).predict(cycles, events=predict_events(cm["cycles"], feats))
     model_err = rel * p.latency_ms
     fit = (f"{doc_path.name} {doc['created']}: {len(cm['samples'])} samples of {', '.join(doc['backbones'])} "
-           f"(seed {doc['seed']}), per-kernel cycles, LOO mean {100 * (cm['loo_mean_abs_rel'] or 0):.1f} % "
-           f"max {100 * (cm['loo_max_abs_rel'] or 0):.1f} %")
+           f"(seed {doc['seed']}), per-kernel cycles and memory events, latency LOO mean {100 * (mean or 0):.1f} % "
+           f"max {100 * (worst or 0):.1f} %")
     return Prediction(mid, board, mem["flash"], mem["flash_err"], mem["sram"], mem["sram_err"], mem["arena"],
-                      mem["stack_bound"], feats["macs"], cycles, p.latency_ms, model_err + p.latency_err_ms,
+                      mem["stack"], feats["macs"], cycles, p.latency_ms, model_err + p.latency_err_ms,
                       model_err, p.latency_err_ms, p.status, fit, outside)

@@ -48,6 +48,7 @@ class Segment:
     instructions: int = 0
     ticks: int = 0
     functions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)    # the memory system's (EmulatedBoard.memory_events)
 
 
 @dataclass
@@ -77,6 +78,7 @@ class InferenceProfile:
     arena_written: int            # bytes of the arena the inference wrote
     arena_extent: int             # highest written offset + 1
     arena_exact: bool
+    window_events: dict[str, int] = field(default_factory=dict)   # the memory system's between the two reads
 
     def cycles(self, seg: Segment) -> float:
         return seg.ticks / self.ticks_per_cycle
@@ -111,7 +113,8 @@ class InferenceProfile:
         def seg(s: Segment) -> dict:
             return {"instructions": s.instructions, "cycles": self.cycles(s),
                     "functions": {k: {"instructions": i, "cycles": t / self.ticks_per_cycle}
-                                  for k, (i, t) in s.functions.items()}}
+                                  for k, (i, t) in s.functions.items()},
+                    "memory_events": s.events}
         return {"model": self.model, "board": self.board, "clock_hz": self.clock_hz,
                 "instructions": self.instructions, "cycles": self.total_cycles,
                 "firmware_cycles": self.firmware_cycles,
@@ -162,6 +165,7 @@ class _Mark:
     instructions: int
     ticks: int
     slots: list[tuple[int, int]]
+    events: dict[str, int]
 
 
 class _Recorder:
@@ -200,7 +204,8 @@ class _Recorder:
         self.arena_at_entry = self.arena_at_exit = b""
 
     def _mark(self, hit: WatchHit) -> _Mark:
-        return _Mark(hit.instructions, hit.ticks, self.engine.profile_snapshot(hit.address))
+        return _Mark(hit.instructions, hit.ticks, self.engine.profile_snapshot(hit.address),
+                     self.engine.memory_events())
 
     def _on_cyccnt_read(self, e, hit):
         if not self.armed:
@@ -275,7 +280,8 @@ def _diff(a: _Mark, b: _Mark, names: list[str]) -> Segment:
     for name, (i0, t0), (i1, t1) in zip(names, a.slots, b.slots):
         if i1 != i0 or t1 != t0:
             funcs[name] = (i1 - i0, t1 - t0)
-    return Segment(b.instructions - a.instructions, b.ticks - a.ticks, funcs)
+    return Segment(b.instructions - a.instructions, b.ticks - a.ticks, funcs,
+                   {k: v - a.events.get(k, 0) for k, v in b.events.items()})
 
 
 def _minus(a: Segment, *parts: Segment) -> Segment:
@@ -285,7 +291,9 @@ def _minus(a: Segment, *parts: Segment) -> Segment:
             i0, t0 = funcs.get(k, (0, 0))
             funcs[k] = (i0 - i, t0 - t)
     funcs = {k: v for k, v in funcs.items() if v != (0, 0)}
-    return Segment(a.instructions - sum(p.instructions for p in parts), a.ticks - sum(p.ticks for p in parts), funcs)
+    events = {k: v - sum(p.events.get(k, 0) for p in parts) for k, v in a.events.items()}
+    return Segment(a.instructions - sum(p.instructions for p in parts), a.ticks - sum(p.ticks for p in parts), funcs,
+                   events)
 
 
 def profile_model(board: Board, model_path: Path, model_id: str | None = None, *, seed: int = 0,
@@ -355,7 +363,7 @@ def _result(rec: _Recorder, low: Lowered, names: list[str], board: Board, engine
     for k, (kernel, a, b) in enumerate(rec.ops):
         seg = _diff(a, b, names)
         call = low.calls[k]
-        ops.append(OpRow(seg.instructions, seg.ticks, seg.functions, index=k, op=call.op.name, kernel=kernel,
+        ops.append(OpRow(seg.instructions, seg.ticks, seg.functions, seg.events, index=k, op=call.op.name, kernel=kernel,
                          macs=call.macs, start_ticks=a.ticks - first.ticks))
     invoke = _diff(entry, exit_, names)
     dispatch = _minus(invoke, *ops)
@@ -365,7 +373,8 @@ def _result(rec: _Recorder, low: Lowered, names: list[str], board: Board, engine
                             firmware_cycles=stats["cycles"], window_cycles=second.ticks // tpc - first.ticks // tpc,
                             window_start_ticks=first.ticks,
                             stack_high_water=rec.stack_hw, stack_at_invoke=rec.stack_at_invoke,
-                            arena_bytes=low.plan.arena_bytes, arena_written=0, arena_extent=0, arena_exact=True)
+                            arena_bytes=low.plan.arena_bytes, arena_written=0, arena_extent=0, arena_exact=True,
+                            window_events=_diff(first, second, names).events)
 
 
 # --------------------------------------------------------------------------------------------------

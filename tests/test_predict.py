@@ -49,6 +49,38 @@ def test_predict_matches_the_checked_firmware(which, held_out):
     assert not p.outside
 
 
+@pytest.mark.parametrize("backbone", ["kws", "vww", "ad"])
+def test_the_shipped_characterization_is_of_this_runtime(backbone):
+    """The shipped samples' flash is today's firmware's: the backbone's first F446RE sample rebuilt from its
+    recorded parameters links to the bytes it recorded (a changed kernel or runtime function changes them,
+    and then the characterization must be run again: its `command`). The linker is the reference."""
+    from harness import pipeline
+    from harness.fit import static_fit
+    from harness.predictor import DEFAULT
+    doc = json.loads(DEFAULT.read_text())
+    rec = next(s for s in doc["samples"] if s["backbone"] == backbone and s["board"] == BOARD and s.get("fits"))
+    spec = next(s for s in backbone_specs(backbone, doc["count"], seed=doc["seed"]) if s.name == rec["name"])
+    assert spec.params == rec["params"]
+    graph, low = pipeline.plan(sample_tflite(backbone, spec))
+    board = load_board(BOARD)
+    fw = pipeline.build(board, low, spec.name)
+    assert static_fit(board, fw.elf).flash.used == rec["flash"], f"stale: run `{doc['command']}`"
+
+
+def test_the_stack_arrays_are_the_kernels_own():
+    """harness/plan/optimize.stack_array_bytes prices the variable-length arrays the DSP kernels declare:
+    the constants and declarations it mirrors are still those of the C."""
+    import re
+    from harness.plan.optimize import DW_SLOTS, DW_WINDOW_MAX_CH
+    dsp = ROOT / "firmware" / "kernels" / "dsp"
+    dw = (dsp / "depthwise_conv2d_s8_dsp.c").read_text()
+    assert int(re.search(r"#define DW_SLOTS (\d+)", dw)[1]) == DW_SLOTS
+    assert int(re.search(r"#define DW_WINDOW_MAX_CH (\d+)", dw)[1]) == DW_WINDOW_MAX_CH
+    assert "uint32_t words[(DW_SLOTS * 9 * ch + 3) / 4];" in dw
+    assert "if (three && ch <= DW_WINDOW_MAX_CH) {" in dw
+    assert "uint32_t words[p->depth];" in (dsp / "conv2d_s8_dsp.c").read_text()
+
+
 def test_predict_needs_no_toolchain_and_builds_nothing(held_out, tmp_path, monkeypatch):
     """In a process whose PATH has no compiler at all, and here with the build and the emulator made to
     fail if anything reached them: the same answer."""

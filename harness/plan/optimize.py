@@ -17,6 +17,24 @@ KERNEL_SETS = ("optimized", "reference")
 # tm_conv2d_s8_dsp keeps a pixel pair's im2col buffer (4 * depth bytes) on the stack: above this depth
 # (a 4 KB buffer) the reference kernel, which needs none, is used.
 CONV_DSP_MAX_DEPTH = 1024
+# tm_depthwise_conv2d_s8_dsp's 3x3 path (up to DW_WINDOW_MAX_CH channels) copies the windows the border
+# cuts, DW_SLOTS at a time, to the stack (9 x ch bytes each). Mirrors of depthwise_conv2d_s8_dsp.c's
+# #defines (tests/test_predict.py reads them there).
+DW_SLOTS, DW_WINDOW_MAX_CH = 2, 256
+
+
+def stack_array_bytes(call: KernelCall) -> int:
+    """The bytes of the variable-length array a kernel call puts on the stack (the host-side companion of
+    the kernel, as CMSIS-NN's *_get_buffer_size are: the stack figures can then count them): the conv's
+    `uint32_t words[p->depth]` (a pixel pair's im2col), the depthwise 3x3 path's `uint32_t
+    words[(DW_SLOTS * 9 * ch + 3) / 4]`; 0 for every other kernel."""
+    f = call.fields
+    if call.kernel == "tm_conv2d_s8_dsp":
+        return 4 * int(f["depth"])
+    if call.kernel == "tm_depthwise_conv2d_s8_dsp" and (f["kernel_h"], f["kernel_w"]) == (3, 3) \
+            and f["in_c"] <= DW_WINDOW_MAX_CH:
+        return 4 * ((DW_SLOTS * 9 * int(f["in_c"]) + 3) // 4)
+    return 0
 
 
 def _even(a: np.ndarray) -> np.ndarray:
