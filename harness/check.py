@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from harness.backends import open_board
+from harness.backends import RunningBoard, open_board
 from harness.board import Board, load_board
 from harness.codesize import runtime_code_bytes
 from harness.errors import HarnessError
@@ -193,9 +193,12 @@ def _build_and_run(v: Verdict, graph, low, board: Board, inputs: int, seed: int,
     v.runtime_code_bytes = runtime_code_bytes(fw.elf)
     dut = open_board(backend, board, fw.elf)
     try:
-        _run(v, dut, graph, low, fw, board, inputs, seed, task, progress)
+        stack = judge_session(v, dut, graph, low, board, inputs, seed, task, progress)
     finally:
         dut.close()   # a serial port or a Renode process is not left behind
+    v.fit = static_fit(board, fw.elf, stack=stack)
+    v.memory = breakdown(fw.elf, stack)
+    _judge_fit(v)
 
 
 def _check_patched(v: Verdict, graph: Graph, board: Board, inputs: int, seed: int, backend: str,
@@ -250,8 +253,10 @@ def _tflm_arena(v: Verdict, model_path: Path) -> None:
     v.tflm_arena_bytes, v.tflm_arena_head = arena["total"], arena["head"]
 
 
-def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, task: str | None,
-         progress) -> None:
+def judge_session(v: Verdict, dut: RunningBoard, graph, low, board: Board, inputs: int, seed: int,
+                  task: str | None, progress: Callable[[str], None] = lambda s: None) -> int:
+    """The session with a running board (any backend, a FakeBoard replay too): every input's outputs
+    against TFLM's, cycles, latency, into `v`; returns the stack high-water the board reports."""
     client = DutClient(dut)
     client.wait_ready()
     reference = TflmReference(graph.path)
@@ -280,8 +285,6 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     v.instructions = counts[0] if counts else None
     v.memory_events = dut.events_between_reads(v.cycles)
     _latency(v, board)
-    v.fit = static_fit(board, fw.elf, stack=stats["stack"])
-    v.memory = breakdown(fw.elf, stats["stack"])
     which = ""
     if len(t_outs) > 1:     # which of the outputs differ, and at how many of the inputs
         which = " (" + ", ".join(f"output {k} {name!r}: {n}" for k, (name, n)
@@ -291,7 +294,7 @@ def _run(v: Verdict, dut, graph, low, fw, board: Board, inputs: int, seed: int, 
     if v.real_mismatches:
         v.set_status("fail", f"{v.real_mismatches} of {len(real)} real inputs give outputs that differ from TFLM"
                      f"{'' if v.mismatches else which}")
-    _judge_fit(v)
+    return stats["stack"]
 
 
 def _latency(v: Verdict, board: Board) -> None:

@@ -190,7 +190,7 @@ def _needs_table(assessed) -> Table:
 def runtime(
     model: Annotated[Optional[list[str]], typer.Option("--model", "-m", help="Registry id or .tflite path; repeatable. Default: every registered model found.")] = None,
     inputs: Annotated[int, typer.Option(help="Seeded random inputs per model, host build vs TFLM.")] = 5,
-    markdown: Annotated[Optional[Path], typer.Option(help="Also write the table as Markdown to this file.")] = None,
+    markdown: Annotated[Optional[Path], typer.Option(help="Also write the table as Markdown to this file (in a file that has one, only the table is replaced).")] = None,
     needs_only: Annotated[bool, typer.Option("--needs", help="Only list what each model needs and what the runtime has; build nothing.")] = False,
 ) -> None:
     """The runtime's coverage. First, before any build: per model, every op and dtype case it needs and
@@ -238,7 +238,7 @@ def runtime(
     if markdown:
         with exit_on_error():
             try:
-                markdown.write_text(runtime_table.markdown(rows))
+                runtime_table.write_markdown(markdown, rows)
             except OSError as e:
                 raise HarnessError(f"cannot write {markdown}: {e.strerror or e}") from None
     if any(r.status.startswith("DIFFERS") for r in rows):

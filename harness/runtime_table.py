@@ -65,12 +65,30 @@ def row(model_id: str, path: Path, inputs: int = 5) -> Row:
     return r
 
 
+HEADER = "| model | ops | status | our arena B | lower bound B | TFLM arena B (head) | image constants B | .tflite B |"
+
+
 def markdown(rows: list[Row]) -> str:
-    out = ["| model | ops | status | our arena B | lower bound B | TFLM arena B (head) | image constants B | .tflite B |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [HEADER, "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         dash = lambda v: "-" if v is None else f"{v:,}"   # noqa: E731
         tflm = "-" if r.tflm_arena is None else f"{r.tflm_arena:,} ({r.tflm_head:,})"
         out.append(f"| {r.model} | {r.ops} | {r.status} | {dash(r.arena)} | {dash(r.lower_bound)} | {tflm} | "
                    f"{dash(r.image_bytes)} | {r.tflite_bytes:,} |")
     return "\n".join(out) + "\n"
+
+
+def write_markdown(path: Path, rows: list[Row]) -> None:
+    """The table into `path`; in a file that already has one (docs/runtime-table.md), only the table is
+    replaced: the prose written around it stays."""
+    table = markdown(rows)
+    text = path.read_text() if path.is_file() else ""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip("\n") == HEADER), None)
+    if start is None:
+        path.write_text(table)
+        return
+    end = start
+    while end < len(lines) and lines[end].startswith("|"):
+        end += 1
+    path.write_text("".join(lines[:start]) + table + "".join(lines[end:]))

@@ -2,8 +2,11 @@
 project's own zoo models and the per-op sweep cases. Cached by a key the caller gives."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
@@ -61,7 +64,7 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
     if float32:
-        return _write(out, conv.convert())
+        return _write(out, _converted(conv))
     conv.optimizations = [tf.lite.Optimize.DEFAULT]
     conv.representative_dataset = representative
     if int16x8:
@@ -72,7 +75,42 @@ def convert(build: Callable, key: str, *, seed: int = 1234, int16x8: bool = Fals
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         if not float_io:
             conv.inference_input_type = conv.inference_output_type = tf.uint8 if uint8_io else tf.int8
-    return _write(out, conv.convert())
+    return _write(out, _converted(conv))
+
+
+def _converted(conv) -> bytes:
+    """conv.convert() without its chatter on the user's terminal: the converter prints the SavedModel's
+    signature (Python, stdout) and its MLIR passes log (C++, straight to file descriptor 2), a screenful
+    per model that buries a progress bar. Both descriptors go to a file for the call; shown if it fails."""
+    with tempfile.TemporaryFile("w+") as log:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = [os.dup(1), os.dup(2)]
+        try:
+            os.dup2(log.fileno(), 1)
+            os.dup2(log.fileno(), 2)
+            with contextlib.redirect_stdout(sys.__stdout__), contextlib.redirect_stderr(sys.__stderr__):
+                return conv.convert()
+        except Exception:
+            _restore(saved)
+            log.seek(0)
+            sys.stderr.write(log.read()[-4000:])
+            raise
+        finally:
+            _restore(saved)
+
+
+def _restore(saved: list[int]) -> None:
+    if saved[0] < 0:
+        return
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        if stream is not None:
+            stream.flush()
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    for fd in saved:
+        os.close(fd)
+    saved[:] = [-1, -1]
 
 
 def _write(out: Path, data: bytes) -> Path:

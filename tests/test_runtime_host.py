@@ -93,3 +93,20 @@ def test_arena_within_tflm_and_lower_bound(rel):
     assert low.plan.arena_bytes <= tflm["head"] + state
     assert low.plan.arena_bytes <= tflm["total"]
     assert low.plan.lower_bound <= low.plan.arena_bytes <= 1.1 * low.plan.lower_bound
+
+
+def test_runtime_markdown_replaces_only_the_table(tmp_path):
+    """`harness runtime --markdown FILE` on a file with prose around its table (docs/runtime-table.md):
+    the prose stays byte for byte, the table is the new one."""
+    from harness import runtime_table
+    row = runtime_table.Row(model="m", ops="ADD", status="bit-exact (1/1)", arena=16, lower_bound=16,
+                            tflm_arena=32, tflm_head=16, image_bytes=8, tflite_bytes=900)
+    page = tmp_path / "table.md"
+    before, after = "# Coverage\n\nwhy the table says what it says\n\n", "\nnotes after the table\n"
+    page.write_text(before + runtime_table.HEADER + "\n|---|\n| old | row |\n" + after)
+    runtime_table.write_markdown(page, [row])
+    assert page.read_text() == before + runtime_table.markdown([row]) + after
+    fresh = tmp_path / "new.md"
+    runtime_table.write_markdown(fresh, [row])
+    assert fresh.read_text() == runtime_table.markdown([row])
+    assert "| m | ADD | bit-exact (1/1) | 16 | 16 | 32 (16) | 8 | 900 |" in fresh.read_text()

@@ -182,3 +182,21 @@ def test_needs_only_for_models_the_runtime_runs(models, capsys, monkeypatch, not
     assert any("│ RESHAPE " in ln and "aliased" in ln for ln in lines)
     needs = assess(models["dynamic_reshape"])
     assert needs.runnable and {n.status for n in needs.needs} == {RUNS, FOLDED, "aliased"}
+
+
+def test_converting_a_model_prints_nothing(tmp_path):
+    """TensorFlow's converter prints a SavedModel signature (Python) and its MLIR log (C++, on descriptor 2)
+    for every model; `harness characterize` converts hundreds under a progress bar. A conversion in a
+    fresh cache, in a process of its own: only the caller's own line comes out, on either stream."""
+    import os
+    import subprocess
+    code = ("from harness.tfgen import convert\n"
+            "def build(tf):\n"
+            "    i = tf.keras.Input((8,))\n"
+            "    return tf.keras.Model(i, tf.keras.layers.Dense(4)(i))\n"
+            "print('made', convert(build, 'quiet', folder='quiet').is_file())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "HARNESS_CACHE": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (done.stdout, done.stderr) == ("made True\n", "")
+    assert len(list((tmp_path / "quiet").glob("*.tflite"))) == 1

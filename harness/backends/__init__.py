@@ -1,4 +1,4 @@
-"""Board backends: one interface (RunningBoard), three implementations.
+"""Board backends: one interface (RunningBoard), three implementations and a fake.
 
 Every backend gives a running board with `write(bytes)`, `read_line() -> str`, `reset()`, `uart_tail(n)`
 and `close()` (what harness.protocol's DutClient needs, what a failure report shows, and the end of a
@@ -7,6 +7,7 @@ session), and declares the optional capabilities by answering them (`counts_betw
 - `emulated`: the built-in Unicorn board (emulated.py), built from the .repl;
 - `renode`: a `renode` binary on PATH running the same .repl and ELF, its console on a socket (renode.py);
 - `hardware`: a real board from the lab inventory, flashed, then its console over pyserial (serial.py).
+A fourth, for tests of what lies above the board: fake.py's FakeBoard replays a recorded console session.
 
 The exceptions every backend raises live here so a protocol client can catch them without importing
 an engine. Import an engine itself with e.g. `from harness.backends.emulated import EmulatedBoard`.
