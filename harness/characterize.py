@@ -65,7 +65,7 @@ def _measure(cell: Cell, spec) -> dict:
     from harness.board import load_board
     from harness.build import DoesNotFit
     from harness.calibration import table_for
-    from harness.codesize import runtime_code
+    from harness.placement import call_graph, closure
     from harness.costmodel import plan_features
     from harness.elf import read_elf
     from harness.fit import breakdown, static_fit
@@ -86,6 +86,7 @@ def _measure(cell: Cell, spec) -> dict:
     events = prof.window_events          # what the board's calibration table maps besides the cycles
     fit = static_fit(board, fw.elf, stack=prof.stack_high_water)
     symbols = {s.name: s.size for s in read_elf(fw.elf).symbols if s.kind == "STT_OBJECT"}
+    graph = call_graph(fw.elf)
     return {**feats, "fits": True, "cycles": cycles,
             "runtime_cycles": cycles - sum(layer["cycles"] for layer in feats["layers"]),
             "events": events,
@@ -93,7 +94,8 @@ def _measure(cell: Cell, spec) -> dict:
             "latency_ms": table_for(board).predict(cycles, events=events or None).latency_ms,
             "flash": fit.flash.used, "sram": fit.sram.used, "static_ram": fit.static_ram,
             "stack": prof.stack_high_water, "op_params": breakdown(fw.elf)["op params"],
-            "functions": runtime_code(fw.elf),
+            "functions": {name: size for name, (size, _) in graph.items()},
+            "closures": {k: sorted(closure(graph, k)) for k in feats["kernels"]},
             "structs": {c.struct: symbols[f"op{i}"] for i, c in enumerate(low.calls) if f"op{i}" in symbols}}
 
 
@@ -119,7 +121,7 @@ def run(backbones: list[str], boards: list[str], count: int, seed: int, jobs: in
 def summarize(records: list[dict], backbones: list[str], boards: list[str], count: int, seed: int) -> dict:
     from harness.board import load_board
     from harness.calibration import table_for
-    from harness.costmodel import fit_layers, fit_memory, linear_fit, loo_cycles, loo_latency
+    from harness.costmodel import fit_layers, fit_memory, leave_one_out, linear_fit
     ok = [r for r in records if r.get("fits") and "error" not in r]
     out = {"version": VERSION, "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "backbones": backbones, "boards": boards, "count": count, "seed": seed,
@@ -143,9 +145,8 @@ def summarize(records: list[dict], backbones: list[str], boards: list[str], coun
                 ys.append(layer["cycles"])
         out["per_op_type"][board] = {op: linear_fit(xs, ys) | {"unit": "cycles per layer vs MACs"}
                                      for op, (xs, ys) in sorted(ops.items())}
-        loo = loo_cycles(mine)
+        loo, loo_ms = leave_one_out(mine, table_for(load_board(board)))
         known = [abs(e) for e in loo if e is not None]
-        loo_ms = loo_latency(mine, table_for(load_board(board)))
         known_ms = [abs(e) for e in loo_ms if e is not None]
         out["cost_model"][board] = {
             "samples": [r["name"] for r in mine],

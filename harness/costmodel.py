@@ -5,9 +5,9 @@ What a firmware costs, split into what the plan fixes exactly and what was measu
   planner's, exact) + tm_db_buffer (the download buffer, exact) + the stack high-water: the deepest
   layer's, a layer's being its kernel's frames (measured: the samples' tightest bound, fit_stack) + the
   variable-length array the plan gives the kernel (exact, harness/plan/optimize.stack_array_bytes);
-- flash = the board's code and constants outside the runtime and the image (measured: constant per
-  board) + the runtime functions the plan's kernels pull in (each function's size and which kernels need
-  it, from the samples' DWARF, harness/codesize.py) + the model image: its constant arrays (exact, from
+- flash = the board's constants outside the image and the code's alignment (measured: constant per
+  board) + the runtime's own functions + the closure of the functions the plan's kernels call (each
+  function's size and callees from the samples' ELFs, harness/placement.call_graph) + the model image: its constant arrays (exact, from
   the same walk the emitter makes, harness/plan/emit.image_items) and its params structs and op table
   (sizes per struct type read from the samples' symbol tables);
 - cycles = per layer, by kernel, c0 + c1 x MACs + c2 x output elements + c3 x input elements (the loop
@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from harness.mlperf import dut_io
 from harness.plan.emit import arena_array, db_buffer, image_items
 from harness.plan.lower import Lowered
 from harness.plan.optimize import stack_array_bytes
@@ -57,6 +58,8 @@ def plan_features(low: Lowered, model_id: str) -> dict:
     return {"macs": int(low.macs), "layers": layers, "kernels": sorted({c.kernel for c in low.calls}),
             "arrays": arrays, "arena": arena_array(low), "db": db_buffer(low, model_id),
             "n_ops": len(low.calls), "n_io": len(low.inputs) + len(low.outputs),
+            # the name the firmware answers `name%` with, a string in .rodata (with its NUL)
+            "name_bytes": len(dut_io(model_id, low.input_tensors, low.output_tensors).name) + 1,
             "activations": int(low.plan.lower_bound),
             "param_bytes": int(sum(t.nbytes for t in g.tensors if t.is_constant))}
 
@@ -159,41 +162,23 @@ def predict_cycles(fit: dict, features: dict) -> tuple[float, list[str]]:
     return max(total, 0.0), sorted(set(outside))
 
 
-def loo_cycles(samples: list[dict]) -> list[float | None]:
-    """Relative error of each sample's cycles predicted by a fit without that sample (None: it has a
-    kernel no other sample ran)."""
-    out = []
+def leave_one_out(samples: list[dict], table) -> tuple[list[float | None], list[float | None]]:
+    """Each sample predicted by a fit without it: the relative error of its cycles, and of its latency (ms
+    through the board's calibration `table`, from the predicted cycles and memory events). None where the
+    sample has a kernel no other sample ran."""
+    cycles_err, ms_err = [], []
     for i, s in enumerate(samples):
         rest = samples[:i] + samples[i + 1:]
-        if len(rest) < 2:
-            out.append(None)
-            continue
-        fit = fit_layers(rest)
-        if any(_key(layer) not in fit["kernel"] for layer in s["layers"]):
-            out.append(None)
-            continue
-        cycles, _ = predict_cycles(fit, s)
-        out.append((cycles - s["cycles"]) / s["cycles"])
-    return out
-
-
-def loo_latency(samples: list[dict], table) -> list[float | None]:
-    """Relative error of each sample's latency (ms through the board's calibration `table`, from the cycles
-    and memory events a fit without that sample predicts) against the sample's own (None: as loo_cycles)."""
-    out = []
-    for i, s in enumerate(samples):
-        rest = samples[:i] + samples[i + 1:]
-        if len(rest) < 2:
-            out.append(None)
-            continue
-        fit = fit_layers(rest)
-        if any(_key(layer) not in fit["kernel"] for layer in s["layers"]):
-            out.append(None)
+        fit = fit_layers(rest) if len(rest) >= 2 else None
+        if fit is None or any(_key(layer) not in fit["kernel"] for layer in s["layers"]):
+            cycles_err.append(None)
+            ms_err.append(None)
             continue
         cycles, _ = predict_cycles(fit, s)
         ms = table.predict(cycles, events=predict_events(fit, s)).latency_ms
-        out.append((ms - s["latency_ms"]) / s["latency_ms"])
-    return out
+        cycles_err.append((cycles - s["cycles"]) / s["cycles"])
+        ms_err.append((ms - s["latency_ms"]) / s["latency_ms"])
+    return cycles_err, ms_err
 
 
 def fit_memory(samples: list[dict]) -> dict:
@@ -201,11 +186,17 @@ def fit_memory(samples: list[dict]) -> dict:
     fns: dict[str, int] = {}
     for s in samples:
         fns.update(s["functions"])
-    everywhere = set.intersection(*(set(s["functions"]) for s in samples))
-    needs = {}
-    for k in {k for s in samples for k in s["kernels"]}:
-        have = [set(s["functions"]) for s in samples if k in s["kernels"]]
-        needs[k] = sorted(set.intersection(*have) - everywhere)
+    # a kernel pulls in its call graph's closure (the samples' ELFs, harness/placement.call_graph); the
+    # rest of each sample's code is the runtime's own, which any model has (a function both use is
+    # counted once)
+    needs: dict[str, set[str]] = {}
+    for s in samples:
+        for k, names in s["closures"].items():
+            needs.setdefault(k, set()).update(names)
+    everywhere: set[str] = set()
+    for s in samples:
+        everywhere |= set(s["functions"]) - set().union(*(needs[k] for k in s["kernels"]))
+    needs = {k: sorted(v) for k, v in needs.items()}
     structs: dict[str, int] = {}
     for s in samples:
         structs.update(s["structs"])
@@ -216,7 +207,8 @@ def fit_memory(samples: list[dict]) -> dict:
     stack = fit_stack(samples)
     fit = {"functions": fns, "base_functions": sorted(everywhere), "needs": needs, "structs": structs,
            "model_record": round(record), "op_entry": round(entry), "stack": stack,
-           "stack_max": max(s["stack"] for s in samples), "stack_min": min(s["stack"] for s in samples)}
+           "stack_max": max(s["stack"] for s in samples), "stack_min": min(s["stack"] for s in samples),
+           "n_io": max(s["n_io"] for s in samples)}
     flash_rest = [s["flash"] - _code(fit, s["kernels"])[0] - _image(fit, s)[0] for s in samples]
     ram_rest = [s["static_ram"] - _ram_image(s) for s in samples]
     fit["flash_base"], fit["flash_base_spread"] = _centre(flash_rest)
@@ -243,8 +235,12 @@ def _image(fit: dict, features: dict) -> tuple[int, list[str]]:
     outside = sorted({layer["struct"] for layer in features["layers"] if layer["struct"] not in fit["structs"]})
     # an unknown params struct: a word per field is its usual size; the error widens by what it adds
     structs = sum(fit["structs"].get(layer["struct"], 64) for layer in features["layers"])
-    size = features["arrays"] + structs + fit["op_entry"] * features["n_ops"] + fit["model_record"]
-    return size, [f"params struct {s} never characterized" for s in outside]
+    size = features["arrays"] + structs + fit["op_entry"] * features["n_ops"] + fit["model_record"] \
+        + features["name_bytes"]
+    why = [f"params struct {s} never characterized" for s in outside]
+    if features["n_io"] > fit.get("n_io", 2):        # the more_inputs / more_outputs records: not sized
+        why.append(f"{features['n_io']} input and output tensors (the samples had {fit.get('n_io', 2)})")
+    return size, why
 
 
 def _ram_image(features: dict) -> int:
@@ -258,7 +254,7 @@ def predict_memory(fit: dict, features: dict) -> dict:
     stack, unknown = predict_stack(fit["stack"], features)
     if unknown:
         stack = max(stack, fit["stack_max"])
-    flash_err = fit["flash_base_spread"] + 64 * len(out_image) + (2048 * len(out_code))
+    flash_err = fit["flash_base_spread"] + 64 * len(out_image) + 2048 * len(out_code)
     # the stack: exact where each of the model's kernels was the deepest of some sample (its frame then
     # measured, not bounded); `stack_resid` is how far the rule missed on the samples themselves
     ram_err = fit["ram_base_spread"] + fit["stack_resid"] + (fit["stack_max"] if unknown else 0)

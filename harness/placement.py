@@ -120,6 +120,25 @@ def _image(elf_path: Path) -> _Image:
     return _Image(funcs, objects, sorted((fn.addr, fn.addr + fn.size, n) for n, fn in funcs.items()))
 
 
+def call_graph(elf_path: Path) -> dict[str, tuple[int, set[str]]]:
+    """Every function of the ELF (ours and the libraries') -> (its bytes, the functions it calls or
+    tail-calls directly): what a kernel pulls into the image is its closure (harness/costmodel.py)."""
+    image = _image(elf_path)
+    return {name: (fn.size, image.callees(name)) for name, fn in image.funcs.items()}
+
+
+def closure(graph: dict[str, tuple[int, set[str]]], root: str) -> set[str]:
+    """`root` and every function it reaches by direct calls."""
+    out, todo = set(), [root]
+    while todo:
+        f = todo.pop()
+        if f in out or f not in graph:
+            continue
+        out.add(f)
+        todo.extend(graph[f][1])
+    return out
+
+
 def _own_sections(map_text: str) -> set[str]:
     """Functions compiled into their own input section `.text.<name>` (our sources, -ffunction-sections),
     from the first link's map: only those can be named in the linker script. Library code (newlib's

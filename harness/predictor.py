@@ -8,7 +8,8 @@ file or folder $HARNESS_CHARACTERIZATION names). The latency goes through the bo
 The error stated with each figure is honest about where it comes from: the cost model's
 leave-one-sample-out error (twice its mean, never below its worst case, as the calibration's tables
 state theirs), doubled when the model has a kernel or a layer size the samples did not cover, plus the
-calibration table's own error of turning cycles into milliseconds.
+calibration table's own error of turning cycles into milliseconds; a kernel no sample ran makes the
+latency's error +-100 % (its layers are priced as another kernel of the op, or not at all).
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 from harness.errors import HarnessError
 
+NEVER = "never characterized"     # how an `outside` entry names a kernel (or its code) no sample ran
 DEFAULT = Path(__file__).resolve().parent.parent / "renode" / "characterization" / "characterization.json"
 ENV = "HARNESS_CHARACTERIZATION"
 
@@ -118,8 +120,10 @@ def predict(model, board: str, model_id: str | None = None) -> Prediction:
     mean, worst = ((cm["loo_latency_mean_abs_rel"], cm["loo_latency_max_abs_rel"])
                    if cm.get("loo_latency_max_abs_rel") is not None else (cm["loo_mean_abs_rel"], cm["loo_max_abs_rel"]))
     rel = max(2 * mean, worst) if worst is not None else 0.5
-    if outside:
-        rel *= 2
+    if any(NEVER in o for o in outside):
+        rel = max(2 * rel, 1.0)     # a kernel no sample ran: its layers' time is a guess, said as +-100 %
+    elif outside:
+        rel *= 2                    # layers larger than the samples': an extrapolation
     p = _table(board).predict(cycles, events=predict_events(cm["cycles"], feats))
     model_err = rel * p.latency_ms
     fit = (f"{doc_path.name} {doc['created']}: {len(cm['samples'])} samples of {', '.join(doc['backbones'])} "

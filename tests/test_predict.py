@@ -49,6 +49,25 @@ def test_predict_matches_the_checked_firmware(which, held_out):
     assert not p.outside
 
 
+@pytest.mark.emulated
+def test_a_kernel_set_no_sample_had_is_priced_by_its_kernels_code():
+    """gen_har_reshape_xs runs convolutions and a softmax but no depthwise layer, which every sample with a
+    softmax had: its code is the runtime's own + each kernel's call-graph closure, so flash and SRAM are
+    within 1 % of the linked ELF's and the run's, inside the bands stated."""
+    from harness.check import check_cell
+    from harness import pipeline
+    from harness.registry import resolve
+    mid, path = resolve("gen_har_reshape_xs")
+    kernels = {c.kernel for c in pipeline.plan(path, mid)[1].calls}
+    assert {"tm_conv2d_s8_dsp", "tm_softmax_s8"} <= kernels and "tm_depthwise_conv2d_s8_dsp" not in kernels
+    p = harness.predict(path, BOARD, model_id=mid)
+    assert not p.outside
+    v = check_cell(mid, path, load_board(BOARD), inputs=1)
+    assert v.status == "pass", v.reasons
+    assert abs(p.flash - v.fit.flash.used) <= min(p.flash_err, 0.01 * v.fit.flash.used)
+    assert abs(p.sram - v.fit.sram.used) <= min(p.sram_err, 0.01 * v.fit.sram.used)
+
+
 @pytest.mark.parametrize("backbone", ["kws", "vww", "ad"])
 def test_the_shipped_characterization_is_of_this_runtime(backbone):
     """The shipped samples' flash is today's firmware's: the backbone's first F446RE sample rebuilt from its
