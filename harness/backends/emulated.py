@@ -336,7 +336,8 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         self._load_image()
 
         # console and run state
-        self._rx: deque[tuple[int, int]] = deque()   # (byte, cycle it has arrived) from the host
+        # (byte, cycle it has arrived) from the host: public, the UART models read it on every status read
+        self.rx_queue: deque[tuple[int, int]] = deque()
         self._rx_last = 0                    # arrival of the host's last byte
         self._mmio_seq = 0                   # peripheral accesses so far (spin.PollingWaits)
         self._waits = PollingWaits(self)
@@ -538,7 +539,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         t = max(now, self._rx_last, uart.tx_done_at() if timed else 0)
         for byte in bytes(data):
             t += frame
-            self._rx.append((byte, t))
+            self.rx_queue.append((byte, t))
         self._rx_last = t
         self._budget_from = self.instructions
         self._cycles_from = now
@@ -873,7 +874,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def console_rx_next(self) -> int | None:
         """The cycle the host's next byte arrives (or arrived), None when none is queued."""
-        return self._rx[0][1] if self._rx else None
+        return self.rx_queue[0][1] if self.rx_queue else None
 
     def _console_active(self) -> None:
         """A byte went in or out, or the receiver had data: whatever the idle rules counted starts over."""
@@ -882,7 +883,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
 
     def console_rx_pop(self) -> int:
         self._console_active()
-        return self._rx.popleft()[0] if self._rx else 0
+        return self.rx_queue.popleft()[0] if self.rx_queue else 0
 
     def warn_once(self, text: str) -> None:
         if text not in self._warned:
@@ -898,7 +899,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         """The console UART when it receives by interrupt (RXNEIE) and nothing from the host is queued or
         waiting to be returned as a line: the idle rules' common ground."""
         uart = self.peripherals.get(self.board.console.uart)
-        if not isinstance(uart, _StmUart) or self._rx or self._lines or not uart.stored(uart.CR1) & uart.RXNEIE:
+        if not isinstance(uart, _StmUart) or self.rx_queue or self._lines or not uart.stored(uart.CR1) & uart.RXNEIE:
             return None
         return uart
 
@@ -952,7 +953,7 @@ class EmulatedBoard(InterruptsMixin, FaultsMixin):
         within IDLE_GAP instructions of the one before, with no line waiting to be returned and nothing sent
         or received in between, mean it waits for input; fewer are a transmit wait's status reads. With
         a byte on its way from the host it waits for that one."""
-        if has_data or self._rx:
+        if has_data or self.rx_queue:
             self._console_active()
             return
         now = self.now()

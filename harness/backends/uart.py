@@ -78,7 +78,7 @@ class _StmUart(RegisterFile):
     def _rx_ready(self, now: int) -> bool:
         if not self.console:
             return False
-        rx = self.engine._rx                 # (byte, arrival) from the host (EmulatedBoard.write)
+        rx = self.engine.rx_queue     # (byte, arrival) from the host (EmulatedBoard.write)
         return bool(rx) and rx[0][1] <= now and self._on(self.RE)
 
     def status(self, now: int) -> int:
@@ -94,7 +94,7 @@ class _StmUart(RegisterFile):
         """The first cycle after `now` at which a status flag sets by itself, or None."""
         times = [t for t in (self._tx_start, self._tx_end) if t > now]
         if self.console:
-            rx = self.engine._rx
+            rx = self.engine.rx_queue
             if rx and rx[0][1] > now and self._on(self.RE):
                 times.append(rx[0][1])
         return min(times) if times else None

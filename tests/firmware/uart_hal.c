@@ -167,6 +167,13 @@ __attribute__((noinline)) uint32_t peek(uint32_t base, uint32_t index) {
     return REG(base + offset);
 }
 
+/* A NUL-terminated text through the HAL-style transmit. */
+static void transmit_text(const char *t) {
+    uint32_t k = 0;
+    while (t[k]) k++;
+    UART_Transmit(t, k);
+}
+
 /* n (at most 64) bytes 'U' to send */
 static const char *us_bytes(uint32_t *n) {
     static char us[64];
@@ -195,10 +202,7 @@ static void command(void) {
         UART_Transmit("gaps", 4);
         for (uint32_t i = 1; i < 5; i++) {
             UART_Transmit(" ", 1);
-            char *t = u32_text(buf, stamps[i] - stamps[i - 1]);
-            uint32_t k = 0;
-            while (t[k]) k++;
-            UART_Transmit(t, k);
+            transmit_text(u32_text(buf, stamps[i] - stamps[i - 1]));
         }
         say("");
 #if defined(MBED_STYLE)
@@ -217,10 +221,7 @@ static void command(void) {
         for (volatile uint32_t i = 0; i < loops; i++) {}
         uint32_t t1 = TIM2_CNT, c1 = DWT_CYCCNT;
         UART_Transmit("us ", 3);
-        char *t = u32_text(buf, t1 - t0);
-        uint32_t k = 0;
-        while (t[k]) k++;
-        UART_Transmit(t, k);
+        transmit_text(u32_text(buf, t1 - t0));
         UART_Transmit(" ", 1);
         say(u32_text(buf, c1 - c0));
     } else if (equals(line, "peek")) {
