@@ -2,7 +2,7 @@
 boards, repeatable: seeded samples of a backbone's search space (harness/calibration/workload.py, the
 one sampler), each built through the one model -> ELF path (harness/pipeline.py) and profiled per op on
 each emulated board (harness/profile.py: cycles per layer, stack high-water), its flash and SRAM read
-from the ELF (harness/fit.py, harness/codesize.py). Writes characterization.json: every sample, the
+from the ELF (harness/fit.py; each kernel's code by its call graph, harness/placement.py). Writes characterization.json: every sample, the
 paper's line latency = a + b x MACs per backbone and board (R^2, errors, leave-one-out), the same per op
 type, and per board the cost model `harness predict` evaluates (harness/costmodel.py) with its
 provenance (which samples, leave-one-sample-out error).
@@ -86,7 +86,7 @@ def _measure(cell: Cell, spec) -> dict:
     events = prof.window_events          # what the board's calibration table maps besides the cycles
     fit = static_fit(board, fw.elf, stack=prof.stack_high_water)
     symbols = {s.name: s.size for s in read_elf(fw.elf).symbols if s.kind == "STT_OBJECT"}
-    graph = call_graph(fw.elf)
+    calls = call_graph(fw.elf)
     return {**feats, "fits": True, "cycles": cycles,
             "runtime_cycles": cycles - sum(layer["cycles"] for layer in feats["layers"]),
             "events": events,
@@ -94,8 +94,8 @@ def _measure(cell: Cell, spec) -> dict:
             "latency_ms": table_for(board).predict(cycles, events=events or None).latency_ms,
             "flash": fit.flash.used, "sram": fit.sram.used, "static_ram": fit.static_ram,
             "stack": prof.stack_high_water, "op_params": breakdown(fw.elf)["op params"],
-            "functions": {name: size for name, (size, _) in graph.items()},
-            "closures": {k: sorted(closure(graph, k)) for k in feats["kernels"]},
+            "functions": {name: size for name, (size, _) in calls.items()},
+            "closures": {k: sorted(closure(calls, k)) for k in feats["kernels"]},
             "structs": {c.struct: symbols[f"op{i}"] for i, c in enumerate(low.calls) if f"op{i}" in symbols}}
 
 

@@ -29,6 +29,7 @@ from harness.plan.emit import arena_array, db_buffer, image_items
 from harness.plan.lower import Lowered
 from harness.plan.optimize import DW_WINDOW_MAX_CH, stack_array_bytes
 
+NEVER = "never characterized"     # how an `outside` entry names a kernel, its code or a struct no sample had
 ALIGN = 4          # every constant array of the image is aligned(4) (harness/plan/emit._array)
 LAYER_FEATURES = ("const", "macs", "out", "in", "pixels", "pixels x taps")
 
@@ -153,7 +154,7 @@ def predict_cycles(fit: dict, features: dict) -> tuple[float, list[str]]:
         entry = fit["kernel"].get(_key(layer))
         if entry is None:
             entry = fit["op"].get(layer["op"])
-            outside.append(f"kernel {layer['kernel']} never characterized" +
+            outside.append(f"kernel {layer['kernel']} {NEVER}" +
                            (f" (priced as {layer['op']})" if entry else " (no fit for its op type either)"))
             if entry is None:
                 continue
@@ -208,7 +209,7 @@ def fit_memory(samples: list[dict]) -> dict:
     stack = fit_stack(samples)
     fit = {"functions": fns, "base_functions": sorted(everywhere), "needs": needs, "structs": structs,
            "model_record": round(record), "op_entry": round(entry), "stack": stack,
-           "stack_max": max(s["stack"] for s in samples), "stack_min": min(s["stack"] for s in samples),
+           "stack_max": max(s["stack"] for s in samples),
            "n_io": max(s["n_io"] for s in samples)}
     flash_rest = [s["flash"] - _code(fit, s["kernels"])[0] - _image(fit, s)[0] for s in samples]
     ram_rest = [s["static_ram"] - _ram_image(s) for s in samples]
@@ -231,7 +232,7 @@ def _code(fit: dict, kernels: list[str]) -> tuple[int, list[str]]:
     outside = [k for k in kernels if k not in fit["needs"]]
     for k in kernels:
         names.update(fit["needs"].get(k, ()))
-    return sum(fit["functions"][n] for n in names), [f"kernel {k}'s code never characterized" for k in outside]
+    return sum(fit["functions"][n] for n in names), [f"kernel {k}'s code {NEVER}" for k in outside]
 
 
 def _image(fit: dict, features: dict) -> tuple[int, list[str]]:
@@ -240,7 +241,7 @@ def _image(fit: dict, features: dict) -> tuple[int, list[str]]:
     structs = sum(fit["structs"].get(layer["struct"], 64) for layer in features["layers"])
     size = features["arrays"] + structs + fit["op_entry"] * features["n_ops"] + fit["model_record"] \
         + features["name_bytes"]
-    why = [f"params struct {s} never characterized" for s in outside]
+    why = [f"params struct {s} {NEVER}" for s in outside]
     if features["n_io"] > fit.get("n_io", 2):        # the more_inputs / more_outputs records: not sized
         why.append(f"{features['n_io']} input and output tensors (the samples had {fit.get('n_io', 2)})")
     return size, why

@@ -20,9 +20,9 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from harness.costmodel import NEVER
 from harness.errors import HarnessError
 
-NEVER = "never characterized"     # how an `outside` entry names a kernel (or its code) no sample ran
 DEFAULT = Path(__file__).resolve().parent.parent / "renode" / "characterization" / "characterization.json"
 ENV = "HARNESS_CHARACTERIZATION"
 
